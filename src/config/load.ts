@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { dirname, resolve } from 'node:path'
+import { Ajv, type ErrorObject } from 'ajv'
+import schema from './schema.json' with { type: 'json' }
+import { ConfigError } from '../errors.js'
+import type { Config } from './types.js'
+
+export interface LoadedConfig {
+  readonly config: Config
+  /** Short hash of the file's bytes: tells which edit is in force. */
+  readonly version: string
+  /** Contents of each route's `whenShed.file`, read once here so a shed costs no I/O. */
+  readonly shedPages: ReadonlyMap<number, Buffer>
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
+const validate = ajv.compile(schema)
+
+/** Bytes → config, or a ConfigError naming the key path and the reason. Pure but for reading whenShed files. */
+export function parseConfig (text: string, baseDir = process.cwd()): LoadedConfig {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError('', `invalid JSON: ${(err as Error).message}`, { cause: err })
+  }
+  if (!validate(raw)) throw new ConfigError(...describeSchemaError(validate.errors ?? []))
+  const config = raw as unknown as Config
+  assertSemantics(config)
+  return { config, version: createHash('sha1').update(text).digest('hex').slice(0, 12), shedPages: readShedPages(config, baseDir) }
+}
+
+export function loadConfigFile (path: string): LoadedConfig {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError('', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
+  }
+  return parseConfig(text, dirname(resolve(path)))
+}
+
+function toKeyPath (instancePath: string): string {
+  // /routes/0/match → routes[0].match
+  return instancePath.split('/').slice(1).reduce((path, part) =>
+    /^\d+$/.test(part) ? `${path}[${part}]` : path === '' ? part : `${path}.${part}`, '')
+}
+
+/** The most useful of ajv's errors: the deepest one, preferring a concrete keyword over oneOf's summary. */
+function describeSchemaError (errors: ErrorObject[]): [string, string] {
+  const concrete = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if')
+  const candidates = concrete.length > 0 ? concrete : errors
+  let best = candidates[0]
+  for (const e of candidates) if (best === undefined || e.instancePath.length > best.instancePath.length) best = e
+  if (best === undefined) return ['', 'invalid config']
+  const path = toKeyPath(best.instancePath)
+  if (best.keyword === 'additionalProperties') {
+    const key = String((best.params as { additionalProperty: string }).additionalProperty)
+    return [path === '' ? key : `${path}.${key}`, 'unknown key']
+  }
+  if (best.keyword === 'required') {
+    const key = String((best.params as { missingProperty: string }).missingProperty)
+    return [path === '' ? key : `${path}.${key}`, 'is required']
+  }
+  if (best.keyword === 'enum') {
+    return [path, `must be one of ${(best.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`]
+  }
+  return [path, best.message ?? 'invalid value']
+}
+
+/** Checks a schema cannot express. */
+function assertSemantics (config: Config): void {
+  try {
+    const url = new URL(config.origin.url)
+    if (url.search !== '' || url.hash !== '') throw new Error('must not have a query or fragment')
+  } catch (err) {
+    throw new ConfigError('origin.url', `not a usable URL (${(err as Error).message})`)
+  }
+  config.routes.forEach((route, i) => {
+    if (route.match.startsWith('~')) {
+      try {
+        // eslint-disable-next-line no-new
+        new RegExp(route.match.slice(1))
+      } catch (err) {
+        throw new ConfigError(`routes[${i}].match`, `invalid regular expression: ${(err as Error).message}`)
+      }
+    } else if (!route.match.startsWith('/')) {
+      throw new ConfigError(`routes[${i}].match`, 'must start with / (a path prefix) or ~ (a regular expression)')
+    }
+    if (route.flag !== undefined) {
+      const flag = config.flags[route.flag]
+      const value = typeof flag === 'object' ? flag.value : flag
+      if (typeof value !== 'boolean') throw new ConfigError(`routes[${i}].flag`, `"${route.flag}" must name a boolean flag in flags`)
+    }
+  })
+  for (const [name, entry] of Object.entries(config.flags)) {
+    const value = typeof entry === 'object' ? entry.value : entry
+    if (name === 'shedPercent' && typeof value !== 'number') throw new ConfigError('flags.shedPercent', 'must be a number')
+  }
+}
+
+function readShedPages (config: Config, baseDir: string): Map<number, Buffer> {
+  const pages = new Map<number, Buffer>()
+  config.routes.forEach((route, i) => {
+    const file = route.whenShed.file
+    if (file === undefined) return
+    try {
+      pages.set(i, readFileSync(resolve(baseDir, file)))
+    } catch (err) {
+      throw new ConfigError(`routes[${i}].whenShed.file`, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? ''}`, { cause: err })
+    }
+  })
+  return pages
+}

@@ -1,0 +1,65 @@
+/**
+ * Every failure corral reports has a stable `code` to match on (tests, logs, alerts), the HTTP `status` a
+ * client gets for it, and the `cause` underneath.
+ */
+export class CorralError extends Error {
+  readonly code: string
+  readonly status: number
+
+  constructor (code: string, message: string, status = 500, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'CorralError'
+    this.code = code
+    this.status = status
+  }
+}
+
+export class ConfigError extends CorralError {
+  /** Dotted path of the offending key, e.g. `origin.timeoutMs` (empty for a file-level problem). */
+  readonly keyPath: string
+
+  constructor (keyPath: string, reason: string, options?: { cause?: unknown }) {
+    super('CORRAL_ERR_CONFIG', keyPath === '' ? reason : `${keyPath}: ${reason}`, 500, options)
+    this.name = 'ConfigError'
+    this.keyPath = keyPath
+  }
+}
+
+export class OriginUnreachableError extends CorralError {
+  constructor (cause: unknown) {
+    super('CORRAL_ERR_ORIGIN_UNREACHABLE', 'origin unreachable', 502, { cause })
+    this.name = 'OriginUnreachableError'
+  }
+}
+
+export class OriginTimeoutError extends CorralError {
+  constructor (cause?: unknown) {
+    super('CORRAL_ERR_ORIGIN_TIMEOUT', 'origin timed out', 504, { cause })
+    this.name = 'OriginTimeoutError'
+  }
+}
+
+export class OriginBusyError extends CorralError {
+  constructor () {
+    super('CORRAL_ERR_ORIGIN_BUSY', 'origin concurrency limit reached', 503)
+    this.name = 'OriginBusyError'
+  }
+}
+
+export class WaiterTimeoutError extends CorralError {
+  constructor () {
+    super('CORRAL_ERR_WAITER_TIMEOUT', 'waited too long for a shared origin fetch', 504)
+    this.name = 'WaiterTimeoutError'
+  }
+}
+
+export class ResponseTooLargeError extends CorralError {
+  constructor (cause?: unknown) {
+    super('CORRAL_ERR_RESPONSE_TOO_LARGE', 'origin response larger than cache.maxObjectBytes', 502, { cause })
+    this.name = 'ResponseTooLargeError'
+  }
+}
+
+export function errorCode (err: unknown): string {
+  return err instanceof CorralError ? err.code : 'CORRAL_ERR_INTERNAL'
+}

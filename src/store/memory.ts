@@ -1,0 +1,56 @@
+import { LRUCache } from 'lru-cache'
+import { recordSize, type CacheRecord, type CacheStore } from './types.js'
+
+export interface MemoryStoreOptions {
+  maxBytes: number
+  /** Upper bound on any record's lifetime here, ms (0 = none). Keeps a fleet's L1 copies coherent with memcached. */
+  maxTtlMs?: number
+}
+
+/** L1: an in-process LRU bounded in bytes. `get` is synchronous so a memory hit costs no microtask. */
+export class MemoryStore implements CacheStore {
+  readonly name = 'memory'
+  readonly #lru: LRUCache<string, CacheRecord>
+  readonly #maxTtlMs: number
+
+  constructor ({ maxBytes, maxTtlMs = 0 }: MemoryStoreOptions) {
+    this.#maxTtlMs = maxTtlMs
+    this.#lru = new LRUCache<string, CacheRecord>({
+      maxSize: maxBytes,
+      sizeCalculation: recordSize,
+      // lru-cache checks expiry on read; a stale record past its stale windows is worthless.
+      ttlAutopurge: false,
+      allowStale: false
+    })
+  }
+
+  get (key: string): CacheRecord | undefined {
+    const record = this.#lru.get(key)
+    // The full key is checked on every tier, so a store never answers for another key.
+    return record !== undefined && record.key === key ? record : undefined
+  }
+
+  set (key: string, record: CacheRecord, ttlMs: number): void {
+    const ttl = this.#maxTtlMs > 0 ? Math.min(ttlMs, this.#maxTtlMs) : ttlMs
+    if (ttl <= 0) return
+    // A record bigger than the whole cache would evict everything for nothing.
+    if (recordSize(record) > this.#lru.maxSize) return
+    this.#lru.set(key, record, { ttl: Math.ceil(ttl) })
+  }
+
+  delete (key: string): void {
+    this.#lru.delete(key)
+  }
+
+  get calculatedSize (): number {
+    return this.#lru.calculatedSize
+  }
+
+  get size (): number {
+    return this.#lru.size
+  }
+
+  async close (): Promise<void> {
+    this.#lru.clear()
+  }
+}
