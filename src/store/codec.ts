@@ -1,0 +1,98 @@
+import type { CacheRecord, StoredEntry, VaryIndex } from './types.js'
+
+/**
+ * CacheRecord ⇄ Buffer for memcached. Layout (big-endian):
+ *
+ *   0   u8   magic 0xC7
+ *   1   u8   format version (1)
+ *   2   u32  metadata length M
+ *   6   u32  body length B
+ *   10  M bytes of UTF-8 JSON: every field except `body`
+ *   10+M B bytes of body, raw
+ *
+ * The body never goes through JSON (no base64 blow-up, no copy on decode: it is a view into the item). Both
+ * lengths are stored so a truncated or padded item is caught instead of served. Anything unexpected decodes to
+ * `undefined`, which the store reports as a miss: an old or foreign item must never become an error page.
+ */
+
+const MAGIC = 0xC7
+const VERSION = 1
+export const CODEC_HEADER_BYTES = 10
+
+export function encodeRecord (record: CacheRecord): Buffer {
+  const meta = JSON.stringify(record.kind === 'entry' ? entryMeta(record) : record)
+  const metaBytes = Buffer.byteLength(meta)
+  const body = record.kind === 'entry' ? record.body : undefined
+  const bodyBytes = body === undefined ? 0 : body.length
+  const buf = Buffer.allocUnsafe(CODEC_HEADER_BYTES + metaBytes + bodyBytes)
+  buf[0] = MAGIC
+  buf[1] = VERSION
+  buf.writeUInt32BE(metaBytes, 2)
+  buf.writeUInt32BE(bodyBytes, 6)
+  buf.write(meta, CODEC_HEADER_BYTES, 'utf8')
+  if (body !== undefined) body.copy(buf, CODEC_HEADER_BYTES + metaBytes)
+  return buf
+}
+
+/** The record, or `undefined` for an unknown format, a damaged item, or an item stored for another key. */
+export function decodeRecord (buf: Buffer, expectedKey: string): CacheRecord | undefined {
+  if (buf.length < CODEC_HEADER_BYTES || buf[0] !== MAGIC || buf[1] !== VERSION) return undefined
+  const metaBytes = buf.readUInt32BE(2)
+  const bodyBytes = buf.readUInt32BE(6)
+  if (buf.length !== CODEC_HEADER_BYTES + metaBytes + bodyBytes) return undefined
+  let meta: unknown
+  try {
+    meta = JSON.parse(buf.toString('utf8', CODEC_HEADER_BYTES, CODEC_HEADER_BYTES + metaBytes))
+  } catch {
+    return undefined
+  }
+  if (typeof meta !== 'object' || meta === null) return undefined
+  const m = meta as Record<string, unknown>
+  // Checked before the shape so a hash collision costs no further work.
+  if (m['key'] !== expectedKey) return undefined
+  if (m['kind'] === 'entry') {
+    return readEntry(m, buf.subarray(CODEC_HEADER_BYTES + metaBytes))
+  }
+  if (m['kind'] === 'vary' && bodyBytes === 0) return readVary(m, expectedKey)
+  return undefined
+}
+
+function entryMeta (entry: StoredEntry): Omit<StoredEntry, 'body'> {
+  // Spread rather than a field list so a field added to StoredEntry is carried without touching the codec.
+  const { body: _body, ...meta } = entry
+  return meta
+}
+
+function readEntry (m: Record<string, unknown>, body: Buffer): StoredEntry | undefined {
+  if (
+    !isFiniteNumber(m['status']) || !isStringArray(m['headers']) || !isFiniteNumber(m['storedAt']) ||
+    !isFiniteNumber(m['initialAgeSeconds']) || !isFiniteNumber(m['freshUntil']) ||
+    !isFiniteNumber(m['staleWhileRevalidateUntil']) || !isFiniteNumber(m['staleIfErrorUntil']) ||
+    typeof m['mustRevalidate'] !== 'boolean' || !isOptionalString(m['etag']) || !isOptionalString(m['lastModified'])
+  ) return undefined
+  // JSON drops undefined members; the type wants them present.
+  if (!('etag' in m)) m['etag'] = undefined
+  if (!('lastModified' in m)) m['lastModified'] = undefined
+  m['body'] = body
+  return m as unknown as StoredEntry
+}
+
+function readVary (m: Record<string, unknown>, key: string): VaryIndex | undefined {
+  const { varyHeaders, epoch, storedAt } = m
+  if (!isStringArray(varyHeaders) || typeof epoch !== 'string' || !isFiniteNumber(storedAt)) return undefined
+  return { kind: 'vary', key, varyHeaders, epoch, storedAt }
+}
+
+function isFiniteNumber (value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value)
+}
+
+function isOptionalString (value: unknown): value is string | undefined {
+  return value === undefined || typeof value === 'string'
+}
+
+function isStringArray (value: unknown): value is string[] {
+  if (!Array.isArray(value)) return false
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return false
+  return true
+}

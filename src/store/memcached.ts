@@ -1,0 +1,262 @@
+import { createHash, randomBytes } from 'node:crypto'
+import memjs from 'memjs'
+import { systemClock, type Clock } from '../clock.js'
+import { CorralError } from '../errors.js'
+import { decodeRecord, encodeRecord } from './codec.js'
+import { NodeRing } from './ring.js'
+import type { CacheRecord, CacheStore, LeaseStore } from './types.js'
+
+export type SkipReason = 'too-large' | 'node-down'
+export type LeaseResult = 'acquired' | 'held' | 'unavailable'
+
+export interface MemcachedStoreOptions {
+  /** `host:port` of every node; the ring decides which one owns a key. */
+  servers: readonly string[]
+  /** Upper bound on any single operation, ms; past it the operation is a miss (get) or a no-op (set, delete). */
+  timeoutMs: number
+  /** How long a node that failed or timed out is skipped before one operation probes it again, ms. */
+  retryDownMs: number
+  /** Namespace in front of every memcached key (fleets sharing a cluster, format changes). */
+  prefix: string
+  /** The servers' item size limit (memcached `-I`, default 1 MiB); larger items are not sent. */
+  maxItemBytes: number
+  onError?: ((server: string, op: string, err: unknown) => void) | undefined
+  onSkip?: ((reason: SkipReason) => void) | undefined
+  /** Only for tests: decides when a down node is probed again. */
+  clock?: Clock | undefined
+}
+
+/** memcached reads an expiry above 30 days as a Unix timestamp (protocol.txt, "Expiration times"). */
+const MAX_RELATIVE_EXPIRY_SECONDS = 60 * 60 * 24 * 30
+/** sha256 in base64url is 43 characters; with `lease:` the longest key is prefix + 49. */
+const MAX_PREFIX_BYTES = 250 - 49
+/** Item header (~56 bytes with CAS) and the trailing CRLF: an item is key + value + this in a slab chunk. */
+const ITEM_OVERHEAD_BYTES = 64
+
+/** Seconds to hand memcached for a lifetime in ms: rounded up (0 would mean "never expire"), clamped below 30 days. */
+export function expirySeconds (ttlMs: number): number {
+  return Math.min(Math.max(1, Math.ceil(ttlMs / 1000)), MAX_RELATIVE_EXPIRY_SECONDS)
+}
+
+/** `prefix + base64url(sha256(fullKey))`: ≤ 250 bytes and free of spaces whatever the URL; the full key is checked on read. */
+export function memcachedKey (prefix: string, fullKey: string): string {
+  return prefix + createHash('sha256').update(fullKey).digest('base64url')
+}
+
+export function leaseKey (prefix: string, fullKey: string): string {
+  return memcachedKey(prefix + 'lease:', fullKey)
+}
+
+interface Node {
+  readonly address: string
+  readonly client: memjs.Client
+  /** Epoch ms before which the node is skipped (0 = up). */
+  downUntil: number
+  /** One operation is testing a node whose down time ran out; the others keep skipping until it answers. */
+  probing: boolean
+}
+
+const FAILED: unique symbol = Symbol('failed')
+type Failed = typeof FAILED
+type Done<T> = (err: Error | null, value: T) => void
+
+const silentLogger = { log () {} }
+
+/**
+ * L2: memcached through memjs, one client per node and our own ring, so failure handling is ours and not
+ * memjs's (its retries would multiply a slow node's cost; its failover would move keys behind the ring's back).
+ *
+ * Nothing thrown or rejected ever leaves this store. An operation that fails or outlives `timeoutMs` marks its
+ * node down for `retryDownMs`: meanwhile get is a miss, set and delete do nothing, and nothing is sent. When the
+ * time is up the next operation on that node is the probe (concurrent ones keep skipping until it answers), so a
+ * dead node costs one failed operation per `retryDownMs`, not one per request.
+ *
+ * Lease semantics differ from the LeaseStore doc comment in types.ts on purpose: `tryLease` says whether the lease
+ * could be decided at all, and `acquire` answers true when memcached is unreachable. A fleet whose memcached is
+ * down must fall back to in-process coalescing (every process fetches once) rather than have every request wait
+ * for a leader that can never be elected.
+ */
+export class MemcachedStore implements CacheStore, LeaseStore {
+  readonly name = 'memcached'
+  readonly #nodes = new Map<string, Node>()
+  readonly #ring: NodeRing
+  readonly #timeoutMs: number
+  readonly #retryDownMs: number
+  readonly #prefix: string
+  readonly #maxItemBytes: number
+  readonly #onError: ((server: string, op: string, err: unknown) => void) | undefined
+  readonly #onSkip: ((reason: SkipReason) => void) | undefined
+  readonly #clock: Clock
+  /** Lease key → the token we wrote, so a release never deletes a lease someone else took after ours expired. */
+  readonly #leases = new Map<string, string>()
+  #closed = false
+
+  constructor (options: MemcachedStoreOptions) {
+    assertOptions(options)
+    this.#ring = new NodeRing(options.servers)
+    this.#timeoutMs = options.timeoutMs
+    this.#retryDownMs = options.retryDownMs
+    this.#prefix = options.prefix
+    this.#maxItemBytes = options.maxItemBytes
+    this.#onError = options.onError
+    this.#onSkip = options.onSkip
+    this.#clock = options.clock ?? systemClock
+    // memjs's own deadline matches ours so a stuck socket is torn down by the time the node is probed again.
+    const seconds = Math.max(options.timeoutMs, 1) / 1000
+    for (const address of this.#ring.nodes) {
+      const client = memjs.Client.create(address, {
+        retries: 0,
+        failover: false,
+        timeout: seconds,
+        conntimeout: seconds,
+        keepAlive: true,
+        logger: silentLogger
+      })
+      this.#nodes.set(address, { address, client, downUntil: 0, probing: false })
+    }
+  }
+
+  async get (key: string): Promise<CacheRecord | undefined> {
+    const itemKey = memcachedKey(this.#prefix, key)
+    const node = this.#pick(itemKey)
+    if (node === undefined) return undefined
+    const value = await this.#call<Buffer | null>(node, 'get', done => {
+      node.client.get(itemKey, (err, value) => done(err, value))
+    })
+    if (value === FAILED || value === null) return undefined
+    return decodeRecord(value, key)
+  }
+
+  async set (key: string, record: CacheRecord, ttlMs: number): Promise<void> {
+    if (!(ttlMs > 0)) return
+    const itemKey = memcachedKey(this.#prefix, key)
+    const value = encodeRecord(record)
+    if (value.length > this.#maxItemBytes - ITEM_OVERHEAD_BYTES - itemKey.length) {
+      this.#onSkip?.('too-large')
+      return
+    }
+    const node = this.#pick(itemKey)
+    if (node === undefined) return
+    await this.#call<boolean | null>(node, 'set', done => {
+      node.client.set(itemKey, value, { expires: expirySeconds(ttlMs) }, (err, ok) => done(err, ok))
+    })
+  }
+
+  async delete (key: string): Promise<void> {
+    const itemKey = memcachedKey(this.#prefix, key)
+    const node = this.#pick(itemKey)
+    if (node === undefined) return
+    await this.#call<boolean | null>(node, 'delete', done => {
+      node.client.delete(itemKey, (err, ok) => done(err, ok))
+    })
+  }
+
+  /**
+   * `add` of the lease key: 'acquired' when this caller now holds it, 'held' when another does, 'unavailable'
+   * when memcached could not say (node down, error, timeout): the caller then coalesces in-process only.
+   */
+  async tryLease (key: string, ttlMs: number): Promise<LeaseResult> {
+    const itemKey = leaseKey(this.#prefix, key)
+    const node = this.#pick(itemKey)
+    if (node === undefined) return 'unavailable'
+    const token = randomBytes(12).toString('base64url')
+    const added = await this.#call<boolean | null>(node, 'add', done => {
+      node.client.add(itemKey, token, { expires: expirySeconds(ttlMs) }, (err, ok) => done(err, ok))
+    })
+    if (added === FAILED) return 'unavailable'
+    if (added !== true) return 'held'
+    this.#leases.set(itemKey, token)
+    return 'acquired'
+  }
+
+  /** true for 'acquired' and for 'unavailable' (fail open, see the class comment); false only when another holds it. */
+  async acquire (key: string, ttlMs: number): Promise<boolean> {
+    return (await this.tryLease(key, ttlMs)) !== 'held'
+  }
+
+  /**
+   * Deletes the lease if it is still the one this store wrote. The read and the delete are two steps (memjs has
+   * no delete-with-CAS), which leaves a window of one round trip instead of the lease's whole lifetime.
+   */
+  async release (key: string): Promise<void> {
+    const itemKey = leaseKey(this.#prefix, key)
+    const token = this.#leases.get(itemKey)
+    if (token === undefined) return
+    this.#leases.delete(itemKey)
+    const node = this.#pick(itemKey)
+    if (node === undefined) return
+    const current = await this.#call<Buffer | null>(node, 'get', done => {
+      node.client.get(itemKey, (err, value) => done(err, value))
+    })
+    if (current === FAILED || current === null || current.toString() !== token) return
+    await this.#call<boolean | null>(node, 'delete', done => {
+      node.client.delete(itemKey, (err, ok) => done(err, ok))
+    })
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    for (const node of this.#nodes.values()) node.client.close()
+  }
+
+  /** The node that owns `itemKey`, or undefined while it is marked down (or the store is closed). */
+  #pick (itemKey: string): Node | undefined {
+    if (this.#closed) return undefined
+    const node = this.#nodes.get(this.#ring.nodeFor(itemKey)) as Node
+    if (node.downUntil === 0) return node
+    if (node.probing || this.#clock.now() < node.downUntil) {
+      this.#onSkip?.('node-down')
+      return undefined
+    }
+    node.probing = true
+    return node
+  }
+
+  /** Runs one memjs call with our deadline; resolves FAILED (never rejects) on an error or a timeout. */
+  #call<T> (node: Node, op: string, start: (done: Done<T>) => void): Promise<T | Failed> {
+    return new Promise(resolve => {
+      let settled = false
+      const finish = (err: unknown, value: T | Failed): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        const answered = err === null || isServerReply(err)
+        node.downUntil = answered ? 0 : this.#clock.now() + this.#retryDownMs
+        node.probing = false
+        if (err === null) {
+          resolve(value)
+          return
+        }
+        this.#onError?.(node.address, op, err)
+        resolve(FAILED)
+      }
+      const timer = setTimeout(() => {
+        finish(new CorralError('CORRAL_ERR_MEMCACHED_TIMEOUT', `memcached ${op} on ${node.address} took over ${this.#timeoutMs} ms`, 503), FAILED)
+      }, this.#timeoutMs)
+      timer.unref()
+      try {
+        start((err, value) => finish(err, value))
+      } catch (err) {
+        finish(err ?? new Error('memjs threw'), FAILED)
+      }
+    })
+  }
+}
+
+/**
+ * memjs words a non-success status from the server ("Value too large", "Out of memory") as `MemJS <OP>: …`. The
+ * node answered, so it is not down; transport errors (refused, reset, timed out) carry other messages.
+ */
+function isServerReply (err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('MemJS ')
+}
+
+function assertOptions (options: MemcachedStoreOptions): void {
+  const { timeoutMs, retryDownMs, prefix, maxItemBytes } = options
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError(`expected timeoutMs to be a positive number, got ${timeoutMs}`)
+  if (!Number.isFinite(retryDownMs) || retryDownMs < 0) throw new TypeError(`expected retryDownMs to be a number ≥ 0, got ${retryDownMs}`)
+  if (!Number.isFinite(maxItemBytes) || maxItemBytes <= 1024) throw new TypeError(`expected maxItemBytes to be a number > 1024, got ${maxItemBytes}`)
+  if (typeof prefix !== 'string' || Buffer.byteLength(prefix) > MAX_PREFIX_BYTES || /[^\x21-\x7e]/.test(prefix)) {
+    throw new TypeError(`expected prefix to be at most ${MAX_PREFIX_BYTES} printable ASCII characters without spaces, got ${JSON.stringify(prefix)}`)
+  }
+}

@@ -1,0 +1,87 @@
+import { systemClock, type Clock } from '../clock.js'
+import { MemoryStore } from './memory.js'
+import { isPromise, type CacheRecord, type CacheStore, type MaybePromise } from './types.js'
+
+export interface TieredStoreOptions {
+  /** The shared tier (memcached). Stores never throw; errors are still swallowed here as a second fence. */
+  l2: CacheStore
+  /**
+   * L1 in front. `maxTtlMs` caps every L1 copy so a fleet notices purges and refreshes made elsewhere within that
+   * time; 0 turns L1 off (every read goes to L2), unlike MemoryStore where 0 means "no cap".
+   */
+  l1: { maxBytes: number, maxTtlMs: number }
+  clock?: Clock | undefined
+}
+
+/**
+ * L1 ► L2. A read answers synchronously on an L1 hit (no microtask), else asks L2 and keeps what it finds in L1
+ * for at most `l1.maxTtlMs`. Writes and deletes go to both tiers.
+ */
+export class TieredStore implements CacheStore {
+  readonly name = 'tiered'
+  /** Exposed for metrics (`calculatedSize`); undefined when L1 is off. */
+  readonly l1: MemoryStore | undefined
+  readonly l2: CacheStore
+  readonly #clock: Clock
+  /**
+   * Bumped by every delete: an L2 read that started before a purge must not put the purged record back into L1.
+   * One counter for all keys: a purge costs a few L1 fills elsewhere, and a per-key map would cost on every read.
+   */
+  #deletes = 0
+
+  constructor ({ l1, l2, clock = systemClock }: TieredStoreOptions) {
+    this.l1 = l1.maxTtlMs > 0 ? new MemoryStore({ maxBytes: l1.maxBytes, maxTtlMs: l1.maxTtlMs }) : undefined
+    this.l2 = l2
+    this.#clock = clock
+  }
+
+  get (key: string): MaybePromise<CacheRecord | undefined> {
+    const l1 = this.l1
+    if (l1 === undefined) return this.l2.get(key)
+    const hit = l1.get(key)
+    if (hit !== undefined) return hit
+    const found = this.l2.get(key)
+    if (!isPromise(found)) {
+      this.#fill(l1, key, found, this.#deletes)
+      return found
+    }
+    const deletes = this.#deletes
+    return found.then(
+      record => { this.#fill(l1, key, record, deletes); return record },
+      () => undefined
+    )
+  }
+
+  async set (key: string, record: CacheRecord, ttlMs: number): Promise<void> {
+    this.l1?.set(key, record, ttlMs)
+    try {
+      await this.l2.set(key, record, ttlMs)
+    } catch {}
+  }
+
+  async delete (key: string): Promise<void> {
+    this.#deletes++
+    this.l1?.delete(key)
+    try {
+      await this.l2.delete(key)
+    } catch {}
+  }
+
+  async close (): Promise<void> {
+    await this.l1?.close()
+    try {
+      await this.l2.close()
+    } catch {}
+  }
+
+  #fill (l1: MemoryStore, key: string, record: CacheRecord | undefined, deletesBefore: number): void {
+    if (record === undefined || deletesBefore !== this.#deletes) return
+    // A set that landed while L2 answered is newer than what L2 returned.
+    if (l1.get(key) !== undefined) return
+    const ttlMs = record.kind === 'entry'
+      ? Math.max(record.freshUntil, record.staleWhileRevalidateUntil, record.staleIfErrorUntil) - this.#clock.now()
+      // A Vary index has no deadline of its own: it lives as long as L1 allows.
+      : Number.MAX_SAFE_INTEGER
+    l1.set(key, record, ttlMs)
+  }
+}

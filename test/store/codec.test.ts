@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest'
+import { CODEC_HEADER_BYTES, decodeRecord, encodeRecord } from '../../src/store/codec.js'
+import { binaryBody, makeEntry, makeVary } from './records.js'
+
+const KEY = 'example.com/a?b=1'
+
+describe('codec', () => {
+  it('round-trips an entry, undefined members included', () => {
+    const entry = makeEntry(KEY, { etag: undefined, lastModified: undefined })
+    const decoded = decodeRecord(encodeRecord(entry), KEY)
+    expect(decoded).toEqual(entry)
+    expect(decoded !== undefined && 'etag' in decoded && 'lastModified' in decoded).toBe(true)
+  })
+
+  it('round-trips a Vary index', () => {
+    expect(decodeRecord(encodeRecord(makeVary(KEY)), KEY)).toEqual(makeVary(KEY))
+  })
+
+  it('keeps the body out of the JSON and returns it as a view into the item, not a copy', () => {
+    const buf = encodeRecord(makeEntry(KEY))
+    expect(buf.subarray(buf.length - binaryBody.length)).toEqual(binaryBody)
+    const decoded = decodeRecord(buf, KEY)
+    if (decoded?.kind !== 'entry') throw new Error('expected an entry')
+    expect(decoded.body.buffer).toBe(buf.buffer)
+    expect(decoded.body.byteOffset).toBe(buf.byteOffset + buf.length - binaryBody.length)
+  })
+
+  it('answers undefined for an item stored under another full key', () => {
+    expect(decodeRecord(encodeRecord(makeEntry(KEY)), KEY + '&c=2')).toBeUndefined()
+  })
+
+  it('answers undefined for a truncated or padded item, at every cut', () => {
+    const buf = encodeRecord(makeEntry(KEY))
+    for (const cut of [0, 1, 5, CODEC_HEADER_BYTES, CODEC_HEADER_BYTES + 10, buf.length - 1]) {
+      expect(decodeRecord(buf.subarray(0, cut), KEY)).toBeUndefined()
+    }
+    expect(decodeRecord(Buffer.concat([buf, Buffer.from([0])]), KEY)).toBeUndefined()
+  })
+
+  it('answers undefined for an unknown version or magic', () => {
+    const wrongVersion = Buffer.from(encodeRecord(makeEntry(KEY)))
+    wrongVersion[1] = 2
+    expect(decodeRecord(wrongVersion, KEY)).toBeUndefined()
+    const wrongMagic = Buffer.from(encodeRecord(makeEntry(KEY)))
+    wrongMagic[0] = 0x7b
+    expect(decodeRecord(wrongMagic, KEY)).toBeUndefined()
+    expect(decodeRecord(Buffer.from('{"kind":"entry"}'), KEY)).toBeUndefined()
+  })
+
+  it('answers undefined for damaged metadata instead of throwing', () => {
+    const buf = Buffer.from(encodeRecord(makeEntry(KEY)))
+    buf[CODEC_HEADER_BYTES] = 0x7d // `}`: the JSON no longer parses
+    expect(decodeRecord(buf, KEY)).toBeUndefined()
+    const meta = Buffer.from(JSON.stringify({ kind: 'entry', key: KEY, status: 'ok' }))
+    const header = Buffer.from([0xC7, 1, 0, 0, 0, meta.length, 0, 0, 0, 0])
+    expect(decodeRecord(Buffer.concat([header, meta]), KEY)).toBeUndefined()
+  })
+})

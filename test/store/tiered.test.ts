@@ -1,0 +1,124 @@
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { MemcachedStore } from '../../src/store/memcached.js'
+import { MemoryStore } from '../../src/store/memory.js'
+import { TieredStore } from '../../src/store/tiered.js'
+import { isPromise, type CacheRecord, type CacheStore } from '../../src/store/types.js'
+import { cacheStoreContract } from './contract.js'
+import { makeEntry, makeVary, uniqueKey } from './records.js'
+
+const address = inject('memcached')
+const NOW = 1_700_000_000_000
+
+function makeMemcached (server: string): MemcachedStore {
+  return new MemcachedStore({
+    servers: [server],
+    timeoutMs: 500,
+    retryDownMs: 60_000,
+    prefix: `tiered${Math.random().toString(36).slice(2, 8)}:`,
+    maxItemBytes: 1024 * 1024
+  })
+}
+
+/** An L2 that answers through a promise like memcached, and counts reads: runs without a memcached. */
+class AsyncMemory implements CacheStore {
+  readonly name = 'async-memory'
+  readonly inner = new MemoryStore({ maxBytes: 10_000_000 })
+  gets = 0
+  async get (key: string): Promise<CacheRecord | undefined> { this.gets++; return this.inner.get(key) }
+  async set (key: string, record: CacheRecord, ttlMs: number): Promise<void> { this.inner.set(key, record, ttlMs) }
+  async delete (key: string): Promise<void> { this.inner.delete(key) }
+  async close (): Promise<void> {}
+}
+
+const clock = { now: () => NOW }
+
+cacheStoreContract('tiered over an async L2', () => new TieredStore({ l1: { maxBytes: 10_000_000, maxTtlMs: 5000 }, l2: new AsyncMemory(), clock }))
+cacheStoreContract('tiered with L1 off', () => new TieredStore({ l1: { maxBytes: 10_000_000, maxTtlMs: 0 }, l2: new AsyncMemory(), clock }))
+describe.skipIf(address === null)('on memcached', () => {
+  cacheStoreContract('tiered over memcached', () => new TieredStore({ l1: { maxBytes: 10_000_000, maxTtlMs: 5000 }, l2: makeMemcached(address as string), clock }))
+})
+
+describe('TieredStore', () => {
+  const stores: CacheStore[] = []
+  afterEach(async () => { for (const store of stores.splice(0)) await store.close() })
+
+  function tiered (l2: CacheStore, maxTtlMs = 5000): TieredStore {
+    const store = new TieredStore({ l1: { maxBytes: 10_000_000, maxTtlMs }, l2, clock })
+    stores.push(store)
+    return store
+  }
+
+  it('fills L1 on an L2 hit, so the next read answers synchronously', async () => {
+    const l2 = new AsyncMemory()
+    const store = tiered(l2)
+    const key = uniqueKey()
+    const entry = makeEntry(key, { freshUntil: NOW + 60_000 })
+    await l2.set(key, entry, 60_000)
+
+    const first = store.get(key)
+    expect(isPromise(first)).toBe(true)
+    expect(await first).toEqual(entry)
+    const second = store.get(key)
+    expect(isPromise(second)).toBe(false)
+    expect(second).toEqual(entry)
+    expect(l2.gets).toBe(1)
+  })
+
+  it('does not fill L1 with an entry past all its deadlines, and keeps a Vary index', async () => {
+    const l2 = new AsyncMemory()
+    const store = tiered(l2)
+    const dead = uniqueKey()
+    await l2.set(dead, makeEntry(dead, { freshUntil: NOW - 3, staleWhileRevalidateUntil: NOW - 2, staleIfErrorUntil: NOW - 1 }), 60_000)
+    await store.get(dead)
+    expect(isPromise(store.get(dead))).toBe(true)
+    const vary = uniqueKey()
+    await l2.set(vary, makeVary(vary), 60_000)
+    await store.get(vary)
+    expect(store.get(vary)).toEqual(makeVary(vary))
+  })
+
+  it('does not put back into L1 a record deleted while L2 was answering', async () => {
+    const l2 = new AsyncMemory()
+    const store = tiered(l2)
+    const key = uniqueKey()
+    await l2.set(key, makeEntry(key), 60_000)
+    const reading = store.get(key)
+    await store.delete(key)
+    expect(await reading).toBeDefined()
+    expect(await store.get(key)).toBeUndefined()
+  })
+
+  it('bypasses L1 entirely when its maxTtlMs is 0', async () => {
+    const l2 = new AsyncMemory()
+    const store = tiered(l2, 0)
+    const key = uniqueKey()
+    await store.set(key, makeEntry(key), 60_000)
+    expect(store.l1).toBeUndefined()
+    for (let i = 0; i < 3; i++) {
+      const read = store.get(key)
+      expect(isPromise(read)).toBe(true)
+      expect(await read).toEqual(makeEntry(key))
+    }
+    expect(l2.gets).toBe(3)
+  })
+
+  it.skipIf(address === null)('fills L1 from memcached and answers the second read synchronously', async () => {
+    const l2 = makeMemcached(address as string)
+    const store = tiered(l2)
+    const key = uniqueKey()
+    const entry = makeEntry(key, { freshUntil: NOW + 60_000 })
+    await l2.set(key, entry, 60_000)
+    expect(await store.get(key)).toEqual(entry)
+    const second = store.get(key)
+    expect(isPromise(second)).toBe(false)
+    expect(second).toEqual(entry)
+  })
+
+  it('keeps serving from L1 when memcached is unreachable', async () => {
+    const store = tiered(new MemcachedStore({ servers: ['127.0.0.1:1'], timeoutMs: 200, retryDownMs: 60_000, prefix: 'x:', maxItemBytes: 1024 * 1024 }))
+    const key = uniqueKey()
+    await store.set(key, makeEntry(key), 60_000)
+    expect(store.get(key)).toEqual(makeEntry(key))
+    expect(await store.get(uniqueKey())).toBeUndefined()
+  })
+})
