@@ -27,8 +27,6 @@ export interface StoredEntry {
   readonly mustRevalidate: boolean
   readonly etag: string | undefined
   readonly lastModified: string | undefined
-  /** http-cache-semantics `toObject()` form; read only on the slow paths (revalidation, request directives). */
-  readonly policy: Readonly<Record<string, unknown>>
 }
 
 /**

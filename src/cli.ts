@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * cli: `corral serve | check | spike`. The only module that calls process.exit.
+ */
+import { parseArgs } from 'node:util'
+import { loadConfigFile } from './config/load.js'
+import { ConfigError } from './errors.js'
+import { createProxy } from './proxy.js'
+import { flushLogger } from './log.js'
+
+const USAGE = `usage:
+  corral serve --config <file>     run the proxy
+  corral check --config <file>     validate a config; exits non-zero with the key and the reason
+  corral spike --target <url> --scenario <file> [--report <dir>]   run a load scenario (corral spike --help)
+`
+
+async function main (argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'serve':
+      return await serve(rest)
+    case 'check':
+      return check(rest)
+    case 'spike': {
+      const { runSpikeCli } = await import('./spike/cli.js')
+      return await runSpikeCli(rest)
+    }
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(USAGE)
+      return 0
+    default:
+      process.stderr.write(command === undefined ? USAGE : `unknown command: ${command}\n${USAGE}`)
+      return 2
+  }
+}
+
+function configPath (args: string[]): string {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true })
+  return values.config ?? 'proxy.config.json'
+}
+
+function check (args: string[]): number {
+  const path = configPath(args)
+  try {
+    const loaded = loadConfigFile(path)
+    process.stdout.write(`${path}: ok (version ${loaded.version})\n`)
+    return 0
+  } catch (err) {
+    process.stderr.write(`${path}: ${err instanceof ConfigError ? err.message : String(err)}\n`)
+    return 1
+  }
+}
+
+async function serve (args: string[]): Promise<number> {
+  const path = configPath(args)
+  let loaded
+  try {
+    loaded = loadConfigFile(path)
+  } catch (err) {
+    process.stderr.write(`${path}: ${err instanceof ConfigError ? err.message : String(err)}\n`)
+    return 1
+  }
+  const proxy = createProxy(loaded)
+  const { logger } = proxy
+  await proxy.listen()
+  return await new Promise<number>((resolve) => {
+    let stopping = false
+    const stop = (signal: string): void => {
+      if (stopping) return
+      stopping = true
+      logger.info({ signal }, 'draining')
+      proxy.close().then(() => {
+        logger.info('stopped')
+        flushLogger(logger)
+        resolve(0)
+      }, (err: unknown) => {
+        logger.error({ err }, 'shutdown failed')
+        flushLogger(logger)
+        resolve(1)
+      })
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+  })
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+}, (err: unknown) => {
+  process.stderr.write(`corral: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,65 @@
+/**
+ * deliver: what goes on the wire to the client. Stored headers are ready to write; corral adds Age (RFC 9111 §5.1),
+ * X-Cache and Cache-Status (RFC 9211). Client conditionals get 304; HEAD gets headers only.  [I/O; header build pure]
+ */
+import type { ServerResponse } from 'node:http'
+import type { StoredEntry } from './store/types.js'
+import type { XCache } from './metrics.js'
+import { ageSeconds } from './policy/usable.js'
+
+/** Writes a cached entry. One array concat per hit; no header parsing. */
+export function deliverEntry (res: ServerResponse, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, head: boolean): void {
+  const headers = entry.headers.concat('age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
+  res.writeHead(entry.status, headers)
+  if (head) res.end()
+  else res.end(entry.body)
+}
+
+/** RFC 9110 §15.4.5: a 304 carries the fields a 200 would have had that describe the representation's cache life. */
+const NOT_MODIFIED_FIELDS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified', 'via'])
+
+export function deliverNotModified (res: ServerResponse, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string): void {
+  const headers: string[] = []
+  const flat = entry.headers
+  for (let i = 0; i < flat.length; i += 2) {
+    if (NOT_MODIFIED_FIELDS.has(flat[i] as string)) headers.push(flat[i] as string, flat[i + 1] as string)
+  }
+  headers.push('age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
+  res.writeHead(304, headers)
+  res.end()
+}
+
+/** A short text answer corral makes itself (errors, health, shed). */
+export function deliverText (res: ServerResponse, status: number, body: string, xCache: XCache | null, cacheStatus: string | null, extra: readonly string[] = []): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store']
+  if (xCache !== null) headers.push('x-cache', xCache)
+  if (cacheStatus !== null) headers.push('cache-status', cacheStatus)
+  for (const h of extra) headers.push(h)
+  res.writeHead(status, headers)
+  res.end(res.req.method === 'HEAD' ? undefined : body)
+}
+
+/** Cache-Status values (RFC 9211 §2), made once. */
+export const CACHE_STATUS = {
+  miss: 'corral; fwd=uri-miss',
+  missStored: 'corral; fwd=uri-miss; stored',
+  collapsed: 'corral; hit; detail=collapsed',
+  revalidated: 'corral; fwd=stale; fwd-status=304; stored',
+  refetched: 'corral; fwd=stale; stored',
+  bypass: 'corral; fwd=bypass',
+  hitForPass: 'corral; fwd=bypass; detail=hit-for-pass',
+  method: 'corral; fwd=method',
+  error: 'corral; fwd=uri-miss; detail=origin-error'
+} as const
+
+export function hitCacheStatus (ttl: number): string {
+  return `corral; hit; ttl=${ttl}`
+}
+
+export function staleCacheStatus (ttl: number, detail: string): string {
+  return `corral; hit; ttl=${ttl}; detail=${detail}`
+}

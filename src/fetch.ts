@@ -1,0 +1,136 @@
+/**
+ * fetch: how corral talks to the origin. One undici Pool with keep-alive; timeouts on headers and body; bounded
+ * retries for idempotent requests after connection failures only (never after a timeout: retries amplify overload).
+ * Every failure becomes a CorralError with a stable code.  [I/O]
+ */
+import type { Readable } from 'node:stream'
+import { Pool, errors as undiciErrors } from 'undici'
+import type { Config } from './config/types.js'
+import { OriginTimeoutError, OriginUnreachableError, type CorralError } from './errors.js'
+
+export interface OriginRequest {
+  readonly method: string
+  /** Path and query as the client sent them (the cache key's normalisation is not applied to what is fetched). */
+  readonly path: string
+  readonly headers: Record<string, string | string[]>
+  readonly body?: Readable | null
+}
+
+export interface OriginResponse {
+  readonly status: number
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly body: Readable
+}
+
+/** Connection-level failures after which an idempotent request may be sent again. */
+const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
+
+export class Origin {
+  readonly #pool: Pool
+  readonly #basePath: string
+  #timeoutMs: number
+  #retries: number
+
+  constructor (origin: Config['origin']) {
+    const url = new URL(origin.url)
+    this.#basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
+    this.#timeoutMs = origin.timeoutMs
+    this.#retries = origin.retries
+    this.#pool = new Pool(url.origin, {
+      connections: origin.connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: Math.min(origin.timeoutMs, 10_000) },
+      headersTimeout: origin.timeoutMs,
+      bodyTimeout: origin.timeoutMs
+    })
+  }
+
+  /** Hot reload: timeouts and retries apply to the next request. The URL and pool size need a restart. */
+  update (origin: Config['origin']): void {
+    this.#timeoutMs = origin.timeoutMs
+    this.#retries = origin.retries
+  }
+
+  get timeoutMs (): number {
+    return this.#timeoutMs
+  }
+
+  async request (req: OriginRequest): Promise<OriginResponse> {
+    const idempotent = req.method === 'GET' || req.method === 'HEAD'
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.#pool.request({
+          method: req.method as 'GET',
+          path: this.#basePath + req.path,
+          headers: req.headers,
+          body: req.body ?? null,
+          headersTimeout: this.#timeoutMs,
+          bodyTimeout: this.#timeoutMs
+        })
+        return { status: res.statusCode, headers: res.headers, body: res.body }
+      } catch (err) {
+        const mapped = toOriginError(err)
+        if (!idempotent || attempt >= this.#retries || !RETRYABLE.has(codeOf(err))) throw mapped
+      }
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.#pool.close()
+  }
+}
+
+function codeOf (err: unknown): string {
+  const e = err as { code?: string, cause?: { code?: string } }
+  return e.cause?.code ?? e.code ?? ''
+}
+
+export function toOriginError (err: unknown): CorralError {
+  if (err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError ||
+    err instanceof undiciErrors.ConnectTimeoutError) return new OriginTimeoutError(err)
+  if ((err as { code?: string }).code === 'CORRAL_ERR_ORIGIN_TIMEOUT') return err as CorralError
+  return new OriginUnreachableError(err)
+}
+
+export type BodyRead =
+  | { readonly kind: 'complete', readonly body: Buffer }
+  | { readonly kind: 'overflow', readonly head: Buffer[] }
+
+/**
+ * Read a body into memory up to `maxBytes`. Past that it stops reading and hands back what it has, so the caller
+ * can stream the head and the rest of the body through without storing it.
+ */
+export async function readBodyUpTo (body: Readable, maxBytes: number): Promise<BodyRead> {
+  return await new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size > maxBytes) {
+        cleanup()
+        body.pause()
+        resolve({ kind: 'overflow', head: chunks })
+      }
+    }
+    const onEnd = (): void => {
+      cleanup()
+      resolve({ kind: 'complete', body: chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size) })
+    }
+    const onError = (err: Error): void => {
+      cleanup()
+      reject(toOriginError(err))
+    }
+    const cleanup = (): void => {
+      body.off('data', onData)
+      body.off('end', onEnd)
+      body.off('error', onError)
+    }
+    body.on('data', onData)
+    body.on('end', onEnd)
+    body.on('error', onError)
+  })
+}
+

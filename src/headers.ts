@@ -1,0 +1,132 @@
+/** Header helpers shared by fetch, pass, policy and deliver. */
+import type { IncomingHttpHeaders } from 'node:http'
+
+export type HeaderValue = string | string[] | undefined
+export type HeaderRecord = Record<string, HeaderValue>
+
+/** RFC 9110 §7.6.1: hop-by-hop fields, never forwarded and never stored. */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'proxy-connection', 'proxy-authenticate', 'proxy-authorization'
+])
+
+/** Header names that Connection lists are hop-by-hop for this message too. */
+function connectionListed (connection: HeaderValue): Set<string> | null {
+  if (connection === undefined) return null
+  const value = Array.isArray(connection) ? connection.join(',') : connection
+  const names = new Set<string>()
+  for (const part of value.split(',')) {
+    const name = part.trim().toLowerCase()
+    if (name !== '' && name !== 'close' && name !== 'keep-alive') names.add(name)
+  }
+  return names.size > 0 ? names : null
+}
+
+export function isHopByHop (name: string): boolean {
+  return HOP_BY_HOP.has(name) || name.startsWith('proxy-')
+}
+
+/**
+ * A response's end-to-end headers as a flat `[name, value, …]` array for `writeHead`, minus hop-by-hop fields and
+ * `skip` (names the caller replaces). Multi-valued fields stay separate pairs (Set-Cookie must not be joined).
+ */
+export function toFlatHeaders (headers: HeaderRecord, skip: ReadonlySet<string>): string[] {
+  const listed = connectionListed(headers.connection)
+  const flat: string[] = []
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined || isHopByHop(name) || skip.has(name) || (listed?.has(name) ?? false)) continue
+    if (Array.isArray(value)) {
+      for (const v of value) flat.push(name, v)
+    } else {
+      flat.push(name, value)
+    }
+  }
+  return flat
+}
+
+/** Request headers for the origin: hop-by-hop removed, forwarding fields set (RFC 9110 §7.6.3, RFC 7239 de facto). */
+export function makeOriginRequestHeaders (
+  incoming: IncomingHttpHeaders,
+  clientAddress: string | undefined,
+  proto: string,
+  overrides: Readonly<Record<string, string | null>> | null
+): Record<string, string | string[]> {
+  const listed = connectionListed(incoming.connection)
+  const out: Record<string, string | string[]> = {}
+  for (const name in incoming) {
+    const value = incoming[name]
+    if (value === undefined || isHopByHop(name) || (listed?.has(name) ?? false)) continue
+    // Client-sent X-Forwarded-Host/Proto and corral's own headers are not trusted: they would let a client
+    // change what the origin renders without changing the cache key.
+    if (name === 'x-forwarded-host' || name === 'x-forwarded-proto' || name.startsWith('x-corral-')) continue
+    out[name] = value
+  }
+  const priorFor = incoming['x-forwarded-for']
+  const forwardedFor = clientAddress === undefined
+    ? priorFor
+    : priorFor === undefined ? clientAddress : `${Array.isArray(priorFor) ? priorFor.join(', ') : priorFor}, ${clientAddress}`
+  if (forwardedFor !== undefined) out['x-forwarded-for'] = forwardedFor
+  if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host
+  out['x-forwarded-proto'] = proto
+  const via = incoming.via
+  out.via = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`
+  if (overrides !== null) {
+    for (const name in overrides) {
+      const value = overrides[name]
+      if (value === null || value === undefined) delete out[name]
+      else out[name] = value
+    }
+  }
+  return out
+}
+
+export const VIA = '1.1 corral'
+
+export function firstValue (value: HeaderValue): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
+export function joinValue (value: HeaderValue): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value
+}
+
+/** Append our Via to a response's (already flat) headers. */
+export function appendVia (flat: string[]): void {
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] === 'via') {
+      flat[i + 1] = `${flat[i + 1] as string}, ${VIA}`
+      return
+    }
+  }
+  flat.push('via', VIA)
+}
+
+/**
+ * Accept-Encoding reduced to the codings an origin plausibly uses, in a fixed order, so `Vary: Accept-Encoding`
+ * makes a handful of variants instead of one per browser's spelling. The origin is sent this same value, so what
+ * it answers matches the variant it is stored under.
+ */
+export function normalizeAcceptEncoding (value: HeaderValue): string {
+  if (value === undefined) return ''
+  const v = (Array.isArray(value) ? value.join(',') : value).toLowerCase()
+  if (v === '') return ''
+  let out = ''
+  for (const coding of CODINGS) {
+    const at = v.indexOf(coding)
+    if (at === -1) continue
+    // "gzip;q=0" means the client refuses gzip.
+    const rest = v.slice(at + coding.length, at + coding.length + 8).replace(/\s/g, '')
+    if (rest.startsWith(';q=0') && !/^;q=0\.\d*[1-9]/.test(rest)) continue
+    out = out === '' ? coding : `${out}, ${coding}`
+  }
+  return out
+}
+
+const CODINGS = ['br', 'gzip', 'zstd', 'deflate'] as const
+
+/** Find a header in a flat array (names lower-case). */
+export function flatGet (flat: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return flat[i + 1]
+  return undefined
+}

@@ -1,0 +1,79 @@
+/** A corral proxy on port 0 in front of a test origin, with a settable clock and captured log lines. */
+import { Writable } from 'node:stream'
+import pino from 'pino'
+import { request, Agent } from 'undici'
+import { parseConfig } from '../../src/config/load.js'
+import { createProxy, type Proxy, type ProxyOptions } from '../../src/proxy.js'
+
+export class TestClock {
+  constructor (public t = Date.parse('2026-01-01T00:00:00Z')) {}
+  now (): number { return this.t }
+  advance (ms: number): void { this.t += ms }
+}
+
+export interface TestProxy {
+  readonly proxy: Proxy
+  readonly url: string
+  readonly adminUrl: string
+  readonly logs: Array<Record<string, unknown>>
+  close (): Promise<void>
+}
+
+/** Deep-merge `overrides` into a minimal config pointing at `originUrl`. */
+export async function startProxy (originUrl: string, overrides: Record<string, unknown> = {}, options: ProxyOptions = {}): Promise<TestProxy> {
+  const base: Record<string, unknown> = {
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    origin: { url: originUrl, timeoutMs: 5000 },
+    log: { level: 'info', access: true }
+  }
+  const config = merge(base, overrides)
+  const loaded = parseConfig(JSON.stringify(config))
+  const logs: Array<Record<string, unknown>> = []
+  const sink = new Writable({
+    write (chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>)
+      cb()
+    }
+  })
+  const logger = options.logger ?? pino({ level: loaded.config.log.level }, sink)
+  const proxy = createProxy(loaded, { ...options, logger })
+  const { port, adminPort } = await proxy.listen()
+  return {
+    proxy,
+    url: `http://127.0.0.1:${port}`,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
+    logs,
+    close: () => proxy.close(100)
+  }
+}
+
+function merge (a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a }
+  for (const [k, v] of Object.entries(b)) {
+    const prior = out[k]
+    out[k] = isObject(prior) && isObject(v) ? merge(prior, v) : v
+  }
+  return out
+}
+
+function isObject (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** A client that can open hundreds of sockets at once (the stampede tests need real concurrency). */
+export const manyConnections = new Agent({ connections: 1000, pipelining: 0, keepAliveTimeout: 1000 })
+
+export interface Got {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+export async function get (url: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<Got> {
+  const res = await request(url, { method: method as 'GET', headers, dispatcher: manyConnections, body: body ?? null })
+  const text = await res.body.text()
+  const flat: Record<string, string> = {}
+  for (const [k, v] of Object.entries(res.headers)) flat[k] = Array.isArray(v) ? v.join(', ') : (v ?? '')
+  return { status: res.statusCode, headers: flat, body: text }
+}
