@@ -52,7 +52,11 @@ function describeSchemaError (errors: ErrorObject[]): [string, string] {
   const concrete = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if')
   const candidates = concrete.length > 0 ? concrete : errors
   let best = candidates[0]
-  for (const e of candidates) if (best === undefined || e.instancePath.length > best.instancePath.length) best = e
+  for (const e of candidates) {
+    // At equal depth an unknown key beats oneOf's "must be boolean": { value: true, nte: '…' } has a typo, not a wrong type.
+    if (best === undefined || e.instancePath.length > best.instancePath.length ||
+      (e.instancePath.length === best.instancePath.length && e.keyword === 'additionalProperties' && best.keyword !== 'additionalProperties')) best = e
+  }
   if (best === undefined) return ['', 'invalid config']
   const path = toKeyPath(best.instancePath)
   if (best.keyword === 'additionalProperties') {
@@ -63,11 +67,14 @@ function describeSchemaError (errors: ErrorObject[]): [string, string] {
     const key = String((best.params as { missingProperty: string }).missingProperty)
     return [path === '' ? key : `${path}.${key}`, 'is required']
   }
+  if (best.keyword === 'not' && path.endsWith('whenShed')) return [path, 'set body or file, not both']
   if (best.keyword === 'enum') {
     return [path, `must be one of ${(best.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`]
   }
   return [path, best.message ?? 'invalid value']
 }
+
+const BUILT_IN_FLAGS = new Set(Object.keys(schema.properties.flags.properties))
 
 /** Checks a schema cannot express. */
 function assertSemantics (config: Config): void {
@@ -89,7 +96,9 @@ function assertSemantics (config: Config): void {
       throw new ConfigError(`routes[${i}].match`, 'must start with / (a path prefix) or ~ (a regular expression)')
     }
     if (route.flag !== undefined) {
-      const flag = config.flags[route.flag]
+      // A route tied to cacheOnly or trace would go dark whenever that switch is off: surely a mix-up.
+      if (BUILT_IN_FLAGS.has(route.flag)) throw new ConfigError(`routes[${i}].flag`, `"${route.flag}" is a built-in flag; name a route switch of your own`)
+      const flag = Object.hasOwn(config.flags, route.flag) ? config.flags[route.flag] : undefined
       const value = typeof flag === 'object' ? flag.value : flag
       if (typeof value !== 'boolean') throw new ConfigError(`routes[${i}].flag`, `"${route.flag}" must name a boolean flag in flags`)
     }

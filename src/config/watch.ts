@@ -1,0 +1,171 @@
+import { watch, type FSWatcher } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { basename, dirname, resolve } from 'node:path'
+import { ConfigError } from '../errors.js'
+import { systemClock, type Clock } from '../clock.js'
+import { parseConfig, type LoadedConfig } from './load.js'
+
+export interface WatchOptions {
+  /** A valid edit: swap it in. `prev` is the config in force until now. */
+  onApply: (next: LoadedConfig, prev: LoadedConfig) => void
+  /** An invalid edit (or an unreadable file): `prev` stays in force. */
+  onReject: (err: ConfigError) => void
+  /** Quiet time after the last file event before the file is read; editors write in several steps. */
+  debounceMs?: number
+  /** The config in force when watching starts (already validated by the caller). */
+  initial: LoadedConfig
+  clock?: Clock
+}
+
+export interface WatchStatus {
+  version: string
+  loadedAt: number
+  /** Why the latest edit was refused, until a good edit arrives. */
+  rejected: null | { message: string, keyPath: string, at: number }
+}
+
+export interface ConfigWatcher {
+  /** Re-read now, even if the bytes did not change (SIGHUP): also picks up edited whenShed files. */
+  reload (): void
+  close (): void
+  status (): WatchStatus
+}
+
+/** Must match the `version` parseConfig computes, so an unchanged file is skipped before it is parsed. */
+function versionOf (text: string): string {
+  return createHash('sha1').update(text).digest('hex').slice(0, 12)
+}
+
+function asConfigError (err: unknown): ConfigError {
+  return err instanceof ConfigError ? err : new ConfigError('', (err as Error).message ?? String(err), { cause: err })
+}
+
+/**
+ * Watches the config file and applies valid edits (Caddy's recipe: decode and validate the whole new
+ * config, swap it in, keep the old one on failure). The directory is watched, not the file: editors save
+ * by writing a temp file and renaming it over the original, which would orphan a watch on the old inode.
+ */
+export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
+  const file = resolve(path)
+  const dir = dirname(file)
+  const name = basename(file)
+  const debounceMs = opts.debounceMs ?? 100
+  const clock = opts.clock ?? systemClock
+  let current = opts.initial
+  let loadedAt = clock.now()
+  let rejected: WatchStatus['rejected'] = null
+  let rejectedVersion: string | null = null
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let running = false
+  let pending: { force: boolean, retry: boolean } | null = null
+  let closed = false
+
+  const reject = (err: ConfigError, version: string | null): void => {
+    rejected = { message: err.message, keyPath: err.keyPath, at: clock.now() }
+    rejectedVersion = version
+    try {
+      opts.onReject(err)
+    } catch {
+      // The caller's reporting failed; nothing useful is left to do here, and throwing would kill the process.
+    }
+  }
+
+  const check = async (force: boolean, retry: boolean): Promise<void> => {
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (err) {
+      if (closed) return
+      // Mid-rename the name can be missing for a moment: look once more before calling it an error.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !retry) {
+        schedule(force, true)
+        return
+      }
+      reject(new ConfigError('', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err }), null)
+      return
+    }
+    if (closed) return
+    // An empty file is most likely a save caught between truncate and write: same treatment as a vanished one.
+    if (text.trim() === '' && !retry) {
+      schedule(force, true)
+      return
+    }
+    const version = versionOf(text)
+    if (!force && (version === current.version || version === rejectedVersion)) {
+      // Back to the config in force (an edit undone): the refusal no longer describes the file.
+      if (version === current.version) rejected = null
+      return
+    }
+    let next: LoadedConfig
+    try {
+      next = parseConfig(text, dir)
+    } catch (err) {
+      reject(asConfigError(err), version)
+      return
+    }
+    const prev = current
+    try {
+      opts.onApply(next, prev)
+    } catch (err) {
+      reject(new ConfigError('', `applying version ${next.version} failed: ${(err as Error).message}`, { cause: err }), version)
+      return
+    }
+    current = next
+    loadedAt = clock.now()
+    rejected = null
+    rejectedVersion = null
+  }
+
+  // One check at a time: an event during a check queues one more, so the last write always gets read.
+  const run = (force: boolean, retry: boolean): void => {
+    if (closed) return
+    if (running) {
+      pending = { force: force || pending?.force === true, retry }
+      return
+    }
+    running = true
+    check(force, retry)
+      .catch((err: unknown) => { reject(asConfigError(err), null) })
+      .finally(() => {
+        running = false
+        const again = pending
+        pending = null
+        if (again !== null) run(again.force, again.retry)
+      })
+  }
+
+  const schedule = (force: boolean, retry: boolean): void => {
+    if (closed) return
+    clearTimeout(timer)
+    timer = setTimeout(() => { run(force, retry) }, debounceMs)
+    timer.unref()
+  }
+
+  let watcher: FSWatcher | undefined
+  try {
+    // Not persistent: the listeners keep a serving process alive; the watcher must not keep a draining one.
+    watcher = watch(dir, { persistent: false }, (_event, filename) => {
+      // Some platforms give no filename; then any event in the directory may be ours.
+      if (filename === null || filename === name) schedule(false, false)
+    })
+    watcher.on('error', (err) => { reject(new ConfigError('', `watching ${dir} failed: ${err.message}`, { cause: err }), null) })
+  } catch (err) {
+    reject(new ConfigError('', `cannot watch ${dir}: ${(err as Error).message}`, { cause: err }), null)
+  }
+
+  return {
+    reload () {
+      clearTimeout(timer)
+      run(true, false)
+    },
+    close () {
+      closed = true
+      clearTimeout(timer)
+      watcher?.close()
+    },
+    status () {
+      return { version: current.version, loadedAt, rejected }
+    }
+  }
+}

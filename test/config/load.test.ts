@@ -1,0 +1,147 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { loadConfigFile, parseConfig } from '../../src/config/load.js'
+import { ConfigError } from '../../src/errors.js'
+
+const ORIGIN = { url: 'http://127.0.0.1:3000' }
+const dir = mkdtempSync(join(tmpdir(), 'corral-load-'))
+afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
+
+function parse (config: unknown): ReturnType<typeof parseConfig> {
+  return parseConfig(JSON.stringify(config), dir)
+}
+
+/** The ConfigError a config is rejected with. */
+function rejection (config: unknown): ConfigError {
+  try {
+    parseConfig(typeof config === 'string' ? config : JSON.stringify(config), dir)
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    expect((err as ConfigError).code).toBe('CORRAL_ERR_CONFIG')
+    return err as ConfigError
+  }
+  throw new Error('expected the config to be rejected')
+}
+
+describe('parseConfig defaults', () => {
+  it('fills every default from the schema', () => {
+    const { config, version, shedPages } = parse({ origin: ORIGIN, routes: [{ match: '/api/' }] })
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, requestTimeoutMs: 30000, keepAliveTimeoutMs: 5000 })
+    expect(config.admin).toEqual({ host: '127.0.0.1', port: 9090 })
+    expect(config.origin).toEqual({
+      url: ORIGIN.url, timeoutMs: 10000, connections: 128, retries: 1, maxInFlight: 0, queueSize: 256, queueTimeoutMs: 1000
+    })
+    expect(config.cache.memory).toEqual({ maxBytes: 67108864, maxTtlSeconds: 1 })
+    expect(config.cache.memcached).toMatchObject({ enabled: true, servers: [], timeoutMs: 50, prefix: 'corral:' })
+    expect(config.cache.key.ignoreQueryParams).toContain('utm_source')
+    expect(config.workers).toBe(1)
+    expect(config.flags).toEqual({})
+    expect(config.routes).toEqual([{ match: '/api/', priority: 'normal', whenShed: { status: 503, retryAfter: 5 } }])
+    expect(config.log).toEqual({ level: 'info', access: true })
+    expect(version).toMatch(/^[0-9a-f]{12}$/)
+    expect(shedPages.size).toBe(0)
+  })
+
+  it('versions the bytes: the same text gives the same version, any edit another', () => {
+    const text = JSON.stringify({ origin: ORIGIN })
+    expect(parseConfig(text).version).toBe(parseConfig(text).version)
+    expect(parseConfig(text + '\n').version).not.toBe(parseConfig(text).version)
+  })
+
+  it('reads whenShed files relative to the config file', () => {
+    writeFileSync(join(dir, 'lite.html'), '<p>lite</p>')
+    const path = join(dir, 'proxy.config.json')
+    writeFileSync(path, JSON.stringify({ origin: ORIGIN, routes: [{ match: '/', whenShed: { file: 'lite.html' } }] }))
+    expect(loadConfigFile(path).shedPages.get(0)?.toString()).toBe('<p>lite</p>')
+  })
+})
+
+describe('parseConfig errors name the key path', () => {
+  it('broken JSON', () => {
+    const err = rejection('{ "origin": ')
+    expect(err.keyPath).toBe('')
+    expect(err.message).toMatch(/invalid JSON/)
+  })
+
+  it('unknown key', () => {
+    const err = rejection({ origin: ORIGIN, cache: { bogus: 1 } })
+    expect(err.keyPath).toBe('cache.bogus')
+    expect(err.message).toBe('cache.bogus: unknown key')
+    expect(rejection({ origin: ORIGIN, listn: {} }).keyPath).toBe('listn')
+  })
+
+  it('wrong type', () => {
+    const err = rejection({ origin: { ...ORIGIN, timeoutMs: 'soon' } })
+    expect(err.keyPath).toBe('origin.timeoutMs')
+    expect(err.message).toMatch(/^origin\.timeoutMs: must be integer/)
+    expect(rejection({ origin: ORIGIN, flags: { cacheOnly: 'yes' } }).keyPath).toBe('flags.cacheOnly')
+    expect(rejection({ origin: ORIGIN, flags: { shedPercent: 101 } }).keyPath).toBe('flags.shedPercent')
+    expect(rejection({ origin: ORIGIN, routes: [{ match: '/', priority: 'urgent' }] }).message)
+      .toMatch(/^routes\[0\]\.priority: must be one of "critical", "normal", "sheddable"/)
+  })
+
+  it('missing origin.url', () => {
+    const err = rejection({ origin: {} })
+    expect(err.keyPath).toBe('origin.url')
+    expect(err.message).toBe('origin.url: is required')
+    expect(rejection({}).keyPath).toBe('origin')
+  })
+
+  it('bad regex in routes[0].match', () => {
+    const err = rejection({ origin: ORIGIN, routes: [{ match: '~^/article/(\\d+' }] })
+    expect(err.keyPath).toBe('routes[0].match')
+    expect(err.message).toMatch(/invalid regular expression/)
+    expect(rejection({ origin: ORIGIN, routes: [{ match: '/' }, { match: 'api/' }] }).keyPath).toBe('routes[1].match')
+  })
+
+  it('route flag naming a missing (or non-boolean) flag', () => {
+    const err = rejection({ origin: ORIGIN, routes: [{ match: '/comments', flag: 'comments' }] })
+    expect(err.keyPath).toBe('routes[0].flag')
+    expect(err.message).toMatch(/"comments" must name a boolean flag/)
+    expect(rejection({ origin: ORIGIN, flags: { comments: 3 }, routes: [{ match: '/c', flag: 'comments' }] }).keyPath).toBe('routes[0].flag')
+    expect(parse({ origin: ORIGIN, flags: { comments: { value: true } }, routes: [{ match: '/c', flag: 'comments' }] }).config.routes[0]?.flag).toBe('comments')
+  })
+
+  it('unreadable whenShed.file', () => {
+    const err = rejection({ origin: ORIGIN, routes: [{ match: '/' }, { match: '/x', whenShed: { file: 'missing.html' } }] })
+    expect(err.keyPath).toBe('routes[1].whenShed.file')
+    expect(err.message).toMatch(/cannot read missing\.html: ENOENT/)
+    if (process.getuid?.() !== 0) {
+      writeFileSync(join(dir, 'secret.html'), 'x')
+      chmodSync(join(dir, 'secret.html'), 0o000)
+      expect(rejection({ origin: ORIGIN, routes: [{ match: '/', whenShed: { file: 'secret.html' } }] }).keyPath).toBe('routes[0].whenShed.file')
+    }
+  })
+
+  it('whenShed with both body and file', () => {
+    const err = rejection({ origin: ORIGIN, routes: [{ match: '/', whenShed: { body: 'x', file: 'lite.html' } }] })
+    expect(err.message).toBe('routes[0].whenShed: set body or file, not both')
+  })
+
+  it('a typo inside a { value, note } flag names the typo, not the flag type', () => {
+    expect(rejection({ origin: ORIGIN, flags: { cacheOnly: { value: true, nte: 'x' } } }).message).toBe('flags.cacheOnly.nte: unknown key')
+    expect(rejection({ origin: ORIGIN, flags: { cacheOnly: { value: 'on' } } }).keyPath).toBe('flags.cacheOnly.value')
+  })
+
+  it('a route flag naming a built-in flag or an inherited property', () => {
+    const err = rejection({ origin: ORIGIN, flags: { cacheOnly: true }, routes: [{ match: '/', flag: 'cacheOnly' }] })
+    expect(err.keyPath).toBe('routes[0].flag')
+    expect(err.message).toMatch(/built-in flag/)
+    expect(rejection({ origin: ORIGIN, routes: [{ match: '/', flag: 'constructor' }] }).keyPath).toBe('routes[0].flag')
+  })
+
+  it('an origin URL with a query', () => {
+    expect(rejection({ origin: { url: 'http://127.0.0.1:3000/?a=1' } }).keyPath).toBe('origin.url')
+  })
+
+  it('a missing config file', () => {
+    const err = (() => {
+      try { loadConfigFile(join(dir, 'nope.json')) } catch (e) { return e as ConfigError }
+      throw new Error('expected a rejection')
+    })()
+    expect(err.code).toBe('CORRAL_ERR_CONFIG')
+    expect(err.message).toMatch(/cannot read .*nope\.json: ENOENT/)
+  })
+})
