@@ -1,7 +1,7 @@
 import neostandard, { plugins } from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'spike-report/**'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'spike-report/**', '.tmp/**'] }),
   {
     files: ['**/*.ts'],
     languageOptions: {

@@ -30,8 +30,11 @@ async function main (argv: string[]): Promise<number> {
     case 'help':
       process.stdout.write(USAGE)
       return 0
+    case undefined:
+      process.stderr.write(USAGE)
+      return 2
     default:
-      process.stderr.write(command === undefined ? USAGE : `unknown command: ${command}\n${USAGE}`)
+      process.stderr.write(`unknown command: ${command}\n${USAGE}`)
       return 2
   }
 }

@@ -133,4 +133,3 @@ export async function readBodyUpTo (body: Readable, maxBytes: number): Promise<B
     body.on('error', onError)
   })
 }
-

@@ -178,4 +178,3 @@ export function discard (body: Readable): void {
 }
 
 function noop (): void {}
-

@@ -211,7 +211,8 @@ export class Pipeline implements TraceSink {
           return this.#serve(ex, stale, now, 'STALE', staleCacheStatus(ttlSeconds(stale, now), 'stale-if-error'))
         }
         ex.trace.xCache = 'MISS'
-        void streamResponse(ex.res, result.response, result.head, 'MISS', `${CACHE_STATUS.miss}; detail=${result.reason}`, ex.isHead)
+        streamResponse(ex.res, result.response, result.head, 'MISS', `${CACHE_STATUS.miss}; detail=${result.reason}`, ex.isHead)
+          .catch((err: unknown) => this.#fail(ex, err))
         return
       case 'error':
         return this.#originFailed(ex, stale, result.error, 'MISS')
@@ -282,7 +283,7 @@ export class Pipeline implements TraceSink {
   #passUnsafe (req: IncomingMessage, res: ServerResponse, trace: Trace, path: string, query: string, targetHost: string | undefined): void {
     const primaryKey = makeCacheKey(targetHost ?? req.headers.host, path, query, this.#settings.keyOptions)
     res.once('finish', () => {
-      if (res.statusCode < 400) void this.invalidate(primaryKey)
+      if (res.statusCode < 400) this.invalidate(primaryKey).catch(noop)
     })
     this.#pass(req, res, trace, CACHE_STATUS.method)
   }
@@ -336,6 +337,8 @@ export class Pipeline implements TraceSink {
     }
   }
 }
+
+function noop (): void {}
 
 interface ResponseWithTrace extends ServerResponse {
   [TRACE]?: Trace

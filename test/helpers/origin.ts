@@ -10,14 +10,15 @@ export interface TestOrigin {
   readonly url: string
   readonly port: number
   /** Requests received, in order. */
-  readonly requests: Array<{ method: string, url: string, headers: IncomingMessage['headers'] }>
+  readonly requests: Array<{ method: string, url: string, headers: IncomingMessage['headers'], body: string }>
   readonly count: number
   /** Requests currently being handled (held on the gate or answering). */
   readonly inFlight: number
   readonly maxInFlight: number
   /** Hold every request until `release()`; `arrived(n)` resolves once n requests are held. */
   hold (): void
-  release (): void
+  /** Let held requests through; with `keepHolding`, later ones are held again. */
+  release (keepHolding?: boolean): void
   arrived (n: number): Promise<void>
   setHandler (handler: OriginHandler): void
   close (): Promise<void>
@@ -42,7 +43,8 @@ export async function startOrigin (handler: OriginHandler): Promise<TestOrigin> 
   }
 
   const server: Server = createServer((req, res) => {
-    requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers })
+    const record = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: '' }
+    requests.push(record)
     const n = requests.length
     inFlight++
     maxInFlight = Math.max(maxInFlight, inFlight)
@@ -52,10 +54,13 @@ export async function startOrigin (handler: OriginHandler): Promise<TestOrigin> 
         res.destroy(err as Error)
       })
     }
-    // Drain the request body first so POST handlers see it ended.
-    req.resume()
-    if (held !== null) held.push(run)
-    else run()
+    // Read the request body first (tests assert on it), then answer, or wait on the gate.
+    req.setEncoding('utf8')
+    req.on('data', (chunk: string) => { record.body += chunk })
+    req.once('end', () => {
+      if (held !== null) held.push(run)
+      else run()
+    })
     checkArrivals()
   })
   server.keepAliveTimeout = 1000
@@ -70,9 +75,9 @@ export async function startOrigin (handler: OriginHandler): Promise<TestOrigin> 
     get inFlight () { return inFlight },
     get maxInFlight () { return maxInFlight },
     hold () { held ??= [] },
-    release () {
+    release (keepHolding = false) {
       const queue = held ?? []
-      held = null
+      held = keepHolding ? [] : null
       for (const run of queue) run()
     },
     arrived (n) {

@@ -1,0 +1,85 @@
+/**
+ * coalesce/single-flight: one origin fetch per key in this process. The first request for a key leads; later ones
+ * wait for the leader's outcome with their own deadline, shorter than their patience (DESIGN.md §5).
+ *
+ * The leader settles the flight as soon as it knows what waiters can use: a storable entry (after its body is
+ * read), or "pass" the moment the response headers say it is not shareable, so waiters fetch for themselves at
+ * once instead of queueing (nginx's cache lock makes them wait 5 s).  [in-process state, no I/O]
+ */
+import type { StoredEntry, VaryIndex } from '../store/types.js'
+import { WaiterTimeoutError, type CorralError } from '../errors.js'
+
+export type FlightOutcome =
+  /** A response waiters may share. `vary` is set when it came with Vary: waiters check their own variant. */
+  | { readonly kind: 'entry', readonly entry: StoredEntry, readonly vary: VaryIndex | null }
+  /** Not shareable (no-store, private, Set-Cookie, too large…): each waiter asks the origin itself. */
+  | { readonly kind: 'pass' }
+  /** The fetch failed: waiters fail with it (or serve stale, per stale-if-error). */
+  | { readonly kind: 'error', readonly error: CorralError }
+
+interface Flight {
+  readonly promise: Promise<FlightOutcome>
+  resolve: (outcome: FlightOutcome) => void
+  waiters: number
+  readonly timer: NodeJS.Timeout
+}
+
+export const PASS_OUTCOME: FlightOutcome = { kind: 'pass' }
+
+export class SingleFlight {
+  readonly #flights = new Map<string, Flight>()
+  #waitTimeoutMs: number
+
+  constructor (waitTimeoutMs: number) {
+    this.#waitTimeoutMs = waitTimeoutMs
+  }
+
+  get waitTimeoutMs (): number {
+    return this.#waitTimeoutMs
+  }
+
+  set waitTimeoutMs (ms: number) {
+    this.#waitTimeoutMs = ms
+  }
+
+  /** Become the leader for `key`, or null when a flight is already under way (then `wait`). */
+  lead (key: string): ((outcome: FlightOutcome) => void) | null {
+    if (this.#flights.has(key)) return null
+    let resolve!: (outcome: FlightOutcome) => void
+    const promise = new Promise<FlightOutcome>((_resolve) => { resolve = _resolve })
+    // One deadline per flight, not one timer per waiter: 500 waiters cost one timer. A flight that outlives the
+    // origin timeout releases its waiters with 504 and leaves the key free for a new leader.
+    const timer = setTimeout(() => this.#settle(key, flight, { kind: 'error', error: new WaiterTimeoutError() }), this.#waitTimeoutMs)
+    timer.unref()
+    const flight: Flight = { promise, resolve, waiters: 0, timer }
+    this.#flights.set(key, flight)
+    return (outcome) => this.#settle(key, flight, outcome)
+  }
+
+  isInFlight (key: string): boolean {
+    return this.#flights.has(key)
+  }
+
+  /** Wait for the flight on `key`; undefined when there is none. */
+  wait (key: string): Promise<FlightOutcome> | undefined {
+    const flight = this.#flights.get(key)
+    if (flight === undefined) return undefined
+    flight.waiters++
+    return flight.promise
+  }
+
+  waitersOf (key: string): number {
+    return this.#flights.get(key)?.waiters ?? 0
+  }
+
+  get size (): number {
+    return this.#flights.size
+  }
+
+  #settle (key: string, flight: Flight, outcome: FlightOutcome): void {
+    clearTimeout(flight.timer)
+    // Only remove our own flight: after a timeout a new leader may already own the key.
+    if (this.#flights.get(key) === flight) this.#flights.delete(key)
+    flight.resolve(outcome)
+  }
+}

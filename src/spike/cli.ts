@@ -1,0 +1,197 @@
+import { parseArgs } from 'node:util'
+import { compareReports, readReport } from './compare.js'
+import { makeAdminMetrics } from './metrics.js'
+import { writeReport } from './report.js'
+import { runSpike, type Progress, type StageReport } from './run.js'
+import { loadScenarioFile, ScenarioError } from './scenario.js'
+import type { ThresholdResult } from './thresholds.js'
+
+export interface SpikeIo {
+  readonly stdout: { write (text: string): unknown, isTTY?: boolean }
+  readonly stderr: { write (text: string): unknown }
+  /** Aborts the run like Ctrl-C. Without it, runSpikeCli listens for SIGINT itself while a run is going. */
+  readonly signal?: AbortSignal
+}
+
+export const USAGE = `Usage:
+  corral spike --target <url> --scenario <file.json> [options]
+  corral spike compare <a/report.json> <b/report.json>
+
+Runs a load scenario's stages back to back against --target, checks its thresholds every
+second, and writes report.json and report.html. See docs/spike.md.
+
+Options:
+  --target <url>        Base URL to load, e.g. http://staging-proxy:8080 (required)
+  --scenario <file>     Scenario JSON file (required)
+  --report <dir>        Where report.json and report.html go (default: spike-report)
+  --admin <url>         corral admin base URL, e.g. http://127.0.0.1:9090: adds origin requests per
+                        stage and per second, from its /metrics
+  --admin-token <t>     Bearer token for --admin (or set CORRAL_ADMIN_TOKEN)
+  --quiet               No progress lines, only the summary
+  -h, --help            This text
+
+Exit codes: 0 every threshold held; 1 a threshold breached (the run stops early);
+2 usage or scenario error; 130 interrupted (the report of what ran is still written).
+`
+
+export const EXIT_OK = 0
+export const EXIT_FAILED = 1
+export const EXIT_USAGE = 2
+export const EXIT_INTERRUPTED = 130
+
+const defaultIo: SpikeIo = { stdout: process.stdout, stderr: process.stderr }
+
+/**
+ * `corral spike …`: `argv` is what follows `spike` on the command line (a leading "spike" is tolerated).
+ * Returns the exit code; the caller decides whether to exit.
+ */
+export async function runSpikeCli (argv: string[], io: SpikeIo = defaultIo): Promise<number> {
+  const args = argv[0] === 'spike' ? argv.slice(1) : argv
+  if (args[0] === 'compare') return await compareCommand(args.slice(1), io)
+
+  let values
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        target: { type: 'string' },
+        scenario: { type: 'string' },
+        report: { type: 'string', default: 'spike-report' },
+        admin: { type: 'string' },
+        'admin-token': { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false }
+      }
+    }))
+  } catch (err) {
+    return usageError(io, (err as Error).message)
+  }
+  if (values.help) {
+    io.stdout.write(USAGE)
+    return EXIT_OK
+  }
+  if (values.target === undefined) return usageError(io, '--target is required')
+  if (values.scenario === undefined) return usageError(io, '--scenario is required')
+  const targetProblem = checkTarget(values.target)
+  if (targetProblem !== undefined) return usageError(io, `--target ${targetProblem}`)
+  if (values.admin !== undefined && checkTarget(values.admin) !== undefined) return usageError(io, `--admin ${checkTarget(values.admin) ?? ''}`)
+
+  let scenario
+  try {
+    scenario = loadScenarioFile(values.scenario)
+  } catch (err) {
+    if (err instanceof ScenarioError) {
+      io.stderr.write(`corral spike: ${values.scenario}: ${err.message}\n`)
+      return EXIT_USAGE
+    }
+    throw err
+  }
+
+  const token = values['admin-token'] ?? process.env.CORRAL_ADMIN_TOKEN
+  const metrics = values.admin === undefined ? undefined : makeAdminMetrics(values.admin, token)
+  const { signal, release } = interruptSignal(io)
+  const progress = makeProgressPrinter(io, values.quiet)
+  try {
+    const result = await runSpike({
+      target: values.target,
+      scenario,
+      signal,
+      ...(metrics === undefined ? {} : { metrics }),
+      onProgress: progress.tick,
+      onStageEnd: progress.stageEnd
+    })
+    const files = await writeReport(values.report, result)
+    const breached = result.thresholds.filter((t) => !t.ok)
+    if (result.ok) {
+      io.stdout.write(`ok: every threshold held (${result.thresholds.length} checked)\n`)
+    } else {
+      io.stdout.write(`FAILED: ${result.aborted === 'interrupted' ? 'interrupted' : breached.map(describe).join('; ')}\n`)
+    }
+    io.stdout.write(`report: ${files.json}\n        ${files.html}\n`)
+    return result.ok ? EXIT_OK : result.aborted === 'interrupted' ? EXIT_INTERRUPTED : EXIT_FAILED
+  } finally {
+    release()
+  }
+}
+
+async function compareCommand (args: string[], io: SpikeIo): Promise<number> {
+  if (args.length !== 2 || args.some((a) => a.startsWith('-'))) return usageError(io, 'compare needs two report.json paths')
+  const [pathA, pathB] = args as [string, string]
+  try {
+    const [a, b] = await Promise.all([readReport(pathA), readReport(pathB)])
+    io.stdout.write(`a = ${pathA}\nb = ${pathB}\n` + compareReports(a, b).join('\n') + '\n')
+    return EXIT_OK
+  } catch (err) {
+    io.stderr.write(`corral spike compare: ${(err as Error).message}\n`)
+    return EXIT_USAGE
+  }
+}
+
+function usageError (io: SpikeIo, message: string): number {
+  io.stderr.write(`corral spike: ${message}\n\n${USAGE}`)
+  return EXIT_USAGE
+}
+
+function checkTarget (text: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return `is not a URL: ${text}`
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http:// or https:// URL'
+  // Scenario paths are absolute; a base path here would be silently dropped.
+  if (url.pathname !== '/' || url.search !== '') return 'must be scheme://host[:port] without a path; put paths in the scenario'
+  return undefined
+}
+
+/** The caller's signal, or one tied to SIGINT for the run's duration; a second Ctrl-C kills as usual. */
+function interruptSignal (io: SpikeIo): { signal: AbortSignal, release: () => void } {
+  if (io.signal !== undefined) return { signal: io.signal, release: () => {} }
+  const controller = new AbortController()
+  const onSigint = (): void => {
+    process.removeListener('SIGINT', onSigint)
+    io.stderr.write('\ninterrupted: stopping and writing the report (Ctrl-C again to quit at once)\n')
+    controller.abort()
+  }
+  process.on('SIGINT', onSigint)
+  return { signal: controller.signal, release: () => { process.removeListener('SIGINT', onSigint) } }
+}
+
+function percent (part: number, whole: number): string {
+  return whole === 0 ? '0%' : `${Math.round(part / whole * 100)}%`
+}
+
+function cacheMix (cache: Record<string, number>): string {
+  const total = Object.values(cache).reduce((a, b) => a + b, 0)
+  return Object.entries(cache).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${percent(n, total)}`).join(' ')
+}
+
+function describe (t: ThresholdResult): string {
+  return `${t.name} ${Math.round(t.value * 1000) / 1000} ${t.key === 'minRps' ? '<' : '>'} ${t.limit}`
+}
+
+function makeProgressPrinter (io: SpikeIo, quiet: boolean) {
+  const tty = io.stdout.isTTY === true
+  let pending = false
+  return {
+    tick (p: Progress) {
+      if (quiet) return
+      const line = `[${p.stageIndex + 1}/${p.stageCount}] ${p.stage}  ${(p.elapsedMs / 1000).toFixed(0)}s/${(p.plannedMs / 1000).toFixed(0)}s` +
+        `  ${p.rps} req/s  p99 ${p.p99Ms} ms  errors ${p.errors}  ${cacheMix(p.cache)}`
+      // On a terminal the line updates in place; in a log, one line per second.
+      io.stdout.write(tty ? `\r\x1b[2K${line}` : `${line}\n`)
+      pending = tty
+    },
+    stageEnd (s: StageReport, results: readonly ThresholdResult[]) {
+      if (pending) io.stdout.write('\n')
+      pending = false
+      const origin = s.originRequests === undefined ? '' : `  origin requests ${s.originRequests}`
+      const bad = results.filter((r) => !r.ok).map(describe)
+      io.stdout.write(`${s.name}: ${s.requests} requests, ${s.rps} req/s, p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms, ` +
+        `errors ${s.errors}, ${cacheMix(s.cache)}${origin}${bad.length > 0 ? `  BREACHED ${bad.join('; ')}` : ''}${s.completed ? '' : '  (cut short)'}\n`)
+    }
+  }
+}

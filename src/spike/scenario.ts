@@ -1,0 +1,208 @@
+import { readFileSync } from 'node:fs'
+import { Ajv, type ErrorObject } from 'ajv'
+import schema from './scenario.schema.json' with { type: 'json' }
+
+export interface Thresholds {
+  readonly p99Ms?: number
+  readonly p999Ms?: number
+  readonly errorRate?: number
+  readonly minRps?: number
+}
+
+export interface ScenarioRequest {
+  readonly path: string
+  readonly method: string
+  readonly headers?: Readonly<Record<string, string>>
+  readonly body?: string
+  readonly weight: number
+}
+
+export interface ScenarioStage {
+  readonly name: string
+  readonly duration: string
+  readonly connections?: number
+  readonly rate?: number
+  readonly ramp: boolean
+  readonly thresholds?: Thresholds
+}
+
+/** A scenario file after validation, with schema defaults filled in. */
+export interface Scenario {
+  readonly name?: string
+  readonly seed: number
+  readonly timeoutSeconds: number
+  readonly requests: readonly ScenarioRequest[]
+  readonly stages: readonly ScenarioStage[]
+  readonly thresholds?: Thresholds
+}
+
+export type LoadKind = 'connections' | 'rate'
+
+/** One stage resolved for the runner: its level, where a ramp starts, and its effective thresholds. */
+export interface PlannedStage {
+  readonly name: string
+  readonly kind: LoadKind
+  /** Connections, or requests/s for a rate stage, reached at the end of the stage. */
+  readonly level: number
+  /** Level the stage starts from: the previous stage's level when ramping, else `level`. */
+  readonly fromLevel: number
+  /** Upper bound on connections for a rate stage. */
+  readonly maxConnections: number
+  readonly ramp: boolean
+  readonly durationMs: number
+  readonly thresholds: Thresholds
+}
+
+export class ScenarioError extends Error {
+  readonly code = 'CORRAL_ERR_SCENARIO'
+  /** e.g. `stages[1].duration`; empty for a file-level problem. */
+  readonly keyPath: string
+
+  constructor (keyPath: string, reason: string, options?: { cause?: unknown }) {
+    super(keyPath === '' ? reason : `${keyPath}: ${reason}`, options)
+    this.name = 'ScenarioError'
+    this.keyPath = keyPath
+  }
+}
+
+// Rate stages without a connections cap: enough sockets that a slow answer does not hold back the rate
+// (open model) without opening thousands of sockets for a big rate.
+const DEFAULT_RATE_CONNECTIONS = 100
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true })
+const validate = ajv.compile(schema)
+
+const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)$/
+
+/** "500ms" | "30s" | "2m" → milliseconds, or undefined when the text is not a duration. */
+export function parseDuration (text: string): number | undefined {
+  const match = DURATION.exec(text)
+  if (match === null) return undefined
+  const value = Number(match[1])
+  const unit = match[2]
+  const ms = unit === 'ms' ? value : unit === 's' ? value * 1000 : value * 60_000
+  return Math.round(ms)
+}
+
+/** JSON text → Scenario, or a ScenarioError naming the key path and the reason. */
+export function parseScenario (text: string): Scenario {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw new ScenarioError('', `invalid JSON: ${(err as Error).message}`, { cause: err })
+  }
+  if (!validate(raw)) throw new ScenarioError(...describeSchemaError(validate.errors ?? []))
+  const scenario = raw as unknown as Scenario
+  assertSemantics(scenario)
+  return scenario
+}
+
+export function loadScenarioFile (path: string): Scenario {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ScenarioError('', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
+  }
+  return parseScenario(text)
+}
+
+/** Stages in run order with levels, ramp starts and thresholds resolved. */
+export function planStages (scenario: Scenario): PlannedStage[] {
+  const planned: PlannedStage[] = []
+  let previous: PlannedStage | undefined
+  for (const stage of scenario.stages) {
+    const kind: LoadKind = stage.rate !== undefined ? 'rate' : 'connections'
+    const level = kind === 'rate' ? stage.rate ?? 1 : stage.connections ?? 1
+    // A ramp from a stage of the other kind has no common scale, so it starts from zero.
+    const rampStart = previous !== undefined && previous.kind === kind ? previous.level : 0
+    const next: PlannedStage = {
+      name: stage.name,
+      kind,
+      level,
+      fromLevel: stage.ramp ? rampStart : level,
+      maxConnections: kind === 'rate' ? stage.connections ?? Math.min(Math.ceil(level), DEFAULT_RATE_CONNECTIONS) : level,
+      ramp: stage.ramp,
+      durationMs: parseDuration(stage.duration) ?? 0,
+      thresholds: { ...scenario.thresholds, ...stage.thresholds }
+    }
+    planned.push(next)
+    previous = next
+  }
+  return planned
+}
+
+function toKeyPath (instancePath: string): string {
+  // /stages/1/duration → stages[1].duration
+  return instancePath.split('/').slice(1).reduce((path, part) =>
+    /^\d+$/.test(part) ? `${path}[${part}]` : path === '' ? part : `${path}.${part}`, '')
+}
+
+function join (path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`
+}
+
+/** The most useful of ajv's errors: the deepest one. */
+function describeSchemaError (errors: ErrorObject[]): [string, string] {
+  let best: ErrorObject | undefined
+  for (const e of errors) if (best === undefined || e.instancePath.length > best.instancePath.length) best = e
+  if (best === undefined) return ['', 'invalid scenario']
+  const path = toKeyPath(best.instancePath)
+  const custom = (best.parentSchema as { errorMessage?: unknown } | undefined)?.errorMessage
+  switch (best.keyword) {
+    case 'additionalProperties':
+      return [join(path, String((best.params as { additionalProperty: string }).additionalProperty)), 'unknown key']
+    case 'required':
+      return [join(path, String((best.params as { missingProperty: string }).missingProperty)), 'is required']
+    case 'enum':
+      return [path, `must be one of ${(best.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`]
+    case 'pattern':
+      return [path, typeof custom === 'string' ? custom : best.message ?? 'invalid value']
+    default:
+      return [path, best.message ?? 'invalid value']
+  }
+}
+
+/** Checks the schema cannot express. */
+function assertSemantics (scenario: Scenario): void {
+  const names = new Set<string>()
+  scenario.stages.forEach((stage, i) => {
+    if (stage.connections === undefined && stage.rate === undefined) {
+      throw new ScenarioError(`stages[${i}]`, 'needs connections or rate')
+    }
+    if ((parseDuration(stage.duration) ?? 0) <= 0) throw new ScenarioError(`stages[${i}].duration`, 'must be longer than 0')
+    if (names.has(stage.name)) throw new ScenarioError(`stages[${i}].name`, `duplicate stage name "${stage.name}"`)
+    names.add(stage.name)
+  })
+}
+
+/** One autocannon instance's worth of a stage. */
+export interface Slice {
+  readonly connections: number
+  /** Requests/s across all connections; absent for a connections stage. */
+  readonly rate?: number
+  readonly durationMs: number
+}
+
+const RAMP_STEP_MS = 1000
+
+/**
+ * A stage as consecutive autocannon runs. autocannon cannot change its load mid-run, so a ramp is a staircase
+ * of 1 s steps ending at the stage's level; a flat stage is one run (fresh connections every second would
+ * distort what it measures).
+ */
+export function planSlices (stage: PlannedStage): Slice[] {
+  const steps = stage.ramp ? Math.max(1, Math.ceil(stage.durationMs / RAMP_STEP_MS)) : 1
+  const slices: Slice[] = []
+  let planned = 0
+  for (let i = 0; i < steps; i++) {
+    const durationMs = i === steps - 1 ? stage.durationMs - planned : Math.round(stage.durationMs / steps)
+    planned += durationMs
+    const level = Math.max(1, Math.round(stage.fromLevel + (stage.level - stage.fromLevel) * (i + 1) / steps))
+    slices.push(stage.kind === 'rate'
+      ? { connections: Math.min(stage.maxConnections, level), rate: level, durationMs }
+      : { connections: level, durationMs })
+  }
+  return slices
+}

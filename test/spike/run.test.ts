@@ -1,0 +1,254 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { runSpikeCli } from '../../src/spike/cli.js'
+import { compareReports } from '../../src/spike/compare.js'
+import { runSpike, type SpikeResult } from '../../src/spike/run.js'
+import { parseScenario } from '../../src/spike/scenario.js'
+
+// A target that answers like a proxy: X-Cache per path; it can be switched to fail.
+let mode: 'ok' | 'fail' = 'ok'
+let served = 0
+let onRequest: (() => void) | undefined
+let server: Server
+let target: string
+let dir: string
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    served++
+    onRequest?.()
+    if (mode === 'fail') {
+      res.writeHead(500).end('boom')
+      return
+    }
+    const xCache = req.url === '/' ? 'HIT' : req.url === '/stale' ? 'STALE' : 'MISS'
+    res.writeHead(200, { 'x-cache': xCache, 'content-type': 'text/plain' }).end(`page ${req.url ?? ''}`)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  dir = await mkdtemp(join(tmpdir(), 'corral-spike-test-'))
+})
+
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+  await rm(dir, { recursive: true, force: true })
+})
+
+beforeEach(() => {
+  mode = 'ok'
+  served = 0
+  onRequest = undefined
+})
+
+function capture () {
+  let out = ''
+  let err = ''
+  return {
+    io: { stdout: { write: (s: string) => { out += s } }, stderr: { write: (s: string) => { err += s } } },
+    out: () => out,
+    err: () => err
+  }
+}
+
+async function writeScenario (name: string, scenario: object): Promise<string> {
+  const path = join(dir, `${name}.json`)
+  await writeFile(path, JSON.stringify(scenario))
+  return path
+}
+
+const mix = [{ path: '/', weight: 40 }, { path: '/a', weight: 50 }, { path: '/stale', weight: 10 }]
+
+describe('a short real run', () => {
+  let report: SpikeResult
+  let html: string
+  let stdout: string
+  let code: number
+
+  beforeAll(async () => {
+    const scenario = await writeScenario('short', {
+      requests: mix,
+      stages: [
+        { name: 'flat', duration: '1s', connections: 4 },
+        { name: 'ramp', duration: '1500ms', connections: 8, ramp: true }
+      ],
+      thresholds: { errorRate: 0.01, p99Ms: 5000, minRps: 1 }
+    })
+    const c = capture()
+    code = await runSpikeCli(['--target', target, '--scenario', scenario, '--report', join(dir, 'short')], c.io)
+    stdout = c.out()
+    report = JSON.parse(await readFile(join(dir, 'short/report.json'), 'utf8')) as SpikeResult
+    html = await readFile(join(dir, 'short/report.html'), 'utf8')
+  })
+
+  it('exits 0 when every threshold held', () => {
+    expect(code).toBe(0)
+    expect(report.ok).toBe(true)
+    expect(stdout).toMatch(/ok: every threshold held/)
+  })
+
+  it('runs the stages in order, the ramp as 1 s steps', () => {
+    expect(report.stages.map((s) => [s.name, s.connections, s.slices, s.completed])).toEqual([['flat', 4, 1, true], ['ramp', 8, 2, true]])
+    expect(report.stagesPlanned).toBe(2)
+  })
+
+  it('writes report.json in the documented shape', () => {
+    const stage = report.stages[0]!
+    expect(Object.keys(stage)).toEqual(expect.arrayContaining(['name', 'connections', 'durationMs', 'requests', 'rps', 'latencyMs', 'statuses', 'cache', 'errors']))
+    expect(Object.keys(stage.latencyMs)).toEqual(['p50', 'p90', 'p99', 'p999', 'max'])
+    expect(stage.requests).toBeGreaterThan(0)
+    expect(stage.statuses).toEqual({ 200: stage.requests })
+    expect(stage.errors).toBe(0)
+    expect(report.thresholds.map((t) => t.name)).toEqual([
+      'flat.p99Ms', 'flat.errorRate', 'flat.minRps', 'ramp.p99Ms', 'ramp.errorRate', 'ramp.minRps'
+    ])
+    for (const t of report.thresholds) expect(Object.keys(t)).toEqual(expect.arrayContaining(['name', 'limit', 'value', 'ok']))
+  })
+
+  it('counts X-Cache from the responses, in the weighted mix', () => {
+    const total = report.stages.reduce((n, s) => n + s.requests, 0)
+    const hits = report.stages.reduce((n, s) => n + (s.cache.HIT ?? 0), 0)
+    const stale = report.stages.reduce((n, s) => n + (s.cache.STALE ?? 0), 0)
+    const misses = report.stages.reduce((n, s) => n + (s.cache.MISS ?? 0), 0)
+    expect(hits + stale + misses).toBe(total)
+    expect(hits / total).toBeGreaterThan(0.3)
+    expect(hits / total).toBeLessThan(0.5)
+    expect(stale).toBeGreaterThan(0)
+  })
+
+  it('keeps a per-second timeline labelled by stage', () => {
+    expect(report.timeline.length).toBeGreaterThanOrEqual(2)
+    expect(report.timeline.reduce((n, s) => n + s.requests, 0)).toBe(report.stages.reduce((n, s) => n + s.requests, 0))
+    expect(report.timeline[0]?.stage).toBe('flat')
+    expect(report.timeline.at(-1)?.stage).toBe('ramp')
+  })
+
+  it('prints a summary line per stage', () => {
+    expect(stdout).toMatch(/^flat: \d+ requests/m)
+    expect(stdout).toMatch(/^ramp: \d+ requests/m)
+  })
+
+  it('writes a self-contained report.html with the data embedded and SVG charts', () => {
+    const match = /<script type="application\/json" id="report-data">([^]*?)<\/script>/.exec(html)
+    expect(match).not.toBeNull()
+    expect(JSON.parse(match![1]!)).toEqual(report)
+    expect((html.match(/<svg /g) ?? []).length).toBeGreaterThanOrEqual(4)
+    for (const title of ['Requests per second', 'Latency (ms)', 'Status mix per second', 'X-Cache mix per second']) expect(html).toContain(title)
+    expect(html).toContain('class="series-HIT"')
+    expect(html).toContain('class="series-p99"')
+    // Opens without a network: nothing is fetched from anywhere.
+    expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//)
+  })
+
+  it('compare prints the differences stage by stage', async () => {
+    const second = structuredClone(report) as { stages: Array<{ requests: number, latencyMs: { p99: number } }> }
+    second.stages[0]!.requests = report.stages[0]!.requests * 2
+    second.stages[0]!.latencyMs.p99 = report.stages[0]!.latencyMs.p99 + 10
+    const bPath = join(dir, 'b.json')
+    await writeFile(bPath, JSON.stringify(second))
+    const c = capture()
+    expect(await runSpikeCli(['compare', join(dir, 'short/report.json'), bPath], c.io)).toBe(0)
+    expect(c.out()).toMatch(/stage flat/)
+    expect(c.out()).toMatch(/stage ramp/)
+    expect(c.out()).toMatch(/requests\s+\d+\s+\d+\s+\+\d+ \(\+100%\) better/)
+    expect(c.out()).toMatch(/p99 ms\s+[\d.]+\s+[\d.]+\s+\+10( \(\+[\d.]+%\))? worse/)
+  })
+})
+
+describe('aborting', () => {
+  it('stops within about a second when a threshold breaches, and exits non-zero', async () => {
+    mode = 'fail'
+    const scenario = await writeScenario('failing', {
+      requests: mix,
+      stages: [
+        { name: 'warm', duration: '5s', connections: 4, ramp: true },
+        { name: 'spike', duration: '5s', connections: 8 }
+      ],
+      thresholds: { errorRate: 0.01 }
+    })
+    const c = capture()
+    const code = await runSpikeCli(['--target', target, '--scenario', scenario, '--report', join(dir, 'failing'), '--quiet'], c.io)
+    expect(code).toBe(1)
+    const report = JSON.parse(await readFile(join(dir, 'failing/report.json'), 'utf8')) as SpikeResult
+    expect(report.ok).toBe(false)
+    expect(report.aborted).toBe('threshold')
+    expect(report.abortReason).toMatch(/^warm\.errorRate 1 > 0\.01$/)
+    // Only the first of five 1 s steps (or the start of the second) ran; the spike stage never started.
+    expect(report.stages).toHaveLength(1)
+    expect(report.stages[0]?.slices).toBeLessThanOrEqual(2)
+    expect(report.stages[0]?.completed).toBe(false)
+    expect(report.stages[0]?.statuses['500']).toBeGreaterThan(0)
+    expect(report.thresholds.find((t) => t.name === 'warm.errorRate')?.ok).toBe(false)
+    expect(c.out()).toMatch(/FAILED: warm\.errorRate/)
+  })
+
+  it('on interrupt stops at once and still reports what ran, exit 130', async () => {
+    const controller = new AbortController()
+    // Interrupt once the target has seen real traffic, not after a guessed delay.
+    onRequest = () => { if (served === 200) controller.abort() }
+    const scenario = await writeScenario('interrupted', {
+      requests: mix,
+      stages: [{ name: 'long', duration: '30s', connections: 2 }, { name: 'never', duration: '30s', connections: 2 }]
+    })
+    const c = capture()
+    const code = await runSpikeCli(['--target', target, '--scenario', scenario, '--report', join(dir, 'interrupted'), '--quiet'], { ...c.io, signal: controller.signal })
+    expect(code).toBe(130)
+    const report = JSON.parse(await readFile(join(dir, 'interrupted/report.json'), 'utf8')) as SpikeResult
+    expect(report).toMatchObject({ ok: false, aborted: 'interrupted', stagesPlanned: 2 })
+    expect(report.stages.map((s) => [s.name, s.completed])).toEqual([['long', false]])
+    expect(report.stages[0]!.requests).toBeGreaterThanOrEqual(150)
+    expect(report.stages[0]!.durationMs).toBeLessThan(15_000)
+  })
+
+  it('measures a rate stage', async () => {
+    const result = await runSpike({
+      target,
+      scenario: parseScenario(JSON.stringify({ requests: mix, stages: [{ name: 'r', duration: '1s', rate: 50 }] }))
+    })
+    expect(result.stages[0]).toMatchObject({ kind: 'rate', rate: 50, connections: 50 })
+    // autocannon paces per connection per second: about 50 requests in 1 s, never hundreds.
+    expect(result.stages[0]!.requests).toBeGreaterThan(20)
+    expect(result.stages[0]!.requests).toBeLessThanOrEqual(110)
+  })
+})
+
+describe('cli usage', () => {
+  it.each([
+    [['--scenario', 'x.json'], /--target is required/],
+    [['--target', 'http://127.0.0.1:1'], /--scenario is required/],
+    [['--target', 'http://127.0.0.1:1', '--scenario', 'x.json', '--bogus'], /Unknown option '--bogus'/],
+    [['--target', 'ftp://x', '--scenario', 'x.json'], /--target must be an http/],
+    [['--target', 'http://x/base', '--scenario', 'x.json'], /without a path/],
+    [['compare', 'only-one.json'], /compare needs two/]
+  ])('%j → exit 2', async (argv, message) => {
+    const c = capture()
+    expect(await runSpikeCli(argv, c.io)).toBe(2)
+    expect(c.err()).toMatch(message)
+  })
+
+  it('names the bad key of a scenario file', async () => {
+    const path = await writeScenario('bad', { requests: [{ path: '/' }], stages: [{ name: 'a', duration: '30 sec', connections: 1 }] })
+    const c = capture()
+    expect(await runSpikeCli(['--target', target, '--scenario', path], c.io)).toBe(2)
+    expect(c.err()).toContain('stages[0].duration: must be a duration like "500ms", "30s" or "2m"')
+    expect(served).toBe(0)
+  })
+
+  it('prints usage for --help', async () => {
+    const c = capture()
+    expect(await runSpikeCli(['--help'], c.io)).toBe(0)
+    expect(c.out()).toMatch(/corral spike --target <url> --scenario <file.json>/)
+  })
+
+  it('compareReports marks stages present in only one report', () => {
+    const stage = { name: 'x', kind: 'connections' as const, connections: 1, ramp: false, plannedDurationMs: 1, durationMs: 1, slices: 1, completed: true, requests: 1, rps: 1, latencyMs: { p50: 1, p90: 1, p99: 1, p999: 1, max: 1 }, statuses: {}, cache: {}, errors: 0, errorRate: 0 }
+    const base = { ok: true, target: 't', startedAt: '', durationMs: 1, stagesPlanned: 1, thresholds: [], timeline: [] }
+    const lines = compareReports({ ...base, stages: [stage] }, { ...base, stages: [{ ...stage, name: 'y' }] })
+    expect(lines).toContain('stage x (only in a)')
+    expect(lines).toContain('stage y (only in b)')
+  })
+})
