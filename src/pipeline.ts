@@ -24,7 +24,8 @@ import { fill, discard, type FillContext, type FillRequest, type FillResult } fr
 import { streamResponse } from './pass.js'
 import { CACHE_STATUS, deliverEntry, deliverNotModified, deliverText, hitCacheStatus, staleCacheStatus } from './deliver.js'
 import { makeOriginRequestHeaders, normalizeAcceptEncoding } from './headers.js'
-import { errorCode, type CorralError } from './errors.js'
+import { errorCode, WaiterTimeoutError, type CorralError } from './errors.js'
+import type { FleetLease } from './coalesce/lease.js'
 import { Trace, TRACE, type TraceSink } from './trace.js'
 
 /** Everything the pipeline reads from config, resolved once per config load (never per request). */
@@ -38,6 +39,8 @@ export interface PipelineSettings {
 
 export interface PipelineDeps {
   readonly store: CacheStore
+  /** Fleet-wide coalescing through memcached leases; null with the embedded cache alone. */
+  readonly fleet: FleetLease | null
   readonly origin: Origin
   readonly clock: Clock
   readonly logger: Logger
@@ -181,9 +184,47 @@ export class Pipeline implements TraceSink {
       return
     }
     const settle = this.#flight.lead(key) as (outcome: FlightOutcome) => void
-    this.#deps.metrics.originRequests.labels(stale === undefined ? 'miss' : 'expired').inc()
-    fill(this.#fillContext, this.#fillRequest(ex, varyIndex, stale), settle)
-      .then((result) => this.#onFilled(ex, stale, result), (err: unknown) => this.#fail(ex, err))
+    this.#lead(ex, key, varyIndex, stale, settle, false).catch((err: unknown) => this.#fail(ex, err))
+  }
+
+  /**
+   * The leader of a key in this process: with a fleet, take the lease or wait for another process's fill; then fetch
+   * and store. `background` is a stale-while-revalidate refresh: nobody is waiting on the answer.
+   */
+  async #lead (
+    ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined,
+    settle: (outcome: FlightOutcome) => void, background: boolean
+  ): Promise<void> {
+    let release: (() => void) | null = null
+    const fleet = this.#deps.fleet
+    if (fleet !== null) {
+      const turn = await fleet.takeTurn(key, ex.primaryKey, ex.req.headers, stale?.storedAt ?? 0)
+      switch (turn.kind) {
+        case 'filled':
+          settle({ kind: 'entry', entry: turn.entry, vary: turn.vary })
+          if (background) return
+          ex.trace.coalesced = true
+          return this.#serve(ex, turn.entry, this.#deps.clock.now(), 'HIT', CACHE_STATUS.collapsed)
+        case 'timeout': {
+          const error = new WaiterTimeoutError()
+          settle({ kind: 'error', error })
+          if (background) return
+          return this.#originFailed(ex, stale, error, 'MISS')
+        }
+        case 'lead':
+          release = turn.release
+      }
+    }
+    this.#deps.metrics.originRequests.labels(background ? 'refresh' : stale === undefined ? 'miss' : 'expired').inc()
+    let result: FillResult
+    try {
+      result = await fill(this.#fillContext, this.#fillRequest(ex, varyIndex, stale), settle)
+    } finally {
+      release?.()
+    }
+    if (!background) return this.#onFilled(ex, stale, result)
+    if (result.kind === 'stream') discard(result.response.body)
+    else if (result.kind === 'error') this.#deps.logger.warn({ key, code: result.error.code }, 'background refresh failed')
   }
 
   #fillRequest (ex: Exchange, varyIndex: VaryIndex | null, stale: StoredEntry | undefined): FillRequest {
@@ -235,15 +276,12 @@ export class Pipeline implements TraceSink {
     }
   }
 
-  /** Stale-while-revalidate: one refresh per key; its outcome is stored, nobody waits on it. */
+  /** Stale-while-revalidate: one refresh per key (per fleet, with leases); its outcome is stored, nobody waits on it. */
   #refreshInBackground (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry): void {
     const settle = this.#flight.lead(key)
     if (settle === null) return
-    this.#deps.metrics.originRequests.labels('refresh').inc()
-    fill(this.#fillContext, this.#fillRequest(ex, varyIndex, stale), settle).then((result) => {
-      if (result.kind === 'stream') discard(result.response.body)
-      else if (result.kind === 'error') this.#deps.logger.warn({ key, code: result.error.code }, 'background refresh failed')
-    }, (err: unknown) => this.#deps.logger.error({ err, key }, 'background refresh crashed'))
+    this.#lead(ex, key, varyIndex, stale, settle, true)
+      .catch((err: unknown) => this.#deps.logger.error({ err, key }, 'background refresh crashed'))
   }
 
   #originFailed (ex: Exchange, stale: StoredEntry | undefined, error: CorralError, xCache: XCache): void {

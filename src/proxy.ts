@@ -7,6 +7,9 @@ import type { Config } from './config/types.js'
 import type { LoadedConfig } from './config/load.js'
 import type { CacheStore } from './store/types.js'
 import { MemoryStore } from './store/memory.js'
+import { MemcachedStore } from './store/memcached.js'
+import { TieredStore } from './store/tiered.js'
+import { FleetLease } from './coalesce/lease.js'
 import { Origin } from './fetch.js'
 import { Metrics } from './metrics.js'
 import { makeLogger, type Logger } from './log.js'
@@ -51,8 +54,49 @@ export function makeSettings (config: Config): PipelineSettings {
   }
 }
 
-export function makeStore (config: Config): CacheStore {
-  return new MemoryStore({ maxBytes: config.cache.memory.maxBytes })
+export interface Cache {
+  readonly store: CacheStore
+  readonly fleet: FleetLease | null
+}
+
+/**
+ * The embedded cache alone, or L1 in front of memcached with fleet leases. memcached errors become metrics and a
+ * log line (the store marks the node down, so one line per outage per node), never a client error.
+ */
+export function makeCache (config: Config, metrics: Metrics, logger: Logger, clock: Clock): Cache {
+  const { memory, memcached } = config.cache
+  if (!memcached.enabled || memcached.servers.length === 0) {
+    return { store: new MemoryStore({ maxBytes: memory.maxBytes }), fleet: null }
+  }
+  const l2 = new MemcachedStore({
+    servers: memcached.servers,
+    timeoutMs: memcached.timeoutMs,
+    retryDownMs: memcached.retryDownMs,
+    prefix: memcached.prefix,
+    maxItemBytes: memcached.maxItemBytes,
+    onError: (server, op, err) => {
+      metrics.memcachedErrors.labels(server, op).inc()
+      logger.warn({ server, op, reason: (err as Error).message }, 'memcached error: node skipped until retry')
+    },
+    onSkip: (reason) => metrics.memcachedSkips.labels(reason).inc()
+  })
+  const store = new TieredStore({ l1: { maxBytes: memory.maxBytes, maxTtlMs: memory.maxTtlSeconds * 1000 }, l2, clock })
+  const leaseTtlMs = memcached.leaseTtlMs ?? config.origin.timeoutMs
+  const fleet = new FleetLease({
+    leases: l2,
+    shared: l2,
+    leaseTtlMs,
+    // A follower outwaits the lease (a dead leader's lease expires first), then a takeover's own fetch.
+    waitMs: leaseTtlMs + config.origin.timeoutMs,
+    now: systemClock.now,
+    onLease: (result) => metrics.leases.labels(result).inc()
+  })
+  return { store, fleet }
+}
+
+/** In-process waiters wait as long as the fleet's follower does, so a fleet wait never strands them early. */
+function waitTimeoutMs (config: Config, fleet: FleetLease | null): number {
+  return fleet === null ? config.origin.timeoutMs : fleet.options.waitMs + 100
 }
 
 export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}): Proxy {
@@ -61,9 +105,10 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   const logger = options.logger ?? makeLogger(config.log.level)
   const clock = options.clock ?? systemClock
   const metrics = new Metrics()
-  const store = options.store ?? makeStore(config)
+  const cache = options.store !== undefined ? { store: options.store, fleet: null } : makeCache(config, metrics, logger, clock)
+  const { store, fleet } = cache
   const origin = new Origin(config.origin)
-  const pipeline = new Pipeline({ store, origin, clock, logger, metrics }, makeSettings(config), config.origin.timeoutMs)
+  const pipeline = new Pipeline({ store, fleet, origin, clock, logger, metrics }, makeSettings(config), waitTimeoutMs(config, fleet))
   const server: Server = makeServer(config.listen, (req, res) => pipeline.handle(req, res), logger)
   const admin: Server = makeAdminServer({
     metrics,
@@ -88,7 +133,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     },
     apply (next) {
       loaded = next
-      pipeline.apply(makeSettings(next.config), next.config.origin.timeoutMs)
+      pipeline.apply(makeSettings(next.config), waitTimeoutMs(next.config, fleet))
       origin.update(next.config.origin)
     },
     async close (graceMs = 10_000) {

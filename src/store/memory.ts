@@ -5,6 +5,8 @@ export interface MemoryStoreOptions {
   maxBytes: number
   /** Upper bound on any record's lifetime here, ms (0 = none). Keeps a fleet's L1 copies coherent with memcached. */
   maxTtlMs?: number
+  /** The clock lru-cache measures TTLs with (tests pass a fake one); performance.now() by default. */
+  perf?: { now (): number }
 }
 
 /** L1: an in-process LRU bounded in bytes. `get` is synchronous so a memory hit costs no microtask. */
@@ -13,9 +15,11 @@ export class MemoryStore implements CacheStore {
   readonly #lru: LRUCache<string, CacheRecord>
   readonly #maxTtlMs: number
 
-  constructor ({ maxBytes, maxTtlMs = 0 }: MemoryStoreOptions) {
+  constructor ({ maxBytes, maxTtlMs = 0, perf }: MemoryStoreOptions) {
     this.#maxTtlMs = maxTtlMs
     this.#lru = new LRUCache<string, CacheRecord>({
+      // An injected clock is read on every check (ttlResolution 0): lru-cache otherwise caches "now" behind a timer.
+      ...(perf === undefined ? {} : { perf, ttlResolution: 0 }),
       maxSize: maxBytes,
       sizeCalculation: recordSize,
       // lru-cache checks expiry on read; a stale record past its stale windows is worthless.

@@ -60,9 +60,14 @@ export interface CacheStore {
   close (): Promise<void>
 }
 
-/** A fleet-wide lock used by coalescing: `acquire` is memcached `add`, so only one holder wins. */
+/** A fleet-wide lock used by coalescing: memcached `add`, so exactly one holder wins until it releases or the TTL ends. */
 export interface LeaseStore {
-  /** true when this caller now holds the lease; false when someone else does, or the lease store is unreachable. */
+  /**
+   * 'acquired': this caller holds the lease; 'held': another process does; 'unavailable': the lease node is down or
+   * slow, and callers fail open to in-process coalescing (the origin sees at most one request per process).
+   */
+  tryLease (key: string, ttlMs: number): Promise<'acquired' | 'held' | 'unavailable'>
+  /** true for 'acquired' or 'unavailable' (fail open). */
   acquire (key: string, ttlMs: number): Promise<boolean>
   release (key: string): Promise<void>
 }

@@ -3,7 +3,8 @@ import { MemoryStore } from '../../src/store/memory.js'
 import { cacheStoreContract } from './contract.js'
 import { makeEntry, uniqueKey } from './records.js'
 
-cacheStoreContract('memory', () => new MemoryStore({ maxBytes: 10_000_000 }), { subSecondTtl: true })
+const perf = { t: 1000, now () { return this.t } }
+cacheStoreContract('memory', () => new MemoryStore({ maxBytes: 10_000_000, perf }), { advanceClock: (ms) => { perf.t += ms } })
 
 describe('MemoryStore', () => {
   it('answers synchronously', () => {

@@ -1,0 +1,98 @@
+/**
+ * coalesce/lease: fleet-wide coalescing on top of the in-process single-flight. The process that leads a key also
+ * asks memcached for the key's lease (`add`, so one winner fleet-wide). The winner fetches; the others poll the
+ * shared tier for the fill with backoff, and take the lease over if it expires without one (the leader died).
+ *   [I/O: memcached through LeaseStore and the shared CacheStore]
+ */
+import type { CacheStore, LeaseStore, StoredEntry, VaryIndex } from '../store/types.js'
+import { isPromise } from '../store/types.js'
+import { makeVariantKey } from '../key.js'
+import type { HeaderRecord } from '../headers.js'
+
+export type FleetTurn =
+  /** Fetch from the origin; call `release` when the fill is stored (or failed). */
+  | { readonly kind: 'lead', readonly release: () => void }
+  /** Another process filled the key while we waited. */
+  | { readonly kind: 'filled', readonly entry: StoredEntry, readonly vary: VaryIndex | null }
+  /** No fill and no lease before the deadline. */
+  | { readonly kind: 'timeout' }
+
+export interface FleetLeaseOptions {
+  readonly leases: LeaseStore
+  /** The shared tier, read directly: L1 may still hold the copy being replaced. */
+  readonly shared: CacheStore
+  readonly leaseTtlMs: number
+  /** How long a follower waits for someone's fill, in total, before giving up (longer than the lease). */
+  readonly waitMs: number
+  readonly now: () => number
+  readonly onLease?: (result: 'acquired' | 'held' | 'unavailable' | 'takeover' | 'filled' | 'timeout') => void
+}
+
+const FIRST_POLL_MS = 10
+const MAX_POLL_MS = 200
+
+export class FleetLease {
+  readonly #o: FleetLeaseOptions
+
+  constructor (options: FleetLeaseOptions) {
+    this.#o = options
+  }
+
+  get options (): FleetLeaseOptions {
+    return this.#o
+  }
+
+  /**
+   * Lead or follow. `replacingStoredAt` is the storedAt of the copy being replaced (0 for a miss): a fill is a record
+   * stored after it. `requestHeaders` pick the variant when the fill turns out to vary.
+   */
+  async takeTurn (key: string, primaryKey: string, requestHeaders: HeaderRecord, replacingStoredAt: number): Promise<FleetTurn> {
+    const o = this.#o
+    const first = await o.leases.tryLease(key, o.leaseTtlMs)
+    o.onLease?.(first)
+    if (first !== 'held') return this.#lead(key)
+    const deadline = o.now() + o.waitMs
+    for (let delay = FIRST_POLL_MS; o.now() < deadline; delay = Math.min(delay * 2, MAX_POLL_MS)) {
+      await sleep(Math.min(delay, Math.max(1, deadline - o.now())))
+      const filled = await this.#findFill(key, primaryKey, requestHeaders, replacingStoredAt)
+      if (filled !== null) {
+        o.onLease?.('filled')
+        return filled
+      }
+      const again = await o.leases.tryLease(key, o.leaseTtlMs)
+      if (again !== 'held') {
+        o.onLease?.('takeover')
+        return this.#lead(key)
+      }
+    }
+    o.onLease?.('timeout')
+    return TIMEOUT
+  }
+
+  #lead (key: string): FleetTurn {
+    const { leases } = this.#o
+    return { kind: 'lead', release: () => { leases.release(key).catch(noop) } }
+  }
+
+  async #findFill (key: string, primaryKey: string, headers: HeaderRecord, after: number): Promise<FleetTurn | null> {
+    const record = await resolve(this.#o.shared.get(key))
+    if (record === undefined) return null
+    if (record.kind === 'entry') return record.storedAt > after ? { kind: 'filled', entry: record, vary: null } : null
+    // The key was the primary and the fill varies: read the variant this request wants.
+    const variantKey = makeVariantKey(primaryKey, record.epoch, record.varyHeaders, headers)
+    const variant = await resolve(this.#o.shared.get(variantKey))
+    return variant?.kind === 'entry' && variant.storedAt > after ? { kind: 'filled', entry: variant, vary: record } : null
+  }
+}
+
+const TIMEOUT: FleetTurn = { kind: 'timeout' }
+
+async function resolve<T> (value: T | Promise<T>): Promise<T> {
+  return isPromise(value) ? await value : value
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function noop (): void {}
