@@ -3,17 +3,31 @@
  * every request needs `Authorization: Bearer <token>`.  [I/O]
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { timingSafeEqual } from 'node:crypto'
-import type { Metrics } from './metrics.js'
+import { tokenMatches } from './admin-token.js'
+import { ConfigError } from './errors.js'
 import type { Logger } from './log.js'
 
 export interface AdminDeps {
-  readonly metrics: Metrics
+  /** Prometheus text (a cluster primary aggregates its workers'). */
+  readonly metricsText: () => Promise<string>
   readonly logger: Logger
   token: () => string | undefined
   isDraining: () => boolean
-  flags: () => unknown
-  purge: (url: string, host: string | undefined) => Promise<void>
+  flags: () => FlagsReport
+  /** Resolves with the cache key purged; throws a ConfigError for an unusable URL. */
+  purge: (url: string, host: string | undefined) => Promise<string>
+}
+
+/** GET /flags: what is in force, and whether the file on disk was rejected. */
+export interface FlagsReport {
+  readonly version: string
+  readonly loadedAt: string
+  readonly file: string | null
+  readonly rejected: null | { message: string, keyPath: string, at: number }
+  readonly flags: Record<string, { value: unknown, note: string | null }>
+  readonly routes: ReadonlyArray<{ match: string, priority: string, flag: string | null }>
+  readonly origin: { inFlight: number, queued: number, limit: number | null }
+  readonly memcached: 'off' | readonly string[]
 }
 
 export function makeAdminServer (deps: AdminDeps): Server {
@@ -23,14 +37,6 @@ export function makeAdminServer (deps: AdminDeps): Server {
       if (!res.headersSent) json(res, 500, { error: 'internal error' })
     })
   })
-}
-
-export function tokenMatches (expected: string | undefined, presented: string | undefined): boolean {
-  if (expected === undefined) return true
-  if (presented === undefined) return false
-  const a = Buffer.from(expected)
-  const b = Buffer.from(presented)
-  return a.length === b.length && timingSafeEqual(a, b)
 }
 
 async function handleAdmin (deps: AdminDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -47,8 +53,8 @@ async function handleAdmin (deps: AdminDeps, req: IncomingMessage, res: ServerRe
     case 'GET /health':
       return deps.isDraining() ? json(res, 503, { status: 'draining' }) : json(res, 200, { status: 'serving' })
     case 'GET /metrics': {
-      const text = await deps.metrics.registry.metrics()
-      res.writeHead(200, { 'content-type': deps.metrics.registry.contentType })
+      const text = await deps.metricsText()
+      res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE })
       res.end(text)
       return
     }
@@ -57,14 +63,22 @@ async function handleAdmin (deps: AdminDeps, req: IncomingMessage, res: ServerRe
     case 'POST /purge': {
       const target = url.searchParams.get('url')
       if (target === null || target === '') return json(res, 400, { error: 'missing ?url=<absolute url or path>' })
-      await deps.purge(target, url.searchParams.get('host') ?? undefined)
-      deps.logger.info({ url: target }, 'purged')
-      return json(res, 200, { purged: target })
+      let key: string
+      try {
+        key = await deps.purge(target, url.searchParams.get('host') ?? undefined)
+      } catch (err) {
+        if (err instanceof ConfigError) return json(res, 400, { error: err.message })
+        throw err
+      }
+      deps.logger.info({ url: target, key }, 'purged')
+      return json(res, 200, { purged: target, key })
     }
     default:
       return json(res, 404, { error: 'not found', endpoints: ['GET /health', 'GET /metrics', 'GET /flags', 'POST /purge?url='] })
   }
 }
+
+const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
 function json (res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2) + '\n'

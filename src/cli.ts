@@ -6,7 +6,9 @@ import { parseArgs } from 'node:util'
 import { loadConfigFile } from './config/load.js'
 import { ConfigError } from './errors.js'
 import { createProxy } from './proxy.js'
-import { flushLogger } from './log.js'
+import cluster from 'node:cluster'
+import { flushLogger, makeLogger } from './log.js'
+import { resolveWorkers, runPrimary, serveWorker } from './cluster.js'
 
 const USAGE = `usage:
   corral serve --config <file>     run the proxy
@@ -65,9 +67,18 @@ async function serve (args: string[]): Promise<number> {
     process.stderr.write(`${path}: ${err instanceof ConfigError ? err.message : String(err)}\n`)
     return 1
   }
-  const proxy = createProxy(loaded)
+  const workers = resolveWorkers(loaded.config.workers)
+  if (workers > 1 && cluster.isPrimary) {
+    const logger = makeLogger(loaded.config.log.level)
+    const code = await runPrimary(path, loaded, workers, logger)
+    flushLogger(logger)
+    return code
+  }
+  const proxy = createProxy(loaded, { configPath: path, admin: !cluster.isWorker })
   const { logger } = proxy
+  if (cluster.isWorker) serveWorker(proxy)
   await proxy.listen()
+  process.on('SIGHUP', () => proxy.reload())
   return await new Promise<number>((resolve) => {
     let stopping = false
     const stop = (signal: string): void => {
@@ -89,9 +100,10 @@ async function serve (args: string[]): Promise<number> {
   })
 }
 
+// Exit explicitly: a cluster worker's IPC channel (and any handle a library leaves) would keep the process alive.
 main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code
+  process.exit(code)
 }, (err: unknown) => {
   process.stderr.write(`corral: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  process.exitCode = 1
+  process.exit(1)
 })

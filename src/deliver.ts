@@ -6,10 +6,14 @@ import type { ServerResponse } from 'node:http'
 import type { StoredEntry } from './store/types.js'
 import type { XCache } from './metrics.js'
 import { ageSeconds } from './policy/usable.js'
+import type { ShedAnswer, ShedReason } from './shed.js'
 
 /** Writes a cached entry. One array concat per hit; no header parsing. */
-export function deliverEntry (res: ServerResponse, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, head: boolean): void {
+export function deliverEntry (
+  res: ServerResponse, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, head: boolean, extra: readonly string[] | null
+): void {
   const headers = entry.headers.concat('age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
+  if (extra !== null) for (const h of extra) headers.push(h)
   res.writeHead(entry.status, headers)
   if (head) res.end()
   else res.end(entry.body)
@@ -18,13 +22,16 @@ export function deliverEntry (res: ServerResponse, entry: StoredEntry, now: numb
 /** RFC 9110 §15.4.5: a 304 carries the fields a 200 would have had that describe the representation's cache life. */
 const NOT_MODIFIED_FIELDS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified', 'via'])
 
-export function deliverNotModified (res: ServerResponse, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string): void {
+export function deliverNotModified (
+  res: ServerResponse, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, extra: readonly string[] | null
+): void {
   const headers: string[] = []
   const flat = entry.headers
   for (let i = 0; i < flat.length; i += 2) {
     if (NOT_MODIFIED_FIELDS.has(flat[i] as string)) headers.push(flat[i] as string, flat[i + 1] as string)
   }
   headers.push('age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
+  if (extra !== null) for (const h of extra) headers.push(h)
   res.writeHead(304, headers)
   res.end()
 }
@@ -41,6 +48,21 @@ export function deliverText (res: ServerResponse, status: number, body: string, 
   for (const h of extra) headers.push(h)
   res.writeHead(status, headers)
   res.end(res.req.method === 'HEAD' ? undefined : body)
+}
+
+/** A shed answer: the route's ready-made status, headers (X-Cache: SHED among them) and body. */
+export function deliverShed (res: ServerResponse, answer: ShedAnswer, reason: ShedReason, head: boolean, extra: readonly string[] | null): void {
+  const headers = answer.headers.concat('cache-status', SHED_STATUS[reason])
+  if (extra !== null) for (const h of extra) headers.push(h)
+  res.writeHead(answer.status, headers)
+  res.end(head ? undefined : answer.body)
+}
+
+const SHED_STATUS: { readonly [R in ShedReason]: string } = {
+  'route-off': 'corral; detail=shed-route-off',
+  'cache-only': 'corral; detail=shed-cache-only',
+  'shed-percent': 'corral; detail=shed-percent',
+  'origin-saturated': 'corral; detail=shed-origin-saturated'
 }
 
 /** Cache-Status values (RFC 9211 §2), made once. */

@@ -6,7 +6,8 @@
 import type { Readable } from 'node:stream'
 import { Pool, errors as undiciErrors } from 'undici'
 import type { Config } from './config/types.js'
-import { OriginTimeoutError, OriginUnreachableError, type CorralError } from './errors.js'
+import { CorralError, OriginTimeoutError, OriginUnreachableError } from './errors.js'
+import type { OriginLimiter } from './origin-limit.js'
 
 export interface OriginRequest {
   readonly method: string
@@ -27,11 +28,14 @@ const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKE
 
 export class Origin {
   readonly #pool: Pool
+  readonly #limiter: OriginLimiter | null
   readonly #basePath: string
   #timeoutMs: number
   #retries: number
 
-  constructor (origin: Config['origin']) {
+  /** `limiter` guards concurrent requests (origin.maxInFlight); a request holds its slot until its body is done. */
+  constructor (origin: Config['origin'], limiter: OriginLimiter | null = null) {
+    this.#limiter = limiter
     const url = new URL(origin.url)
     this.#basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
     this.#timeoutMs = origin.timeoutMs
@@ -57,6 +61,33 @@ export class Origin {
   }
 
   async request (req: OriginRequest): Promise<OriginResponse> {
+    const limiter = this.#limiter
+    if (limiter === null) return await this.#send(req)
+    // Throws OriginBusyError when the queue is full or the wait times out: callers serve stale or shed.
+    if (!limiter.tryAcquire()) await limiter.acquire()
+    const started = performance.now()
+    let response: OriginResponse
+    try {
+      response = await this.#send(req)
+    } catch (err) {
+      limiter.release()
+      throw err
+    }
+    // Latency to headers is the origin's think time, the signal the adaptive limit follows.
+    const latencyMs = performance.now() - started
+    let released = false
+    const done = (): void => {
+      if (released) return
+      released = true
+      limiter.release(latencyMs)
+    }
+    response.body.once('end', done)
+    response.body.once('close', done)
+    response.body.once('error', done)
+    return response
+  }
+
+  async #send (req: OriginRequest): Promise<OriginResponse> {
     const idempotent = req.method === 'GET' || req.method === 'HEAD'
     for (let attempt = 0; ; attempt++) {
       try {
@@ -87,10 +118,10 @@ function codeOf (err: unknown): string {
 }
 
 export function toOriginError (err: unknown): CorralError {
+  if (err instanceof CorralError) return err
   if (err instanceof undiciErrors.HeadersTimeoutError ||
     err instanceof undiciErrors.BodyTimeoutError ||
     err instanceof undiciErrors.ConnectTimeoutError) return new OriginTimeoutError(err)
-  if ((err as { code?: string }).code === 'CORRAL_ERR_ORIGIN_TIMEOUT') return err as CorralError
   return new OriginUnreachableError(err)
 }
 

@@ -1,5 +1,7 @@
 /** The pino logger and the shape of the access line. */
+import type { ServerResponse } from 'node:http'
 import pino, { type Logger, type DestinationStream } from 'pino'
+import type { Trace } from './trace.js'
 import type { Config } from './config/types.js'
 
 export type { Logger }
@@ -17,4 +19,23 @@ export function flushLogger (logger: Logger): void {
   try {
     logger.flush()
   } catch {}
+}
+
+/** The access line: one per request, fields in a fixed order, absent values left out by pino's JSON. */
+export function writeAccessLine (logger: Logger, trace: Trace, res: ServerResponse, ms: number): void {
+  const req = res.req
+  logger.info({
+    method: req.method,
+    url: req.url,
+    status: res.statusCode,
+    cache: trace.xCache,
+    bytes: trace.bytes,
+    ms: Math.round(ms * 100) / 100,
+    originStatus: trace.originStatus === 0 ? undefined : trace.originStatus,
+    originMs: trace.originStatus === 0 ? undefined : Math.round(trace.originMs * 100) / 100,
+    coalesced: trace.coalesced || undefined,
+    shed: trace.shed ?? undefined,
+    error: trace.error ?? undefined,
+    aborted: res.writableFinished ? undefined : true
+  }, 'access')
 }

@@ -14,7 +14,7 @@ export class Metrics {
   readonly memcachedSkips: Counter<'reason'>
   readonly leases: Counter<'result'>
   readonly configReloads: Counter<'result'>
-  readonly requestDuration: Histogram<'cache'>
+  readonly requestDuration: Record<XCache | 'ERROR', Histogram.Internal<'cache'>>
   readonly originDuration: Histogram
   readonly originInFlight: Gauge
 
@@ -39,13 +39,22 @@ export class Metrics {
     this.memcachedSkips = new Counter({ name: 'corral_memcached_skips_total', help: 'memcached operations skipped (node down, entry too large)', labelNames: ['reason'], registers })
     this.leases = new Counter({ name: 'corral_leases_total', help: 'Fleet lease attempts by result', labelNames: ['result'], registers })
     this.configReloads = new Counter({ name: 'corral_config_reloads_total', help: 'Config file reloads by result', labelNames: ['result'], registers })
-    this.requestDuration = new Histogram({
+    const requestDuration = new Histogram({
       name: 'corral_request_duration_seconds',
       help: 'Time from request to response end',
       labelNames: ['cache'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers
     })
+    this.requestDuration = {
+      HIT: requestDuration.labels('HIT'),
+      MISS: requestDuration.labels('MISS'),
+      STALE: requestDuration.labels('STALE'),
+      PASS: requestDuration.labels('PASS'),
+      SHED: requestDuration.labels('SHED'),
+      REVALIDATED: requestDuration.labels('REVALIDATED'),
+      ERROR: requestDuration.labels('ERROR')
+    }
     this.originDuration = new Histogram({
       name: 'corral_origin_duration_seconds',
       help: 'Time to the origin\'s response headers',

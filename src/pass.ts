@@ -12,11 +12,13 @@ const REPLACED = new Set(['x-cache', 'cache-status'])
 
 /** Write an origin response to the client as it arrives. `head` holds body bytes already read. */
 export async function streamResponse (
-  res: ServerResponse, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string, isHead: boolean
+  res: ServerResponse, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string,
+  isHead: boolean, extra: readonly string[] | null
 ): Promise<void> {
   const headers = toFlatHeaders(response.headers, REPLACED)
   appendVia(headers)
   headers.push('x-cache', xCache, 'cache-status', cacheStatus)
+  if (extra !== null) for (const h of extra) headers.push(h)
   res.writeHead(response.status, headers)
   if (isHead) {
     response.body.on('error', noop)

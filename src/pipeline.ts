@@ -13,20 +13,25 @@ import { isPromise } from './store/types.js'
 import type { Clock } from './clock.js'
 import type { Logger } from './log.js'
 import type { Metrics, XCache } from './metrics.js'
-import type { Origin } from './fetch.js'
+import type { Origin, OriginResponse } from './fetch.js'
 import type { StoreOptions, RequestFacts } from './policy/storable.js'
 import type { FlightOutcome } from './coalesce/single-flight.js'
+import type { FleetLease } from './coalesce/lease.js'
+import type { Flags } from './flags.js'
+import type { Priority } from './config/types.js'
 import { SingleFlight } from './coalesce/single-flight.js'
 import { makeCacheKey, makeVariantKey, splitTarget, type KeyOptions } from './key.js'
+import { decideShed, matchRoute, type CompiledRoute, type RouteTable, type ShedLoad, type ShedReason } from './shed.js'
 import { decideUsable, mayServeOnError, ttlSeconds } from './policy/usable.js'
 import { isNotModifiedForClient } from './policy/revalidate.js'
 import { fill, discard, type FillContext, type FillRequest, type FillResult } from './fill.js'
 import { streamResponse } from './pass.js'
-import { CACHE_STATUS, deliverEntry, deliverNotModified, deliverText, hitCacheStatus, staleCacheStatus } from './deliver.js'
+import { CACHE_STATUS, deliverEntry, deliverNotModified, deliverShed, deliverText, hitCacheStatus, staleCacheStatus } from './deliver.js'
 import { makeOriginRequestHeaders, normalizeAcceptEncoding } from './headers.js'
 import { errorCode, WaiterTimeoutError, type CorralError } from './errors.js'
-import type { FleetLease } from './coalesce/lease.js'
-import { Trace, TRACE, type TraceSink } from './trace.js'
+import { tokenMatches } from './admin-token.js'
+import { Trace, TRACE, formatTrace, type TraceSink } from './trace.js'
+import { writeAccessLine } from './log.js'
 
 /** Everything the pipeline reads from config, resolved once per config load (never per request). */
 export interface PipelineSettings {
@@ -35,16 +40,28 @@ export interface PipelineSettings {
   readonly maxObjectBytes: number
   readonly hitForPassMs: number
   readonly accessLog: boolean
+  readonly routes: RouteTable
+  readonly flags: Flags
+  /** admin.token: a request carrying it in X-Corral-Debug gets its trace. Undefined: nothing is revealed. */
+  readonly debugToken: string | undefined
+  /** In-process waiters' deadline (origin.timeoutMs, plus the fleet's wait with memcached). */
+  readonly waitTimeoutMs: number
 }
 
 export interface PipelineDeps {
-  readonly store: CacheStore
-  /** Fleet-wide coalescing through memcached leases; null with the embedded cache alone. */
-  readonly fleet: FleetLease | null
   readonly origin: Origin
   readonly clock: Clock
   readonly logger: Logger
   readonly metrics: Metrics
+  /** Live load figures for shedding (origin saturation). */
+  readonly load: ShedLoad
+}
+
+/** The cache in force; swapped as a whole when the memcached settings change on reload. */
+export interface PipelineCache {
+  readonly store: CacheStore
+  /** Fleet-wide coalescing through memcached leases; null with the embedded cache alone. */
+  readonly fleet: FleetLease | null
 }
 
 export const HEALTH_PATH = '/__corral/health'
@@ -57,39 +74,57 @@ interface Exchange {
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly trace: Trace
-  readonly path: string
+  /** The request target as the client sent it: what the origin is asked for. */
+  readonly url: string
   readonly primaryKey: string
   readonly isHead: boolean
+  readonly route: CompiledRoute
+  /** Set when shedding allows only cached answers: why. */
+  readonly cacheOnly: ShedReason | null
 }
 
 export class Pipeline implements TraceSink {
   readonly #deps: PipelineDeps
   readonly #flight: SingleFlight
-  readonly #hitForPass: LRUCache<string, true>
+  readonly #hitForPass = new LRUCache<string, true>({ max: 100_000, ttl: 60_000 })
+  /** One counter per priority, so each priority's shed share is exact (shed.ts). */
+  readonly #tickets: Record<Priority, number> = { critical: 0, normal: 0, sheddable: 0 }
+  #cache: PipelineCache
   #fillContext: FillContext
   #settings: PipelineSettings
   draining = false
 
-  constructor (deps: PipelineDeps, settings: PipelineSettings, originTimeoutMs: number) {
+  constructor (deps: PipelineDeps, cache: PipelineCache, settings: PipelineSettings) {
     this.#deps = deps
+    this.#cache = cache
     this.#settings = settings
-    this.#flight = new SingleFlight(originTimeoutMs)
-    this.#hitForPass = new LRUCache({ max: 100_000, ttl: Math.max(1, settings.hitForPassMs) })
-    this.#fillContext = this.#makeFillContext(settings)
+    this.#flight = new SingleFlight(settings.waitTimeoutMs)
+    this.#fillContext = this.#makeFillContext()
   }
 
   /** Hot reload: the next request reads the new settings. */
-  apply (settings: PipelineSettings, originTimeoutMs: number): void {
+  apply (settings: PipelineSettings): void {
     this.#settings = settings
-    this.#fillContext = this.#makeFillContext(settings)
-    this.#flight.waitTimeoutMs = originTimeoutMs
+    this.#flight.waitTimeoutMs = settings.waitTimeoutMs
+    this.#fillContext = this.#makeFillContext()
   }
 
-  #makeFillContext (settings: PipelineSettings): FillContext {
+  /** Swap the cache (memcached switched on or off, servers changed). In-flight requests finish on the old one. */
+  useCache (cache: PipelineCache): void {
+    this.#cache = cache
+    this.#fillContext = this.#makeFillContext()
+  }
+
+  get cache (): PipelineCache {
+    return this.#cache
+  }
+
+  #makeFillContext (): FillContext {
     const { clock, metrics, logger } = this.#deps
+    const settings = this.#settings
     return {
       origin: this.#deps.origin,
-      store: this.#deps.store,
+      store: this.#cache.store,
       now: () => clock.now(),
       storeOptions: settings.storeOptions,
       maxObjectBytes: settings.maxObjectBytes,
@@ -99,39 +134,46 @@ export class Pipeline implements TraceSink {
     }
   }
 
-  get inFlightFetches (): number {
-    return this.#flight.size
-  }
-
   handle (req: IncomingMessage, res: ServerResponse): void {
     const trace = new Trace(performance.now(), this)
     ;(res as ResponseWithTrace)[TRACE] = trace
     res.once('finish', onResponseDone)
     res.once('close', onResponseDone)
+    const settings = this.#settings
 
-    const { path, query, host: targetHost } = splitTarget(req.url ?? '/')
+    const url = req.url ?? '/'
+    const { path, query, host: targetHost } = splitTarget(url)
     if (path === HEALTH_PATH) {
       // Load balancer probes are neither logged nor counted: they would drown the access log.
       trace.done = true
       return this.#health(res)
     }
-
-    const method = req.method ?? 'GET'
-    if (method !== 'GET' && method !== 'HEAD') return this.#passUnsafe(req, res, trace, path, query, targetHost)
-    // Responses to these are per-user or partial: never looked up, never shared, never stored.
-    if (req.headers.authorization !== undefined || req.headers.range !== undefined) {
-      return this.#pass(req, res, trace, CACHE_STATUS.bypass)
+    if (req.headers['x-corral-debug'] !== undefined && settings.debugToken !== undefined) {
+      trace.debug = tokenMatches(settings.debugToken, String(req.headers['x-corral-debug']))
     }
 
-    const primaryKey = makeCacheKey(targetHost ?? req.headers.host, path, query, this.#settings.keyOptions)
-    trace.key = primaryKey
-    if (this.#hitForPass.has(primaryKey)) return this.#pass(req, res, trace, CACHE_STATUS.hitForPass)
+    // shed: decided before any cache or origin work.
+    const route = matchRoute(settings.routes, path)
+    trace.route = route.match
+    const decision = decideShed(route, settings.flags, this.#deps.load, this.#tickets[route.priority]++)
+    if (decision.action === 'reject') return this.#shed(res, trace, route, decision.reason, req.method === 'HEAD')
+    const cacheOnly = decision.action === 'cache-only' ? decision.reason : null
 
-    const ex: Exchange = { req, res, trace, path: req.url ?? '/', primaryKey, isHead: method === 'HEAD' }
-    const found = this.#deps.store.get(primaryKey)
+    const primaryKey = makeCacheKey(targetHost ?? req.headers.host, path, query, settings.keyOptions)
+    trace.key = primaryKey
+    const method = req.method ?? 'GET'
+    const ex: Exchange = { req, res, trace, url, primaryKey, isHead: method === 'HEAD', route, cacheOnly }
+    if (method !== 'GET' && method !== 'HEAD') return this.#passUnsafe(ex)
+    // Responses to these are per-user or partial: never looked up, never shared, never stored.
+    if (req.headers.authorization !== undefined || req.headers.range !== undefined) return this.#pass(ex, CACHE_STATUS.bypass)
+    if (this.#hitForPass.has(primaryKey)) return this.#pass(ex, CACHE_STATUS.hitForPass)
+
+    const found = this.#cache.store.get(primaryKey)
     if (isPromise(found)) {
+      trace.tier = 'shared'
       found.then((record) => this.#onPrimary(ex, record), (err: unknown) => this.#fail(ex, err))
     } else {
+      trace.tier = 'memory'
       this.#onPrimary(ex, found)
     }
   }
@@ -140,8 +182,9 @@ export class Pipeline implements TraceSink {
   #onPrimary (ex: Exchange, record: CacheRecord | undefined): void {
     if (record?.kind !== 'vary') return this.#decide(ex, ex.primaryKey, null, record)
     const variantKey = makeVariantKey(ex.primaryKey, record.epoch, record.varyHeaders, ex.req.headers)
-    const found = this.#deps.store.get(variantKey)
+    const found = this.#cache.store.get(variantKey)
     if (isPromise(found)) {
+      ex.trace.tier = 'shared'
       found.then((r) => this.#decide(ex, variantKey, record, r?.kind === 'entry' ? r : undefined), (err: unknown) => this.#fail(ex, err))
     } else {
       this.#decide(ex, variantKey, record, found?.kind === 'entry' ? found : undefined)
@@ -149,9 +192,18 @@ export class Pipeline implements TraceSink {
   }
 
   #decide (ex: Exchange, key: string, varyIndex: VaryIndex | null, entry: StoredEntry | undefined): void {
-    if (entry === undefined) return this.#miss(ex, key, varyIndex, undefined)
+    if (entry === undefined) {
+      ex.trace.tier = 'none'
+      if (ex.cacheOnly !== null) return this.#shed(ex.res, ex.trace, ex.route, ex.cacheOnly, ex.isHead)
+      return this.#miss(ex, key, varyIndex, undefined)
+    }
     const now = this.#deps.clock.now()
     const usability = decideUsable(entry, now)
+    if (usability !== 'fresh' && ex.cacheOnly !== null) {
+      // Shedding: a stale page of any age beats an error page, and nothing reaches the origin.
+      ex.trace.shed = ex.cacheOnly
+      return this.#serve(ex, entry, now, 'STALE', staleCacheStatus(ttlSeconds(entry, now), ex.cacheOnly))
+    }
     switch (usability) {
       case 'fresh':
         return this.#serve(ex, entry, now, 'HIT', hitCacheStatus(ttlSeconds(entry, now)))
@@ -164,14 +216,16 @@ export class Pipeline implements TraceSink {
   }
 
   #serve (ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string): void {
-    ex.trace.xCache = xCache
-    ex.trace.bytes = ex.isHead ? 0 : entry.body.length
-    const { headers } = ex.req
+    const { trace, req } = ex
+    trace.xCache = xCache
+    trace.bytes = ex.isHead ? 0 : entry.body.length
+    const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
+    const { headers } = req
     if ((headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) &&
       isNotModifiedForClient(entry, headers['if-none-match'], headers['if-modified-since'])) {
-      return deliverNotModified(ex.res, entry, now, xCache, cacheStatus)
+      return deliverNotModified(ex.res, entry, now, xCache, cacheStatus, extra)
     }
-    deliverEntry(ex.res, entry, now, xCache, cacheStatus, ex.isHead)
+    deliverEntry(ex.res, entry, now, xCache, cacheStatus, ex.isHead, extra)
   }
 
   /** Miss or expired: join the flight for this key, or lead it. */
@@ -196,9 +250,9 @@ export class Pipeline implements TraceSink {
     settle: (outcome: FlightOutcome) => void, background: boolean
   ): Promise<void> {
     let release: (() => void) | null = null
-    const fleet = this.#deps.fleet
+    const { fleet } = this.#cache
     if (fleet !== null) {
-      const turn = await fleet.takeTurn(key, ex.primaryKey, ex.req.headers, stale?.storedAt ?? 0)
+      const turn = await fleet.takeTurn(key, ex.primaryKey, ex.req.headers, stale?.storedAt ?? 0, ex.trace)
       switch (turn.kind) {
         case 'filled':
           settle({ kind: 'entry', entry: turn.entry, vary: turn.vary })
@@ -209,19 +263,21 @@ export class Pipeline implements TraceSink {
           const error = new WaiterTimeoutError()
           settle({ kind: 'error', error })
           if (background) return
-          return this.#originFailed(ex, stale, error, 'MISS')
+          return this.#originFailed(ex, stale, error)
         }
         case 'lead':
           release = turn.release
       }
     }
     this.#deps.metrics.originRequests.labels(background ? 'refresh' : stale === undefined ? 'miss' : 'expired').inc()
+    const started = performance.now()
     let result: FillResult
     try {
       result = await fill(this.#fillContext, this.#fillRequest(ex, varyIndex, stale), settle)
     } finally {
       release?.()
     }
+    ex.trace.originMs = performance.now() - started
     if (!background) return this.#onFilled(ex, stale, result)
     if (result.kind === 'stream') discard(result.response.body)
     else if (result.kind === 'error') this.#deps.logger.warn({ key, code: result.error.code }, 'background refresh failed')
@@ -234,15 +290,15 @@ export class Pipeline implements TraceSink {
       // The origin sees the same normalised value the variant is keyed by.
       'accept-encoding': req.headers['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(req.headers['accept-encoding'])
     })
-    const facts: RequestFacts = { method: 'GET', url: ex.path, headers: req.headers }
-    return { facts, path: ex.path, originHeaders, primaryKey: ex.primaryKey, varyIndex, staleEntry: stale }
+    const facts: RequestFacts = { method: 'GET', url: ex.url, headers: req.headers }
+    return { facts, path: ex.url, originHeaders, primaryKey: ex.primaryKey, varyIndex, staleEntry: stale }
   }
 
   #onFilled (ex: Exchange, stale: StoredEntry | undefined, result: FillResult): void {
     const now = this.#deps.clock.now()
     switch (result.kind) {
       case 'stored':
-        ex.trace.originStatus = result.entry.status
+        ex.trace.originStatus = result.revalidated ? 304 : result.entry.status
         if (result.revalidated) return this.#serve(ex, result.entry, now, 'REVALIDATED', CACHE_STATUS.revalidated)
         return this.#serve(ex, result.entry, now, 'MISS', stale === undefined ? CACHE_STATUS.missStored : CACHE_STATUS.refetched)
       case 'stream':
@@ -251,13 +307,20 @@ export class Pipeline implements TraceSink {
           discard(result.response.body)
           return this.#serve(ex, stale, now, 'STALE', staleCacheStatus(ttlSeconds(stale, now), 'stale-if-error'))
         }
-        ex.trace.xCache = 'MISS'
-        streamResponse(ex.res, result.response, result.head, 'MISS', `${CACHE_STATUS.miss}; detail=${result.reason}`, ex.isHead)
-          .catch((err: unknown) => this.#fail(ex, err))
-        return
+        return this.#stream(ex, result, 'MISS', `${CACHE_STATUS.miss}; detail=${result.reason}`)
       case 'error':
-        return this.#originFailed(ex, stale, result.error, 'MISS')
+        return this.#originFailed(ex, stale, result.error)
     }
+  }
+
+  #stream (ex: Exchange, result: { readonly response: OriginResponse, readonly head: readonly Buffer[] | null }, xCache: XCache, cacheStatus: string): void {
+    const { trace } = ex
+    trace.xCache = xCache
+    const length = result.response.headers['content-length']
+    trace.bytes = typeof length === 'string' ? Number(length) : 0
+    const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
+    streamResponse(ex.res, result.response, result.head, xCache, cacheStatus, ex.isHead, extra)
+      .catch((err: unknown) => this.#fail(ex, err))
   }
 
   /** A waiter's turn: share the leader's entry if it is this request's variant, else fetch alone. */
@@ -267,12 +330,12 @@ export class Pipeline implements TraceSink {
         const { entry, vary } = outcome
         const expected = vary === null ? ex.primaryKey : makeVariantKey(ex.primaryKey, vary.epoch, vary.varyHeaders, ex.req.headers)
         if (expected === entry.key) return this.#serve(ex, entry, this.#deps.clock.now(), 'HIT', CACHE_STATUS.collapsed)
-        return this.#pass(ex.req, ex.res, ex.trace, CACHE_STATUS.bypass)
+        return this.#pass(ex, CACHE_STATUS.bypass)
       }
       case 'pass':
-        return this.#pass(ex.req, ex.res, ex.trace, CACHE_STATUS.hitForPass)
+        return this.#pass(ex, CACHE_STATUS.hitForPass)
       case 'error':
-        return this.#originFailed(ex, stale, outcome.error, 'MISS')
+        return this.#originFailed(ex, stale, outcome.error)
     }
   }
 
@@ -284,61 +347,81 @@ export class Pipeline implements TraceSink {
       .catch((err: unknown) => this.#deps.logger.error({ err, key }, 'background refresh crashed'))
   }
 
-  #originFailed (ex: Exchange, stale: StoredEntry | undefined, error: CorralError, xCache: XCache): void {
+  /**
+   * The origin failed, timed out or is saturated: a stale copy if one may stand in (stale-if-error; any stale copy
+   * the origin did not forbid when corral itself is holding requests back), else the route's shed answer for
+   * saturation, else 502/504.
+   */
+  #originFailed (ex: Exchange, stale: StoredEntry | undefined, error: CorralError): void {
     const now = this.#deps.clock.now()
     this.#deps.metrics.originErrors.labels(error.code).inc()
-    if (stale !== undefined && mayServeOnError(stale, now)) {
-      return this.#serve(ex, stale, now, 'STALE', staleCacheStatus(ttlSeconds(stale, now), 'stale-if-error'))
+    const busy = error.code === 'CORRAL_ERR_ORIGIN_BUSY'
+    if (stale !== undefined && (mayServeOnError(stale, now) || (busy && !stale.mustRevalidate))) {
+      return this.#serve(ex, stale, now, 'STALE', staleCacheStatus(ttlSeconds(stale, now), busy ? 'origin-saturated' : 'stale-if-error'))
     }
-    ex.trace.xCache = xCache
+    if (busy) return this.#shed(ex.res, ex.trace, ex.route, 'origin-saturated', ex.isHead)
+    ex.trace.xCache = 'MISS'
     ex.trace.error = error.code
-    this.#deps.logger.warn({ url: ex.req.url, code: error.code, cause: (error.cause as Error | undefined)?.message }, error.message)
-    deliverText(ex.res, error.status, `${error.message}\n`, xCache, CACHE_STATUS.error)
+    this.#deps.logger.warn({ url: ex.url, code: error.code, cause: (error.cause as Error | undefined)?.message }, error.message)
+    deliverText(ex.res, error.status, `${error.message}\n`, 'MISS', CACHE_STATUS.error)
   }
 
   /** Stream through without touching the cache. */
-  #pass (req: IncomingMessage, res: ServerResponse, trace: Trace, cacheStatus: string): void {
+  #pass (ex: Exchange, cacheStatus: string): void {
+    const { req, trace } = ex
+    if (ex.cacheOnly !== null) return this.#shed(ex.res, trace, ex.route, ex.cacheOnly, ex.isHead)
     trace.xCache = 'PASS'
     this.#deps.metrics.originRequests.labels('pass').inc()
     const headers = makeOriginRequestHeaders(req.headers, req.socket.remoteAddress, 'http', null)
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD'
-    this.#deps.origin.request({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body: hasBody ? req : null })
+    const started = performance.now()
+    this.#deps.origin.request({ method: req.method ?? 'GET', path: ex.url, headers, body: hasBody ? req : null })
       .then((response) => {
         trace.originStatus = response.status
-        return streamResponse(res, response, null, 'PASS', cacheStatus, req.method === 'HEAD')
-      })
-      .catch((err: unknown) => {
+        trace.originMs = performance.now() - started
+        this.#stream(ex, { response, head: null }, 'PASS', cacheStatus)
+      }, (err: unknown) => {
         const error = err as CorralError
-        trace.xCache = 'PASS'
         trace.error = errorCode(err)
         this.#deps.metrics.originErrors.labels(trace.error).inc()
-        this.#deps.logger.warn({ url: req.url, code: trace.error }, error.message)
-        deliverText(res, error.status ?? 502, `${error.message}\n`, 'PASS', CACHE_STATUS.error)
+        if (trace.error === 'CORRAL_ERR_ORIGIN_BUSY') return this.#shed(ex.res, trace, ex.route, 'origin-saturated', ex.isHead)
+        this.#deps.logger.warn({ url: ex.url, code: trace.error }, error.message)
+        deliverText(ex.res, error.status ?? 502, `${error.message}\n`, 'PASS', CACHE_STATUS.error)
       })
   }
 
   /** RFC 9111 §4.4: a successful unsafe request invalidates the URI's stored responses. */
-  #passUnsafe (req: IncomingMessage, res: ServerResponse, trace: Trace, path: string, query: string, targetHost: string | undefined): void {
-    const primaryKey = makeCacheKey(targetHost ?? req.headers.host, path, query, this.#settings.keyOptions)
+  #passUnsafe (ex: Exchange): void {
+    const { res, primaryKey } = ex
     res.once('finish', () => {
       if (res.statusCode < 400) this.invalidate(primaryKey).catch(noop)
     })
-    this.#pass(req, res, trace, CACHE_STATUS.method)
+    this.#pass(ex, CACHE_STATUS.method)
+  }
+
+  #shed (res: ServerResponse, trace: Trace, route: CompiledRoute, reason: ShedReason, isHead: boolean): void {
+    trace.xCache = 'SHED'
+    trace.shed = reason
+    this.#deps.metrics.sheds.labels(reason, route.match).inc()
+    deliverShed(res, route.answer, reason, isHead, trace.debug ? ['x-corral-trace', formatTrace(trace)] : null)
   }
 
   /** Drop a URL's entry (and, through its Vary index, every variant). */
   async invalidate (primaryKey: string): Promise<void> {
     this.#hitForPass.delete(primaryKey)
     try {
-      await this.#deps.store.delete(primaryKey)
+      await this.#cache.store.delete(primaryKey)
     } catch (err) {
       this.#deps.logger.warn({ err }, 'store delete failed')
     }
   }
 
-  invalidateUrl (host: string | undefined, url: string): Promise<void> {
+  /** Purge by URL: absolute (`http://host/path?q`), or a path with the host given apart. */
+  async invalidateUrl (url: string, host: string | undefined): Promise<string> {
     const { path, query, host: targetHost } = splitTarget(url)
-    return this.invalidate(makeCacheKey(targetHost ?? host, path, query, this.#settings.keyOptions))
+    const key = makeCacheKey(targetHost ?? host, path, query, this.#settings.keyOptions)
+    await this.invalidate(key)
+    return key
   }
 
   #health (res: ServerResponse): void {
@@ -346,7 +429,7 @@ export class Pipeline implements TraceSink {
   }
 
   #fail (ex: Exchange, err: unknown): void {
-    this.#deps.logger.error({ err, url: ex.req.url }, 'internal error')
+    this.#deps.logger.error({ err, url: ex.url }, 'internal error')
     ex.trace.error = errorCode(err)
     deliverText(ex.res, 500, 'internal error\n', 'MISS', null)
   }
@@ -357,22 +440,8 @@ export class Pipeline implements TraceSink {
     const xCache = trace.xCache ?? 'ERROR'
     const { metrics } = this.#deps
     metrics.requests[xCache].inc()
-    metrics.requestDuration.labels(xCache).observe(ms / 1000)
-    if (this.#settings.accessLog) {
-      const req = res.req
-      this.#deps.logger.info({
-        method: req.method,
-        url: req.url,
-        status: res.statusCode,
-        cache: trace.xCache,
-        bytes: trace.bytes,
-        ms: Math.round(ms * 100) / 100,
-        originStatus: trace.originStatus === 0 ? undefined : trace.originStatus,
-        coalesced: trace.coalesced || undefined,
-        error: trace.error ?? undefined,
-        aborted: res.writableFinished ? undefined : true
-      }, 'access')
-    }
+    metrics.requestDuration[xCache].observe(ms / 1000)
+    if (this.#settings.accessLog) writeAccessLine(this.#deps.logger, trace, res, ms)
   }
 }
 

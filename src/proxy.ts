@@ -1,8 +1,9 @@
 /**
- * proxy: wiring only. Builds the store, the origin pool, the pipeline and the two listeners from a config, and swaps
+ * proxy: wiring only. Builds the cache, the origin pool, the pipeline and the two listeners from a config, and swaps
  * settings in on reload. No request logic lives here.
  */
 import type { Server } from 'node:http'
+import { isDeepStrictEqual } from 'node:util'
 import type { Config } from './config/types.js'
 import type { LoadedConfig } from './config/load.js'
 import type { CacheStore } from './store/types.js'
@@ -11,35 +12,49 @@ import { MemcachedStore } from './store/memcached.js'
 import { TieredStore } from './store/tiered.js'
 import { FleetLease } from './coalesce/lease.js'
 import { Origin } from './fetch.js'
+import { OriginLimiter } from './origin-limit.js'
 import { Metrics } from './metrics.js'
 import { makeLogger, type Logger } from './log.js'
 import { systemClock, type Clock } from './clock.js'
-import { Pipeline, type PipelineSettings } from './pipeline.js'
+import { Pipeline, type PipelineCache, type PipelineSettings } from './pipeline.js'
 import { makeKeyOptions } from './key.js'
+import { compileRoutes } from './shed.js'
+import { diffConfig, diffFlags, resolveFlags } from './flags.js'
+import { watchConfig, type ConfigWatcher } from './config/watch.js'
 import { drainServer, listenOn, makeServer } from './receive.js'
-import { makeAdminServer } from './admin.js'
+import { makeAdminServer, type FlagsReport } from './admin.js'
+import { ConfigError } from './errors.js'
 
 export interface ProxyOptions {
   readonly logger?: Logger
   readonly clock?: Clock
   /** Replace the cache store (tests); by default built from config.cache. */
   readonly store?: CacheStore
+  /** Watch this file and apply valid edits (and `reload()` on SIGHUP). */
+  readonly configPath?: string
+  /** false: no admin listener (cluster workers; the primary runs it). */
+  readonly admin?: boolean
 }
 
 export interface Proxy {
   readonly pipeline: Pipeline
   readonly metrics: Metrics
   readonly logger: Logger
-  readonly store: CacheStore
-  listen (): Promise<{ port: number, adminPort: number }>
-  /** Apply a new config (hot reload). Listener addresses and store topology need a restart. */
-  apply (next: LoadedConfig): void
   readonly loaded: LoadedConfig
+  listen (): Promise<{ port: number, adminPort: number }>
+  /** Apply a new config (hot reload). Listener addresses, origin URL and pool size need a restart. */
+  apply (next: LoadedConfig): void
+  /** Re-read the config file now (SIGHUP). */
+  reload (): void
   /** SIGTERM: health turns 503, stop accepting, finish in-flight requests, close. */
   close (graceMs?: number): Promise<void>
 }
 
-export function makeSettings (config: Config): PipelineSettings {
+/** Keys whose new value is only read at start. */
+const RESTART_KEYS = /^(listen\.|admin\.(host|port)$|origin\.(url|connections)$|workers$)/
+
+export function makeSettings (loaded: LoadedConfig, cache: PipelineCache): PipelineSettings {
+  const { config } = loaded
   return {
     keyOptions: makeKeyOptions(config),
     storeOptions: {
@@ -50,20 +65,20 @@ export function makeSettings (config: Config): PipelineSettings {
     },
     maxObjectBytes: config.cache.maxObjectBytes,
     hitForPassMs: config.cache.hitForPassSeconds * 1000,
-    accessLog: config.log.access
+    accessLog: config.log.access,
+    routes: compileRoutes(loaded),
+    flags: resolveFlags(config),
+    debugToken: config.admin.token,
+    // In-process waiters wait as long as the fleet's follower does, so a fleet wait never strands them early.
+    waitTimeoutMs: cache.fleet === null ? config.origin.timeoutMs : cache.fleet.options.waitMs + 100
   }
-}
-
-export interface Cache {
-  readonly store: CacheStore
-  readonly fleet: FleetLease | null
 }
 
 /**
  * The embedded cache alone, or L1 in front of memcached with fleet leases. memcached errors become metrics and a
  * log line (the store marks the node down, so one line per outage per node), never a client error.
  */
-export function makeCache (config: Config, metrics: Metrics, logger: Logger, clock: Clock): Cache {
+export function makeCache (config: Config, metrics: Metrics, logger: Logger, clock: Clock): PipelineCache {
   const { memory, memcached } = config.cache
   if (!memcached.enabled || memcached.servers.length === 0) {
     return { store: new MemoryStore({ maxBytes: memory.maxBytes }), fleet: null }
@@ -94,54 +109,116 @@ export function makeCache (config: Config, metrics: Metrics, logger: Logger, clo
   return { store, fleet }
 }
 
-/** In-process waiters wait as long as the fleet's follower does, so a fleet wait never strands them early. */
-function waitTimeoutMs (config: Config, fleet: FleetLease | null): number {
-  return fleet === null ? config.origin.timeoutMs : fleet.options.waitMs + 100
+function cacheShape (config: Config): unknown {
+  return { memcached: config.cache.memcached, memory: config.cache.memory, timeoutMs: config.origin.timeoutMs }
+}
+
+function limiterOptions (config: Config, adaptive: boolean): ConstructorParameters<typeof OriginLimiter>[0] {
+  const { maxInFlight, queueSize, queueTimeoutMs } = config.origin
+  return { maxInFlight, queueSize, queueTimeoutMs, adaptive }
 }
 
 export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}): Proxy {
   let loaded = initial
+  let loadedAt = Date.now()
   const config = initial.config
   const logger = options.logger ?? makeLogger(config.log.level)
   const clock = options.clock ?? systemClock
   const metrics = new Metrics()
-  const cache = options.store !== undefined ? { store: options.store, fleet: null } : makeCache(config, metrics, logger, clock)
-  const { store, fleet } = cache
-  const origin = new Origin(config.origin)
-  const pipeline = new Pipeline({ store, fleet, origin, clock, logger, metrics }, makeSettings(config), waitTimeoutMs(config, fleet))
+  let cache: PipelineCache = options.store !== undefined ? { store: options.store, fleet: null } : makeCache(config, metrics, logger, clock)
+  let settings = makeSettings(initial, cache)
+  const limiter = new OriginLimiter(limiterOptions(config, settings.flags.adaptiveConcurrency))
+  const origin = new Origin(config.origin, limiter)
+  const load = { get originSaturated () { return limiter.saturated } }
+  const pipeline = new Pipeline({ origin, clock, logger, metrics, load }, cache, settings)
   const server: Server = makeServer(config.listen, (req, res) => pipeline.handle(req, res), logger)
-  const admin: Server = makeAdminServer({
-    metrics,
-    logger,
-    token: () => loaded.config.admin.token,
-    isDraining: () => pipeline.draining,
-    flags: () => ({ version: loaded.version, flags: loaded.config.flags }),
-    purge: (url, host) => pipeline.invalidateUrl(host, url)
+  let watcher: ConfigWatcher | null = null
+
+  const apply = (next: LoadedConfig): void => {
+    const prev = loaded
+    const prevFlags = settings.flags
+    if (options.store === undefined && !isDeepStrictEqual(cacheShape(prev.config), cacheShape(next.config))) {
+      const old = cache
+      cache = makeCache(next.config, metrics, logger, clock)
+      pipeline.useCache(cache)
+      // Requests already on the old cache finish there; then its connections close.
+      setTimeout(() => { old.store.close().catch(() => {}) }, 5000).unref()
+    }
+    settings = makeSettings(next, cache)
+    loaded = next
+    loadedAt = Date.now()
+    pipeline.apply(settings)
+    origin.update(next.config.origin)
+    limiter.update(limiterOptions(next.config, settings.flags.adaptiveConcurrency))
+    logger.level = next.config.log.level
+    const changes = diffConfig(prev.config, next.config)
+    const flags = diffFlags(prevFlags, settings.flags)
+    metrics.configReloads.labels('applied').inc()
+    logger.info({ version: next.version, previous: prev.version, flags, changes }, 'config applied')
+    for (const change of flags) logger.info(change, 'flag changed')
+    const needRestart = changes.filter((c) => RESTART_KEYS.test(c.key)).map((c) => c.key)
+    if (needRestart.length > 0) logger.warn({ keys: needRestart }, 'these keys take effect on restart only')
+  }
+
+  const flagsReport = (): FlagsReport => ({
+    version: loaded.version,
+    loadedAt: new Date(loadedAt).toISOString(),
+    file: options.configPath ?? null,
+    rejected: watcher?.status().rejected ?? null,
+    flags: Object.fromEntries([...settings.flags.switches].map(([name, value]) => [name, { value, note: settings.flags.notes.get(name) ?? null }])),
+    routes: settings.routes.routes.map((r) => ({ match: r.match, priority: r.priority, flag: r.flag })),
+    origin: { inFlight: limiter.inFlight, queued: limiter.queued, limit: Number.isFinite(limiter.limit) ? limiter.limit : null },
+    memcached: cache.fleet === null ? 'off' : loaded.config.cache.memcached.servers
   })
+
+  const admin: Server | null = options.admin === false
+    ? null
+    : makeAdminServer({
+      metricsText: async () => await metrics.registry.metrics(),
+      logger,
+      token: () => loaded.config.admin.token,
+      isDraining: () => pipeline.draining,
+      flags: flagsReport,
+      purge: async (url, host) => {
+        if (!/^https?:\/\//.test(url) && host === undefined && loaded.config.cache.key.includeHost) {
+          throw new ConfigError('url', 'a path-only purge needs ?host=<host> (cache keys include the host), or give an absolute URL')
+        }
+        return await pipeline.invalidateUrl(url, host)
+      }
+    })
 
   return {
     pipeline,
     metrics,
     logger,
-    store,
     get loaded () { return loaded },
     async listen () {
       const port = await listenOn(server, config.listen.host, config.listen.port)
-      const adminPort = await listenOn(admin, config.admin.host, config.admin.port)
-      logger.info({ port, adminPort, origin: config.origin.url, version: loaded.version }, 'listening')
+      const adminPort = admin === null ? 0 : await listenOn(admin, config.admin.host, config.admin.port)
+      if (options.configPath !== undefined) {
+        watcher = watchConfig(options.configPath, {
+          initial,
+          onApply: apply,
+          onReject: (err) => {
+            metrics.configReloads.labels('rejected').inc()
+            logger.error({ key: err.keyPath, reason: err.message, file: options.configPath }, 'config edit rejected; the last good config stays in force')
+          }
+        })
+      }
+      logger.info({ port, adminPort, origin: config.origin.url, version: loaded.version, memcached: cache.fleet !== null }, 'listening')
       return { port, adminPort }
     },
-    apply (next) {
-      loaded = next
-      pipeline.apply(makeSettings(next.config), waitTimeoutMs(next.config, fleet))
-      origin.update(next.config.origin)
+    apply,
+    reload () {
+      watcher?.reload()
     },
     async close (graceMs = 10_000) {
       pipeline.draining = true
+      watcher?.close()
       await drainServer(server, graceMs)
-      await drainServer(admin, 100)
+      if (admin !== null) await drainServer(admin, 100)
       await origin.close()
-      await store.close()
+      await cache.store.close()
     }
   }
 }

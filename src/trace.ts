@@ -2,28 +2,53 @@
  * One fixed-shape record per request (lru-cache's `status` idea): what each stage found. The access line, metrics and
  * the X-Corral-Debug answer read it. Fixed shape keeps V8 on one hidden class.
  */
+import type { ServerResponse } from 'node:http'
 import type { XCache } from './metrics.js'
 
 export const TRACE = Symbol('corral.trace')
 
 export interface TraceSink {
-  finish (trace: Trace, res: import('node:http').ServerResponse): void
+  finish (trace: Trace, res: ServerResponse): void
 }
+
+export type Tier = 'memory' | 'shared' | 'none'
+export type LeaseStep = 'acquired' | 'held' | 'unavailable' | 'takeover' | 'filled' | 'timeout' | null
 
 export class Trace {
   readonly start: number
   readonly sink: TraceSink
   key: string | null = null
+  route: string | null = null
+  shed: string | null = null
+  tier: Tier = 'none'
+  lease: LeaseStep = null
   xCache: XCache | null = null
   coalesced = false
   originStatus = 0
+  originMs = 0
   bytes = 0
   error: string | null = null
-  shed: string | null = null
+  /** The client proved it holds the admin token: answer with the trace header. */
+  debug = false
   done = false
 
   constructor (start: number, sink: TraceSink) {
     this.start = start
     this.sink = sink
   }
+}
+
+/** The X-Corral-Trace header value: `key=…; route=…; tier=…; …`, values quoted only when needed. */
+export function formatTrace (trace: Trace): string {
+  const parts = [
+    `key="${(trace.key ?? '').replace(/["\\\r\n]/g, '_')}"`,
+    `route=${trace.route ?? '-'}`,
+    `shed=${trace.shed ?? 'no'}`,
+    `tier=${trace.tier}`,
+    `lease=${trace.lease ?? '-'}`,
+    `coalesced=${trace.coalesced ? 'yes' : 'no'}`,
+    `origin=${trace.originStatus === 0 ? '-' : `${trace.originStatus} ${Math.round(trace.originMs)}ms`}`,
+    `elapsed=${(performance.now() - trace.start).toFixed(2)}ms`
+  ]
+  return parts.join('; ')
 }

@@ -8,6 +8,7 @@ import type { CacheStore, LeaseStore, StoredEntry, VaryIndex } from '../store/ty
 import { isPromise } from '../store/types.js'
 import { makeVariantKey } from '../key.js'
 import type { HeaderRecord } from '../headers.js'
+import type { LeaseStep } from '../trace.js'
 
 export type FleetTurn =
   /** Fetch from the origin; call `release` when the fill is stored (or failed). */
@@ -25,7 +26,7 @@ export interface FleetLeaseOptions {
   /** How long a follower waits for someone's fill, in total, before giving up (longer than the lease). */
   readonly waitMs: number
   readonly now: () => number
-  readonly onLease?: (result: 'acquired' | 'held' | 'unavailable' | 'takeover' | 'filled' | 'timeout') => void
+  readonly onLease?: (result: NonNullable<LeaseStep>) => void
 }
 
 const FIRST_POLL_MS = 10
@@ -46,26 +47,32 @@ export class FleetLease {
    * Lead or follow. `replacingStoredAt` is the storedAt of the copy being replaced (0 for a miss): a fill is a record
    * stored after it. `requestHeaders` pick the variant when the fill turns out to vary.
    */
-  async takeTurn (key: string, primaryKey: string, requestHeaders: HeaderRecord, replacingStoredAt: number): Promise<FleetTurn> {
+  async takeTurn (
+    key: string, primaryKey: string, requestHeaders: HeaderRecord, replacingStoredAt: number, trace: { lease: LeaseStep } | null = null
+  ): Promise<FleetTurn> {
     const o = this.#o
+    const note = (step: NonNullable<LeaseStep>): void => {
+      if (trace !== null) trace.lease = step
+      o.onLease?.(step)
+    }
     const first = await o.leases.tryLease(key, o.leaseTtlMs)
-    o.onLease?.(first)
+    note(first)
     if (first !== 'held') return this.#lead(key)
     const deadline = o.now() + o.waitMs
     for (let delay = FIRST_POLL_MS; o.now() < deadline; delay = Math.min(delay * 2, MAX_POLL_MS)) {
       await sleep(Math.min(delay, Math.max(1, deadline - o.now())))
       const filled = await this.#findFill(key, primaryKey, requestHeaders, replacingStoredAt)
       if (filled !== null) {
-        o.onLease?.('filled')
+        note('filled')
         return filled
       }
       const again = await o.leases.tryLease(key, o.leaseTtlMs)
       if (again !== 'held') {
-        o.onLease?.('takeover')
+        note('takeover')
         return this.#lead(key)
       }
     }
-    o.onLease?.('timeout')
+    note('timeout')
     return TIMEOUT
   }
 

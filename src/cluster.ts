@@ -1,0 +1,148 @@
+/**
+ * cluster: `workers: "auto" | N > 1`. The primary forks one worker per core (they share the listening port through
+ * node:cluster), replaces a worker that dies, and runs the admin listener for the whole group: /metrics aggregated
+ * over the workers, /purge broadcast to every worker, /health and /flags for the group. Workers share the cache and
+ * the leases through memcached.  [I/O]
+ */
+import cluster, { type Worker } from 'node:cluster'
+import { availableParallelism } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import { AggregatorRegistry } from 'prom-client'
+import type { Server } from 'node:http'
+import type { LoadedConfig } from './config/load.js'
+import type { Config } from './config/types.js'
+import type { Logger } from './log.js'
+import type { Proxy } from './proxy.js'
+import { makeAdminServer, type FlagsReport } from './admin.js'
+import { drainServer, listenOn } from './receive.js'
+import { watchConfig } from './config/watch.js'
+import { resolveFlags } from './flags.js'
+import { ConfigError } from './errors.js'
+
+export function resolveWorkers (workers: Config['workers']): number {
+  return workers === 'auto' ? availableParallelism() : workers
+}
+
+interface PurgeRequest { readonly type: 'corral:purge', readonly id: string, readonly url: string, readonly host: string | undefined }
+interface PurgeReply { readonly type: 'corral:purged', readonly id: string, readonly key?: string, readonly error?: string }
+
+/** A worker that dies this soon after starting is crash-looping: replacements back off. */
+const CRASH_LOOP_MS = 2000
+const MAX_RESPAWN_DELAY_MS = 10_000
+
+/** Runs in the primary until SIGTERM/SIGINT; resolves with the exit code. */
+export async function runPrimary (configPath: string, initial: LoadedConfig, workers: number, logger: Logger): Promise<number> {
+  let loaded = initial
+  let loadedAt = Date.now()
+  let draining = false
+  let respawnDelayMs = 100
+  const startedAt = new Map<number, number>()
+
+  const fork = (): void => {
+    const worker = cluster.fork()
+    startedAt.set(worker.id, Date.now())
+  }
+  cluster.on('exit', (worker, code, signal) => {
+    const lived = Date.now() - (startedAt.get(worker.id) ?? 0)
+    startedAt.delete(worker.id)
+    if (draining) return
+    logger.error({ worker: worker.id, workerPid: worker.process.pid, code, signal }, 'worker died; starting a replacement')
+    respawnDelayMs = lived < CRASH_LOOP_MS ? Math.min(respawnDelayMs * 2, MAX_RESPAWN_DELAY_MS) : 100
+    setTimeout(() => { if (!draining) fork() }, respawnDelayMs).unref()
+  })
+  for (let i = 0; i < workers; i++) fork()
+
+  const watcher = watchConfig(configPath, {
+    initial,
+    onApply: (next) => { loaded = next; loadedAt = Date.now() },
+    onReject: () => {}
+  })
+  const aggregator = new AggregatorRegistry()
+  const admin: Server = makeAdminServer({
+    metricsText: async () => await aggregator.clusterMetrics(),
+    logger,
+    token: () => loaded.config.admin.token,
+    isDraining: () => draining,
+    flags: (): FlagsReport => {
+      const flags = resolveFlags(loaded.config)
+      return {
+        version: loaded.version,
+        loadedAt: new Date(loadedAt).toISOString(),
+        file: configPath,
+        rejected: watcher.status().rejected,
+        flags: Object.fromEntries([...flags.switches].map(([name, value]) => [name, { value, note: flags.notes.get(name) ?? null }])),
+        routes: loaded.config.routes.map((r) => ({ match: r.match, priority: r.priority, flag: r.flag ?? null })),
+        origin: { inFlight: -1, queued: -1, limit: loaded.config.origin.maxInFlight === 0 ? null : loaded.config.origin.maxInFlight },
+        memcached: loaded.config.cache.memcached.enabled && loaded.config.cache.memcached.servers.length > 0 ? loaded.config.cache.memcached.servers : 'off'
+      }
+    },
+    purge: async (url, host) => await broadcastPurge(url, host)
+  })
+  await listenOn(admin, initial.config.admin.host, initial.config.admin.port)
+  logger.info({ workers, adminPort: initial.config.admin.port }, 'cluster primary started')
+
+  return await new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      if (draining) return
+      draining = true
+      logger.info({ signal }, 'draining workers')
+      watcher.close()
+      const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined)
+      let left = alive.length
+      const done = (): void => {
+        drainServer(admin, 100).finally(() => resolve(0)).catch(() => {})
+      }
+      if (left === 0) return done()
+      for (const worker of alive) {
+        worker.once('exit', () => { if (--left === 0) done() })
+        worker.process.kill('SIGTERM')
+      }
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.on('SIGHUP', () => {
+      watcher.reload()
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP')
+    })
+  })
+}
+
+/** Every worker drops the URL from its L1 and deletes it from memcached (idempotent); resolves with the key. */
+async function broadcastPurge (url: string, host: string | undefined): Promise<string> {
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected())
+  const id = randomUUID()
+  const replies = await Promise.all(workers.map(async (worker) => await new Promise<PurgeReply>((resolve) => {
+    const onMessage = (message: PurgeReply): void => {
+      if (message?.type !== 'corral:purged' || message.id !== id) return
+      worker.off('message', onMessage)
+      clearTimeout(timer)
+      resolve(message)
+    }
+    const timer = setTimeout(() => {
+      worker.off('message', onMessage)
+      resolve({ type: 'corral:purged', id, error: 'worker did not answer' })
+    }, 5000)
+    worker.on('message', onMessage)
+    worker.send({ type: 'corral:purge', id, url, host } satisfies PurgeRequest)
+  })))
+  const failed = replies.find((r) => r.error !== undefined)
+  if (failed?.error !== undefined && replies.every((r) => r.key === undefined)) throw new ConfigError('url', failed.error)
+  return replies.find((r) => r.key !== undefined)?.key ?? ''
+}
+
+/** Worker side: answer the primary's purge broadcasts and metric scrapes. */
+export function serveWorker (proxy: Proxy): void {
+  AggregatorRegistry.setRegistries([proxy.metrics.registry])
+  // prom-client installs the worker's answer to the primary's scrape in AggregatorRegistry's constructor.
+  // eslint-disable-next-line no-new
+  new AggregatorRegistry()
+  process.on('message', (message: PurgeRequest) => {
+    if (message?.type !== 'corral:purge') return
+    const reply = (r: Omit<PurgeReply, 'type' | 'id'>): void => { process.send?.({ type: 'corral:purged', id: message.id, ...r }) }
+    const { url, host } = message
+    if (!/^https?:\/\//.test(url) && host === undefined && proxy.loaded.config.cache.key.includeHost) {
+      return reply({ error: 'url: a path-only purge needs ?host=<host> (cache keys include the host), or give an absolute URL' })
+    }
+    proxy.pipeline.invalidateUrl(url, host).then((key) => reply({ key }), (err: unknown) => reply({ error: String(err) }))
+  })
+}
