@@ -101,8 +101,9 @@ export function makeCache (config: Config, metrics: Metrics, logger: Logger, clo
     leases: l2,
     shared: l2,
     leaseTtlMs,
-    // A follower outwaits the lease (a dead leader's lease expires first), then a takeover's own fetch.
-    waitMs: leaseTtlMs + config.origin.timeoutMs,
+    // A follower outwaits the lease (a dead leader's lease expires first; memcached may keep it up to a second
+    // longer, store/memcached.ts rounds up), then a takeover's own fetch.
+    waitMs: leaseTtlMs + 1000 + config.origin.timeoutMs,
     now: systemClock.now,
     onLease: (result) => metrics.leases.labels(result).inc()
   })

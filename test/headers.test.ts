@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest'
+import { makeOriginRequestHeaders, normalizeAcceptEncoding, toFlatHeaders } from '../src/headers.js'
+
+describe('normalizeAcceptEncoding', () => {
+  it.each([
+    ['gzip, deflate, br', 'br, gzip, deflate'],
+    ['br;q=1.0, gzip;q=0.8', 'br, gzip'],
+    ['gzip;q=0, br', 'br'],
+    ['gzip;q=0.5', 'gzip'],
+    ['identity', ''],
+    ['', '']
+  ])('%s → %s', (input, expected) => {
+    expect(normalizeAcceptEncoding(input)).toBe(expected)
+  })
+})
+
+describe('toFlatHeaders', () => {
+  it('drops hop-by-hop fields and those Connection names, and keeps multi-valued fields apart', () => {
+    const flat = toFlatHeaders({
+      connection: 'x-hop, close',
+      'x-hop': '1',
+      'keep-alive': 'timeout=5',
+      'transfer-encoding': 'chunked',
+      'set-cookie': ['a=1', 'b=2'],
+      'content-type': 'text/html'
+    }, new Set())
+    expect(flat).toEqual(['set-cookie', 'a=1', 'set-cookie', 'b=2', 'content-type', 'text/html'])
+  })
+})
+
+describe('makeOriginRequestHeaders', () => {
+  it('sets forwarding headers and drops the ones a client could use to poison the cache', () => {
+    const out = makeOriginRequestHeaders({ host: 'www.example.com', 'x-forwarded-host': 'evil', 'x-forwarded-proto': 'https', 'x-corral-debug': 'secret', te: 'trailers' }, '10.0.0.1', 'http', null)
+    expect(out['x-forwarded-host']).toBe('www.example.com')
+    expect(out['x-forwarded-proto']).toBe('http')
+    expect(out['x-forwarded-for']).toBe('10.0.0.1')
+    expect(out['x-corral-debug']).toBeUndefined()
+    expect(out.te).toBeUndefined()
+    expect(out.via).toBe('1.1 corral')
+  })
+
+  it('applies overrides, null meaning remove', () => {
+    const out = makeOriginRequestHeaders({ host: 'h', 'if-none-match': '"x"', 'accept-encoding': 'gzip, br' }, undefined, 'http', { 'if-none-match': null, 'accept-encoding': 'br, gzip' })
+    expect(out['if-none-match']).toBeUndefined()
+    expect(out['accept-encoding']).toBe('br, gzip')
+  })
+})

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest'
+import { makeCacheKey, makeVariantKey, parseVary, splitTarget, type KeyOptions } from '../src/key.js'
+
+const options: KeyOptions = { sortQuery: true, ignoreQueryParams: new Set(['utm_source', 'fbclid']), includeHost: true }
+
+describe('makeCacheKey', () => {
+  it('is host + path for a plain URL, host lower-cased', () => {
+    expect(makeCacheKey('WWW.Example.COM', '/a/b', '', options)).toBe('www.example.com/a/b')
+  })
+
+  it('drops the default port and a trailing dot so spellings of one host share entries', () => {
+    expect(makeCacheKey('example.com:80', '/', '', options)).toBe('example.com/')
+    expect(makeCacheKey('example.com.', '/', '', options)).toBe('example.com/')
+    expect(makeCacheKey('example.com:8080', '/', '', options)).toBe('example.com:8080/')
+  })
+
+  it('sorts query parameters and drops ignored ones', () => {
+    expect(makeCacheKey('h', '/p', 'b=2&a=1&utm_source=x&fbclid=y', options)).toBe('h/p?a=1&b=2')
+    expect(makeCacheKey('h', '/p', 'utm_source=x', options)).toBe('h/p')
+  })
+
+  it('keeps order when sortQuery is off', () => {
+    expect(makeCacheKey('h', '/p', 'b=2&a=1', { ...options, sortQuery: false })).toBe('h/p?b=2&a=1')
+  })
+
+  it('leaves the host out when includeHost is off', () => {
+    expect(makeCacheKey('evil.example', '/p', '', { ...options, includeHost: false })).toBe('/p')
+  })
+
+  it('keys a missing Host apart from any real host', () => {
+    expect(makeCacheKey(undefined, '/p', '', options)).toBe('/p')
+  })
+})
+
+describe('splitTarget', () => {
+  it('splits origin-form', () => {
+    expect(splitTarget('/a?x=1')).toEqual({ path: '/a', query: 'x=1', host: undefined })
+  })
+
+  it('takes the host from absolute-form (RFC 9112 §3.2.2)', () => {
+    expect(splitTarget('http://other.example/a?x=1')).toEqual({ path: '/a', query: 'x=1', host: 'other.example' })
+  })
+})
+
+describe('variants', () => {
+  it('parses Vary into lower-case names without duplicates', () => {
+    expect(parseVary('Accept-Encoding, accept-encoding,  Accept-Language')).toEqual(['accept-encoding', 'accept-language'])
+    expect(parseVary(undefined)).toBeNull()
+    expect(parseVary('*')).toEqual(['*'])
+  })
+
+  it('makes one variant key per normalised header value', () => {
+    const a = makeVariantKey('h/p', 'e1', ['accept-encoding'], { 'accept-encoding': 'gzip, deflate, br' })
+    const b = makeVariantKey('h/p', 'e1', ['accept-encoding'], { 'accept-encoding': 'br, gzip,deflate' })
+    const c = makeVariantKey('h/p', 'e1', ['accept-encoding'], { 'accept-encoding': 'identity' })
+    expect(a).toBe(b)
+    expect(c).not.toBe(a)
+  })
+
+  it('changes every variant key when the epoch changes (purge orphans variants)', () => {
+    const headers = { 'accept-language': 'en' }
+    expect(makeVariantKey('h/p', 'e1', ['accept-language'], headers)).not.toBe(makeVariantKey('h/p', 'e2', ['accept-language'], headers))
+  })
+})
