@@ -22,8 +22,27 @@ export function flushLogger (logger: Logger): void {
 }
 
 /** The access line: one per request, fields in a fixed order, absent values left out by pino's JSON. */
-export function writeAccessLine (logger: Logger, trace: Trace, res: ServerResponse, ms: number): void {
+export function writeAccessLine (logger: Logger, trace: Trace, res: ServerResponse, ms: number, withTrace: boolean): void {
   const req = res.req
+  if (withTrace) {
+    logger.info({
+      method: req.method,
+      url: req.url,
+      status: res.statusCode,
+      cache: trace.xCache,
+      ms: Math.round(ms * 100) / 100,
+      key: trace.key,
+      route: trace.route,
+      tier: trace.tier,
+      lease: trace.lease ?? undefined,
+      coalesced: trace.coalesced,
+      originStatus: trace.originStatus === 0 ? undefined : trace.originStatus,
+      originMs: trace.originStatus === 0 ? undefined : Math.round(trace.originMs * 100) / 100,
+      shed: trace.shed ?? undefined,
+      error: trace.error ?? undefined
+    }, 'access')
+    return
+  }
   logger.info({
     method: req.method,
     url: req.url,

@@ -441,7 +441,7 @@ export class Pipeline implements TraceSink {
     const { metrics } = this.#deps
     metrics.requests[xCache].inc()
     metrics.requestDuration[xCache].observe(ms / 1000)
-    if (this.#settings.accessLog) writeAccessLine(this.#deps.logger, trace, res, ms)
+    if (this.#settings.accessLog) writeAccessLine(this.#deps.logger, trace, res, ms, this.#settings.flags.trace)
   }
 }
 

@@ -85,7 +85,8 @@ export function compileRoutes (loaded: LoadedConfig): RouteTable {
     else prefixes.push({ prefix: config.match, route })
   })
   const fallback: CompiledRoute = Object.freeze({
-    index: -1, match: '', priority: 'normal', flag: null, answer: makeShedAnswer(DEFAULT_WHEN_SHED, undefined)
+    // '*' names the default route in logs, metrics labels and traces.
+    index: -1, match: '*', priority: 'normal', flag: null, answer: makeShedAnswer(DEFAULT_WHEN_SHED, undefined)
   })
   return { routes, fallback, prefixes, regexes }
 }

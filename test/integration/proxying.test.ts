@@ -149,6 +149,30 @@ describe('origin failures', () => {
   })
 })
 
+describe('access log', () => {
+  it('writes one line per request with cache status, bytes and timings', async () => {
+    origin = await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, 'hello'))
+    const p = proxy = await startProxy(origin.url)
+    await get(`${p.url}/log`)
+    await get(`${p.url}/log`)
+    await expect.poll(() => p.logs.filter((l) => l.msg === 'access').length).toBe(2)
+    const [miss, hit] = p.logs.filter((l) => l.msg === 'access')
+    expect(miss).toMatchObject({ method: 'GET', url: '/log', status: 200, cache: 'MISS', bytes: 5, originStatus: 200 })
+    expect(typeof miss?.originMs).toBe('number')
+    expect(hit).toMatchObject({ cache: 'HIT', bytes: 5 })
+    expect(hit?.key).toBeUndefined()
+  })
+
+  it('adds the pipeline trace to each line while the trace flag is on', async () => {
+    origin = await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, 'hello'))
+    const p = proxy = await startProxy(origin.url, { flags: { trace: true } })
+    await get(`${p.url}/traced`)
+    await expect.poll(() => p.logs.some((l) => l.msg === 'access')).toBe(true)
+    const line = p.logs.find((l) => l.msg === 'access')
+    expect(line).toMatchObject({ key: `${new URL(p.url).host}/traced`, route: '*', tier: 'none', coalesced: false, cache: 'MISS' })
+  })
+})
+
 describe('receive', () => {
   it('answers the load balancer health path on the main listener', async () => {
     origin = await startOrigin(answer(200, {}, ''))
