@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { dirname, resolve } from 'node:path'
-import { Ajv, type ErrorObject } from 'ajv'
+import { Ajv } from 'ajv'
+import { describeSchemaError } from '../schema-errors.js'
 import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../errors.js'
 import type { Config } from './types.js'
@@ -14,7 +15,8 @@ export interface LoadedConfig {
   readonly shedPages: ReadonlyMap<number, Buffer>
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
+// verbose: errors carry their parentSchema, where a schema's own errorMessage lives.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true })
 const validate = ajv.compile(schema)
 
 /** Bytes → config, or a ConfigError naming the key path and the reason. Pure but for reading whenShed files. */
@@ -25,7 +27,7 @@ export function parseConfig (text: string, baseDir = process.cwd()): LoadedConfi
   } catch (err) {
     throw new ConfigError('', `invalid JSON: ${(err as Error).message}`, { cause: err })
   }
-  if (!validate(raw)) throw new ConfigError(...describeSchemaError(validate.errors ?? []))
+  if (!validate(raw)) throw new ConfigError(...describeSchemaError(validate.errors ?? [], 'invalid config'))
   const config = raw as unknown as Config
   assertSemantics(config)
   return { config, version: createHash('sha1').update(text).digest('hex').slice(0, 12), shedPages: readShedPages(config, baseDir) }
@@ -39,39 +41,6 @@ export function loadConfigFile (path: string): LoadedConfig {
     throw new ConfigError('', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
   }
   return parseConfig(text, dirname(resolve(path)))
-}
-
-function toKeyPath (instancePath: string): string {
-  // /routes/0/match → routes[0].match
-  return instancePath.split('/').slice(1).reduce((path, part) =>
-    /^\d+$/.test(part) ? `${path}[${part}]` : path === '' ? part : `${path}.${part}`, '')
-}
-
-/** The most useful of ajv's errors: the deepest one, preferring a concrete keyword over oneOf's summary. */
-function describeSchemaError (errors: ErrorObject[]): [string, string] {
-  const concrete = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if')
-  const candidates = concrete.length > 0 ? concrete : errors
-  let best = candidates[0]
-  for (const e of candidates) {
-    // At equal depth an unknown key beats oneOf's "must be boolean": { value: true, nte: '…' } has a typo, not a wrong type.
-    if (best === undefined || e.instancePath.length > best.instancePath.length ||
-      (e.instancePath.length === best.instancePath.length && e.keyword === 'additionalProperties' && best.keyword !== 'additionalProperties')) best = e
-  }
-  if (best === undefined) return ['', 'invalid config']
-  const path = toKeyPath(best.instancePath)
-  if (best.keyword === 'additionalProperties') {
-    const key = String((best.params as { additionalProperty: string }).additionalProperty)
-    return [path === '' ? key : `${path}.${key}`, 'unknown key']
-  }
-  if (best.keyword === 'required') {
-    const key = String((best.params as { missingProperty: string }).missingProperty)
-    return [path === '' ? key : `${path}.${key}`, 'is required']
-  }
-  if (best.keyword === 'not' && path.endsWith('whenShed')) return [path, 'set body or file, not both']
-  if (best.keyword === 'enum') {
-    return [path, `must be one of ${(best.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`]
-  }
-  return [path, best.message ?? 'invalid value']
 }
 
 const BUILT_IN_FLAGS = new Set(Object.keys(schema.properties.flags.properties))

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { Ajv, type ErrorObject } from 'ajv'
+import { Ajv } from 'ajv'
+import { describeSchemaError } from '../schema-errors.js'
 import schema from './scenario.schema.json' with { type: 'json' }
 
 export interface Thresholds {
@@ -92,7 +93,7 @@ export function parseScenario (text: string): Scenario {
   } catch (err) {
     throw new ScenarioError('', `invalid JSON: ${(err as Error).message}`, { cause: err })
   }
-  if (!validate(raw)) throw new ScenarioError(...describeSchemaError(validate.errors ?? []))
+  if (!validate(raw)) throw new ScenarioError(...describeSchemaError(validate.errors ?? [], 'invalid scenario'))
   const scenario = raw as unknown as Scenario
   assertSemantics(scenario)
   return scenario
@@ -131,37 +132,6 @@ export function planStages (scenario: Scenario): PlannedStage[] {
     previous = next
   }
   return planned
-}
-
-function toKeyPath (instancePath: string): string {
-  // /stages/1/duration → stages[1].duration
-  return instancePath.split('/').slice(1).reduce((path, part) =>
-    /^\d+$/.test(part) ? `${path}[${part}]` : path === '' ? part : `${path}.${part}`, '')
-}
-
-function join (path: string, key: string): string {
-  return path === '' ? key : `${path}.${key}`
-}
-
-/** The most useful of ajv's errors: the deepest one. */
-function describeSchemaError (errors: ErrorObject[]): [string, string] {
-  let best: ErrorObject | undefined
-  for (const e of errors) if (best === undefined || e.instancePath.length > best.instancePath.length) best = e
-  if (best === undefined) return ['', 'invalid scenario']
-  const path = toKeyPath(best.instancePath)
-  const custom = (best.parentSchema as { errorMessage?: unknown } | undefined)?.errorMessage
-  switch (best.keyword) {
-    case 'additionalProperties':
-      return [join(path, String((best.params as { additionalProperty: string }).additionalProperty)), 'unknown key']
-    case 'required':
-      return [join(path, String((best.params as { missingProperty: string }).missingProperty)), 'is required']
-    case 'enum':
-      return [path, `must be one of ${(best.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`]
-    case 'pattern':
-      return [path, typeof custom === 'string' ? custom : best.message ?? 'invalid value']
-    default:
-      return [path, best.message ?? 'invalid value']
-  }
 }
 
 /** Checks the schema cannot express. */

@@ -1,0 +1,44 @@
+/**
+ * ajv errors → one `[keyPath, reason]` an operator can act on. Shared by the proxy config and spike scenarios, so
+ * both name keys the same way (`routes[0].match`, `stages[1].duration`).
+ */
+import type { ErrorObject } from 'ajv'
+
+/** `/routes/0/match` → `routes[0].match` */
+export function toKeyPath (instancePath: string): string {
+  return instancePath.split('/').slice(1).reduce((path, part) =>
+    /^\d+$/.test(part) ? `${path}[${part}]` : path === '' ? part : `${path}.${part}`, '')
+}
+
+function join (path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`
+}
+
+/**
+ * The most useful error: the deepest, preferring a concrete keyword over oneOf's summary, and at equal depth an
+ * unknown key over a type mismatch (`{ value: true, nte: '…' }` has a typo, not a wrong type). A schema may give
+ * its own text for a `pattern` or `not` with `errorMessage` beside it (a pattern that means "a duration like 30s").
+ */
+export function describeSchemaError (errors: readonly ErrorObject[], fallback: string): [string, string] {
+  const concrete = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if')
+  const candidates = concrete.length > 0 ? concrete : errors
+  let best = candidates[0]
+  for (const e of candidates) {
+    if (best === undefined || e.instancePath.length > best.instancePath.length ||
+      (e.instancePath.length === best.instancePath.length && e.keyword === 'additionalProperties' && best.keyword !== 'additionalProperties')) best = e
+  }
+  if (best === undefined) return ['', fallback]
+  const path = toKeyPath(best.instancePath)
+  const custom = (best.parentSchema as { errorMessage?: unknown } | undefined)?.errorMessage
+  if (typeof custom === 'string' && (best.keyword === 'pattern' || best.keyword === 'not')) return [path, custom]
+  switch (best.keyword) {
+    case 'additionalProperties':
+      return [join(path, String((best.params as { additionalProperty: string }).additionalProperty)), 'unknown key']
+    case 'required':
+      return [join(path, String((best.params as { missingProperty: string }).missingProperty)), 'is required']
+    case 'enum':
+      return [path, `must be one of ${(best.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`]
+    default:
+      return [path, best.message ?? 'invalid value']
+  }
+}
