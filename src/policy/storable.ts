@@ -7,6 +7,7 @@
  */
 import CachePolicy from 'http-cache-semantics'
 import type { HeaderRecord } from '../headers.js'
+import type { EntryDeadlines } from '../store/types.js'
 import { deltaSeconds, parseCacheControl } from './cache-control.js'
 
 export interface StoreOptions {
@@ -27,14 +28,8 @@ export interface ResponseFacts {
   readonly headers: HeaderRecord
 }
 
-export interface Deadlines {
-  readonly storedAt: number
-  readonly initialAgeSeconds: number
-  readonly freshUntil: number
-  readonly staleWhileRevalidateUntil: number
-  readonly staleIfErrorUntil: number
-  readonly mustRevalidate: boolean
-}
+/** The deadlines a stored entry carries (store/types.ts); decided here, compared on every hit. */
+export type Deadlines = EntryDeadlines
 
 export type NotStorableReason =
   'method' | 'status' | 'no-store' | 'private' | 'authorization' | 'set-cookie' | 'vary-star' | 'no-freshness'

@@ -4,15 +4,8 @@
  * numbers, so a read compares deadlines and never re-parses headers.
  */
 
-/** A cached response, ready to write: `headers` go to `res.writeHead` as they are. */
-export interface StoredEntry {
-  readonly kind: 'entry'
-  /** The full cache key (primary key + variant). Stores check it on read so a hash collision is a miss. */
-  readonly key: string
-  readonly status: number
-  /** Flat `[name, value, name, value, …]`, lower-case names, hop-by-hop and `age` already removed. */
-  readonly headers: readonly string[]
-  readonly body: Buffer
+/** When a stored response is fresh, may be served stale, or may stand in for an error: numbers a hit compares. */
+export interface EntryDeadlines {
   /** Epoch ms when the response arrived from the origin (or was last revalidated). */
   readonly storedAt: number
   /** Seconds of age the response already had on arrival (RFC 9111 §4.2.3 corrected initial age). */
@@ -25,6 +18,17 @@ export interface StoredEntry {
   readonly staleIfErrorUntil: number
   /** must-revalidate / proxy-revalidate / no-cache: never served stale without the origin's word. */
   readonly mustRevalidate: boolean
+}
+
+/** A cached response, ready to write: `headers` go to `res.writeHead` as they are. */
+export interface StoredEntry extends EntryDeadlines {
+  readonly kind: 'entry'
+  /** The full cache key (primary key + variant). Stores check it on read so a hash collision is a miss. */
+  readonly key: string
+  readonly status: number
+  /** Flat `[name, value, name, value, …]`, lower-case names, hop-by-hop and `age` already removed. */
+  readonly headers: readonly string[]
+  readonly body: Buffer
   readonly etag: string | undefined
   readonly lastModified: string | undefined
 }
