@@ -95,8 +95,11 @@ async function serve (args: string[]): Promise<number> {
         resolve(1)
       })
     }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
+    // A worker gets a group-wide signal (systemd, a terminal) twice, directly and from the primary: `once` would let
+    // the second one kill it mid-drain. `stop` ignores repeats.
+    const on = cluster.isWorker ? 'on' : 'once'
+    process[on]('SIGTERM', () => stop('SIGTERM'))
+    process[on]('SIGINT', () => stop('SIGINT'))
   })
 }
 

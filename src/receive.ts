@@ -42,8 +42,13 @@ export async function drainServer (server: Server, graceMs: number): Promise<voi
   if (!server.listening) return
   const closed = new Promise<void>((resolve) => server.close(() => resolve()))
   server.closeIdleConnections()
+  // close() ends only the connections idle at that moment: a keep-alive connection whose response finishes later
+  // would hold the drain open until the client or keepAliveTimeout ends it. Sweep them as they go idle.
+  const sweep = setInterval(() => server.closeIdleConnections(), 50)
+  sweep.unref()
   const timer = setTimeout(() => server.closeAllConnections(), graceMs)
   timer.unref()
   await closed
+  clearInterval(sweep)
   clearTimeout(timer)
 }
