@@ -65,7 +65,16 @@ interface Node {
   downUntil: number
   /** One operation is testing a node whose down time ran out; the others keep skipping until it answers. */
   probing: boolean
+  /** Timeouts in a row: one late answer is usually our own event loop stalled, not the node. */
+  timeouts: number
 }
+
+/**
+ * A node is marked down after this many timeouts in a row (a refused or reset connection marks it down at once).
+ * Measured: a burst of 250 concurrent requests on a just-started process stalls the event loop past 50 ms, and a
+ * single late timer marked a healthy node down, which turned fleet leases off for retryDownMs.
+ */
+const TIMEOUTS_TO_MARK_DOWN = 3
 
 const FAILED: unique symbol = Symbol('failed')
 type Failed = typeof FAILED
@@ -77,8 +86,9 @@ const silentLogger = { log () {} }
  * L2: memcached through memjs, one client per node and our own ring, so failure handling is ours and not
  * memjs's (its retries would multiply a slow node's cost; its failover would move keys behind the ring's back).
  *
- * Nothing thrown or rejected ever leaves this store. An operation that fails or outlives `timeoutMs` marks its
- * node down for `retryDownMs`: meanwhile get is a miss, set and delete do nothing, and nothing is sent. When the
+ * Nothing thrown or rejected ever leaves this store. An operation that fails (refused, reset) marks its node down
+ * for `retryDownMs`, and so do TIMEOUTS_TO_MARK_DOWN operations in a row that outlive `timeoutMs` (each of those is a
+ * miss after `timeoutMs`): meanwhile get is a miss, set and delete do nothing, and nothing is sent. When the
  * time is up the next operation on that node is the probe (concurrent ones keep skipping until it answers), so a
  * dead node costs one failed operation per `retryDownMs`, not one per request.
  *
@@ -112,8 +122,9 @@ export class MemcachedStore implements CacheStore, LeaseStore {
     this.#onError = options.onError
     this.#onSkip = options.onSkip
     this.#clock = options.clock ?? systemClock
-    // memjs's own deadline matches ours so a stuck socket is torn down by the time the node is probed again.
-    const seconds = Math.max(options.timeoutMs, 1) / 1000
+    // Our deadline bounds each request; memjs's own, longer one tears down a socket that is truly stuck (its
+    // timeout errors every pending operation on the connection, so it must not fire on a merely late answer).
+    const seconds = Math.max(options.timeoutMs * 10, 1000) / 1000
     for (const address of this.#ring.nodes) {
       const client = memjs.Client.create(address, {
         retries: 0,
@@ -123,9 +134,17 @@ export class MemcachedStore implements CacheStore, LeaseStore {
         keepAlive: true,
         logger: silentLogger
       })
-      this.#nodes.set(address, { address, client, downUntil: 0, probing: false })
+      this.#nodes.set(address, { address, client, downUntil: 0, probing: false, timeouts: 0 })
     }
+    // Connect now, not inside the first burst of requests: a connect in a cold burst is the slowest operation.
+    const probeKey = `${this.#prefix}connect`
+    this.ready = Promise.all([...this.#nodes.values()].map(async (node) => {
+      await this.#call<unknown>(node, 'connect', (done) => node.client.get(probeKey, (err, value) => done(err, value)))
+    })).then(() => {})
   }
+
+  /** Resolves once every node has been tried (connected, refused or timed out); never rejects. */
+  readonly ready: Promise<void>
 
   async get (key: string): Promise<CacheRecord | undefined> {
     const itemKey = memcachedKey(this.#prefix, key)
@@ -232,7 +251,10 @@ export class MemcachedStore implements CacheStore, LeaseStore {
         settled = true
         clearTimeout(timer)
         const answered = err === null || isServerReply(err)
-        node.downUntil = answered ? 0 : this.#clock.now() + this.#retryDownMs
+        const timedOut = !answered && (err as { code?: string }).code === 'CORRAL_ERR_MEMCACHED_TIMEOUT'
+        node.timeouts = timedOut ? node.timeouts + 1 : 0
+        const down = !answered && (!timedOut || node.timeouts >= TIMEOUTS_TO_MARK_DOWN)
+        node.downUntil = down ? this.#clock.now() + this.#retryDownMs : 0
         node.probing = false
         if (err === null) {
           resolve(value)

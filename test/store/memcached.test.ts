@@ -134,33 +134,40 @@ describe('MemcachedStore when a node is unreachable', () => {
     const store = makeStore([`127.0.0.1:${await freePort()}`], options)
     try {
       const key = uniqueKey()
-      expect(await store.get(key)).toBeUndefined()
+      // The store connects when it is made: a refused connection marks the node down at once.
+      await store.ready
       expect(errors).toHaveLength(1)
-      expect(errors[0]?.op).toBe('get')
+      expect(errors[0]?.op).toBe('connect')
+      expect(await store.get(key)).toBeUndefined()
       for (let i = 0; i < 5; i++) expect(await store.get(key)).toBeUndefined()
       await store.set(key, makeEntry(key), 60_000)
       await store.delete(key)
       expect(await store.tryLease(key, 1000)).toBe('unavailable')
       expect(await store.acquire(key, 1000)).toBe(true)
       expect(errors).toHaveLength(1)
-      expect(skips).toEqual(Array(9).fill('node-down'))
+      expect(skips).toEqual(Array(10).fill('node-down'))
     } finally {
       await store.close()
     }
   })
 
-  it('costs about timeoutMs against a node that accepts and never answers', async () => {
+  it('costs about timeoutMs against a node that accepts and never answers, and marks it down after 3 timeouts in a row', async () => {
     silent = createServer(socket => { sockets.push(socket); socket.resume() })
     await new Promise<void>(resolve => silent?.listen(0, '127.0.0.1', resolve))
     const port = (silent.address() as { port: number }).port
-    const { errors, options } = counting()
+    const { errors, skips, options } = counting()
     const store = makeStore([`127.0.0.1:${port}`], { ...options, timeoutMs: 150 })
     try {
       const key = uniqueKey()
+      await store.ready
       expect(await store.get(key)).toBeUndefined()
+      expect(skips).toEqual([])
       await store.set(key, makeEntry(key), 60_000)
-      expect(errors).toHaveLength(1)
-      expect((errors[0]?.err as { code?: string }).code).toBe('CORRAL_ERR_MEMCACHED_TIMEOUT')
+      expect(errors.map(e => (e.err as { code?: string }).code)).toEqual(Array(3).fill('CORRAL_ERR_MEMCACHED_TIMEOUT'))
+      // Down now: skipped without touching the network.
+      expect(await store.get(key)).toBeUndefined()
+      expect(skips).toEqual(['node-down'])
+      expect(errors).toHaveLength(3)
     } finally {
       await store.close()
     }
