@@ -26,7 +26,7 @@ import { decideUsable, mayServeOnError, ttlSeconds } from './policy/usable.js'
 import { isNotModifiedForClient } from './policy/revalidate.js'
 import { fill, discard, type FillContext, type FillRequest, type FillResult } from './fill.js'
 import { streamResponse } from './pass.js'
-import { CACHE_STATUS, deliverEntry, deliverNotModified, deliverShed, deliverText, hitCacheStatus, staleCacheStatus } from './deliver.js'
+import { CACHE_STATUS, deliverEntry, deliverHit, deliverNotModified, deliverShed, deliverText, hitCacheStatus, staleCacheStatus } from './deliver.js'
 import { makeOriginRequestHeaders, normalizeAcceptEncoding } from './headers.js'
 import { errorCode, WaiterTimeoutError, type CorralError } from './errors.js'
 import { tokenMatches } from './admin-token.js'
@@ -136,9 +136,21 @@ export class Pipeline implements TraceSink {
 
   handle (req: IncomingMessage, res: ServerResponse): void {
     const trace = new Trace(performance.now(), this)
-    ;(res as ResponseWithTrace)[TRACE] = trace
-    res.once('finish', onResponseDone)
-    res.once('close', onResponseDone)
+    this.#dispatch(req, res, trace)
+    // An answer written synchronously (a memory hit, a shed) is accounted for now; one still under way when its
+    // response closes. A listener per request only where it is needed: 'close' costs about a microsecond.
+    if (res.writableEnded) {
+      if (!trace.done) {
+        trace.done = true
+        this.finish(trace, res)
+      }
+    } else {
+      ;(res as ResponseWithTrace)[TRACE] = trace
+      res.once('close', onResponseDone)
+    }
+  }
+
+  #dispatch (req: IncomingMessage, res: ServerResponse, trace: Trace): void {
     const settings = this.#settings
 
     const url = req.url ?? '/'
@@ -206,13 +218,25 @@ export class Pipeline implements TraceSink {
     }
     switch (usability) {
       case 'fresh':
-        return this.#serve(ex, entry, now, 'HIT', hitCacheStatus(ttlSeconds(entry, now)))
+        return this.#serveHit(ex, entry, now)
       case 'stale':
         this.#serve(ex, entry, now, 'STALE', staleCacheStatus(ttlSeconds(entry, now), 'stale-while-revalidate'))
         return this.#refreshInBackground(ex, key, varyIndex, entry)
       case 'expired':
         return this.#miss(ex, key, varyIndex, entry)
     }
+  }
+
+  /** The hot path: a fresh entry, most often from memory, answered synchronously. */
+  #serveHit (ex: Exchange, entry: StoredEntry, now: number): void {
+    const { trace, req } = ex
+    const { headers } = req
+    if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined || trace.debug) {
+      return this.#serve(ex, entry, now, 'HIT', hitCacheStatus(ttlSeconds(entry, now)))
+    }
+    trace.xCache = 'HIT'
+    trace.bytes = ex.isHead ? 0 : entry.body.length
+    deliverHit(ex.res, entry, now, ex.isHead, null)
   }
 
   #serve (ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string): void {
@@ -439,8 +463,7 @@ export class Pipeline implements TraceSink {
     const ms = performance.now() - trace.start
     const xCache = trace.xCache ?? 'ERROR'
     const { metrics } = this.#deps
-    metrics.requests[xCache].inc()
-    metrics.requestDuration[xCache].observe(ms / 1000)
+    metrics.requests.record(xCache, ms / 1000)
     if (this.#settings.accessLog) writeAccessLine(this.#deps.logger, trace, res, ms, this.#settings.flags.trace)
   }
 }
