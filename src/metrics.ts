@@ -94,6 +94,10 @@ export class Metrics {
   readonly configReloads: Counter<'result'>
   readonly originDuration: Histogram
   readonly originInFlight: Gauge
+  readonly memoryCacheBytes: Gauge
+  readonly memoryCacheEntries: Gauge
+  /** What the gauges report; the proxy points these at its live cache and limiter. */
+  readonly sources = { originInFlight: () => 0, memoryCacheBytes: () => 0, memoryCacheEntries: () => 0 }
 
   constructor () {
     const registers = [this.registry]
@@ -113,6 +117,10 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers
     })
-    this.originInFlight = new Gauge({ name: 'corral_origin_in_flight', help: 'Origin requests under way', registers })
+    // Gauges read their source when scraped, never on the request path.
+    const sources = this.sources
+    this.originInFlight = new Gauge({ name: 'corral_origin_in_flight', help: 'Origin requests under way', registers, collect () { this.set(sources.originInFlight()) } })
+    this.memoryCacheBytes = new Gauge({ name: 'corral_memory_cache_bytes', help: 'Bytes held by the in-process cache (bounded by cache.memory.maxBytes)', registers, collect () { this.set(sources.memoryCacheBytes()) } })
+    this.memoryCacheEntries = new Gauge({ name: 'corral_memory_cache_entries', help: 'Records held by the in-process cache', registers, collect () { this.set(sources.memoryCacheEntries()) } })
   }
 }

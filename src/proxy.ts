@@ -110,6 +110,12 @@ export function makeCache (config: Config, metrics: Metrics, logger: Logger, clo
   return { store, fleet }
 }
 
+function memoryTier (store: CacheStore): MemoryStore | undefined {
+  if (store instanceof MemoryStore) return store
+  if (store instanceof TieredStore) return store.l1
+  return undefined
+}
+
 function cacheShape (config: Config): unknown {
   return { memcached: config.cache.memcached, memory: config.cache.memory, timeoutMs: config.origin.timeoutMs }
 }
@@ -133,6 +139,10 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   const load = { get originSaturated () { return limiter.saturated } }
   const pipeline = new Pipeline({ origin, clock, logger, metrics, load }, cache, settings)
   const server: Server = makeServer(config.listen, (req, res) => pipeline.handle(req, res), logger)
+  // Gauges read on scrape, never on the request path.
+  metrics.sources.memoryCacheBytes = () => memoryTier(cache.store)?.calculatedSize ?? 0
+  metrics.sources.memoryCacheEntries = () => memoryTier(cache.store)?.size ?? 0
+  metrics.sources.originInFlight = () => limiter.inFlight
   let watcher: ConfigWatcher | null = null
 
   const apply = (next: LoadedConfig): void => {

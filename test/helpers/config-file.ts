@@ -210,17 +210,7 @@ export async function probe (url: string, init: RequestInit = {}): Promise<numbe
   }
 }
 
-/** Sum of every series of `name` in a Prometheus text whose label set contains `labelFilter` (e.g. `reason="route-off"`). */
-export function metricSum (text: string, name: string, labelFilter = ''): number {
-  let sum = 0
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue
-    const space = line.lastIndexOf(' ')
-    if (labelFilter !== '' && !line.slice(0, space).includes(labelFilter)) continue
-    sum += Number(line.slice(space + 1))
-  }
-  return sum
-}
+export { metricSum } from './proxy-process.js'
 
 export function merge (a: Json, b: Json): Json {
   const out: Json = { ...a }
