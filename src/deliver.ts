@@ -20,7 +20,8 @@ export function deliverEntry (
 }
 
 interface HitHeaders { readonly age: number, readonly ttl: number, readonly headers: string[] }
-const HIT_HEADERS = new WeakMap<StoredEntry, HitHeaders>()
+/** Keyed by the entry's header list, which entries decoded from the same memcached item share (store/codec.ts). */
+const HIT_HEADERS = new WeakMap<readonly string[], HitHeaders>()
 
 /**
  * A fresh hit. Age and ttl change once a second, so the header list is built once per entry per second and reused
@@ -29,10 +30,10 @@ const HIT_HEADERS = new WeakMap<StoredEntry, HitHeaders>()
 export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number, head: boolean, extra: readonly string[] | null): void {
   const age = ageSeconds(entry, now)
   const ttl = ttlSeconds(entry, now)
-  let memo = HIT_HEADERS.get(entry)
+  let memo = HIT_HEADERS.get(entry.headers)
   if (memo === undefined || memo.age !== age || memo.ttl !== ttl) {
     memo = { age, ttl, headers: entry.headers.concat('age', String(age), 'x-cache', 'HIT', 'cache-status', hitCacheStatus(ttl)) }
-    HIT_HEADERS.set(entry, memo)
+    HIT_HEADERS.set(entry.headers, memo)
   }
   res.writeHead(entry.status, extra === null ? memo.headers : memo.headers.concat(extra))
   if (head) res.end()

@@ -61,7 +61,8 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache): Pipel
       graceSeconds: config.cache.graceSeconds,
       staleIfErrorSeconds: config.cache.staleIfErrorSeconds,
       heuristicFraction: config.cache.heuristicFraction,
-      storeSetCookie: config.cache.storeSetCookie
+      storeSetCookie: config.cache.storeSetCookie,
+      keepStaleSeconds: config.cache.keepStaleSeconds
     },
     maxObjectBytes: config.cache.maxObjectBytes,
     hitForPassMs: config.cache.hitForPassSeconds * 1000,
@@ -224,6 +225,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       watcher?.reload()
     },
     async close (graceMs = 10_000) {
+      if (pipeline.draining) return
       pipeline.draining = true
       watcher?.close()
       await drainServer(server, graceMs)

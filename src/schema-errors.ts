@@ -42,3 +42,12 @@ export function describeSchemaError (errors: readonly ErrorObject[], fallback: s
       return [path, best.message ?? 'invalid value']
   }
 }
+
+/** " at line 3, column 5" from a JSON.parse error's "at position N" (an editor shows lines, not offsets). */
+export function jsonErrorPlace (text: string, err: Error): string {
+  const position = /at position (\d+)/.exec(err.message)?.[1]
+  if (position === undefined) return ''
+  const before = text.slice(0, Number(position))
+  const line = before.split('\n').length
+  return ` at line ${line}, column ${Number(position) - before.lastIndexOf('\n')}`
+}

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { dirname, resolve } from 'node:path'
 import { Ajv } from 'ajv'
-import { describeSchemaError } from '../schema-errors.js'
+import { describeSchemaError, jsonErrorPlace } from '../schema-errors.js'
 import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../errors.js'
 import type { Config } from './types.js'
@@ -25,7 +25,7 @@ export function parseConfig (text: string, baseDir = process.cwd()): LoadedConfi
   try {
     raw = JSON.parse(text)
   } catch (err) {
-    throw new ConfigError('', `invalid JSON: ${(err as Error).message}`, { cause: err })
+    throw new ConfigError('', `invalid JSON${jsonErrorPlace(text, err as Error)}: ${(err as Error).message}`, { cause: err })
   }
   if (!validate(raw)) throw new ConfigError(...describeSchemaError(validate.errors ?? [], 'invalid config'))
   const config = raw as unknown as Config

@@ -35,6 +35,7 @@ export interface Config {
     maxObjectBytes: number
     graceSeconds: number
     staleIfErrorSeconds: number
+    keepStaleSeconds: number
     heuristicFraction: number
     hitForPassSeconds: number
     storeSetCookie: boolean

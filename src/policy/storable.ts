@@ -15,6 +15,8 @@ export interface StoreOptions {
   readonly staleIfErrorSeconds: number
   readonly heuristicFraction: number
   readonly storeSetCookie: boolean
+  /** Kept this long past the last stale window: for revalidation, and for cache-only / saturated answers. */
+  readonly keepStaleSeconds: number
 }
 
 export interface RequestFacts {
@@ -37,9 +39,6 @@ export type NotStorableReason =
 export type StoreVerdict =
   | { readonly storable: false, readonly reason: NotStorableReason }
   | { readonly storable: true, readonly deadlines: Deadlines, readonly ttlMs: number }
-
-/** A stale entry that can still be revalidated (it has a validator) is worth keeping this long past its windows. */
-const KEEP_FOR_REVALIDATION_MS = 3600_000
 
 let policyNow = 0
 /** http-cache-semantics reads the clock through `now()`: this subclass reads ours (STYLE.md: pass `now` in). */
@@ -94,7 +93,7 @@ export function decideStorable (req: RequestFacts, res: ResponseFacts, now: numb
   const staleWhileRevalidateUntil = freshUntil + swrSeconds * 1000
   // An entry that may be served stale while refreshing may also be served stale when that refresh fails.
   const staleIfErrorUntil = Math.max(freshUntil + sieSeconds * 1000, staleWhileRevalidateUntil)
-  const usefulUntil = Math.max(staleIfErrorUntil, hasValidator ? now + KEEP_FOR_REVALIDATION_MS : 0)
+  const usefulUntil = staleIfErrorUntil + options.keepStaleSeconds * 1000
   return {
     storable: true,
     deadlines: { storedAt: now, initialAgeSeconds, freshUntil, staleWhileRevalidateUntil, staleIfErrorUntil, mustRevalidate },

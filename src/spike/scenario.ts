@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Ajv } from 'ajv'
-import { describeSchemaError } from '../schema-errors.js'
+import { describeSchemaError, jsonErrorPlace } from '../schema-errors.js'
 import schema from './scenario.schema.json' with { type: 'json' }
 
 export interface Thresholds {
@@ -91,7 +91,7 @@ export function parseScenario (text: string): Scenario {
   try {
     raw = JSON.parse(text)
   } catch (err) {
-    throw new ScenarioError('', `invalid JSON: ${(err as Error).message}`, { cause: err })
+    throw new ScenarioError('', `invalid JSON${jsonErrorPlace(text, err as Error)}: ${(err as Error).message}`, { cause: err })
   }
   if (!validate(raw)) throw new ScenarioError(...describeSchemaError(validate.errors ?? [], 'invalid scenario'))
   const scenario = raw as unknown as Scenario

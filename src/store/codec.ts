@@ -1,14 +1,17 @@
+import { randomBytes } from 'node:crypto'
+import type { LRUCache } from 'lru-cache'
 import type { CacheRecord, StoredEntry, VaryIndex } from './types.js'
 
 /**
  * CacheRecord ⇄ Buffer for memcached. Layout (big-endian):
  *
  *   0   u8   magic 0xC7
- *   1   u8   format version (1)
+ *   1   u8   format version (2)
  *   2   u32  metadata length M
  *   6   u32  body length B
- *   10  M bytes of UTF-8 JSON: every field except `body`
- *   10+M B bytes of body, raw
+ *   10  u48  stamp: random per encode, names this stored version
+ *   16  M bytes of UTF-8 JSON: every field except `body`
+ *   16+M B bytes of body, raw
  *
  * The body never goes through JSON (no base64 blow-up, no copy on decode: it is a view into the item). Both
  * lengths are stored so a truncated or padded item is caught instead of served. Anything unexpected decodes to
@@ -16,8 +19,14 @@ import type { CacheRecord, StoredEntry, VaryIndex } from './types.js'
  */
 
 const MAGIC = 0xC7
-const VERSION = 1
-export const CODEC_HEADER_BYTES = 10
+const VERSION = 2
+export const CODEC_HEADER_BYTES = 16
+
+/**
+ * Decoded metadata by full key, tagged with its stamp. Reading the stamp costs nothing, so a memcached hit on a
+ * version already seen skips JSON.parse (2.6 µs of a hit, --cpu-prof); the body still comes from the item.
+ */
+export type MetaMemo = LRUCache<string, { readonly stamp: number, readonly meta: Omit<StoredEntry, 'body'> }>
 
 export function encodeRecord (record: CacheRecord): Buffer {
   const meta = JSON.stringify(record.kind === 'entry' ? entryMeta(record) : record)
@@ -29,17 +38,21 @@ export function encodeRecord (record: CacheRecord): Buffer {
   buf[1] = VERSION
   buf.writeUInt32BE(metaBytes, 2)
   buf.writeUInt32BE(bodyBytes, 6)
+  randomBytes(6).copy(buf, 10)
   buf.write(meta, CODEC_HEADER_BYTES, 'utf8')
   if (body !== undefined) body.copy(buf, CODEC_HEADER_BYTES + metaBytes)
   return buf
 }
 
 /** The record, or `undefined` for an unknown format, a damaged item, or an item stored for another key. */
-export function decodeRecord (buf: Buffer, expectedKey: string): CacheRecord | undefined {
+export function decodeRecord (buf: Buffer, expectedKey: string, memo?: MetaMemo): CacheRecord | undefined {
   if (buf.length < CODEC_HEADER_BYTES || buf[0] !== MAGIC || buf[1] !== VERSION) return undefined
   const metaBytes = buf.readUInt32BE(2)
   const bodyBytes = buf.readUInt32BE(6)
   if (buf.length !== CODEC_HEADER_BYTES + metaBytes + bodyBytes) return undefined
+  const stamp = buf.readUIntBE(10, 6)
+  const known = memo?.get(expectedKey)
+  if (known !== undefined && known.stamp === stamp) return withBody(known.meta, buf.subarray(CODEC_HEADER_BYTES + metaBytes))
   let meta: unknown
   try {
     meta = JSON.parse(buf.toString('utf8', CODEC_HEADER_BYTES, CODEC_HEADER_BYTES + metaBytes))
@@ -51,7 +64,9 @@ export function decodeRecord (buf: Buffer, expectedKey: string): CacheRecord | u
   // Checked before the shape so a hash collision costs no further work.
   if (m['key'] !== expectedKey) return undefined
   if (m['kind'] === 'entry') {
-    return readEntry(m, buf.subarray(CODEC_HEADER_BYTES + metaBytes))
+    const entry = readEntry(m, buf.subarray(CODEC_HEADER_BYTES + metaBytes))
+    if (entry !== undefined && memo !== undefined) memo.set(expectedKey, { stamp, meta: entryMeta(entry) })
+    return entry
   }
   if (m['kind'] === 'vary' && bodyBytes === 0) return readVary(m, expectedKey)
   return undefined
@@ -61,6 +76,25 @@ function entryMeta (entry: StoredEntry): Omit<StoredEntry, 'body'> {
   // Spread rather than a field list so a field added to StoredEntry is carried without touching the codec.
   const { body: _body, ...meta } = entry
   return meta
+}
+
+/** A field list, not a spread: one object shape for every entry keeps the hit path monomorphic. */
+function withBody (m: Omit<StoredEntry, 'body'>, body: Buffer): StoredEntry {
+  return {
+    kind: 'entry',
+    key: m.key,
+    status: m.status,
+    headers: m.headers,
+    body,
+    storedAt: m.storedAt,
+    initialAgeSeconds: m.initialAgeSeconds,
+    freshUntil: m.freshUntil,
+    staleWhileRevalidateUntil: m.staleWhileRevalidateUntil,
+    staleIfErrorUntil: m.staleIfErrorUntil,
+    mustRevalidate: m.mustRevalidate,
+    etag: m.etag,
+    lastModified: m.lastModified
+  }
 }
 
 function readEntry (m: Record<string, unknown>, body: Buffer): StoredEntry | undefined {

@@ -77,7 +77,7 @@ describe('hot reload', () => {
   })
 
   it.each([
-    { what: 'broken JSON', bad: '{\n  "origin": {\n    "url": "http://127.0.0.1:1",\n', keyPath: '', message: /^invalid JSON: .*position \d+/ },
+    { what: 'broken JSON', bad: '{\n  "origin": {\n    "url": "http://127.0.0.1:1",\n', keyPath: '', message: /^invalid JSON at line 4, column 1: .*position \d+/ },
     { what: 'a wrong type', bad: { origin: { timeoutMs: 'fast' } }, keyPath: 'origin.timeoutMs', message: /^origin\.timeoutMs: must be integer/ },
     { what: 'a wrong type for a flag', bad: { flags: { cacheOnly: 'yes' } }, keyPath: 'flags.cacheOnly', message: /^flags\.cacheOnly: must be boolean/ },
     { what: 'an unknown key', bad: { cache: { memroy: { maxBytes: 1024 } } }, keyPath: 'cache.memroy', message: /^cache\.memroy: unknown key/ },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { decideStorable, type StoreOptions } from '../../src/policy/storable.js'
 
 const NOW = Date.parse('2026-01-01T00:00:00Z')
-const options: StoreOptions = { graceSeconds: 10, staleIfErrorSeconds: 0, heuristicFraction: 0, storeSetCookie: false }
+const options: StoreOptions = { graceSeconds: 10, staleIfErrorSeconds: 0, heuristicFraction: 0, storeSetCookie: false, keepStaleSeconds: 3600 }
 const get = (headers: Record<string, string> = {}): { method: string, url: string, headers: Record<string, string> } => ({ method: 'GET', url: '/', headers: { host: 'h', ...headers } })
 
 function decide (headers: Record<string, string>, status = 200, reqHeaders: Record<string, string> = {}, opts: StoreOptions = options): ReturnType<typeof decideStorable> {
@@ -78,6 +78,13 @@ describe('decideStorable', () => {
     expect(decide(headers).storable && (decide(headers) as { deadlines: { freshUntil: number } }).deadlines.freshUntil).toBe(NOW)
     const h = decide(headers, 200, {}, { ...options, heuristicFraction: 0.1 })
     expect(h.storable && h.deadlines.freshUntil).toBe(NOW + 100_000)
+  })
+
+  it('keeps an entry keepStaleSeconds past its last stale window (revalidation, cache-only answers)', () => {
+    const v = decide({ 'cache-control': 'max-age=60, stale-if-error=100' })
+    expect(v.storable && v.ttlMs).toBe((60 + 100 + 3600) * 1000)
+    const none = decide({ 'cache-control': 'max-age=60' }, 200, {}, { ...options, keepStaleSeconds: 0, graceSeconds: 0 })
+    expect(none.storable && none.ttlMs).toBe(60_000)
   })
 
   it('never stores partial content or unsafe methods', () => {

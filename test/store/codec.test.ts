@@ -39,7 +39,7 @@ describe('codec', () => {
 
   it('answers undefined for an unknown version or magic', () => {
     const wrongVersion = Buffer.from(encodeRecord(makeEntry(KEY)))
-    wrongVersion[1] = 2
+    wrongVersion[1] = 1
     expect(decodeRecord(wrongVersion, KEY)).toBeUndefined()
     const wrongMagic = Buffer.from(encodeRecord(makeEntry(KEY)))
     wrongMagic[0] = 0x7b
