@@ -176,7 +176,7 @@ describe('MemcachedStore when a node is unreachable', () => {
   it.skipIf(address === null)('degrades to misses when its memcached stops, and uses it again once it is back', async () => {
     let memcached: MemcachedProcess = await startMemcached()
     let now = 0
-    const { errors, options } = counting()
+    const { errors, skips, options } = counting()
     const store = makeStore([memcached.address], { ...options, retryDownMs: 1000, clock: { now: () => now } })
     try {
       const key = uniqueKey()
@@ -184,17 +184,20 @@ describe('MemcachedStore when a node is unreachable', () => {
       expect(await store.get(key)).toEqual(makeEntry(key))
 
       await memcached.stop()
-      expect(await store.get(key)).toBeUndefined()
-      expect(await store.get(key)).toBeUndefined()
-      expect(errors).toHaveLength(1)
+      // The dead node is noticed by a reset or refused connection (marked down at once) or, if the kill races the
+      // request, by a timeout first: either way every get is a miss and within a few it is skipped.
+      for (let i = 0; i < 5 && skips.length === 0; i++) expect(await store.get(key)).toBeUndefined()
+      expect(skips).toEqual(['node-down'])
+      const noticed = errors.length
+      expect(noticed).toBeGreaterThanOrEqual(1)
 
       memcached = await startMemcached({ port: memcached.port })
       expect(await store.get(key)).toBeUndefined() // still marked down: not even tried
-      expect(errors).toHaveLength(1)
+      expect(errors).toHaveLength(noticed)
       now += 1000
       await store.set(key, makeEntry(key), 60_000) // the probe
       expect(await store.get(key)).toEqual(makeEntry(key))
-      expect(errors).toHaveLength(1)
+      expect(errors).toHaveLength(noticed)
     } finally {
       await store.close()
       await memcached.stop()
