@@ -1,0 +1,77 @@
+/**
+ * `npm run bench:micro`: the pure stages a cache hit passes through, in nanoseconds per call. These are the
+ * figures behind "shedding costs microseconds" (it costs well under one) and the hit path's budget.
+ * Absolute numbers on a shared machine: compare runs on the same machine, not across machines.
+ */
+import { parseConfig } from '../src/config/load.js'
+import { compileRoutes, decideShed, matchRoute } from '../src/shed.js'
+import { resolveFlags } from '../src/flags.js'
+import { makeCacheKey, makeKeyOptions, splitTarget } from '../src/key.js'
+import { decideUsable } from '../src/policy/usable.js'
+import { decodeRecord, encodeRecord, type MetaMemo } from '../src/store/codec.js'
+import { LRUCache } from 'lru-cache'
+import type { StoredEntry } from '../src/store/types.js'
+
+const loaded = parseConfig(JSON.stringify({
+  origin: { url: 'http://127.0.0.1:3000' },
+  flags: { comments: true, shedPercent: 30 },
+  routes: [
+    { match: '/__corral/', priority: 'critical' },
+    { match: '/api/', priority: 'critical' },
+    { match: '/comments/', flag: 'comments', priority: 'sheddable' },
+    { match: '/search', priority: 'sheddable' },
+    { match: '~^/article/\\d+', priority: 'normal' },
+    { match: '/static/', priority: 'normal' },
+    { match: '/account/', priority: 'critical' },
+    { match: '/tag/', priority: 'sheddable' }
+  ]
+}))
+const table = compileRoutes(loaded)
+const flags = resolveFlags(loaded.config)
+const load = { originSaturated: false }
+const keyOptions = makeKeyOptions(loaded.config)
+const now = Date.now()
+const entry: StoredEntry = {
+  kind: 'entry',
+  key: 'www.example.com/article/123',
+  status: 200,
+  headers: ['content-type', 'text/html; charset=utf-8', 'cache-control', 'public, max-age=60', 'etag', '"abc"', 'content-length', '1024', 'via', '1.1 corral'],
+  body: Buffer.alloc(1024, 'x'),
+  storedAt: now,
+  initialAgeSeconds: 0,
+  freshUntil: now + 60_000,
+  staleWhileRevalidateUntil: now + 70_000,
+  staleIfErrorUntil: now + 70_000,
+  mustRevalidate: false,
+  etag: '"abc"',
+  lastModified: undefined
+}
+const encoded = encodeRecord(entry)
+const memo: MetaMemo = new LRUCache({ max: 100 })
+
+let sink = 0
+function measure (name: string, fn: (i: number) => unknown, iterations = 2_000_000): void {
+  for (let i = 0; i < 100_000; i++) fn(i)
+  const start = process.hrtime.bigint()
+  for (let i = 0; i < iterations; i++) if (fn(i) !== undefined) sink++
+  const ns = Number(process.hrtime.bigint() - start) / iterations
+  process.stdout.write(`${name.padEnd(58)} ${ns.toFixed(1).padStart(8)} ns/op\n`)
+}
+
+const paths = ['/article/123', '/', '/comments/9', '/api/x', '/search?q=tv', '/tag/deals']
+measure('shed: matchRoute + decideShed (8 routes, shedPercent 30)', (i) => {
+  const route = matchRoute(table, paths[i % paths.length] as string)
+  return decideShed(route, flags, load, i)
+})
+measure('key: splitTarget + makeCacheKey (query sorted, utm dropped)', () => {
+  const t = splitTarget('/article/123?b=2&a=1&utm_source=x')
+  return makeCacheKey('www.example.com', t.path, t.query, keyOptions)
+})
+measure('key: splitTarget + makeCacheKey (no query)', () => {
+  const t = splitTarget('/article/123')
+  return makeCacheKey('www.example.com', t.path, t.query, keyOptions)
+})
+measure('policy: decideUsable', () => decideUsable(entry, now + 1000))
+measure('codec: decodeRecord (metadata parsed)', () => decodeRecord(encoded, entry.key), 200_000)
+measure('codec: decodeRecord (metadata memoised by stamp)', () => decodeRecord(encoded, entry.key, memo))
+if (sink < 0) process.stdout.write('unreachable\n')
