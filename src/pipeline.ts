@@ -14,8 +14,7 @@ import type { Clock } from './clock.js'
 import type { Logger } from './log.js'
 import type { Metrics, XCache } from './metrics.js'
 import type { Origin, OriginResponse } from './fetch.js'
-import type { StoreOptions, RequestFacts } from './policy/storable.js'
-import type { FlightOutcome } from './coalesce/single-flight.js'
+import type { StoreOptions } from './policy/storable.js'
 import type { FleetLease } from './coalesce/lease.js'
 import type { Flags } from './flags.js'
 import type { Priority } from './config/types.js'
@@ -24,13 +23,15 @@ import { makeCacheKey, makeVariantKey, splitTarget, type KeyOptions } from './ke
 import { decideShed, matchRoute, type CompiledRoute, type RouteTable, type ShedLoad, type ShedReason } from './shed.js'
 import { decideUsable, mayServeOnError, ttlSeconds } from './policy/usable.js'
 import { isNotModifiedForClient } from './policy/revalidate.js'
-import { fill, discard, type FillContext, type FillRequest, type FillResult } from './fill.js'
+import type { FillContext } from './fill.js'
 import { streamResponse } from './pass.js'
 import { CACHE_STATUS, deliverEntry, deliverHit, deliverNotModified, deliverShed, deliverText, hitCacheStatus, staleCacheStatus } from './deliver.js'
-import { makeOriginRequestHeaders, normalizeAcceptEncoding } from './headers.js'
-import { errorCode, WaiterTimeoutError, type CorralError } from './errors.js'
+import { makeOriginRequestHeaders } from './headers.js'
+import { errorCode, type CorralError } from './errors.js'
 import { tokenMatches } from './admin-token.js'
 import { Trace, TRACE, formatTrace, type TraceSink } from './trace.js'
+import type { Exchange } from './exchange.js'
+import { Coalescer } from './coalesce/miss.js'
 import { writeAccessLine } from './log.js'
 
 /** Everything the pipeline reads from config, resolved once per config load (never per request). */
@@ -66,26 +67,10 @@ export interface PipelineCache {
 
 export const HEALTH_PATH = '/__corral/health'
 
-/** Request fields never forwarded on a fill: the stored response must be the full, unconditional one. */
-const FILL_OVERRIDES_BASE = { 'if-none-match': null, 'if-modified-since': null, 'if-match': null, 'if-unmodified-since': null, 'if-range': null, range: null }
-
-/** A request in flight through the pipeline. One per request, fixed shape. */
-interface Exchange {
-  readonly req: IncomingMessage
-  readonly res: ServerResponse
-  readonly trace: Trace
-  /** The request target as the client sent it: what the origin is asked for. */
-  readonly url: string
-  readonly primaryKey: string
-  readonly isHead: boolean
-  readonly route: CompiledRoute
-  /** Set when shedding allows only cached answers: why. */
-  readonly cacheOnly: ShedReason | null
-}
-
 export class Pipeline implements TraceSink {
   readonly #deps: PipelineDeps
   readonly #flight: SingleFlight
+  readonly #coalescer: Coalescer
   readonly #hitForPass = new LRUCache<string, true>({ max: 100_000, ttl: 60_000 })
   /** One counter per priority, so each priority's shed share is exact (shed.ts). */
   readonly #tickets: Record<Priority, number> = { critical: 0, normal: 0, sheddable: 0 }
@@ -100,6 +85,21 @@ export class Pipeline implements TraceSink {
     this.#settings = settings
     this.#flight = new SingleFlight(settings.waitTimeoutMs)
     this.#fillContext = this.#makeFillContext()
+    const { metrics, logger, clock } = deps
+    this.#coalescer = new Coalescer({
+      flight: this.#flight,
+      metrics,
+      logger,
+      clock,
+      fillContext: () => this.#fillContext,
+      fleet: () => this.#cache.fleet
+    }, {
+      serve: (ex, entry, now, xCache, cacheStatus) => this.#serve(ex, entry, now, xCache, cacheStatus),
+      stream: (ex, source, xCache, cacheStatus) => this.#stream(ex, source, xCache, cacheStatus),
+      pass: (ex, cacheStatus) => this.#pass(ex, cacheStatus),
+      originFailed: (ex, stale, error) => this.#originFailed(ex, stale, error),
+      fail: (ex, err) => this.#fail(ex, err)
+    })
   }
 
   /** Hot reload: the next request reads the new settings. */
@@ -207,7 +207,7 @@ export class Pipeline implements TraceSink {
     if (entry === undefined) {
       ex.trace.tier = 'none'
       if (ex.cacheOnly !== null) return this.#shed(ex.res, ex.trace, ex.route, ex.cacheOnly, ex.isHead)
-      return this.#miss(ex, key, varyIndex, undefined)
+      return this.#coalescer.miss(ex, key, varyIndex, undefined)
     }
     const now = this.#deps.clock.now()
     const usability = decideUsable(entry, now)
@@ -221,9 +221,9 @@ export class Pipeline implements TraceSink {
         return this.#serveHit(ex, entry, now)
       case 'stale':
         this.#serve(ex, entry, now, 'STALE', staleCacheStatus(ttlSeconds(entry, now), 'stale-while-revalidate'))
-        return this.#refreshInBackground(ex, key, varyIndex, entry)
+        return this.#coalescer.refreshInBackground(ex, key, varyIndex, entry)
       case 'expired':
-        return this.#miss(ex, key, varyIndex, entry)
+        return this.#coalescer.miss(ex, key, varyIndex, entry)
     }
   }
 
@@ -252,91 +252,6 @@ export class Pipeline implements TraceSink {
     deliverEntry(ex.res, entry, now, xCache, cacheStatus, ex.isHead, extra)
   }
 
-  /** Miss or expired: join the flight for this key, or lead it. */
-  #miss (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined): void {
-    const waiting = this.#flight.wait(key)
-    if (waiting !== undefined) {
-      ex.trace.coalesced = true
-      this.#deps.metrics.coalescedWaiters.inc()
-      waiting.then((outcome) => this.#onWaited(ex, stale, outcome), (err: unknown) => this.#fail(ex, err))
-      return
-    }
-    const settle = this.#flight.lead(key) as (outcome: FlightOutcome) => void
-    this.#lead(ex, key, varyIndex, stale, settle, false).catch((err: unknown) => this.#fail(ex, err))
-  }
-
-  /**
-   * The leader of a key in this process: with a fleet, take the lease or wait for another process's fill; then fetch
-   * and store. `background` is a stale-while-revalidate refresh: nobody is waiting on the answer.
-   */
-  async #lead (
-    ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined,
-    settle: (outcome: FlightOutcome) => void, background: boolean
-  ): Promise<void> {
-    let release: (() => void) | null = null
-    const { fleet } = this.#cache
-    if (fleet !== null) {
-      const turn = await fleet.takeTurn(key, ex.primaryKey, ex.req.headers, stale?.storedAt ?? 0, ex.trace)
-      switch (turn.kind) {
-        case 'filled':
-          settle({ kind: 'entry', entry: turn.entry, vary: turn.vary })
-          if (background) return
-          ex.trace.coalesced = true
-          return this.#serve(ex, turn.entry, this.#deps.clock.now(), 'HIT', CACHE_STATUS.collapsed)
-        case 'timeout': {
-          const error = new WaiterTimeoutError()
-          settle({ kind: 'error', error })
-          if (background) return
-          return this.#originFailed(ex, stale, error)
-        }
-        case 'lead':
-          release = turn.release
-      }
-    }
-    this.#deps.metrics.originRequests.labels(background ? 'refresh' : stale === undefined ? 'miss' : 'expired').inc()
-    const started = performance.now()
-    let result: FillResult
-    try {
-      result = await fill(this.#fillContext, this.#fillRequest(ex, varyIndex, stale), settle)
-    } finally {
-      release?.()
-    }
-    ex.trace.originMs = performance.now() - started
-    if (!background) return this.#onFilled(ex, stale, result)
-    if (result.kind === 'stream') discard(result.response.body)
-    else if (result.kind === 'error') this.#deps.logger.warn({ key, code: result.error.code }, 'background refresh failed')
-  }
-
-  #fillRequest (ex: Exchange, varyIndex: VaryIndex | null, stale: StoredEntry | undefined): FillRequest {
-    const { req } = ex
-    const originHeaders = makeOriginRequestHeaders(req.headers, req.socket.remoteAddress, 'http', {
-      ...FILL_OVERRIDES_BASE,
-      // The origin sees the same normalised value the variant is keyed by.
-      'accept-encoding': req.headers['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(req.headers['accept-encoding'])
-    })
-    const facts: RequestFacts = { method: 'GET', url: ex.url, headers: req.headers }
-    return { facts, path: ex.url, originHeaders, primaryKey: ex.primaryKey, varyIndex, staleEntry: stale }
-  }
-
-  #onFilled (ex: Exchange, stale: StoredEntry | undefined, result: FillResult): void {
-    const now = this.#deps.clock.now()
-    switch (result.kind) {
-      case 'stored':
-        ex.trace.originStatus = result.revalidated ? 304 : result.entry.status
-        if (result.revalidated) return this.#serve(ex, result.entry, now, 'REVALIDATED', CACHE_STATUS.revalidated)
-        return this.#serve(ex, result.entry, now, 'MISS', stale === undefined ? CACHE_STATUS.missStored : CACHE_STATUS.refetched)
-      case 'stream':
-        ex.trace.originStatus = result.response.status
-        if (result.reason === 'error-status' && stale !== undefined && mayServeOnError(stale, now)) {
-          discard(result.response.body)
-          return this.#serve(ex, stale, now, 'STALE', staleCacheStatus(ttlSeconds(stale, now), 'stale-if-error'))
-        }
-        return this.#stream(ex, result, 'MISS', `${CACHE_STATUS.miss}; detail=${result.reason}`)
-      case 'error':
-        return this.#originFailed(ex, stale, result.error)
-    }
-  }
-
   #stream (ex: Exchange, result: { readonly response: OriginResponse, readonly head: readonly Buffer[] | null }, xCache: XCache, cacheStatus: string): void {
     const { trace } = ex
     trace.xCache = xCache
@@ -345,30 +260,6 @@ export class Pipeline implements TraceSink {
     const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
     streamResponse(ex.res, result.response, result.head, xCache, cacheStatus, ex.isHead, extra)
       .catch((err: unknown) => this.#fail(ex, err))
-  }
-
-  /** A waiter's turn: share the leader's entry if it is this request's variant, else fetch alone. */
-  #onWaited (ex: Exchange, stale: StoredEntry | undefined, outcome: FlightOutcome): void {
-    switch (outcome.kind) {
-      case 'entry': {
-        const { entry, vary } = outcome
-        const expected = vary === null ? ex.primaryKey : makeVariantKey(ex.primaryKey, vary.epoch, vary.varyHeaders, ex.req.headers)
-        if (expected === entry.key) return this.#serve(ex, entry, this.#deps.clock.now(), 'HIT', CACHE_STATUS.collapsed)
-        return this.#pass(ex, CACHE_STATUS.bypass)
-      }
-      case 'pass':
-        return this.#pass(ex, CACHE_STATUS.hitForPass)
-      case 'error':
-        return this.#originFailed(ex, stale, outcome.error)
-    }
-  }
-
-  /** Stale-while-revalidate: one refresh per key (per fleet, with leases); its outcome is stored, nobody waits on it. */
-  #refreshInBackground (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry): void {
-    const settle = this.#flight.lead(key)
-    if (settle === null) return
-    this.#lead(ex, key, varyIndex, stale, settle, true)
-      .catch((err: unknown) => this.#deps.logger.error({ err, key }, 'background refresh crashed'))
   }
 
   /**
