@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execFile, execFileSync } from 'node:child_process'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { runSpikeCli } from '../../src/spike/cli.js'
 import { compareReports } from '../../src/spike/compare.js'
@@ -63,6 +65,15 @@ async function writeScenario (name: string, scenario: object): Promise<string> {
   await writeFile(path, JSON.stringify(scenario))
   return path
 }
+
+const run = promisify(execFile)
+const chromium = ((): string | null => {
+  try {
+    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).trim() || null
+  } catch {
+    return null
+  }
+})()
 
 const mix = [{ path: '/', weight: 40 }, { path: '/a', weight: 50 }, { path: '/stale', weight: 10 }]
 
@@ -146,6 +157,21 @@ describe('a short real run', () => {
     // Opens without a network: nothing is fetched from anywhere.
     expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//)
   })
+
+  // CI installs Debian's chromium (.ci/run) and this must run there; a developer machine without it skips.
+  it.skipIf(chromium === null && process.env.CI === undefined)('renders in a real browser (headless Chromium, no network)', async () => {
+    if (chromium === null) throw new Error('chromium is not installed: .ci/run installs it (apt-get install chromium)')
+    const { stdout: dom } = await run(chromium, [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', `--user-data-dir=${await mkdtemp(join(tmpdir(), 'corral-chromium-'))}`,
+      '--dump-dom', `file://${join(dir, 'short/report.html')}`
+    ], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 })
+    // The DOM after the browser loaded it: the stage table and every chart are there.
+    expect(dom).toContain('corral spike')
+    for (const stage of ['flat', 'ramp']) expect(dom).toContain(`>${stage}<`)
+    expect((dom.match(/<svg /g) ?? []).length).toBeGreaterThanOrEqual(4)
+    expect(dom).toContain('class="series-HIT"')
+  }, 70_000)
 
   it('compare prints the differences stage by stage', async () => {
     const second = structuredClone(report) as { stages: Array<{ requests: number, latencyMs: { p99: number } }> }
