@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listenLoopback } from './lib.js'
 import { pathToFileURL } from 'node:url'
 
 export interface DemoOrigin {
@@ -35,20 +35,14 @@ export async function startDemoOrigin (delayMs = 300, port = 0): Promise<DemoOri
     }, delayMs)
   })
   server.keepAliveTimeout = 10_000
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', resolve)
-  })
-  const actual = (server.address() as AddressInfo).port
+  const listening = await listenLoopback(server, port)
+  const actual = listening.port
   return {
     url: `http://127.0.0.1:${actual}`,
     port: actual,
     requests: () => count,
     reset: () => { count = 0 },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => { resolve() })
-    })
+    close: listening.close
   }
 }
 

@@ -10,7 +10,7 @@
  * This module imports nothing heavy: bench/ceiling.ts takes PAGE and the headers from here.
  */
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listenLoopback } from './lib.js'
 import { pathToFileURL } from 'node:url'
 
 /** The 1 KB page every throughput benchmark serves. */
@@ -54,20 +54,14 @@ export async function startOrigin (delayMs = 200, port = 0): Promise<BenchOrigin
     else send()
   })
   server.keepAliveTimeout = 30_000
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', resolve)
-  })
-  const actual = (server.address() as AddressInfo).port
+  const listening = await listenLoopback(server, port)
+  const actual = listening.port
   return {
     url: `http://127.0.0.1:${actual}`,
     requests: () => count,
     reset: () => { count = 0 },
     setDelay: (ms) => { delay = ms },
-    close: async () => await new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => { resolve() })
-    })
+    close: listening.close
   }
 }
 
