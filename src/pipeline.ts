@@ -178,7 +178,8 @@ export class Pipeline implements TraceSink {
     if (method !== 'GET' && method !== 'HEAD') return this.#passUnsafe(ex)
     // Responses to these are per-user or partial: never looked up, never shared, never stored.
     if (req.headers.authorization !== undefined || req.headers.range !== undefined) return this.#pass(ex, CACHE_STATUS.bypass)
-    if (this.#hitForPass.has(primaryKey)) return this.#pass(ex, CACHE_STATUS.hitForPass)
+    // The size check first: with no uncacheable URL remembered, a hit pays no second LRU lookup.
+    if (this.#hitForPass.size !== 0 && this.#hitForPass.has(primaryKey)) return this.#pass(ex, CACHE_STATUS.hitForPass)
 
     const found = this.#cache.store.get(primaryKey)
     if (isPromise(found)) {
