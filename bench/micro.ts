@@ -6,7 +6,7 @@
 import { parseConfig } from '../src/config/load.js'
 import { compileRoutes, decideShed, matchRoute } from '../src/shed.js'
 import { resolveFlags } from '../src/flags.js'
-import { makeCacheKey, makeKeyOptions, splitTarget } from '../src/key.js'
+import { makeCacheKey, makeKeyOptions, normalizeQuery, splitTarget } from '../src/key.js'
 import { decideUsable } from '../src/policy/usable.js'
 import { decodeRecord, encodeRecord, type MetaMemo } from '../src/store/codec.js'
 import { LRUCache } from 'lru-cache'
@@ -65,11 +65,11 @@ measure('shed: matchRoute + decideShed (8 routes, shedPercent 30)', (i) => {
 })
 measure('key: splitTarget + makeCacheKey (query sorted, utm dropped)', () => {
   const t = splitTarget('/article/123?b=2&a=1&utm_source=x')
-  return makeCacheKey('www.example.com', t.path, t.query, keyOptions)
+  return makeCacheKey('www.example.com', t.path, normalizeQuery(t.query, keyOptions), keyOptions)
 })
 measure('key: splitTarget + makeCacheKey (no query)', () => {
   const t = splitTarget('/article/123')
-  return makeCacheKey('www.example.com', t.path, t.query, keyOptions)
+  return makeCacheKey('www.example.com', t.path, normalizeQuery(t.query, keyOptions), keyOptions)
 })
 measure('policy: decideUsable', () => decideUsable(entry, now + 1000))
 measure('codec: decodeRecord (metadata parsed)', () => decodeRecord(encoded, entry.key), 200_000)

@@ -46,6 +46,14 @@ export class OriginBusyError extends CorralError {
   }
 }
 
+/** The origin answered 5xx: waiters of that fetch get this (or a stale copy), not a fetch of their own. */
+export class OriginStatusError extends CorralError {
+  constructor (status: number) {
+    super('CORRAL_ERR_ORIGIN_STATUS', `origin answered ${status}`, status >= 500 && status <= 599 ? status : 502)
+    this.name = 'OriginStatusError'
+  }
+}
+
 export class WaiterTimeoutError extends CorralError {
   constructor () {
     super('CORRAL_ERR_WAITER_TIMEOUT', 'waited too long for a shared origin fetch', 504)

@@ -12,8 +12,10 @@ export interface Exchange {
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly trace: Trace
-  /** The request target as the client sent it: what the origin is asked for. */
+  /** The request target as the client sent it (origin-form): what a pass asks the origin for. */
   readonly url: string
+  /** Path + the normalised query the key names: what a fill asks the origin for. */
+  readonly fillUrl: string
   readonly primaryKey: string
   readonly isHead: boolean
   readonly route: CompiledRoute

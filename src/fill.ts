@@ -13,7 +13,7 @@ import { decideStorable, type Deadlines, type NotStorableReason, type RequestFac
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { makeVariantKey, parseVary } from './key.js'
 import { appendVia, firstValue, toFlatHeaders, type HeaderRecord } from './headers.js'
-import type { CorralError } from './errors.js'
+import { OriginStatusError, type CorralError } from './errors.js'
 
 export interface FillRequest {
   readonly facts: RequestFacts
@@ -25,6 +25,11 @@ export interface FillRequest {
   readonly varyIndex: VaryIndex | null
   /** The expired or stale entry being replaced: supplies validators for a conditional request. */
   readonly staleEntry: StoredEntry | undefined
+  /**
+   * Remember the URL as uncacheable when its answer is not storable. Off for background refreshes: a refresh made
+   * for a request with a session cookie must not switch caching off for everyone else.
+   */
+  readonly rememberUncacheable: boolean
 }
 
 export type FillResult =
@@ -39,8 +44,12 @@ export interface FillContext {
   readonly now: () => number
   readonly storeOptions: StoreOptions
   readonly maxObjectBytes: number
-  /** A URL whose response is not storable is remembered as pass for a while (Varnish's hit-for-miss lesson). */
+  /**
+   * A URL whose response is not storable is remembered for a while (Varnish's hit-for-miss lesson): its misses skip
+   * coalescing. A storable answer later clears the mark.
+   */
   readonly rememberPass: (primaryKey: string) => void
+  readonly forgetPass: (primaryKey: string) => void
   readonly onOriginTiming: (ms: number, status: number) => void
   readonly onStoreError: (err: unknown) => void
 }
@@ -76,11 +85,15 @@ export async function fill (ctx: FillContext, req: FillRequest, settle: (outcome
   const verdict = decideStorable(req.facts, response, now, ctx.storeOptions)
   const declaredLength = Number(firstValue(response.headers['content-length']) ?? 0)
   if (!verdict.storable || declaredLength > ctx.maxObjectBytes) {
+    if (!isDeliberate(response.status)) {
+      // An origin in trouble: waiters get its status (or a stale copy), not a request each to the failing origin.
+      settle({ kind: 'error', error: new OriginStatusError(response.status) })
+      return { kind: 'stream', response, head: null, reason: 'error-status' }
+    }
     // Waiters are released before the body is read: they must not queue behind an uncacheable response.
     settle(PASS_OUTCOME)
-    const reason = !verdict.storable ? verdict.reason : 'too-large'
-    if (isDeliberate(response.status)) ctx.rememberPass(req.primaryKey)
-    return { kind: 'stream', response, head: null, reason: isDeliberate(response.status) ? reason : 'error-status' }
+    if (req.rememberUncacheable) ctx.rememberPass(req.primaryKey)
+    return { kind: 'stream', response, head: null, reason: !verdict.storable ? verdict.reason : 'too-large' }
   }
 
   let read
@@ -93,7 +106,7 @@ export async function fill (ctx: FillContext, req: FillRequest, settle: (outcome
   }
   if (read.kind === 'overflow') {
     settle(PASS_OUTCOME)
-    ctx.rememberPass(req.primaryKey)
+    if (req.rememberUncacheable) ctx.rememberPass(req.primaryKey)
     return { kind: 'stream', response, head: read.head, reason: 'too-large' }
   }
 
@@ -102,6 +115,7 @@ export async function fill (ctx: FillContext, req: FillRequest, settle: (outcome
   const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.facts.headers)
   const entry = makeEntry(key, response.status, response.headers, read.body, verdict.deadlines)
   settle({ kind: 'entry', entry, vary: index })
+  ctx.forgetPass(req.primaryKey)
   await storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs)
   return { kind: 'stored', entry, revalidated: false, stored: true }
 }

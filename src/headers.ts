@@ -22,6 +22,19 @@ function connectionListed (connection: HeaderValue): Set<string> | null {
   return names.size > 0 ? names : null
 }
 
+/**
+ * Remove the fields a request's Connection header names (RFC 9110 §7.6.1) from the request itself, so the cache key,
+ * the Vary variant and the origin all see the same headers: a variant keyed on a field the origin never received
+ * could be poisoned with an answer made without it.
+ */
+export function dropConnectionListed (headers: IncomingHttpHeaders): void {
+  const listed = connectionListed(headers.connection)
+  if (listed === null) return
+  for (const name of listed) {
+    if (name !== 'host') delete headers[name]
+  }
+}
+
 export function isHopByHop (name: string): boolean {
   return HOP_BY_HOP.has(name) || name.startsWith('proxy-')
 }

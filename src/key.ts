@@ -16,17 +16,21 @@ export function makeKeyOptions (config: Config): KeyOptions {
   return { sortQuery, ignoreQueryParams: new Set(ignoreQueryParams), includeHost }
 }
 
-/** Path and query of a request target; absolute-form (`GET http://h/p`) is reduced to its path. */
+/**
+ * Path and query of a request target. Absolute-form (`GET http://h/p`, RFC 9112 §3.2.2) is split by hand, not by
+ * `new URL`, so its path is kept byte for byte as a client would send it in origin-form (a purge by absolute URL must
+ * name the same key a request did).
+ */
 export function splitTarget (url: string): { path: string, query: string, host: string | undefined } {
   let target = url
   let host: string | undefined
   if (!target.startsWith('/')) {
-    // RFC 9112 §3.2.2: absolute-form; its authority replaces Host.
-    try {
-      const parsed = new URL(target)
-      host = parsed.host
-      target = parsed.pathname + parsed.search
-    } catch {
+    const absolute = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(target)
+    if (absolute !== null) {
+      host = absolute[1]
+      target = absolute[2] === '' || absolute[2] === undefined ? '/' : absolute[2]
+      if (!target.startsWith('/')) target = '/' + target
+    } else {
       target = '/' + target
     }
   }
@@ -36,12 +40,20 @@ export function splitTarget (url: string): { path: string, query: string, host: 
     : { path: target.slice(0, q), query: target.slice(q + 1), host }
 }
 
-/** The primary cache key for a URL. Fast path: no query and a lower-case host cost one concatenation. */
-export function makeCacheKey (host: string | undefined, path: string, query: string, options: KeyOptions): string {
+/**
+ * RFC 9110 §7.2 / RFC 3986 §3.2.2: a Host is a reg-name or an IP literal, and a port. Anything else (a `/`, a space,
+ * an `@`) is refused with 400: the key is host + path, so a Host containing `/` could name another page's key.
+ */
+const HOST = /^(?:[a-z0-9\-._~%!$&'()*+,;=]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i
+
+export function isValidHost (host: string): boolean {
+  return host.length <= 255 && HOST.test(host)
+}
+
+/** The primary cache key: host + path + the normalised query (see normalizeQuery). One concatenation without a query. */
+export function makeCacheKey (host: string | undefined, path: string, normalizedQuery: string, options: KeyOptions): string {
   const h = options.includeHost ? normalizeHost(host) : ''
-  if (query === '') return h + path
-  const normalized = normalizeQuery(query, options)
-  return normalized === '' ? h + path : `${h}${path}?${normalized}`
+  return normalizedQuery === '' ? h + path : `${h}${path}?${normalizedQuery}`
 }
 
 function normalizeHost (host: string | undefined): string {
@@ -52,7 +64,12 @@ function normalizeHost (host: string | undefined): string {
   return h
 }
 
-function normalizeQuery (query: string, options: KeyOptions): string {
+/**
+ * The query as the key names it: ignored parameters dropped, the rest sorted. Fills send the origin this same query,
+ * so what is stored under a key is what that key names (a dropped `utm_source` cannot reach a cached page).
+ */
+export function normalizeQuery (query: string, options: KeyOptions): string {
+  if (query === '') return ''
   const { ignoreQueryParams, sortQuery } = options
   if (ignoreQueryParams.size === 0 && !sortQuery) return query
   const parts = query.split('&')

@@ -19,14 +19,14 @@ import type { FleetLease } from './coalesce/lease.js'
 import type { Flags } from './flags.js'
 import type { Priority } from './config/types.js'
 import { SingleFlight } from './coalesce/single-flight.js'
-import { makeCacheKey, makeVariantKey, splitTarget, type KeyOptions } from './key.js'
+import { isValidHost, makeCacheKey, makeVariantKey, normalizeQuery, splitTarget, type KeyOptions } from './key.js'
 import { decideShed, matchRoute, type CompiledRoute, type RouteTable, type ShedLoad, type ShedReason } from './shed.js'
 import { decideUsable, mayServeOnError, ttlSeconds } from './policy/usable.js'
 import { isNotModifiedForClient } from './policy/revalidate.js'
 import type { FillContext } from './fill.js'
 import { streamResponse } from './pass.js'
 import { CACHE_STATUS, deliverEntry, deliverHit, deliverNotModified, deliverShed, deliverText, hitCacheStatus, staleCacheStatus } from './deliver.js'
-import { makeOriginRequestHeaders } from './headers.js'
+import { dropConnectionListed, makeOriginRequestHeaders } from './headers.js'
 import { errorCode, type CorralError } from './errors.js'
 import { tokenMatches } from './admin-token.js'
 import { Trace, TRACE, formatTrace, type TraceSink } from './trace.js'
@@ -92,7 +92,9 @@ export class Pipeline implements TraceSink {
       logger,
       clock,
       fillContext: () => this.#fillContext,
-      fleet: () => this.#cache.fleet
+      fleet: () => this.#cache.fleet,
+      // The size check first: with no uncacheable URL remembered, a miss pays no LRU lookup.
+      isRememberedPass: (key) => this.#hitForPass.size !== 0 && this.#hitForPass.has(key)
     }, {
       serve: (ex, entry, now, xCache, cacheStatus) => this.#serve(ex, entry, now, xCache, cacheStatus),
       stream: (ex, source, xCache, cacheStatus) => this.#stream(ex, source, xCache, cacheStatus),
@@ -129,6 +131,7 @@ export class Pipeline implements TraceSink {
       storeOptions: settings.storeOptions,
       maxObjectBytes: settings.maxObjectBytes,
       rememberPass: (key) => { if (settings.hitForPassMs > 0) this.#hitForPass.set(key, true, { ttl: settings.hitForPassMs }) },
+      forgetPass: (key) => { if (this.#hitForPass.size !== 0) this.#hitForPass.delete(key) },
       onOriginTiming: (ms) => metrics.originDuration.observe(ms / 1000),
       onStoreError: (err) => logger.warn({ err }, 'store error')
     }
@@ -153,13 +156,21 @@ export class Pipeline implements TraceSink {
   #dispatch (req: IncomingMessage, res: ServerResponse, trace: Trace): void {
     const settings = this.#settings
 
-    const url = req.url ?? '/'
-    const { path, query, host: targetHost } = splitTarget(url)
+    const rawUrl = req.url ?? '/'
+    const { path, query, host: targetHost } = splitTarget(rawUrl)
     if (path === HEALTH_PATH) {
       // Load balancer probes are neither logged nor counted: they would drown the access log.
       trace.done = true
       return this.#health(res)
     }
+    const host = req.headers.host
+    // The key is host + path: a Host that is not a host, or an absolute-form target naming another host than the
+    // one the origin will be told, could file one page under another page's key.
+    if ((host !== undefined && !isValidHost(host)) ||
+      (targetHost !== undefined && (host === undefined || targetHost.toLowerCase() !== host.toLowerCase()))) {
+      return this.#badRequest(res, trace)
+    }
+    if (req.headers.connection !== undefined) dropConnectionListed(req.headers)
     if (req.headers['x-corral-debug'] !== undefined && settings.debugToken !== undefined) {
       trace.debug = tokenMatches(settings.debugToken, String(req.headers['x-corral-debug']))
     }
@@ -171,20 +182,25 @@ export class Pipeline implements TraceSink {
     if (decision.action === 'reject') return this.#shed(res, trace, route, decision.reason, req.method === 'HEAD')
     const cacheOnly = decision.action === 'cache-only' ? decision.reason : null
 
-    const primaryKey = makeCacheKey(targetHost ?? req.headers.host, path, query, settings.keyOptions)
+    const normalizedQuery = normalizeQuery(query, settings.keyOptions)
+    const primaryKey = makeCacheKey(host, path, normalizedQuery, settings.keyOptions)
     trace.key = primaryKey
+    // Passes forward the target as sent (in origin-form); fills ask for exactly what the key names.
+    const url = targetHost === undefined ? rawUrl : query === '' ? path : `${path}?${query}`
+    const fillUrl = normalizedQuery === '' ? path : `${path}?${normalizedQuery}`
     const method = req.method ?? 'GET'
-    const ex: Exchange = { req, res, trace, url, primaryKey, isHead: method === 'HEAD', route, cacheOnly }
-    if (method !== 'GET' && method !== 'HEAD') return this.#passUnsafe(ex)
+    const ex: Exchange = { req, res, trace, url, fillUrl, primaryKey, isHead: method === 'HEAD', route, cacheOnly }
+    if (method !== 'GET' && method !== 'HEAD') {
+      // RFC 9110 §9.2.1: OPTIONS and TRACE are safe; a CORS preflight must not evict the page.
+      return method === 'OPTIONS' || method === 'TRACE' ? this.#pass(ex, CACHE_STATUS.method) : this.#passUnsafe(ex)
+    }
     // Responses to these are per-user or partial: never looked up, never shared, never stored.
     if (req.headers.authorization !== undefined || req.headers.range !== undefined) return this.#pass(ex, CACHE_STATUS.bypass)
-    // The size check first: with no uncacheable URL remembered, a hit pays no second LRU lookup.
-    if (this.#hitForPass.size !== 0 && this.#hitForPass.has(primaryKey)) return this.#pass(ex, CACHE_STATUS.hitForPass)
 
     const found = this.#cache.store.get(primaryKey)
     if (isPromise(found)) {
       trace.tier = 'shared'
-      found.then((record) => this.#onPrimary(ex, record), (err: unknown) => this.#fail(ex, err))
+      found.then((record) => this.#onPrimary(ex, record)).catch((err: unknown) => this.#fail(ex, err))
     } else {
       trace.tier = 'memory'
       this.#onPrimary(ex, found)
@@ -198,7 +214,7 @@ export class Pipeline implements TraceSink {
     const found = this.#cache.store.get(variantKey)
     if (isPromise(found)) {
       ex.trace.tier = 'shared'
-      found.then((r) => this.#decide(ex, variantKey, record, r?.kind === 'entry' ? r : undefined), (err: unknown) => this.#fail(ex, err))
+      found.then((r) => this.#decide(ex, variantKey, record, r?.kind === 'entry' ? r : undefined)).catch((err: unknown) => this.#fail(ex, err))
     } else {
       this.#decide(ex, variantKey, record, found?.kind === 'entry' ? found : undefined)
     }
@@ -335,9 +351,15 @@ export class Pipeline implements TraceSink {
   /** Purge by URL: absolute (`http://host/path?q`), or a path with the host given apart. */
   async invalidateUrl (url: string, host: string | undefined): Promise<string> {
     const { path, query, host: targetHost } = splitTarget(url)
-    const key = makeCacheKey(targetHost ?? host, path, query, this.#settings.keyOptions)
+    const keyOptions = this.#settings.keyOptions
+    const key = makeCacheKey(targetHost ?? host, path, normalizeQuery(query, keyOptions), keyOptions)
     await this.invalidate(key)
     return key
+  }
+
+  #badRequest (res: ServerResponse, trace: Trace): void {
+    trace.error = 'CORRAL_ERR_BAD_REQUEST'
+    deliverText(res, 400, 'bad request\n', null, null, ['connection', 'close'])
   }
 
   #health (res: ServerResponse): void {

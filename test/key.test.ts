@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { makeCacheKey, makeVariantKey, parseVary, splitTarget, type KeyOptions } from '../src/key.js'
+import { isValidHost, makeCacheKey, makeVariantKey, normalizeQuery, parseVary, splitTarget, type KeyOptions } from '../src/key.js'
 
 const options: KeyOptions = { sortQuery: true, ignoreQueryParams: new Set(['utm_source', 'fbclid']), includeHost: true }
 
@@ -15,12 +15,17 @@ describe('makeCacheKey', () => {
   })
 
   it('sorts query parameters and drops ignored ones', () => {
-    expect(makeCacheKey('h', '/p', 'b=2&a=1&utm_source=x&fbclid=y', options)).toBe('h/p?a=1&b=2')
-    expect(makeCacheKey('h', '/p', 'utm_source=x', options)).toBe('h/p')
+    expect(makeCacheKey('h', '/p', normalizeQuery('b=2&a=1&utm_source=x&fbclid=y', options), options)).toBe('h/p?a=1&b=2')
+    expect(makeCacheKey('h', '/p', normalizeQuery('utm_source=x', options), options)).toBe('h/p')
+  })
+
+  it('drops a cloaked parameter with the ignored one it hides in', () => {
+    expect(normalizeQuery('id=1&utm_source=x;id=evil', options)).toBe('id=1')
   })
 
   it('keeps order when sortQuery is off', () => {
-    expect(makeCacheKey('h', '/p', 'b=2&a=1', { ...options, sortQuery: false })).toBe('h/p?b=2&a=1')
+    const unsorted = { ...options, sortQuery: false }
+    expect(makeCacheKey('h', '/p', normalizeQuery('b=2&a=1', unsorted), unsorted)).toBe('h/p?b=2&a=1')
   })
 
   it('leaves the host out when includeHost is off', () => {
@@ -37,8 +42,17 @@ describe('splitTarget', () => {
     expect(splitTarget('/a?x=1')).toEqual({ path: '/a', query: 'x=1', host: undefined })
   })
 
-  it('takes the host from absolute-form (RFC 9112 §3.2.2)', () => {
+  it('takes the host from absolute-form (RFC 9112 §3.2.2), keeping the path byte for byte', () => {
     expect(splitTarget('http://other.example/a?x=1')).toEqual({ path: '/a', query: 'x=1', host: 'other.example' })
+    expect(splitTarget('http://h.example/a/../{b}')).toEqual({ path: '/a/../{b}', query: '', host: 'h.example' })
+    expect(splitTarget('http://h.example')).toEqual({ path: '/', query: '', host: 'h.example' })
+  })
+
+  it.each([
+    ['www.example.com', true], ['www.example.com:8080', true], ['127.0.0.1:80', true], ['[::1]:8080', true],
+    ['site.test/evil', false], ['a b', false], ['user@host', false], ['', false]
+  ])('isValidHost(%j) is %s', (host, valid) => {
+    expect(isValidHost(host)).toBe(valid)
   })
 })
 

@@ -16,7 +16,7 @@ import { makeVariantKey } from '../key.js'
 import { mayServeOnError, ttlSeconds } from '../policy/usable.js'
 import { makeOriginRequestHeaders, normalizeAcceptEncoding } from '../headers.js'
 import { CACHE_STATUS, staleCacheStatus } from '../deliver.js'
-import { WaiterTimeoutError } from '../errors.js'
+import { CorralError, WaiterTimeoutError } from '../errors.js'
 
 /** What coalescing reads from the pipeline; functions, because a reload swaps the cache and the fill settings. */
 export interface CoalesceContext {
@@ -26,7 +26,11 @@ export interface CoalesceContext {
   readonly clock: Clock
   fillContext (): FillContext
   fleet (): FleetLease | null
+  /** Was this URL's last answer uncacheable? Then its misses go to the origin alone, uncoalesced (hit-for-miss). */
+  isRememberedPass (primaryKey: string): boolean
 }
+
+const NO_FLIGHT = (): void => {}
 
 /** Request fields never forwarded on a fill: the stored response must be the full, unconditional one. */
 const FILL_OVERRIDES_BASE = { 'if-none-match': null, 'if-modified-since': null, 'if-match': null, 'if-unmodified-since': null, 'if-range': null, range: null }
@@ -40,8 +44,12 @@ export class Coalescer {
     this.#answers = answers
   }
 
-  /** Miss or expired: join the flight for this key, or lead it. */
+  /** Miss or expired: join the flight for this key, or lead it; alone, for a URL remembered as uncacheable. */
   miss (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined): void {
+    if (this.#ctx.isRememberedPass(ex.primaryKey)) {
+      this.#lead(ex, key, varyIndex, stale, NO_FLIGHT, 'alone').catch((err: unknown) => this.#answers.fail(ex, err))
+      return
+    }
     const waiting = this.#ctx.flight.wait(key)
     if (waiting !== undefined) {
       ex.trace.coalesced = true
@@ -50,19 +58,21 @@ export class Coalescer {
       return
     }
     const settle = this.#ctx.flight.lead(key) as (outcome: FlightOutcome) => void
-    this.#lead(ex, key, varyIndex, stale, settle, false).catch((err: unknown) => this.#answers.fail(ex, err))
+    this.#lead(ex, key, varyIndex, stale, settle, 'leader').catch((err: unknown) => this.#answers.fail(ex, err))
   }
 
   /**
    * The leader of a key in this process: with a fleet, take the lease or wait for another process's fill; then fetch
-   * and store. `background` is a stale-while-revalidate refresh: nobody is waiting on the answer.
+   * and store. `background`: a stale-while-revalidate refresh, nobody is waiting on the answer. `alone`: a URL
+   * remembered as uncacheable, fetched without flight or lease (a storable answer is still stored).
    */
   async #lead (
     ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined,
-    settle: (outcome: FlightOutcome) => void, background: boolean
+    settle: (outcome: FlightOutcome) => void, role: 'leader' | 'background' | 'alone'
   ): Promise<void> {
+    const background = role === 'background'
     let release: (() => void) | null = null
-    const fleet = this.#ctx.fleet()
+    const fleet = role === 'alone' ? null : this.#ctx.fleet()
     if (fleet !== null) {
       const turn = await fleet.takeTurn(key, ex.primaryKey, ex.req.headers, stale?.storedAt ?? 0, ex.trace)
       switch (turn.kind) {
@@ -81,32 +91,36 @@ export class Coalescer {
           release = turn.release
       }
     }
-    this.#ctx.metrics.originRequests.labels(background ? 'refresh' : stale === undefined ? 'miss' : 'expired').inc()
+    this.#ctx.metrics.originRequests.labels(background ? 'refresh' : role === 'alone' ? 'pass' : stale === undefined ? 'miss' : 'expired').inc()
     const started = performance.now()
     let result: FillResult
     try {
-      result = await fill(this.#ctx.fillContext(), this.#fillRequest(ex, varyIndex, stale), settle)
+      result = await fill(this.#ctx.fillContext(), this.#fillRequest(ex, varyIndex, stale, !background), settle)
+    } catch (err) {
+      // Waiters must never be left to their deadline by a failure in this process.
+      settle({ kind: 'error', error: toCorralError(err) })
+      throw err
     } finally {
       release?.()
     }
     ex.trace.originMs = performance.now() - started
-    if (!background) return this.#onFilled(ex, stale, result)
+    if (!background) return this.#onFilled(ex, stale, result, role === 'alone')
     if (result.kind === 'stream') discard(result.response.body)
     else if (result.kind === 'error') this.#ctx.logger.warn({ key, code: result.error.code }, 'background refresh failed')
   }
 
-  #fillRequest (ex: Exchange, varyIndex: VaryIndex | null, stale: StoredEntry | undefined): FillRequest {
+  #fillRequest (ex: Exchange, varyIndex: VaryIndex | null, stale: StoredEntry | undefined, rememberUncacheable: boolean): FillRequest {
     const { req } = ex
     const originHeaders = makeOriginRequestHeaders(req.headers, req.socket.remoteAddress, 'http', {
       ...FILL_OVERRIDES_BASE,
       // The origin sees the same normalised value the variant is keyed by.
       'accept-encoding': req.headers['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(req.headers['accept-encoding'])
     })
-    const facts: RequestFacts = { method: 'GET', url: ex.url, headers: req.headers }
-    return { facts, path: ex.url, originHeaders, primaryKey: ex.primaryKey, varyIndex, staleEntry: stale }
+    const facts: RequestFacts = { method: 'GET', url: ex.fillUrl, headers: req.headers }
+    return { facts, path: ex.fillUrl, originHeaders, primaryKey: ex.primaryKey, varyIndex, staleEntry: stale, rememberUncacheable }
   }
 
-  #onFilled (ex: Exchange, stale: StoredEntry | undefined, result: FillResult): void {
+  #onFilled (ex: Exchange, stale: StoredEntry | undefined, result: FillResult, alone: boolean): void {
     const now = this.#ctx.clock.now()
     switch (result.kind) {
       case 'stored':
@@ -119,6 +133,7 @@ export class Coalescer {
           discard(result.response.body)
           return this.#answers.serve(ex, stale, now, 'STALE', staleCacheStatus(ttlSeconds(stale, now), 'stale-if-error'))
         }
+        if (alone) return this.#answers.stream(ex, result, 'PASS', CACHE_STATUS.hitForPass)
         return this.#answers.stream(ex, result, 'MISS', `${CACHE_STATUS.miss}; detail=${result.reason}`)
       case 'error':
         return this.#answers.originFailed(ex, stale, result.error)
@@ -145,7 +160,11 @@ export class Coalescer {
   refreshInBackground (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry): void {
     const settle = this.#ctx.flight.lead(key)
     if (settle === null) return
-    this.#lead(ex, key, varyIndex, stale, settle, true)
+    this.#lead(ex, key, varyIndex, stale, settle, 'background')
       .catch((err: unknown) => this.#ctx.logger.error({ err, key }, 'background refresh crashed'))
   }
+}
+
+function toCorralError (err: unknown): CorralError {
+  return err instanceof CorralError ? err : new CorralError('CORRAL_ERR_INTERNAL', 'internal error', 500, { cause: err })
 }

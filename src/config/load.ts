@@ -45,8 +45,14 @@ export function loadConfigFile (path: string): LoadedConfig {
 
 const BUILT_IN_FLAGS = new Set(Object.keys(schema.properties.flags.properties))
 
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)$/i
+
 /** Checks a schema cannot express. */
 function assertSemantics (config: Config): void {
+  // Purge and flags must not be open to whoever can reach the port.
+  if (!LOOPBACK.test(config.admin.host) && config.admin.token === undefined) {
+    throw new ConfigError('admin.token', `is required when admin.host (${config.admin.host}) is not a loopback address`)
+  }
   try {
     const url = new URL(config.origin.url)
     if (url.search !== '' || url.hash !== '') throw new Error('must not have a query or fragment')

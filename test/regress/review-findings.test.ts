@@ -1,0 +1,168 @@
+/**
+ * Regressions from the code review of 2026-11-25: cache poisoning through client-controlled input, uncacheable
+ * answers switching caching off for everyone, and an origin outage fanning waiters out to the origin.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { connect } from 'node:net'
+import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
+import { startProxy, get, TestClock, type TestProxy } from '../helpers/proxy.js'
+import { parseConfig } from '../../src/config/load.js'
+
+let origin: TestOrigin | undefined
+let proxy: TestProxy | undefined
+
+afterEach(async () => {
+  await proxy?.close()
+  await origin?.close()
+  proxy = undefined
+  origin = undefined
+})
+
+/** One raw HTTP/1.1 request, for request lines and headers a client library will not send. */
+async function raw (url: string, head: string): Promise<string> {
+  const { port } = new URL(url)
+  return await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(`${head}\r\nConnection: close\r\n\r\n`))
+    let data = ''
+    socket.on('data', (d) => { data += d.toString() })
+    socket.on('end', () => resolve(data))
+    socket.on('error', reject)
+  })
+}
+
+const reflect = answer(200, { 'cache-control': 'max-age=60' }, (n) => `page-${n}`)
+
+describe('cache keys cannot be poisoned', () => {
+  it('refuses an absolute-form target whose host is not the Host header, and forwards a matching one in origin-form', async () => {
+    const o = origin = await startOrigin(reflect)
+    const p = proxy = await startProxy(o.url)
+    const refused = await raw(p.url, 'GET http://victim.test/x HTTP/1.1\r\nHost: attacker.test')
+    expect(refused).toMatch(/^HTTP\/1\.1 400/)
+    expect(o.count).toBe(0)
+    const ok = await raw(p.url, 'GET http://victim.test/x?a=1 HTTP/1.1\r\nHost: victim.test')
+    expect(ok).toMatch(/^HTTP\/1\.1 200/)
+    expect(o.requests[0]?.url).toBe('/x?a=1')
+  })
+
+  it('refuses a Host that is not a host (a "/" would file the page under another path)', async () => {
+    const o = origin = await startOrigin(reflect)
+    const p = proxy = await startProxy(o.url)
+    expect(await raw(p.url, 'GET /reflect HTTP/1.1\r\nHost: site.test/evil')).toMatch(/^HTTP\/1\.1 400/)
+    expect(o.count).toBe(0)
+    expect((await get(`${p.url}/evil/reflect`, { host: 'site.test' })).headers['x-cache']).toBe('MISS')
+  })
+
+  it('never sends the origin a query parameter the key drops', async () => {
+    const o = origin = await startOrigin((req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' })
+      res.end(`saw ${req.url ?? ''}`)
+    })
+    const p = proxy = await startProxy(o.url)
+    const poisoned = await get(`${p.url}/r?utm_source=<script>x</script>`)
+    expect(poisoned.body).toBe('saw /r')
+    expect((await get(`${p.url}/r`)).body).toBe('saw /r')
+    expect((await get(`${p.url}/c?id=1&utm_source=x;id=evil`)).body).toBe('saw /c?id=1')
+  })
+
+  it('keys a Vary variant by what the origin received: Connection-listed headers are not forwarded, nor keyed', async () => {
+    const o = origin = await startOrigin((req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language' })
+      res.end(`lang=${req.headers['accept-language'] ?? 'default'}`)
+    })
+    const p = proxy = await startProxy(o.url)
+    const sneaky = await raw(p.url, 'GET /v HTTP/1.1\r\nHost: site.test\r\nAccept-Language: fr\r\nConnection: accept-language')
+    expect(sneaky).toContain('lang=default')
+    const fr = await get(`${p.url}/v`, { host: 'site.test', 'accept-language': 'fr' })
+    expect(fr.body).toBe('lang=fr')
+  })
+})
+
+describe('uncacheable answers', () => {
+  it('an answer to one user\'s background refresh does not switch caching off for everyone (hit-for-miss)', async () => {
+    const clock = new TestClock()
+    const o = origin = await startOrigin((req, res, n) => {
+      if (req.headers.cookie !== undefined) {
+        res.writeHead(200, { 'cache-control': 'private', 'set-cookie': 'session=alice' })
+        res.end('alice')
+        return
+      }
+      res.writeHead(200, { 'cache-control': 'public, max-age=2' })
+      res.end(`public-${n}`)
+    })
+    const p = proxy = await startProxy(o.url, {}, { clock })
+    await get(`${p.url}/home`)
+    clock.advance(3000)
+    // Alice's request finds the page stale: she gets the stale public copy, and her refresh answer is private.
+    expect((await get(`${p.url}/home`, { cookie: 'session=alice' })).body).toBe('public-1')
+    await expect.poll(() => o.count).toBe(2)
+    const anonymous = await get(`${p.url}/home`)
+    expect(anonymous.headers['x-cache']).not.toBe('PASS')
+    expect(anonymous.body).toMatch(/^public-/)
+  })
+
+  it('a URL remembered as uncacheable is fetched alone, and cached again once its answer is storable', async () => {
+    let cacheable = false
+    const o = origin = await startOrigin((_req, res, n) => {
+      res.writeHead(200, { 'cache-control': cacheable ? 'max-age=60' : 'no-store' })
+      res.end(`v${n}`)
+    })
+    const p = proxy = await startProxy(o.url)
+    await get(`${p.url}/flip`)
+    const pass = await get(`${p.url}/flip`)
+    expect(pass.headers['x-cache']).toBe('PASS')
+    expect(pass.headers['cache-status']).toContain('hit-for-pass')
+    cacheable = true
+    await get(`${p.url}/flip`)
+    const hit = await get(`${p.url}/flip`)
+    expect(hit.headers['x-cache']).toBe('HIT')
+    expect(o.count).toBe(3)
+  })
+})
+
+describe('an origin in trouble', () => {
+  it('waiters of a 5xx fetch get the stale copy (stale-if-error) instead of each asking the failing origin', async () => {
+    const clock = new TestClock()
+    const o = origin = await startOrigin(answer(200, { 'cache-control': 'max-age=1, stale-if-error=60' }, 'good'))
+    const p = proxy = await startProxy(o.url, { cache: { graceSeconds: 0 } }, { clock })
+    await get(`${p.url}/sie`)
+    clock.advance(5000)
+    o.setHandler(answer(503, {}, 'down'))
+    o.hold()
+    const burst = Array.from({ length: 20 }, async () => await get(`${p.url}/sie`))
+    await o.arrived(2)
+    await expect.poll(() => p.proxy.metrics.coalescedWaiters.get().then((m) => m.values[0]?.value ?? 0), { timeout: 10_000 }).toBe(19)
+    o.release()
+    const answers = await Promise.all(burst)
+    expect(answers.every((r) => r.status === 200 && r.body === 'good')).toBe(true)
+    expect(o.count).toBe(2)
+  })
+
+  it('waiters of a 5xx fetch without a stale copy share its status, not a request each', async () => {
+    const o = origin = await startOrigin(answer(500, {}, 'boom'))
+    const p = proxy = await startProxy(o.url)
+    o.hold()
+    const burst = Array.from({ length: 10 }, async () => await get(`${p.url}/cold`))
+    await o.arrived(1)
+    await expect.poll(() => p.proxy.metrics.coalescedWaiters.get().then((m) => m.values[0]?.value ?? 0), { timeout: 10_000 }).toBe(9)
+    o.release()
+    const answers = await Promise.all(burst)
+    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(500))
+    expect(o.count).toBe(1)
+  })
+})
+
+describe('safe methods and the admin listener', () => {
+  it('OPTIONS (a CORS preflight) does not evict the page', async () => {
+    const o = origin = await startOrigin(reflect)
+    const p = proxy = await startProxy(o.url)
+    await get(`${p.url}/page`)
+    expect((await get(`${p.url}/page`, {}, 'OPTIONS')).status).toBe(200)
+    expect((await get(`${p.url}/page`)).headers['x-cache']).toBe('HIT')
+  })
+
+  it('refuses an admin listener off loopback without a token', () => {
+    expect(() => parseConfig(JSON.stringify({ origin: { url: 'http://127.0.0.1:1' }, admin: { host: '0.0.0.0' } })))
+      .toThrow(/admin\.token: is required when admin\.host \(0\.0\.0\.0\) is not a loopback address/)
+    expect(() => parseConfig(JSON.stringify({ origin: { url: 'http://127.0.0.1:1' }, admin: { host: '0.0.0.0', token: 'a-long-enough-token' } }))).not.toThrow()
+  })
+})
