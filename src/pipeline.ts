@@ -326,7 +326,7 @@ export class Pipeline implements TraceSink {
   #passUnsafe (ex: Exchange): void {
     const { res, primaryKey } = ex
     res.once('finish', () => {
-      if (res.statusCode < 400) this.invalidate(primaryKey).catch(noop)
+      if (res.statusCode < 400) this.#markStale(primaryKey).catch(noop)
     })
     this.#pass(ex, CACHE_STATUS.method)
   }
@@ -338,7 +338,31 @@ export class Pipeline implements TraceSink {
     deliverShed(res, route.answer, reason, isHead, trace.debug ? ['x-corral-trace', formatTrace(trace)] : null)
   }
 
-  /** Drop a URL's entry (and, through its Vary index, every variant). */
+  /**
+   * Invalidate by marking stale, not deleting (DESIGN §5): the next request revalidates through one coalesced fetch
+   * and may still fall back on the old copy under stale-if-error; a delete would leave a burst nothing to stand on.
+   * A Vary index is deleted instead (its variants cannot be enumerated; a new epoch orphans them).
+   */
+  async #markStale (primaryKey: string): Promise<void> {
+    this.#hitForPass.delete(primaryKey)
+    const { store } = this.#cache
+    try {
+      const found = store.get(primaryKey)
+      const record = isPromise(found) ? await found : found
+      if (record === undefined) return
+      if (record.kind === 'vary') {
+        await store.delete(primaryKey)
+        return
+      }
+      const now = this.#deps.clock.now()
+      const ttlMs = Math.max(1000, record.staleIfErrorUntil - now) + this.#settings.storeOptions.keepStaleSeconds * 1000
+      await store.set(primaryKey, { ...record, freshUntil: now, staleWhileRevalidateUntil: now }, ttlMs)
+    } catch (err) {
+      this.#deps.logger.warn({ err }, 'store update failed')
+    }
+  }
+
+  /** Drop a URL's entry (and, through its Vary index, every variant): the admin purge. */
   async invalidate (primaryKey: string): Promise<void> {
     this.#hitForPass.delete(primaryKey)
     try {

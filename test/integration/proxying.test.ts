@@ -89,6 +89,30 @@ describe('methods', () => {
     await expect.poll(async () => (await get(`${p.url}/item`)).headers['x-cache']).toBe('MISS')
   })
 
+  it('invalidation marks the entry stale rather than deleting it: the next GET revalidates with its validator', async () => {
+    const o = origin = await startOrigin((req, res) => {
+      if (req.method === 'PUT') {
+        res.writeHead(204)
+        res.end()
+        return
+      }
+      if (req.headers['if-none-match'] === '"v1"') {
+        res.writeHead(304, { 'cache-control': 'max-age=60', etag: '"v1"' })
+        res.end()
+        return
+      }
+      res.writeHead(200, { 'cache-control': 'max-age=60', etag: '"v1"' })
+      res.end('body-v1')
+    })
+    const p = proxy = await startProxy(o.url)
+    await get(`${p.url}/doc`)
+    expect((await get(`${p.url}/doc`, {}, 'PUT', 'x')).status).toBe(204)
+    await expect.poll(async () => (await get(`${p.url}/doc`)).headers['x-cache']).toBe('REVALIDATED')
+    const revalidation = o.requests.find((r) => r.method === 'GET' && r.headers['if-none-match'] === '"v1"')
+    expect(revalidation).toBeDefined()
+    expect((await get(`${p.url}/doc`)).body).toBe('body-v1')
+  })
+
   it('a failed unsafe request does not invalidate', async () => {
     origin = await startOrigin((req, res, n) => {
       res.writeHead(req.method === 'DELETE' ? 500 : 200, { 'cache-control': 'max-age=60' })
