@@ -1,4 +1,5 @@
 /** A corral proxy on port 0 in front of a test origin, with a settable clock and captured log lines. */
+import { connect } from 'node:net'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { request, Agent } from 'undici'
@@ -76,4 +77,27 @@ export async function get (url: string, headers: Record<string, string> = {}, me
   const flat: Record<string, string> = {}
   for (const [k, v] of Object.entries(res.headers)) flat[k] = Array.isArray(v) ? v.join(', ') : (v ?? '')
   return { status: res.statusCode, headers: flat, body: text }
+}
+
+/**
+ * One raw HTTP/1.1 exchange over a socket, for request lines and headers a client library will not send
+ * (absolute-form targets, Connection-listed fields, a Host that is not a host). `head` is the request line and
+ * headers without the final blank line; `Connection: close` is added unless the head sets Connection itself.
+ */
+export async function rawRequest (url: string, head: string): Promise<string> {
+  const { port } = new URL(url)
+  const withClose = /\r\nconnection:/i.test(head) ? head : `${head}\r\nConnection: close`
+  return await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(`${withClose}\r\n\r\n`))
+    let data = ''
+    socket.on('data', (d: Buffer) => { data += d.toString() })
+    socket.on('end', () => resolve(data))
+    socket.on('error', reject)
+  })
+}
+
+/** How many requests have waited on another request's fetch so far (corral_coalesced_waiters_total). */
+export async function coalescedWaiters (proxy: TestProxy): Promise<number> {
+  const metric = await proxy.proxy.metrics.coalescedWaiters.get()
+  return metric.values[0]?.value ?? 0
 }

@@ -1,13 +1,12 @@
 /** Issue 2: proxying behaviour: headers both ways, methods, errors, health, the CLI's config check. */
 import { afterEach, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
-import { connect } from 'node:net'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, get, rawRequest, type TestProxy } from '../helpers/proxy.js'
 
 let origin: TestOrigin | undefined
 let proxy: TestProxy | undefined
@@ -19,20 +18,6 @@ afterEach(async () => {
   origin = undefined
 })
 
-/** Raw HTTP/1.1 over a socket: undici refuses to send Connection-listed headers, which is what this tests. */
-async function rawGet (url: string, path: string, headerLines: string[]): Promise<string> {
-  const { port } = new URL(url)
-  return await new Promise<string>((resolve, reject) => {
-    const socket = connect(Number(port), '127.0.0.1', () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${new URL(url).host}\r\n${headerLines.join('\r\n')}\r\nConnection: close, x-client-hop\r\n\r\n`)
-    })
-    let data = ''
-    socket.on('data', (d) => { data += d.toString() })
-    socket.on('end', () => resolve(data))
-    socket.on('error', reject)
-  })
-}
-
 describe('headers', () => {
   it('strips hop-by-hop headers both ways and adds forwarding headers and Via', async () => {
     origin = await startOrigin((_req, res) => {
@@ -40,7 +25,8 @@ describe('headers', () => {
       res.end('ok')
     })
     proxy = await startProxy(origin.url)
-    const raw = await rawGet(proxy.url, '/h', ['x-client-hop: secret', 'te: trailers', 'x-forwarded-host: evil.example', 'proxy-authorization: Basic x'])
+    // undici refuses to send Connection-listed fields, which is what this tests: a raw request.
+    const raw = await rawRequest(proxy.url, `GET /h HTTP/1.1\r\nHost: ${new URL(proxy.url).host}\r\nx-client-hop: secret\r\nte: trailers\r\nx-forwarded-host: evil.example\r\nproxy-authorization: Basic x\r\nConnection: close, x-client-hop`)
     const seen = origin.requests[0]?.headers ?? {}
     expect(seen['x-client-hop']).toBeUndefined()
     expect(seen.te).toBeUndefined()
@@ -210,14 +196,7 @@ describe('receive', () => {
   it('answers a malformed request with 400 and keeps serving', async () => {
     origin = await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, 'fine'))
     proxy = await startProxy(origin.url)
-    const { port } = new URL(proxy.url)
-    const reply = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), '127.0.0.1', () => socket.write('GARBAGE\r\n\r\n'))
-      let data = ''
-      socket.on('data', (d) => { data += d.toString() })
-      socket.on('end', () => resolve(data))
-      socket.on('error', reject)
-    })
+    const reply = await rawRequest(proxy.url, 'GARBAGE')
     expect(reply).toMatch(/^HTTP\/1.1 400/)
     expect((await get(`${proxy.url}/after`)).body).toBe('fine')
   })

@@ -1,7 +1,7 @@
 /** Issue 2: in-process stampede protection, through real sockets. */
 import { afterEach, describe, expect, it } from 'vitest'
 import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, get, coalescedWaiters, type TestProxy } from '../helpers/proxy.js'
 
 let origin: TestOrigin
 let proxy: TestProxy
@@ -33,7 +33,7 @@ describe('single-flight', () => {
     const burst = Array.from({ length: 100 }, async () => await get(`${proxy.url}/account`))
     // The leader's request is held at the origin; let the 99 others queue up as waiters before releasing it.
     await origin.arrived(1)
-    await expect.poll(() => proxy.proxy.metrics.coalescedWaiters.get().then((m) => m.values[0]?.value ?? 0), { timeout: 10_000 }).toBe(99)
+    await expect.poll(async () => await coalescedWaiters(proxy), { timeout: 10_000 }).toBe(99)
     origin.release(true)
     // Released waiters go to the origin at once, in parallel (not one after another behind a lock).
     await origin.arrived(100)
@@ -53,7 +53,7 @@ describe('single-flight', () => {
     origin.hold()
     const pending = Array.from({ length: 20 }, async () => await get(`${proxy.url}/broken`))
     await origin.arrived(1)
-    await expect.poll(() => proxy.proxy.metrics.coalescedWaiters.get().then((m) => m.values[0]?.value ?? 0), { timeout: 10_000 }).toBe(19)
+    await expect.poll(async () => await coalescedWaiters(proxy), { timeout: 10_000 }).toBe(19)
     origin.release()
     const all = await Promise.all(pending)
     expect(all.every((r) => r.status === 502)).toBe(true)
@@ -78,7 +78,7 @@ describe('single-flight', () => {
     const en = get(`${proxy.url}/v`, { 'accept-language': 'en' })
     await origin.arrived(1)
     const others = [get(`${proxy.url}/v`, { 'accept-language': 'en' }), get(`${proxy.url}/v`, { 'accept-language': 'de' })]
-    await expect.poll(() => proxy.proxy.metrics.coalescedWaiters.get().then((m) => m.values[0]?.value ?? 0), { timeout: 10_000 }).toBe(2)
+    await expect.poll(async () => await coalescedWaiters(proxy), { timeout: 10_000 }).toBe(2)
     origin.release()
     const [a, b, c] = await Promise.all([en, ...others])
     expect(a?.body).toBe('lang=en')

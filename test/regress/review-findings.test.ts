@@ -3,9 +3,8 @@
  * answers switching caching off for everyone, and an origin outage fanning waiters out to the origin.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { connect } from 'node:net'
 import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, TestClock, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, get, rawRequest, coalescedWaiters, TestClock, type TestProxy } from '../helpers/proxy.js'
 import { parseConfig } from '../../src/config/load.js'
 
 let origin: TestOrigin | undefined
@@ -18,28 +17,16 @@ afterEach(async () => {
   origin = undefined
 })
 
-/** One raw HTTP/1.1 request, for request lines and headers a client library will not send. */
-async function raw (url: string, head: string): Promise<string> {
-  const { port } = new URL(url)
-  return await new Promise<string>((resolve, reject) => {
-    const socket = connect(Number(port), '127.0.0.1', () => socket.write(`${head}\r\nConnection: close\r\n\r\n`))
-    let data = ''
-    socket.on('data', (d) => { data += d.toString() })
-    socket.on('end', () => resolve(data))
-    socket.on('error', reject)
-  })
-}
-
 const reflect = answer(200, { 'cache-control': 'max-age=60' }, (n) => `page-${n}`)
 
 describe('cache keys cannot be poisoned', () => {
   it('refuses an absolute-form target whose host is not the Host header, and forwards a matching one in origin-form', async () => {
     const o = origin = await startOrigin(reflect)
     const p = proxy = await startProxy(o.url)
-    const refused = await raw(p.url, 'GET http://victim.test/x HTTP/1.1\r\nHost: attacker.test')
+    const refused = await rawRequest(p.url, 'GET http://victim.test/x HTTP/1.1\r\nHost: attacker.test')
     expect(refused).toMatch(/^HTTP\/1\.1 400/)
     expect(o.count).toBe(0)
-    const ok = await raw(p.url, 'GET http://victim.test/x?a=1 HTTP/1.1\r\nHost: victim.test')
+    const ok = await rawRequest(p.url, 'GET http://victim.test/x?a=1 HTTP/1.1\r\nHost: victim.test')
     expect(ok).toMatch(/^HTTP\/1\.1 200/)
     expect(o.requests[0]?.url).toBe('/x?a=1')
   })
@@ -47,7 +34,7 @@ describe('cache keys cannot be poisoned', () => {
   it('refuses a Host that is not a host (a "/" would file the page under another path)', async () => {
     const o = origin = await startOrigin(reflect)
     const p = proxy = await startProxy(o.url)
-    expect(await raw(p.url, 'GET /reflect HTTP/1.1\r\nHost: site.test/evil')).toMatch(/^HTTP\/1\.1 400/)
+    expect(await rawRequest(p.url, 'GET /reflect HTTP/1.1\r\nHost: site.test/evil')).toMatch(/^HTTP\/1\.1 400/)
     expect(o.count).toBe(0)
     expect((await get(`${p.url}/evil/reflect`, { host: 'site.test' })).headers['x-cache']).toBe('MISS')
   })
@@ -70,7 +57,7 @@ describe('cache keys cannot be poisoned', () => {
       res.end(`lang=${req.headers['accept-language'] ?? 'default'}`)
     })
     const p = proxy = await startProxy(o.url)
-    const sneaky = await raw(p.url, 'GET /v HTTP/1.1\r\nHost: site.test\r\nAccept-Language: fr\r\nConnection: accept-language')
+    const sneaky = await rawRequest(p.url, 'GET /v HTTP/1.1\r\nHost: site.test\r\nAccept-Language: fr\r\nConnection: accept-language')
     expect(sneaky).toContain('lang=default')
     const fr = await get(`${p.url}/v`, { host: 'site.test', 'accept-language': 'fr' })
     expect(fr.body).toBe('lang=fr')
@@ -130,7 +117,7 @@ describe('an origin in trouble', () => {
     o.hold()
     const burst = Array.from({ length: 20 }, async () => await get(`${p.url}/sie`))
     await o.arrived(2)
-    await expect.poll(() => p.proxy.metrics.coalescedWaiters.get().then((m) => m.values[0]?.value ?? 0), { timeout: 10_000 }).toBe(19)
+    await expect.poll(async () => await coalescedWaiters(p), { timeout: 10_000 }).toBe(19)
     o.release()
     const answers = await Promise.all(burst)
     expect(answers.every((r) => r.status === 200 && r.body === 'good')).toBe(true)
@@ -143,7 +130,7 @@ describe('an origin in trouble', () => {
     o.hold()
     const burst = Array.from({ length: 10 }, async () => await get(`${p.url}/cold`))
     await o.arrived(1)
-    await expect.poll(() => p.proxy.metrics.coalescedWaiters.get().then((m) => m.values[0]?.value ?? 0), { timeout: 10_000 }).toBe(9)
+    await expect.poll(async () => await coalescedWaiters(p), { timeout: 10_000 }).toBe(9)
     o.release()
     const answers = await Promise.all(burst)
     expect(answers.map((r) => r.status)).toEqual(Array(10).fill(500))
