@@ -76,6 +76,7 @@ export class Pipeline implements TraceSink {
   readonly #tickets: Record<Priority, number> = { critical: 0, normal: 0, sheddable: 0 }
   #cache: PipelineCache
   #fillContext: FillContext
+  #spareTrace: Trace | null = null
   #settings: PipelineSettings
   draining = false
 
@@ -138,7 +139,13 @@ export class Pipeline implements TraceSink {
   }
 
   handle (req: IncomingMessage, res: ServerResponse): void {
-    const trace = new Trace(performance.now(), this)
+    let trace = this.#spareTrace
+    if (trace === null) {
+      trace = new Trace(performance.now(), this)
+    } else {
+      this.#spareTrace = null
+      trace.reset(performance.now())
+    }
     this.#dispatch(req, res, trace)
     // An answer written synchronously (a memory hit, a shed) is accounted for now; one still under way when its
     // response closes. A listener per request only where it is needed: 'close' costs about a microsecond.
@@ -147,6 +154,9 @@ export class Pipeline implements TraceSink {
         trace.done = true
         this.finish(trace, res)
       }
+      // A fresh hit or a shed leaves no work behind that holds its trace (a STALE answer's background refresh does),
+      // so the next request reuses it: one allocation less on the hot path.
+      if (trace.xCache === 'HIT' || trace.xCache === 'SHED') this.#spareTrace = trace
     } else {
       ;(res as ResponseWithTrace)[TRACE] = trace
       res.once('close', onResponseDone)
@@ -157,7 +167,17 @@ export class Pipeline implements TraceSink {
     const settings = this.#settings
 
     const rawUrl = req.url ?? '/'
-    const { path, query, host: targetHost } = splitTarget(rawUrl)
+    // Origin-form (almost every request) is split inline: no object for the hot path to allocate.
+    let path: string
+    let query: string
+    let targetHost: string | undefined
+    if (rawUrl.charCodeAt(0) === 47) {
+      const q = rawUrl.indexOf('?')
+      path = q === -1 ? rawUrl : rawUrl.slice(0, q)
+      query = q === -1 ? '' : rawUrl.slice(q + 1)
+    } else {
+      ({ path, query, host: targetHost } = splitTarget(rawUrl))
+    }
     if (path === HEALTH_PATH) {
       // Load balancer probes are neither logged nor counted: they would drown the access log.
       trace.done = true
