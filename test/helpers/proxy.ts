@@ -3,6 +3,8 @@ import { connect } from 'node:net'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { request, Agent } from 'undici'
+import { expect } from 'vitest'
+import type { TestOrigin } from './origin.js'
 import { parseConfig } from '../../src/config/load.js'
 import { createProxy, type Proxy, type ProxyOptions } from '../../src/proxy.js'
 
@@ -100,4 +102,19 @@ export async function rawRequest (url: string, head: string): Promise<string> {
 export async function coalescedWaiters (proxy: TestProxy): Promise<number> {
   const metric = await proxy.proxy.metrics.coalescedWaiters.get()
   return metric.values[0]?.value ?? 0
+}
+
+/**
+ * The gate pattern of the coalescing tests: hold the origin, send `n` requests for `url`, and release the origin
+ * only once one request is at the origin and the other n - 1 wait on its fetch. Resolves with every answer.
+ */
+export async function burstBehindOneFetch (origin: TestOrigin, proxy: TestProxy, url: string, n: number): Promise<Got[]> {
+  const waitersBefore = await coalescedWaiters(proxy)
+  const arrivedBefore = origin.count
+  origin.hold()
+  const burst = Array.from({ length: n }, async () => await get(url))
+  await origin.arrived(arrivedBefore + 1)
+  await expect.poll(async () => await coalescedWaiters(proxy), { timeout: 10_000 }).toBe(waitersBefore + n - 1)
+  origin.release()
+  return await Promise.all(burst)
 }

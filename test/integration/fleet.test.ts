@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { MemcachedStore } from '../../src/store/memcached.js'
 import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, TestClock, type Got, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, get, TestClock, type Got, type TestProxy, coalescedWaiters } from '../helpers/proxy.js'
 import { metricSum, readMetric, startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js'
 
 const memcached = inject('memcached')
@@ -64,10 +64,6 @@ async function metrics (proxy: { adminUrl: string }): Promise<string> {
   return await (await fetch(`${proxy.adminUrl}/metrics`)).text()
 }
 
-async function coalesced (proxy: TestProxy): Promise<number> {
-  return (await proxy.proxy.metrics.coalescedWaiters.get()).values[0]?.value ?? 0
-}
-
 async function leases (proxy: TestProxy, result: string): Promise<number> {
   return (await proxy.proxy.metrics.leases.get()).values.find((v) => v.labels['result'] === result)?.value ?? 0
 }
@@ -98,7 +94,7 @@ describe.skipIf(memcached === null)('a fleet sharing memcached', () => {
     // One proxy leads (lease acquired, its fetch held at the origin); the other's leader waits on the lease;
     // everyone else waits in-process behind their proxy's leader. Release only once all 500 are in.
     await o.arrived(1)
-    await expect.poll(async () => await coalesced(a) + await coalesced(b), { timeout: 10_000 }).toBe(498)
+    await expect.poll(async () => await coalescedWaiters(a) + await coalescedWaiters(b), { timeout: 10_000 }).toBe(498)
     await expect.poll(async () => await leases(a, 'held') + await leases(b, 'held'), { timeout: 10_000 }).toBe(1)
     o.release()
 
@@ -259,7 +255,7 @@ describe.skipIf(memcached === null)('a fleet sharing memcached', () => {
       expect(await leases(survivor, 'held')).toBe(1)
       expect(await leases(survivor, 'takeover')).toBe(1)
       expect(metricSum(await metrics(survivor), 'corral_leases_total', 'result="takeover"')).toBe(1)
-      expect(await coalesced(survivor)).toBe(19)
+      expect(await coalescedWaiters(survivor)).toBe(19)
     })
   })
 })

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { startMemcached, freePort, type MemcachedProcess } from '../helpers/memcached.js'
 import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, type Got, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, get, type Got, type TestProxy, coalescedWaiters } from '../helpers/proxy.js'
 import { metricSum } from '../helpers/proxy-process.js'
 
 // Tests here start their own memcached nodes; the shared one only tells whether memcached is installed (CI: always).
@@ -100,7 +100,7 @@ describe.skipIf(!installed)('memcached failures under load', () => {
     const pending = batch(proxy, 0, 100)
     await origin.arrived(URLS.length)
     const p = proxy
-    await expect.poll(async () => (await p.proxy.metrics.coalescedWaiters.get()).values[0]?.value ?? 0, { timeout: 10_000 }).toBe(100 - URLS.length)
+    await expect.poll(async () => await coalescedWaiters(p), { timeout: 10_000 }).toBe(100 - URLS.length)
     origin.release()
     const answers = await pending
     expect(answers.filter((r) => r.status !== 200)).toEqual([])

@@ -1,7 +1,7 @@
 /** Issue 2: in-process stampede protection, through real sockets. */
 import { afterEach, describe, expect, it } from 'vitest'
 import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, coalescedWaiters, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, get, coalescedWaiters, burstBehindOneFetch, type TestProxy } from '../helpers/proxy.js'
 
 let origin: TestOrigin
 let proxy: TestProxy
@@ -50,12 +50,7 @@ describe('single-flight', () => {
   it('a failed fetch fails all its waiters at once with 502', async () => {
     origin = await startOrigin((_req, res) => { res.socket?.destroy() })
     proxy = await startProxy(origin.url, { origin: { retries: 0 } })
-    origin.hold()
-    const pending = Array.from({ length: 20 }, async () => await get(`${proxy.url}/broken`))
-    await origin.arrived(1)
-    await expect.poll(async () => await coalescedWaiters(proxy), { timeout: 10_000 }).toBe(19)
-    origin.release()
-    const all = await Promise.all(pending)
+    const all = await burstBehindOneFetch(origin, proxy, `${proxy.url}/broken`, 20)
     expect(all.every((r) => r.status === 502)).toBe(true)
     expect(origin.count).toBe(1)
   })

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, rawRequest, coalescedWaiters, TestClock, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, get, rawRequest, burstBehindOneFetch, TestClock, type TestProxy } from '../helpers/proxy.js'
 import { parseConfig } from '../../src/config/load.js'
 
 let origin: TestOrigin | undefined
@@ -114,12 +114,7 @@ describe('an origin in trouble', () => {
     await get(`${p.url}/sie`)
     clock.advance(5000)
     o.setHandler(answer(503, {}, 'down'))
-    o.hold()
-    const burst = Array.from({ length: 20 }, async () => await get(`${p.url}/sie`))
-    await o.arrived(2)
-    await expect.poll(async () => await coalescedWaiters(p), { timeout: 10_000 }).toBe(19)
-    o.release()
-    const answers = await Promise.all(burst)
+    const answers = await burstBehindOneFetch(o, p, `${p.url}/sie`, 20)
     expect(answers.every((r) => r.status === 200 && r.body === 'good')).toBe(true)
     expect(o.count).toBe(2)
   })
@@ -127,12 +122,7 @@ describe('an origin in trouble', () => {
   it('waiters of a 5xx fetch without a stale copy share its status, not a request each', async () => {
     const o = origin = await startOrigin(answer(500, {}, 'boom'))
     const p = proxy = await startProxy(o.url)
-    o.hold()
-    const burst = Array.from({ length: 10 }, async () => await get(`${p.url}/cold`))
-    await o.arrived(1)
-    await expect.poll(async () => await coalescedWaiters(p), { timeout: 10_000 }).toBe(9)
-    o.release()
-    const answers = await Promise.all(burst)
+    const answers = await burstBehindOneFetch(o, p, `${p.url}/cold`, 10)
     expect(answers.map((r) => r.status)).toEqual(Array(10).fill(500))
     expect(o.count).toBe(1)
   })
