@@ -3,6 +3,7 @@
  * retries for idempotent requests after connection failures only (never after a timeout: retries amplify overload).
  * Every failure becomes a CorralError with a stable code.  [I/O]
  */
+import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
 import { Pool, errors as undiciErrors } from 'undici'
 import type { Config } from './config/types.js'

@@ -3,6 +3,7 @@
  * headers arrive (policy/storable), settles the single-flight so waiters learn at once whether they may share, stores
  * what is storable, and hands the leader what to deliver. Used by foreground misses and background refreshes alike.
  */
+import { performance } from 'node:perf_hooks'
 import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { CacheStore, StoredEntry, VaryIndex } from './store/types.js'

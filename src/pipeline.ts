@@ -6,6 +6,7 @@
  *                                                    → not cacheable: pass
  * Straight-line: each stage is a call into its module followed by a switch on its answer.
  */
+import { performance } from 'node:perf_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { LRUCache } from 'lru-cache'
 import type { CacheStore, CacheRecord, StoredEntry, VaryIndex } from './store/types.js'
@@ -19,7 +20,7 @@ import type { FleetLease } from './coalesce/lease.js'
 import type { Flags } from './flags.js'
 import type { Priority } from './config/types.js'
 import { SingleFlight } from './coalesce/single-flight.js'
-import { isValidHost, makeCacheKey, makeVariantKey, normalizeQuery, splitTarget, type KeyOptions } from './key.js'
+import { HostNormalizer, joinKey, makeCacheKey, makeVariantKey, normalizeQuery, splitTarget, type KeyOptions } from './key.js'
 import { decideShed, matchRoute, type CompiledRoute, type RouteTable, type ShedLoad, type ShedReason } from './shed.js'
 import { decideUsable, mayServeOnError, ttlSeconds } from './policy/usable.js'
 import { isNotModifiedForClient } from './policy/revalidate.js'
@@ -74,6 +75,7 @@ export class Pipeline implements TraceSink {
   readonly #hitForPass = new LRUCache<string, true>({ max: 100_000, ttl: 60_000 })
   /** One counter per priority, so each priority's shed share is exact (shed.ts). */
   readonly #tickets: Record<Priority, number> = { critical: 0, normal: 0, sheddable: 0 }
+  readonly #hosts = new HostNormalizer()
   #cache: PipelineCache
   #fillContext: FillContext
   #spareTrace: Trace | null = null
@@ -186,8 +188,13 @@ export class Pipeline implements TraceSink {
     const host = req.headers.host
     // The key is host + path: a Host that is not a host, or an absolute-form target naming another host than the
     // one the origin will be told, could file one page under another page's key.
-    if ((host !== undefined && !isValidHost(host)) ||
-      (targetHost !== undefined && (host === undefined || targetHost.toLowerCase() !== host.toLowerCase()))) {
+    let keyHost = ''
+    if (host !== undefined) {
+      const normalized = this.#hosts.normalize(host)
+      if (normalized === null) return this.#badRequest(res, trace)
+      keyHost = normalized
+    }
+    if (targetHost !== undefined && (host === undefined || targetHost.toLowerCase() !== host.toLowerCase())) {
       return this.#badRequest(res, trace)
     }
     if (req.headers.connection !== undefined) dropConnectionListed(req.headers)
@@ -203,7 +210,7 @@ export class Pipeline implements TraceSink {
     const cacheOnly = decision.action === 'cache-only' ? decision.reason : null
 
     const normalizedQuery = normalizeQuery(query, settings.keyOptions)
-    const primaryKey = makeCacheKey(host, path, normalizedQuery, settings.keyOptions)
+    const primaryKey = joinKey(settings.keyOptions.includeHost ? keyHost : '', path, normalizedQuery)
     trace.key = primaryKey
     // Passes forward the target as sent (in origin-form); fills ask for exactly what the key names.
     const url = targetHost === undefined ? rawUrl : query === '' ? path : `${path}?${query}`

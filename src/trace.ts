@@ -2,6 +2,7 @@
  * One fixed-shape record per request (lru-cache's `status` idea): what each stage found. The access line, metrics and
  * the X-Corral-Debug answer read it. Fixed shape keeps V8 on one hidden class.
  */
+import { performance } from 'node:perf_hooks'
 import type { ServerResponse } from 'node:http'
 import type { XCache } from './metrics.js'
 

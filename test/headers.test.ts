@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { makeOriginRequestHeaders, normalizeAcceptEncoding, toFlatHeaders } from '../src/headers.js'
+import { dropConnectionListed, makeOriginRequestHeaders, normalizeAcceptEncoding, toFlatHeaders } from '../src/headers.js'
 
 describe('normalizeAcceptEncoding', () => {
   it.each([
@@ -25,6 +25,22 @@ describe('toFlatHeaders', () => {
       'content-type': 'text/html'
     }, new Set())
     expect(flat).toEqual(['set-cookie', 'a=1', 'set-cookie', 'b=2', 'content-type', 'text/html'])
+  })
+})
+
+describe('dropConnectionListed', () => {
+  it('removes the fields Connection names, whatever else it says, and never Host', () => {
+    const headers = { host: 'h', connection: 'Keep-Alive, Accept-Language, host', 'accept-language': 'fr', accept: '*/*' }
+    dropConnectionListed(headers)
+    expect(headers).toEqual({ host: 'h', connection: 'Keep-Alive, Accept-Language, host', accept: '*/*' })
+  })
+
+  it('leaves the request alone for the bare keep-alive and close spellings', () => {
+    for (const connection of ['keep-alive', 'close', 'Keep-Alive', 'CLOSE']) {
+      const headers = { host: 'h', connection, 'keep-alive': 'timeout=5', accept: '*/*' }
+      dropConnectionListed(headers)
+      expect(headers).toEqual({ host: 'h', connection, 'keep-alive': 'timeout=5', accept: '*/*' })
+    }
   })
 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isValidHost, makeCacheKey, makeVariantKey, normalizeQuery, parseVary, splitTarget, type KeyOptions } from '../src/key.js'
+import { HostNormalizer, isValidHost, joinKey, makeCacheKey, makeVariantKey, normalizeQuery, parseVary, splitTarget, type KeyOptions } from '../src/key.js'
 
 const options: KeyOptions = { sortQuery: true, ignoreQueryParams: new Set(['utm_source', 'fbclid']), includeHost: true }
 
@@ -34,6 +34,24 @@ describe('makeCacheKey', () => {
 
   it('keys a missing Host apart from any real host', () => {
     expect(makeCacheKey(undefined, '/p', '', options)).toBe('/p')
+  })
+})
+
+describe('HostNormalizer', () => {
+  it('answers as isValidHost + makeCacheKey would, for a repeated Host and after a change of Host', () => {
+    const hosts = new HostNormalizer()
+    for (const host of ['Example.COM:80', 'Example.COM:80', 'evil/x', 'evil/x', 'b.example.', '[::1]:8080', 'Example.COM:80']) {
+      const expected = isValidHost(host) ? makeCacheKey(host, '', '', options) : null
+      expect(hosts.normalize(host)).toBe(expected)
+    }
+  })
+})
+
+describe('joinKey', () => {
+  it('spells the key makeCacheKey spells, with and without a query', () => {
+    expect(joinKey('h.example', '/a/b', '')).toBe(makeCacheKey('h.example', '/a/b', '', options))
+    expect(joinKey('h.example', '/a', 'x=1')).toBe(makeCacheKey('h.example', '/a', 'x=1', options))
+    expect(joinKey('', '/a', '')).toBe('/a')
   })
 })
 

@@ -3,6 +3,7 @@
  * with a fleet, takes the memcached lease or waits for another process's fill; then fill (fetch → store), and the
  * answer goes back to the pipeline. Stale-while-revalidate refreshes take the same road in the background.
  */
+import { performance } from 'node:perf_hooks'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
