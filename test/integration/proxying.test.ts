@@ -173,6 +173,15 @@ describe('access log', () => {
     expect(hit?.key).toBeUndefined()
   })
 
+  it('keeps the line valid JSON when the request target holds a quote or a backslash', async () => {
+    origin = await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, 'hello'))
+    const p = proxy = await startProxy(origin.url)
+    const reply = await rawRequest(p.url, `GET /q"x\\y HTTP/1.1\r\nHost: ${new URL(p.url).host}\r\nConnection: close`)
+    expect(reply).toMatch(/^HTTP\/1\.1 200/)
+    await expect.poll(() => p.logs.filter((l) => l.msg === 'access').length).toBe(1)
+    expect(p.logs.find((l) => l.msg === 'access')?.url).toBe('/q"x\\y')
+  })
+
   it('adds the pipeline trace to each line while the trace flag is on', async () => {
     origin = await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, 'hello'))
     const p = proxy = await startProxy(origin.url, { flags: { trace: true } })
