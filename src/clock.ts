@@ -1,6 +1,20 @@
 /** The only module that reads the system time; everything else takes a Clock (tests pass their own). */
+import { performance } from 'node:perf_hooks'
+
 export interface Clock {
   now (): number
 }
 
-export const systemClock: Clock = { now: Date.now }
+/**
+ * Wall-clock milliseconds (an integer, like Date.now) read through performance.now(), a fast call, where Date.now()
+ * is a runtime call: a tenth of a microsecond, paid twice per cache hit (--perf). Re-anchored to Date.now() every
+ * second, so a clock step (NTP) shows within a second and the monotonic clock's drift never accumulates.
+ */
+export function wallNow (): number {
+  return Math.floor(anchor + performance.now())
+}
+
+let anchor = Date.now() - performance.now()
+setInterval(() => { anchor = Date.now() - performance.now() }, 1000).unref()
+
+export const systemClock: Clock = { now: wallNow }
