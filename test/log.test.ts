@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ChunkedDestination } from '../src/log.js'
+import { ChunkedDestination, hundredths } from '../src/log.js'
 
 function target (): { chunks: string[], write: (chunk: string) => void } {
   const chunks: string[] = []
@@ -42,4 +42,12 @@ describe('ChunkedDestination', () => {
     expect(t.chunks).toEqual(['one\n'])
     expect(called).toBe(1)
   })
+})
+
+describe('hundredths', () => {
+  it.each([[0, '0.00'], [0.004, '0.00'], [0.005, '0.01'], [0.0712, '0.07'], [1, '1.00'], [12.3, '12.30'], [999.999, '1000.00'], [1234567.891, '1234567.89']])(
+    'writes %s ms as %s, JSON for the value rounded to hundredths', (ms, text) => {
+      expect(hundredths(ms)).toBe(text)
+      expect(JSON.parse(text)).toBe(Math.round(ms * 100) / 100)
+    })
 })
