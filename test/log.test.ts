@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ChunkedDestination, hundredths } from '../src/log.js'
 
-function target (): { chunks: string[], write: (chunk: string) => void } {
+function target (): { chunks: string[], write: (chunk: Buffer) => void } {
   const chunks: string[] = []
-  return { chunks, write: (chunk) => { chunks.push(chunk) } }
+  return { chunks, write: (chunk) => { chunks.push(chunk.toString()) } }
 }
 
 describe('ChunkedDestination', () => {
