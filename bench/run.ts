@@ -5,7 +5,7 @@
  * .tmp/bench-results.json. Ratios never set the exit code; with --smoke a stampede that reaches the origin more than
  * once, a client that got a non-2xx, or a section that crashed does.
  *
- *   npm run bench                         every section (about 3-4 minutes)
+ *   npm run bench                         every section (about 4-5 minutes)
  *   npm run bench -- --smoke              sections 1, 3, 4, one short round each (CI)
  *   npm run bench -- --only hit,stampede  a subset, by number or name
  */
@@ -548,7 +548,7 @@ async function main (): Promise<number> {
     rows: [],
     details: {},
     gateFailures: [],
-    rounds: smoke ? 1 : 3,
+    rounds: smoke ? 1 : 5,
     roundS: smoke ? 2 : 5,
     warmupS: smoke ? 1 : 2
   }
