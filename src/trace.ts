@@ -16,7 +16,7 @@ export type Tier = 'memory' | 'shared' | 'none'
 export type LeaseStep = 'acquired' | 'held' | 'unavailable' | 'takeover' | 'filled' | 'timeout' | null
 
 export class Trace {
-  start: number
+  readonly start: number
   readonly sink: TraceSink
   key: string | null = null
   route: string | null = null
@@ -36,24 +36,6 @@ export class Trace {
   constructor (start: number, sink: TraceSink) {
     this.start = start
     this.sink = sink
-  }
-
-  /** Ready for the next request: a trace nothing else holds is reused rather than reallocated (see Pipeline.handle). */
-  reset (start: number): void {
-    this.start = start
-    this.key = null
-    this.route = null
-    this.shed = null
-    this.tier = 'none'
-    this.lease = null
-    this.xCache = null
-    this.coalesced = false
-    this.originStatus = 0
-    this.originMs = 0
-    this.bytes = 0
-    this.error = null
-    this.debug = false
-    this.done = false
   }
 }
 
