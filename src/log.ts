@@ -8,7 +8,7 @@ import type { Config } from './config/types.js'
 export type { Logger }
 
 /**
- * stdout through a synchronous sonic-boom fed in chunks of about 16 KiB (ChunkedDestination): one write per line
+ * stdout through a synchronous sonic-boom fed in chunks of up to 4 KiB (ChunkedDestination): one write per line
  * cost a third of a cache hit's throughput (bench section 1, log on / log off). A quiet proxy's lines wait at most
  * 250 ms; `flushLogger` runs on shutdown and the chunk in hand is written on exit, so nothing is lost.
  */
@@ -22,21 +22,27 @@ interface ChunkTarget {
   write (chunk: Buffer): unknown
 }
 
+/** Linux's PIPE_BUF: a write of at most this many bytes to a pipe is never interleaved with another writer's. */
+const PIPE_BUF = 4096
+
 /**
  * Log lines gathered into chunks before they reach sonic-boom, which measures its whole pending buffer
  * (Buffer.byteLength over a growing rope) on every write: about a microsecond per access line (--perf, bench
  * section 1). Joined here and handed over as one Buffer (sonic-boom's string mode encodes a chunk twice more), each
  * chunk is encoded and written once. pino's lines and the access lines share this one queue, so their order is kept.
+ *
+ * A chunk is whole lines and at most PIPE_BUF bytes (a longer line goes alone): the workers of a cluster share
+ * stdout, and when it is a pipe, writes of that size land whole, so two workers' lines never cut into each other.
  */
 export class ChunkedDestination implements DestinationStream {
   readonly #target: ChunkTarget
-  readonly #chunkChars: number
+  readonly #maxBytes: number
   #lines: string[] = []
   #chars = 0
 
-  constructor (target: ChunkTarget, { chunkChars = 16_384, flushMs = 250 }: { chunkChars?: number, flushMs?: number } = {}) {
+  constructor (target: ChunkTarget, { maxBytes = PIPE_BUF, flushMs = 250 }: { maxBytes?: number, flushMs?: number } = {}) {
     this.#target = target
-    this.#chunkChars = chunkChars
+    this.#maxBytes = maxBytes
     setInterval(() => this.flushSync(), flushMs).unref()
     // A process that exits without flushLogger (process.exit from a library, an uncaught error) still writes its
     // last lines: the target is synchronous.
@@ -44,9 +50,12 @@ export class ChunkedDestination implements DestinationStream {
   }
 
   write (line: string): void {
+    // Characters count bytes for ASCII, which log lines almost always are; flushSync splits a chunk that came out
+    // longer in bytes.
+    if (this.#chars + line.length > this.#maxBytes && this.#lines.length > 0) this.flushSync()
     this.#lines.push(line)
     this.#chars += line.length
-    if (this.#chars >= this.#chunkChars) this.flushSync()
+    if (this.#chars >= this.#maxBytes) this.flushSync()
   }
 
   /** pino's logger.flush(). */
@@ -60,7 +69,23 @@ export class ChunkedDestination implements DestinationStream {
     if (lines.length === 0) return
     this.#lines = []
     this.#chars = 0
-    this.#target.write(Buffer.from(lines.length === 1 ? lines[0] as string : lines.join('')))
+    const chunk = Buffer.from(lines.length === 1 ? lines[0] as string : lines.join(''))
+    if (chunk.length <= this.#maxBytes || lines.length === 1) {
+      this.#target.write(chunk)
+      return
+    }
+    // Multi-byte characters made the chunk longer than its character count: write it in runs of whole lines.
+    let start = 0
+    let end = 0
+    for (const line of lines) {
+      const bytes = Buffer.byteLength(line)
+      if (end + bytes - start > this.#maxBytes && end > start) {
+        this.#target.write(chunk.subarray(start, end))
+        start = end
+      }
+      end += bytes
+    }
+    this.#target.write(chunk.subarray(start))
   }
 }
 

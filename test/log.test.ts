@@ -22,7 +22,7 @@ describe('ChunkedDestination', () => {
 
   it('holds lines until a chunk is full, then writes them as one chunk, in order', () => {
     const t = target()
-    const dest = new ChunkedDestination(t, { chunkChars: 10 })
+    const dest = new ChunkedDestination(t, { maxBytes: 10 })
     dest.write('aaaa\n')
     expect(t.chunks).toEqual([])
     dest.write('bbbb\n')
@@ -30,6 +30,28 @@ describe('ChunkedDestination', () => {
     expect(t.chunks).toEqual(['aaaa\nbbbb\n'])
     dest.flushSync()
     expect(t.chunks).toEqual(['aaaa\nbbbb\n', 'cc\n'])
+  })
+
+  it('never writes more than maxBytes in one write unless a single line is longer, and cuts only at line ends', () => {
+    const t = target()
+    const dest = new ChunkedDestination(t, { maxBytes: 12 })
+    dest.write('aaaaaaa\n') // 8
+    dest.write('bbbbbbb\n') // would make 16: the 8 held go first
+    dest.write('é€é€é\n') // 6 characters, 13 bytes: longer than maxBytes on its own
+    dest.write('c\n')
+    dest.flushSync()
+    expect(t.chunks).toEqual(['aaaaaaa\n', 'bbbbbbb\n', 'é€é€é\n', 'c\n'])
+    for (const chunk of t.chunks) expect(chunk.endsWith('\n')).toBe(true)
+  })
+
+  it('splits a chunk that multi-byte characters made longer than maxBytes at line ends', () => {
+    const t = target()
+    const dest = new ChunkedDestination(t, { maxBytes: 12 })
+    dest.write('éé\n') // 3 characters, 5 bytes
+    dest.write('éé\n')
+    dest.write('éé\n')
+    dest.flushSync() // 9 characters held, 15 bytes
+    expect(t.chunks).toEqual(['éé\néé\n', 'éé\n'])
   })
 
   it('writes what it holds on flush, then calls back; an empty flush writes nothing', () => {
