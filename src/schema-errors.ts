@@ -2,10 +2,10 @@
  * ajv errors → one `[keyPath, reason]` an operator can act on. Shared by the proxy config and spike scenarios, so
  * both name keys the same way (`routes[0].match`, `stages[1].duration`).
  */
-import type { ErrorObject } from 'ajv'
+import type { ErrorObject, ValidateFunction } from 'ajv'
 
 /** `/routes/0/match` → `routes[0].match` */
-export function toKeyPath (instancePath: string): string {
+function toKeyPath (instancePath: string): string {
   return instancePath.split('/').slice(1).reduce((path, part) =>
     /^\d+$/.test(part) ? `${path}[${part}]` : path === '' ? part : `${path}.${part}`, '')
 }
@@ -19,7 +19,7 @@ function join (path: string, key: string): string {
  * unknown key over a type mismatch (`{ value: true, nte: '…' }` has a typo, not a wrong type). A schema may give
  * its own text for a `pattern` or `not` with `errorMessage` beside it (a pattern that means "a duration like 30s").
  */
-export function describeSchemaError (errors: readonly ErrorObject[], fallback: string): [string, string] {
+function describeSchemaError (errors: readonly ErrorObject[], fallback: string): [string, string] {
   const concrete = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if')
   const candidates = concrete.length > 0 ? concrete : errors
   let best = candidates[0]
@@ -44,10 +44,28 @@ export function describeSchemaError (errors: readonly ErrorObject[], fallback: s
 }
 
 /** " at line 3, column 5" from a JSON.parse error's "at position N" (an editor shows lines, not offsets). */
-export function jsonErrorPlace (text: string, err: Error): string {
+function jsonErrorPlace (text: string, err: Error): string {
   const position = /at position (\d+)/.exec(err.message)?.[1]
   if (position === undefined) return ''
   const before = text.slice(0, Number(position))
   const line = before.split('\n').length
   return ` at line ${line}, column ${Number(position) - before.lastIndexOf('\n')}`
+}
+
+/** An error naming the key path (empty for a file-level problem) and the reason: ConfigError, ScenarioError. */
+export type KeyedError = new (keyPath: string, reason: string, options?: { cause?: unknown }) => Error
+
+/**
+ * JSON text checked against a compiled schema: the parsed value, or `Fail` thrown with where the JSON broke or the
+ * most useful schema error. `what` names the document in a fallback reason ("invalid config").
+ */
+export function parseWithSchema (text: string, validate: ValidateFunction, what: string, Fail: KeyedError): unknown {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw new Fail('', `invalid JSON${jsonErrorPlace(text, err as Error)}: ${(err as Error).message}`, { cause: err })
+  }
+  if (!validate(raw)) throw new Fail(...describeSchemaError(validate.errors ?? [], `invalid ${what}`))
+  return raw
 }

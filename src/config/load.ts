@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { dirname, resolve } from 'node:path'
 import { Ajv } from 'ajv'
-import { describeSchemaError, jsonErrorPlace } from '../schema-errors.js'
+import { parseWithSchema } from '../schema-errors.js'
 import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../errors.js'
 import type { Config } from './types.js'
@@ -21,14 +21,7 @@ const validate = ajv.compile(schema)
 
 /** Bytes → config, or a ConfigError naming the key path and the reason. Pure but for reading whenShed files. */
 export function parseConfig (text: string, baseDir = process.cwd()): LoadedConfig {
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch (err) {
-    throw new ConfigError('', `invalid JSON${jsonErrorPlace(text, err as Error)}: ${(err as Error).message}`, { cause: err })
-  }
-  if (!validate(raw)) throw new ConfigError(...describeSchemaError(validate.errors ?? [], 'invalid config'))
-  const config = raw as unknown as Config
+  const config = parseWithSchema(text, validate, 'config', ConfigError) as Config
   assertSemantics(config)
   return { config, version: createHash('sha1').update(text).digest('hex').slice(0, 12), shedPages: readShedPages(config, baseDir) }
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Ajv } from 'ajv'
-import { describeSchemaError, jsonErrorPlace } from '../schema-errors.js'
+import { parseWithSchema } from '../schema-errors.js'
 import schema from './scenario.schema.json' with { type: 'json' }
 
 export interface Thresholds {
@@ -87,14 +87,7 @@ export function parseDuration (text: string): number | undefined {
 
 /** JSON text → Scenario, or a ScenarioError naming the key path and the reason. */
 export function parseScenario (text: string): Scenario {
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch (err) {
-    throw new ScenarioError('', `invalid JSON${jsonErrorPlace(text, err as Error)}: ${(err as Error).message}`, { cause: err })
-  }
-  if (!validate(raw)) throw new ScenarioError(...describeSchemaError(validate.errors ?? [], 'invalid scenario'))
-  const scenario = raw as unknown as Scenario
+  const scenario = parseWithSchema(text, validate, 'scenario', ScenarioError) as Scenario
   assertSemantics(scenario)
   return scenario
 }
