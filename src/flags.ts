@@ -27,7 +27,7 @@ const BUILT_IN_DEFAULTS: ReadonlyArray<readonly [string, FlagValue]> = [
   ['trace', false]
 ]
 
-function flagValue (entry: FlagEntry): FlagValue {
+export function flagValue (entry: FlagEntry): FlagValue {
   return typeof entry === 'object' ? entry.value : entry
 }
 

@@ -6,6 +6,7 @@ import { parseWithSchema } from '../schema-errors.js'
 import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../errors.js'
 import type { Config } from './types.js'
+import { flagValue } from '../flags.js'
 
 export interface LoadedConfig {
   readonly config: Config
@@ -23,7 +24,12 @@ const validate = ajv.compile(schema)
 export function parseConfig (text: string, baseDir = process.cwd()): LoadedConfig {
   const config = parseWithSchema(text, validate, 'config', ConfigError) as Config
   assertSemantics(config)
-  return { config, version: createHash('sha1').update(text).digest('hex').slice(0, 12), shedPages: readShedPages(config, baseDir) }
+  return { config, version: configVersion(text), shedPages: readShedPages(config, baseDir) }
+}
+
+/** The `version` of a config: a short hash of its bytes (the watcher skips an unchanged file with it). */
+export function configVersion (text: string): string {
+  return createHash('sha1').update(text).digest('hex').slice(0, 12)
 }
 
 export function loadConfigFile (path: string): LoadedConfig {
@@ -67,14 +73,10 @@ function assertSemantics (config: Config): void {
       // A route tied to cacheOnly or trace would go dark whenever that switch is off: surely a mix-up.
       if (BUILT_IN_FLAGS.has(route.flag)) throw new ConfigError(`routes[${i}].flag`, `"${route.flag}" is a built-in flag; name a route switch of your own`)
       const flag = Object.hasOwn(config.flags, route.flag) ? config.flags[route.flag] : undefined
-      const value = typeof flag === 'object' ? flag.value : flag
+      const value = flag === undefined ? undefined : flagValue(flag)
       if (typeof value !== 'boolean') throw new ConfigError(`routes[${i}].flag`, `"${route.flag}" must name a boolean flag in flags`)
     }
   })
-  for (const [name, entry] of Object.entries(config.flags)) {
-    const value = typeof entry === 'object' ? entry.value : entry
-    if (name === 'shedPercent' && typeof value !== 'number') throw new ConfigError('flags.shedPercent', 'must be a number')
-  }
 }
 
 function readShedPages (config: Config, baseDir: string): Map<number, Buffer> {

@@ -1,10 +1,9 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { createHash } from 'node:crypto'
 import { basename, dirname, resolve } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { systemClock, type Clock } from '../clock.js'
-import { parseConfig, type LoadedConfig } from './load.js'
+import { configVersion, parseConfig, type LoadedConfig } from './load.js'
 
 export interface WatchOptions {
   /** A valid edit: swap it in. `prev` is the config in force until now. */
@@ -30,11 +29,6 @@ export interface ConfigWatcher {
   reload (): void
   close (): void
   status (): WatchStatus
-}
-
-/** Must match the `version` parseConfig computes, so an unchanged file is skipped before it is parsed. */
-function versionOf (text: string): string {
-  return createHash('sha1').update(text).digest('hex').slice(0, 12)
 }
 
 function asConfigError (err: unknown): ConfigError {
@@ -91,7 +85,7 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
       schedule(force, true)
       return
     }
-    const version = versionOf(text)
+    const version = configVersion(text)
     if (!force && (version === current.version || version === rejectedVersion)) {
       // Back to the config in force (an edit undone): the refusal no longer describes the file.
       if (version === current.version) rejected = null
