@@ -4,7 +4,7 @@ import { makeAdminMetrics } from './metrics.js'
 import { writeReport } from './report.js'
 import { runSpike, type Progress, type StageReport } from './run.js'
 import { loadScenarioFile, ScenarioError } from './scenario.js'
-import type { ThresholdResult } from './thresholds.js'
+import { describeThreshold, type ThresholdResult } from './thresholds.js'
 
 export interface SpikeIo {
   readonly stdout: { write (text: string): unknown, isTTY?: boolean }
@@ -76,7 +76,8 @@ export async function runSpikeCli (argv: string[], io: SpikeIo = defaultIo): Pro
   if (values.scenario === undefined) return usageError(io, '--scenario is required')
   const targetProblem = checkTarget(values.target)
   if (targetProblem !== undefined) return usageError(io, `--target ${targetProblem}`)
-  if (values.admin !== undefined && checkTarget(values.admin) !== undefined) return usageError(io, `--admin ${checkTarget(values.admin) ?? ''}`)
+  const adminProblem = values.admin === undefined ? undefined : checkTarget(values.admin)
+  if (adminProblem !== undefined) return usageError(io, `--admin ${adminProblem}`)
 
   let scenario
   try {
@@ -107,7 +108,7 @@ export async function runSpikeCli (argv: string[], io: SpikeIo = defaultIo): Pro
     if (result.ok) {
       io.stdout.write(`ok: every threshold held (${result.thresholds.length} checked)\n`)
     } else {
-      io.stdout.write(`FAILED: ${result.aborted === 'interrupted' ? 'interrupted' : breached.map(describe).join('; ')}\n`)
+      io.stdout.write(`FAILED: ${result.aborted === 'interrupted' ? 'interrupted' : breached.map(describeThreshold).join('; ')}\n`)
     }
     io.stdout.write(`report: ${files.json}\n        ${files.html}\n`)
     return result.ok ? EXIT_OK : result.aborted === 'interrupted' ? EXIT_INTERRUPTED : EXIT_FAILED
@@ -169,10 +170,6 @@ function cacheMix (cache: Record<string, number>): string {
   return Object.entries(cache).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${percent(n, total)}`).join(' ')
 }
 
-function describe (t: ThresholdResult): string {
-  return `${t.name} ${Math.round(t.value * 1000) / 1000} ${t.key === 'minRps' ? '<' : '>'} ${t.limit}`
-}
-
 function makeProgressPrinter (io: SpikeIo, quiet: boolean) {
   const tty = io.stdout.isTTY === true
   let pending = false
@@ -189,7 +186,7 @@ function makeProgressPrinter (io: SpikeIo, quiet: boolean) {
       if (pending) io.stdout.write('\n')
       pending = false
       const origin = s.originRequests === undefined ? '' : `  origin requests ${s.originRequests}`
-      const bad = results.filter((r) => !r.ok).map(describe)
+      const bad = results.filter((r) => !r.ok).map(describeThreshold)
       io.stdout.write(`${s.name}: ${s.requests} requests, ${s.rps} req/s, p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms, ` +
         `errors ${s.errors}, ${cacheMix(s.cache)}${origin}${bad.length > 0 ? `  BREACHED ${bad.join('; ')}` : ''}${s.completed ? '' : '  (cut short)'}\n`)
     }

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { SecondReport, SpikeResult } from './run.js'
+import { CACHE_STATUSES } from './stats.js'
 
 /** Writes report.json and a self-contained report.html (inline SVG, no network) into `dir`. */
 export async function writeReport (dir: string, result: SpikeResult): Promise<{ json: string, html: string }> {
@@ -103,7 +104,7 @@ function statusSeries (t: readonly SecondReport[]): Series[] {
 }
 
 function cacheSeries (t: readonly SecondReport[]): Series[] {
-  const named = ['HIT', 'STALE', 'MISS', 'PASS', 'SHED'] as const
+  const named = CACHE_STATUSES
   const series: Series[] = named.map((k) => ({ name: k, color: COLORS[k], values: t.map((s) => s.cache[k] ?? 0) }))
   series.push({
     name: 'other / none',

@@ -6,7 +6,7 @@ import { planSlices, planStages, type LoadKind, type PlannedStage, type Scenario
 import {
   cacheObject, errorRate, Recorder, statusObject, summarizeLatency, type LatencySummary, type SecondBucket, type Tally
 } from './stats.js'
-import { evaluateThresholds, firstBreach, type ThresholdResult } from './thresholds.js'
+import { describeThreshold, evaluateThresholds, firstBreach, type ThresholdResult } from './thresholds.js'
 
 export interface StageReport {
   readonly name: string
@@ -137,7 +137,7 @@ export async function runSpike (opts: RunOptions): Promise<SpikeResult> {
       const breach = firstBreach(results)
       if (breach !== undefined) {
         liveResults = results
-        abort('threshold', describeBreach(breach))
+        abort('threshold', describeThreshold(breach))
       }
     }
     opts.onProgress?.({
@@ -183,7 +183,7 @@ export async function runSpike (opts: RunOptions): Promise<SpikeResult> {
       thresholds.push(...results)
       opts.onStageEnd?.(report, results)
       const breach = firstBreach(results)
-      if (breach !== undefined) abort('threshold', describeBreach(breach))
+      if (breach !== undefined) abort('threshold', describeThreshold(breach))
     }
   } finally {
     clearInterval(ticker)
@@ -212,11 +212,6 @@ function figuresOf (tally: Tally, elapsedMs: number) {
     p999Ms: tally.latency.percentile(99.9),
     errorRate: errorRate(tally)
   }
-}
-
-function describeBreach (r: ThresholdResult): string {
-  const value = Math.round(r.value * 1000) / 1000
-  return `${r.name} ${value} ${r.key === 'minRps' ? '<' : '>'} ${r.limit}`
 }
 
 function makeStageReport (stage: PlannedStage, tally: Tally, durationMs: number, slices: number, completed: boolean, originRequests: number | undefined): StageReport {

@@ -53,3 +53,8 @@ function valueOf (key: ThresholdKey, figures: StageFigures): number {
 export function firstBreach (results: readonly ThresholdResult[]): ThresholdResult | undefined {
   return results.find((r) => !r.ok)
 }
+
+/** `spike.p99Ms 812.5 > 500`: a threshold's value against its limit, for the abort reason and the summary. */
+export function describeThreshold (r: ThresholdResult): string {
+  return `${r.name} ${Math.round(r.value * 1000) / 1000} ${r.key === 'minRps' ? '<' : '>'} ${r.limit}`
+}
