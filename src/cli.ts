@@ -3,7 +3,7 @@
  * cli: `corral serve | check | spike`. The only module that calls process.exit.
  */
 import { parseArgs } from 'node:util'
-import { loadConfigFile } from './config/load.js'
+import { loadConfigFile, type LoadedConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
 import { createProxy } from './proxy.js'
 import cluster from 'node:cluster'
@@ -46,27 +46,28 @@ function configPath (args: string[]): string {
   return values.config ?? 'proxy.config.json'
 }
 
-function check (args: string[]): number {
-  const path = configPath(args)
+/** The config at `path`, or undefined after telling stderr what is wrong with it. */
+function loadOrReport (path: string): LoadedConfig | undefined {
   try {
-    const loaded = loadConfigFile(path)
-    process.stdout.write(`${path}: ok (version ${loaded.version})\n`)
-    return 0
+    return loadConfigFile(path)
   } catch (err) {
     process.stderr.write(`${path}: ${err instanceof ConfigError ? err.message : String(err)}\n`)
-    return 1
+    return undefined
   }
+}
+
+function check (args: string[]): number {
+  const path = configPath(args)
+  const loaded = loadOrReport(path)
+  if (loaded === undefined) return 1
+  process.stdout.write(`${path}: ok (version ${loaded.version})\n`)
+  return 0
 }
 
 async function serve (args: string[]): Promise<number> {
   const path = configPath(args)
-  let loaded
-  try {
-    loaded = loadConfigFile(path)
-  } catch (err) {
-    process.stderr.write(`${path}: ${err instanceof ConfigError ? err.message : String(err)}\n`)
-    return 1
-  }
+  const loaded = loadOrReport(path)
+  if (loaded === undefined) return 1
   const workers = resolveWorkers(loaded.config.workers)
   if (workers > 1 && cluster.isPrimary) {
     const logger = makeLogger(loaded.config.log.level)
