@@ -19,7 +19,7 @@ export class RequestStats {
   /** Per outcome: one cumulative-free count per bucket plus +Inf, then sum. */
   readonly #buckets = OUTCOMES.map(() => new Float64Array(DURATION_BUCKETS.length + 1))
   readonly #sums = new Float64Array(OUTCOMES.length)
-  readonly #index: Record<RequestOutcome, number> = { HIT: 0, MISS: 1, STALE: 2, PASS: 3, SHED: 4, REVALIDATED: 5, ERROR: 6 }
+  readonly #index = Object.fromEntries(OUTCOMES.map((outcome, i) => [outcome, i])) as Record<RequestOutcome, number>
 
   record (outcome: RequestOutcome, seconds: number): void {
     const i = this.#index[outcome]

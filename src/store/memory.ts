@@ -41,8 +41,10 @@ export class MemoryStore implements CacheStore {
     const ttl = this.#maxTtlMs > 0 ? Math.min(ttlMs, this.#maxTtlMs) : ttlMs
     if (ttl <= 0) return
     // A record bigger than the whole cache would evict everything for nothing.
-    if (recordSize(record) > this.#lru.maxSize) return
-    this.#lru.set(key, record, { ttl: Math.ceil(ttl) })
+    const size = recordSize(record)
+    if (size > this.#lru.maxSize) return
+    // Given its size, lru-cache does not walk the record again through sizeCalculation.
+    this.#lru.set(key, record, { ttl: Math.ceil(ttl), size })
   }
 
   delete (key: string): void {
