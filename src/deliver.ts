@@ -27,7 +27,7 @@ const HIT_HEADERS = new WeakMap<readonly string[], HitHeaders>()
  * A fresh hit. Age and ttl change once a second, so the header list is built once per entry per second and reused
  * (node:http only reads it): building it was a measurable part of a hit (--cpu-prof, bench section 1).
  */
-export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number, head: boolean, extra: readonly string[] | null): void {
+export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number, head: boolean): void {
   const age = ageSeconds(entry, now)
   const ttl = ttlSeconds(entry, now)
   let memo = HIT_HEADERS.get(entry.headers)
@@ -35,7 +35,7 @@ export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number
     memo = { age, ttl, headers: entry.headers.concat('age', String(age), 'x-cache', 'HIT', 'cache-status', hitCacheStatus(ttl)) }
     HIT_HEADERS.set(entry.headers, memo)
   }
-  res.writeHead(entry.status, extra === null ? memo.headers : memo.headers.concat(extra))
+  res.writeHead(entry.status, memo.headers)
   if (head) res.end()
   else res.end(entry.body)
 }

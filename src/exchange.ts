@@ -14,13 +14,19 @@ export interface Exchange {
   readonly trace: Trace
   /** The request target as the client sent it (origin-form): what a pass asks the origin for. */
   readonly url: string
-  /** Path + the normalised query the key names: what a fill asks the origin for. */
-  readonly fillUrl: string
+  /** The path, and the normalised query the key names: a fill asks the origin for exactly these (fillUrl). */
+  readonly path: string
+  readonly normalizedQuery: string
   readonly primaryKey: string
   readonly isHead: boolean
   readonly route: CompiledRoute
   /** Set when shedding allows only cached answers: why. */
   readonly cacheOnly: ShedReason | null
+}
+
+/** What a fill asks the origin for; built only on a miss, so a hit allocates nothing for it. */
+export function fillUrl (ex: Exchange): string {
+  return ex.normalizedQuery === '' ? ex.path : `${ex.path}?${ex.normalizedQuery}`
 }
 
 /** The answers the coalescing stage hands back to the pipeline (pipeline.ts implements them; deliver.ts writes). */

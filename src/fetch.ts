@@ -165,3 +165,11 @@ export async function readBodyUpTo (body: Readable, maxBytes: number): Promise<B
     body.on('error', onError)
   })
 }
+
+/** Drain a response nobody will read, so its connection returns to the pool. */
+export function discard (body: Readable): void {
+  body.on('error', noop)
+  body.resume()
+}
+
+function noop (): void {}

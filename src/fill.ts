@@ -5,7 +5,6 @@
  */
 import { performance } from 'node:perf_hooks'
 import { randomBytes } from 'node:crypto'
-import type { Readable } from 'node:stream'
 import type { CacheStore, StoredEntry, VaryIndex } from './store/types.js'
 import type { FlightOutcome } from './coalesce/single-flight.js'
 import { PASS_OUTCOME } from './coalesce/single-flight.js'
@@ -185,11 +184,3 @@ async function safely (ctx: FillContext, op: void | Promise<void>): Promise<void
     ctx.onStoreError(err)
   }
 }
-
-/** Drain a response nobody will read, so its connection returns to the pool. */
-export function discard (body: Readable): void {
-  body.on('error', noop)
-  body.resume()
-}
-
-function noop (): void {}

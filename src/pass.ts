@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
-import type { OriginResponse } from './fetch.js'
+import { discard, type OriginResponse } from './fetch.js'
 import type { XCache } from './metrics.js'
 import { appendVia, toFlatHeaders } from './headers.js'
 
@@ -21,8 +21,7 @@ export async function streamResponse (
   if (extra !== null) for (const h of extra) headers.push(h)
   res.writeHead(response.status, headers)
   if (isHead) {
-    response.body.on('error', noop)
-    response.body.resume()
+    discard(response.body)
     res.end()
     return
   }
@@ -35,5 +34,3 @@ export async function streamResponse (
     response.body.destroy()
   }
 }
-
-function noop (): void {}

@@ -206,9 +206,8 @@ export class Pipeline implements TraceSink {
     trace.key = primaryKey
     // Passes forward the target as sent (in origin-form); fills ask for exactly what the key names.
     const url = targetHost === undefined ? rawUrl : query === '' ? path : `${path}?${query}`
-    const fillUrl = normalizedQuery === '' ? path : `${path}?${normalizedQuery}`
     const method = req.method ?? 'GET'
-    const ex: Exchange = { req, res, trace, url, fillUrl, primaryKey, isHead: method === 'HEAD', route, cacheOnly }
+    const ex: Exchange = { req, res, trace, url, path, normalizedQuery, primaryKey, isHead: method === 'HEAD', route, cacheOnly }
     if (method !== 'GET' && method !== 'HEAD') {
       // RFC 9110 §9.2.1: OPTIONS and TRACE are safe; a CORS preflight must not evict the page.
       return method === 'OPTIONS' || method === 'TRACE' ? this.#pass(ex, CACHE_STATUS.method) : this.#passUnsafe(ex)
@@ -272,7 +271,7 @@ export class Pipeline implements TraceSink {
     }
     trace.xCache = 'HIT'
     trace.bytes = ex.isHead ? 0 : entry.body.length
-    deliverHit(ex.res, entry, now, ex.isHead, null)
+    deliverHit(ex.res, entry, now, ex.isHead)
   }
 
   #serve (ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string): void {

@@ -9,10 +9,11 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { StoredEntry, VaryIndex } from '../store/types.js'
 import type { RequestFacts } from '../policy/storable.js'
-import type { Answers, Exchange } from '../exchange.js'
+import { fillUrl, type Answers, type Exchange } from '../exchange.js'
 import type { FleetLease } from './lease.js'
 import type { FlightOutcome, SingleFlight } from './single-flight.js'
-import { fill, discard, type FillContext, type FillRequest, type FillResult } from '../fill.js'
+import { fill, type FillContext, type FillRequest, type FillResult } from '../fill.js'
+import { discard } from '../fetch.js'
 import { makeVariantKey } from '../key.js'
 import { mayServeOnError, ttlSeconds } from '../policy/usable.js'
 import { makeOriginRequestHeaders, normalizeAcceptEncoding } from '../headers.js'
@@ -117,8 +118,9 @@ export class Coalescer {
       // The origin sees the same normalised value the variant is keyed by.
       'accept-encoding': req.headers['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(req.headers['accept-encoding'])
     })
-    const facts: RequestFacts = { method: 'GET', url: ex.fillUrl, headers: req.headers }
-    return { facts, path: ex.fillUrl, originHeaders, primaryKey: ex.primaryKey, varyIndex, staleEntry: stale, rememberUncacheable }
+    const url = fillUrl(ex)
+    const facts: RequestFacts = { method: 'GET', url, headers: req.headers }
+    return { facts, path: url, originHeaders, primaryKey: ex.primaryKey, varyIndex, staleEntry: stale, rememberUncacheable }
   }
 
   #onFilled (ex: Exchange, stale: StoredEntry | undefined, result: FillResult, alone: boolean): void {
