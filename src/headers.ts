@@ -80,12 +80,12 @@ export function makeOriginRequestHeaders (
   const priorFor = incoming['x-forwarded-for']
   const forwardedFor = clientAddress === undefined
     ? priorFor
-    : priorFor === undefined ? clientAddress : `${Array.isArray(priorFor) ? priorFor.join(', ') : priorFor}, ${clientAddress}`
+    : priorFor === undefined ? clientAddress : `${joinValue(priorFor) as string}, ${clientAddress}`
   if (forwardedFor !== undefined) out['x-forwarded-for'] = forwardedFor
   if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host
   out['x-forwarded-proto'] = proto
   const via = incoming.via
-  out.via = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`
+  out.via = via === undefined ? VIA : `${joinValue(via) as string}, ${VIA}`
   if (overrides !== null) {
     for (const name in overrides) {
       const value = overrides[name]

@@ -3,7 +3,7 @@
  * spellings a client controls (host case, parameter order, tracking tags) do not split or poison entries.
  */
 import type { Config } from './config/types.js'
-import { normalizeAcceptEncoding, type HeaderRecord } from './headers.js'
+import { joinValue, normalizeAcceptEncoding, type HeaderRecord } from './headers.js'
 
 export interface KeyOptions {
   readonly sortQuery: boolean
@@ -120,7 +120,7 @@ export function makeVariantKey (primary: string, epoch: string, varyHeaders: rea
     const value = headers[name]
     const text = name === 'accept-encoding'
       ? normalizeAcceptEncoding(value)
-      : Array.isArray(value) ? value.join(', ') : (value ?? '')
+      : joinValue(value) ?? ''
     key += `\n${name}:${text}`
   }
   return key

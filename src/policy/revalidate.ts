@@ -5,7 +5,7 @@
  * - from a client: If-None-Match / If-Modified-Since answered from cache (RFC 9110 §13.1).
  */
 import type { StoredEntry } from '../store/types.js'
-import { isHopByHop, type HeaderRecord, type HeaderValue } from '../headers.js'
+import { firstValue, isHopByHop, type HeaderRecord, type HeaderValue } from '../headers.js'
 
 export function makeConditionalHeaders (entry: StoredEntry): Record<string, string> | null {
   if (entry.etag !== undefined) {
@@ -56,7 +56,7 @@ export function isNotModifiedForClient (entry: StoredEntry, ifNoneMatch: HeaderV
     return entry.etag !== undefined && etagMatches(inm, entry.etag)
   }
   if (ifModifiedSince !== undefined && entry.lastModified !== undefined) {
-    const since = Date.parse(Array.isArray(ifModifiedSince) ? ifModifiedSince[0] ?? '' : ifModifiedSince)
+    const since = Date.parse(firstValue(ifModifiedSince) ?? '')
     const modified = Date.parse(entry.lastModified)
     return !Number.isNaN(since) && !Number.isNaN(modified) && modified <= since
   }

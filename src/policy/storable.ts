@@ -7,6 +7,7 @@
  */
 import CachePolicy from 'http-cache-semantics'
 import type { HeaderRecord } from '../headers.js'
+import { parseVary } from '../key.js'
 import type { EntryDeadlines } from '../store/types.js'
 import { deltaSeconds, parseCacheControl } from './cache-control.js'
 
@@ -56,7 +57,7 @@ export function decideStorable (req: RequestFacts, res: ResponseFacts, now: numb
   if (cc.has('no-store')) return NOT['no-store']
   // RFC 9111 §5.2.2.7: a shared cache must not store a private response.
   if (cc.has('private')) return NOT.private
-  if (res.headers.vary !== undefined && /(^|,)\s*\*\s*(,|$)/.test(String(res.headers.vary))) return NOT['vary-star']
+  if (parseVary(res.headers.vary)?.includes('*') === true) return NOT['vary-star']
   // One user's cookie must never reach another: stored only when the operator allows it and the origin says public.
   if (res.headers['set-cookie'] !== undefined && !(options.storeSetCookie && cc.has('public'))) return NOT['set-cookie']
 
