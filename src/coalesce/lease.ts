@@ -5,7 +5,6 @@
  *   [I/O: memcached through LeaseStore and the shared CacheStore]
  */
 import type { CacheStore, LeaseStore, StoredEntry, VaryIndex } from '../store/types.js'
-import { isPromise } from '../store/types.js'
 import { makeVariantKey } from '../key.js'
 import type { HeaderRecord } from '../headers.js'
 import type { LeaseStep } from '../trace.js'
@@ -82,21 +81,17 @@ export class FleetLease {
   }
 
   async #findFill (key: string, primaryKey: string, headers: HeaderRecord, after: number): Promise<FleetTurn | null> {
-    const record = await resolve(this.#o.shared.get(key))
+    const record = await this.#o.shared.get(key)
     if (record === undefined) return null
     if (record.kind === 'entry') return record.storedAt > after ? { kind: 'filled', entry: record, vary: null } : null
     // The key was the primary and the fill varies: read the variant this request wants.
     const variantKey = makeVariantKey(primaryKey, record.epoch, record.varyHeaders, headers)
-    const variant = await resolve(this.#o.shared.get(variantKey))
+    const variant = await this.#o.shared.get(variantKey)
     return variant?.kind === 'entry' && variant.storedAt > after ? { kind: 'filled', entry: variant, vary: record } : null
   }
 }
 
 const TIMEOUT: FleetTurn = { kind: 'timeout' }
-
-async function resolve<T> (value: T | Promise<T>): Promise<T> {
-  return isPromise(value) ? await value : value
-}
 
 async function sleep (ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))

@@ -28,18 +28,11 @@ export const PASS_OUTCOME: FlightOutcome = { kind: 'pass' }
 
 export class SingleFlight {
   readonly #flights = new Map<string, Flight>()
-  #waitTimeoutMs: number
+  /** A waiter's deadline; set again on config reload. */
+  waitTimeoutMs: number
 
   constructor (waitTimeoutMs: number) {
-    this.#waitTimeoutMs = waitTimeoutMs
-  }
-
-  get waitTimeoutMs (): number {
-    return this.#waitTimeoutMs
-  }
-
-  set waitTimeoutMs (ms: number) {
-    this.#waitTimeoutMs = ms
+    this.waitTimeoutMs = waitTimeoutMs
   }
 
   /** Become the leader for `key`, or null when a flight is already under way (then `wait`). */
@@ -49,7 +42,7 @@ export class SingleFlight {
     const promise = new Promise<FlightOutcome>((_resolve) => { resolve = _resolve })
     // One deadline per flight, not one timer per waiter: 500 waiters cost one timer. A flight that outlives the
     // origin timeout releases its waiters with 504 and leaves the key free for a new leader.
-    const timer = setTimeout(() => this.#settle(key, flight, { kind: 'error', error: new WaiterTimeoutError() }), this.#waitTimeoutMs)
+    const timer = setTimeout(() => this.#settle(key, flight, { kind: 'error', error: new WaiterTimeoutError() }), this.waitTimeoutMs)
     timer.unref()
     const flight: Flight = { promise, resolve, waiters: 0, timer }
     this.#flights.set(key, flight)
