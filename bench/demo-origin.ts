@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import { listenLoopback } from './lib.js'
+import { listenLoopback } from './origin.js'
 import { pathToFileURL } from 'node:url'
 
 export interface DemoOrigin {

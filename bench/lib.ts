@@ -11,8 +11,6 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { Pool } from 'undici'
 
-export { PAGE } from './origin.js'
-
 export const ROOT = join(import.meta.dirname, '..')
 
 export async function freePort (): Promise<number> {
@@ -415,21 +413,5 @@ export async function responseShape (url: string): Promise<{ names: string[], he
     return { names, headBytes, bodyBytes: body.length }
   } finally {
     await pool.destroy()
-  }
-}
-
-/** Listen on 127.0.0.1 (port 0: a free one) and hand back the port and a close that drops open connections. */
-export async function listenLoopback (server: import('node:http').Server, port = 0): Promise<{ port: number, close: () => Promise<void> }> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', resolve)
-  })
-  const address = server.address()
-  return {
-    port: typeof address === 'object' && address !== null ? address.port : port,
-    close: async () => await new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => { resolve() })
-    })
   }
 }

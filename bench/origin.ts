@@ -10,7 +10,6 @@
  * This module imports nothing heavy: bench/ceiling.ts takes PAGE and the headers from here.
  */
 import { createServer, type Server } from 'node:http'
-import { listenLoopback } from './lib.js'
 import { pathToFileURL } from 'node:url'
 
 /** The 1 KB page every throughput benchmark serves. */
@@ -70,4 +69,20 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const origin = await startOrigin(Number(process.argv[3] ?? 200), Number(process.argv[2] ?? 0))
   process.stdout.write(`bench origin on ${origin.url}; Ctrl-C to stop\n`)
   setInterval(() => { process.stdout.write(`origin requests: ${origin.requests()}\n`) }, 5000).unref()
+}
+
+/** Listen on 127.0.0.1 (port 0: a free one) and hand back the port and a close that drops open connections. */
+export async function listenLoopback (server: import('node:http').Server, port = 0): Promise<{ port: number, close: () => Promise<void> }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', resolve)
+  })
+  const address = server.address()
+  return {
+    port: typeof address === 'object' && address !== null ? address.port : port,
+    close: async () => await new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => { resolve() })
+    })
+  }
 }
