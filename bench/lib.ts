@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { Pool } from 'undici'
+import { sumMetric } from '../src/spike/metrics.js'
 
 export const ROOT = join(import.meta.dirname, '..')
 
@@ -293,16 +294,7 @@ export function median (values: number[]): number {
 export async function metricSum (adminUrl: string, name: string, labelFilter = ''): Promise<number> {
   try {
     const res = await fetch(`${adminUrl}/metrics`)
-    const text = await res.text()
-    let sum = 0
-    for (const line of text.split('\n')) {
-      if (!line.startsWith(name)) continue
-      const rest = line.slice(name.length)
-      if (rest[0] !== '{' && rest[0] !== ' ') continue
-      if (labelFilter !== '' && !rest.includes(labelFilter)) continue
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1))
-    }
-    return sum
+    return sumMetric(await res.text(), name, labelFilter) ?? 0
   } catch {
     return NaN
   }

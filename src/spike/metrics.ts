@@ -2,15 +2,20 @@
 
 export const ORIGIN_REQUESTS_METRIC = 'corral_origin_requests_total'
 
-/** Sum of every series of `name` (all label sets); undefined when the metric is absent. */
-export function sumMetric (text: string, name: string): number | undefined {
+/**
+ * Sum of every series of `name` whose labels contain `labelFilter` (e.g. `cache="HIT"`; '' for all label sets);
+ * undefined when no series matches.
+ */
+export function sumMetric (text: string, name: string, labelFilter = ''): number | undefined {
   let sum: number | undefined
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue
     const rest = line.slice(name.length)
     // Guards against a longer name sharing the prefix, e.g. corral_origin_requests_total_created.
     if (rest[0] !== '{' && rest[0] !== ' ' && rest[0] !== '\t') continue
-    const afterLabels = rest[0] === '{' ? rest.slice(rest.lastIndexOf('}') + 1) : rest
+    const labelsEnd = rest[0] === '{' ? rest.lastIndexOf('}') + 1 : 0
+    if (labelFilter !== '' && !rest.slice(0, labelsEnd).includes(labelFilter)) continue
+    const afterLabels = rest.slice(labelsEnd)
     const value = Number(afterLabels.trim().split(/\s+/)[0])
     if (Number.isFinite(value)) sum = (sum ?? 0) + value
   }

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { sumMetric } from '../../src/spike/metrics.js'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -124,12 +125,5 @@ export function metricValue (text: string, series: string): number {
 
 /** Sum of every series of `name` whose labels contain `labelFilter` (e.g. `op="get"`), whatever the other labels. */
 export function metricSum (text: string, name: string, labelFilter = ''): number {
-  let sum = 0
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue
-    const space = line.lastIndexOf(' ')
-    if (labelFilter !== '' && !line.slice(0, space).includes(labelFilter)) continue
-    sum += Number(line.slice(space + 1))
-  }
-  return sum
+  return sumMetric(text, name, labelFilter) ?? 0
 }

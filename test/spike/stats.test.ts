@@ -119,4 +119,11 @@ describe('sumMetric', () => {
     expect(sumMetric('corral_origin_requests_total 4\n', 'corral_origin_requests_total')).toBe(4)
     expect(sumMetric('', 'corral_origin_requests_total')).toBeUndefined()
   })
+
+  it('keeps only the series whose labels contain the filter', () => {
+    const text = 'corral_requests_total{cache="HIT"} 7\ncorral_requests_total{cache="MISS"} 2\ncorral_requests_total{cache="HIT",x="1"} 1\n'
+    expect(sumMetric(text, 'corral_requests_total', 'cache="HIT"')).toBe(8)
+    expect(sumMetric(text, 'corral_requests_total', 'cache="PASS"')).toBeUndefined()
+    expect(sumMetric('corral_requests_total 5\n', 'corral_requests_total', 'cache="HIT"')).toBeUndefined()
+  })
 })
