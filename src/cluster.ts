@@ -139,10 +139,7 @@ export function serveWorker (proxy: Proxy): void {
   process.on('message', (message: PurgeRequest) => {
     if (message?.type !== 'corral:purge') return
     const reply = (r: Omit<PurgeReply, 'type' | 'id'>): void => { process.send?.({ type: 'corral:purged', id: message.id, ...r }) }
-    const { url, host } = message
-    if (!/^https?:\/\//.test(url) && host === undefined && proxy.loaded.config.cache.key.includeHost) {
-      return reply({ error: 'url: a path-only purge needs ?host=<host> (cache keys include the host), or give an absolute URL' })
-    }
-    proxy.pipeline.invalidateUrl(url, host).then((key) => reply({ key }), (err: unknown) => reply({ error: String(err) }))
+    proxy.pipeline.invalidateUrl(message.url, message.host).then((key) => reply({ key }),
+      (err: unknown) => reply({ error: err instanceof ConfigError ? err.message : String(err) }))
   })
 }

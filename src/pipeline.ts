@@ -28,7 +28,7 @@ import type { FillContext } from './fill.js'
 import { streamResponse } from './pass.js'
 import { CACHE_STATUS, deliverEntry, deliverHit, deliverNotModified, deliverShed, deliverText, hitCacheStatus, staleCacheStatus } from './deliver.js'
 import { dropConnectionListed, makeOriginRequestHeaders } from './headers.js'
-import { errorCode, type CorralError } from './errors.js'
+import { ConfigError, errorCode, type CorralError } from './errors.js'
 import { tokenMatches } from './admin-token.js'
 import { Trace, TRACE, formatTrace, type TraceSink } from './trace.js'
 import type { Exchange } from './exchange.js'
@@ -394,6 +394,9 @@ export class Pipeline implements TraceSink {
   async invalidateUrl (url: string, host: string | undefined): Promise<string> {
     const { path, query, host: targetHost } = splitTarget(url)
     const keyOptions = this.#settings.keyOptions
+    if (targetHost === undefined && host === undefined && keyOptions.includeHost) {
+      throw new ConfigError('url', 'a path-only purge needs ?host=<host> (cache keys include the host), or give an absolute URL')
+    }
     const key = makeCacheKey(targetHost ?? host, path, normalizeQuery(query, keyOptions), keyOptions)
     await this.invalidate(key)
     return key

@@ -23,7 +23,6 @@ import { diffConfig, diffFlags, resolveFlags } from './flags.js'
 import { watchConfig, type ConfigWatcher } from './config/watch.js'
 import { drainServer, listenOn, makeServer } from './receive.js'
 import { makeAdminServer, type FlagsReport } from './admin.js'
-import { ConfigError } from './errors.js'
 
 export interface ProxyOptions {
   readonly logger?: Logger
@@ -191,12 +190,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       token: () => loaded.config.admin.token,
       isDraining: () => pipeline.draining,
       flags: flagsReport,
-      purge: async (url, host) => {
-        if (!/^https?:\/\//.test(url) && host === undefined && loaded.config.cache.key.includeHost) {
-          throw new ConfigError('url', 'a path-only purge needs ?host=<host> (cache keys include the host), or give an absolute URL')
-        }
-        return await pipeline.invalidateUrl(url, host)
-      }
+      purge: async (url, host) => await pipeline.invalidateUrl(url, host)
     })
 
   return {
