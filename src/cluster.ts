@@ -16,7 +16,7 @@ import type { Proxy } from './proxy.js'
 import { makeAdminServer, type FlagsReport } from './admin.js'
 import { drainServer, listenOn } from './receive.js'
 import { watchConfig } from './config/watch.js'
-import { resolveFlags } from './flags.js'
+import { flagsRecord, resolveFlags } from './flags.js'
 import { ConfigError } from './errors.js'
 
 export function resolveWorkers (workers: Config['workers']): number {
@@ -64,13 +64,12 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
     token: () => loaded.config.admin.token,
     isDraining: () => draining,
     flags: (): FlagsReport => {
-      const flags = resolveFlags(loaded.config)
       return {
         version: loaded.version,
         loadedAt: new Date(loadedAt).toISOString(),
         file: configPath,
         rejected: watcher.status().rejected,
-        flags: Object.fromEntries([...flags.switches].map(([name, value]) => [name, { value, note: flags.notes.get(name) ?? null }])),
+        flags: flagsRecord(resolveFlags(loaded.config)),
         routes: loaded.config.routes.map((r) => ({ match: r.match, priority: r.priority, flag: r.flag ?? null })),
         origin: { inFlight: -1, queued: -1, limit: loaded.config.origin.maxInFlight === 0 ? null : loaded.config.origin.maxInFlight },
         memcached: loaded.config.cache.memcached.enabled && loaded.config.cache.memcached.servers.length > 0 ? loaded.config.cache.memcached.servers : 'off'

@@ -54,6 +54,11 @@ export function resolveFlags (config: Config): Flags {
 }
 
 /** What the reload log shows: every flag whose value changed (all of them on the first load, `a` undefined). */
+/** Every flag with its value and the operator's note: the `flags` of GET /flags. */
+export function flagsRecord (flags: Flags): Record<string, { value: FlagValue, note: string | null }> {
+  return Object.fromEntries([...flags.switches].map(([name, value]) => [name, { value, note: flags.notes.get(name) ?? null }]))
+}
+
 export function diffFlags (a: Flags | undefined, b: Flags): FlagChange[] {
   const changes: FlagChange[] = []
   for (const [flag, to] of b.switches) {

@@ -19,7 +19,7 @@ import { systemClock, type Clock } from './clock.js'
 import { Pipeline, type PipelineCache, type PipelineSettings } from './pipeline.js'
 import { makeKeyOptions } from './key.js'
 import { compileRoutes } from './shed.js'
-import { diffConfig, diffFlags, resolveFlags } from './flags.js'
+import { diffConfig, diffFlags, flagsRecord, resolveFlags } from './flags.js'
 import { watchConfig, type ConfigWatcher } from './config/watch.js'
 import { drainServer, listenOn, makeServer } from './receive.js'
 import { makeAdminServer, type FlagsReport } from './admin.js'
@@ -176,7 +176,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     loadedAt: new Date(loadedAt).toISOString(),
     file: options.configPath ?? null,
     rejected: watcher?.status().rejected ?? null,
-    flags: Object.fromEntries([...settings.flags.switches].map(([name, value]) => [name, { value, note: settings.flags.notes.get(name) ?? null }])),
+    flags: flagsRecord(settings.flags),
     routes: settings.routes.routes.map((r) => ({ match: r.match, priority: r.priority, flag: r.flag })),
     origin: { inFlight: limiter.inFlight, queued: limiter.queued, limit: Number.isFinite(limiter.limit) ? limiter.limit : null },
     memcached: cache.fleet === null ? 'off' : loaded.config.cache.memcached.servers
