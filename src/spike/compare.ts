@@ -64,7 +64,8 @@ export function compareReports (a: SpikeResult, b: SpikeResult, labels: readonly
   const verdict = (r: SpikeResult): string => r.ok ? 'passed' : `failed${r.abortReason === undefined ? '' : ` (${r.abortReason})`}`
   lines.push(`${labels[0]}: ${verdict(a)}`, `${labels[1]}: ${verdict(b)}`)
   const names = [...new Set([...a.stages.map((s) => s.name), ...b.stages.map((s) => s.name)])]
-  const fmt = (v: number | undefined): string => v === undefined ? '-' : String(v)
+  // Three decimals at most: a raw histogram percentile (8.120116994196762) would fill its column and run into the next.
+  const fmt = (v: number | undefined): string => v === undefined ? '-' : String(Math.round(v * 1000) / 1000)
   for (const name of names) {
     const sa = a.stages.find((s) => s.name === name)
     const sb = b.stages.find((s) => s.name === name)

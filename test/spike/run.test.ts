@@ -282,4 +282,11 @@ describe('cli usage', () => {
     expect(lines).toContain('stage x (only in a)')
     expect(lines).toContain('stage y (only in b)')
   })
+
+  it('compareReports keeps long figures in their columns (a histogram percentile has many decimals)', () => {
+    const stage = { name: 'x', kind: 'connections' as const, connections: 1, ramp: false, plannedDurationMs: 1, durationMs: 1, slices: 1, completed: true, requests: 1, rps: 1, latencyMs: { p50: 1, p90: 1, p99: 8.120116994196762, p999: 1, max: 1 }, statuses: {}, cache: {}, errors: 0, errorRate: 0 }
+    const base = { ok: true, target: 't', startedAt: '', durationMs: 1, stagesPlanned: 1, thresholds: [], timeline: [] }
+    const lines = compareReports({ ...base, stages: [stage] }, { ...base, stages: [{ ...stage, latencyMs: { ...stage.latencyMs, p99: 18.12011699419676 } }] })
+    expect(lines.find((l) => l.includes('p99 ms'))).toMatch(/p99 ms\s+8\.12\s+18\.12\s+\+10 \(\+123\.2%\) worse/)
+  })
 })
