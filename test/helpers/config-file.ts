@@ -14,7 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { loadConfigFile } from '../../src/config/load.js'
 import { createProxy, type ProxyOptions } from '../../src/proxy.js'
 import { freePort } from './memcached.js'
-import type { TestProxy } from './proxy.js'
+import { merge, type TestProxy } from './proxy.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const HOST = '127.0.0.1'
@@ -212,15 +212,4 @@ export async function probe (url: string, init: RequestInit = {}): Promise<numbe
 
 export { metricSum } from './proxy-process.js'
 
-export function merge (a: Json, b: Json): Json {
-  const out: Json = { ...a }
-  for (const [k, v] of Object.entries(b)) {
-    const prior = out[k]
-    out[k] = isObject(prior) && isObject(v) ? merge(prior, v) : v
-  }
-  return out
-}
-
-function isObject (v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
+export { merge }

@@ -51,7 +51,8 @@ export async function startProxy (originUrl: string, overrides: Record<string, u
   }
 }
 
-function merge (a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+/** A deep merge of config objects (arrays and scalars in `b` replace). */
+export function merge (a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a }
   for (const [k, v] of Object.entries(b)) {
     const prior = out[k]
