@@ -2,14 +2,11 @@
  * `npm run demo`: the product's story in one command. A slow origin (300 ms per page), corral in front of it,
  * and the same front-page spike run through corral and then straight at the origin.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startDemoOrigin, type DemoOrigin } from './demo-origin.js'
+import { startCorral, type Corral } from './lib.js'
 import { makeAdminMetrics } from '../src/spike/metrics.js'
 import { writeReport } from '../src/spike/report.js'
 import { runSpike, type SpikeResult, type StageReport } from '../src/spike/run.js'
@@ -19,56 +16,6 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const scenarioPath = join(root, 'bench/scenarios/front-page-spike.json')
 const reportRoot = join(root, 'spike-report/demo')
 const out = (line = ''): void => { process.stdout.write(line + '\n') }
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => { resolve(port) })
-    })
-  })
-}
-
-async function waitForHealth (url: string, child: ChildProcess, deadlineMs: number): Promise<void> {
-  while (Date.now() < deadlineMs) {
-    if (child.exitCode !== null) throw new Error(`corral exited with code ${child.exitCode} before it was ready`)
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(500) })
-      if (res.status === 200) return
-    } catch {}
-    // Polling a port that is not open yet; nothing to wait on but time.
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`corral did not answer ${url} within 10 s`)
-}
-
-async function startProxy (origin: DemoOrigin, dir: string): Promise<{ url: string, admin: string, child: ChildProcess }> {
-  const cli = join(root, 'dist/cli.js')
-  if (!existsSync(cli)) throw new Error('dist/cli.js is missing: run `npm run build` (npm run demo does it)')
-  const [port, adminPort] = [await freePort(), await freePort()]
-  const configPath = join(dir, 'demo.config.json')
-  await writeFile(configPath, JSON.stringify({
-    listen: { host: '127.0.0.1', port },
-    admin: { host: '127.0.0.1', port: adminPort },
-    origin: { url: origin.url },
-    log: { level: 'warn', access: false }
-  }, null, 2))
-  const child = spawn(process.execPath, [cli, 'serve', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] })
-  const url = `http://127.0.0.1:${port}`
-  await waitForHealth(`${url}/__corral/health`, child, Date.now() + 10_000)
-  return { url, admin: `http://127.0.0.1:${adminPort}`, child }
-}
-
-async function stopProxy (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
-  await exited
-  clearTimeout(timer)
-}
 
 function stageLine (s: StageReport): void {
   const cache = Object.entries(s.cache).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')
@@ -110,27 +57,26 @@ function printTable (withCorral: Run | undefined, direct: Run): void {
 
 const started = Date.now()
 const origin = await startDemoOrigin(300)
-const dir = await mkdtemp(join(tmpdir(), 'corral-demo-'))
-let proxy: Awaited<ReturnType<typeof startProxy>> | undefined
+let proxy: Corral | undefined
 let exitCode = 0
 try {
   out(`demo origin on ${origin.url}: 300 ms per page; front page max-age=2 + stale-while-revalidate=30, articles max-age=60`)
   let withCorral: Run | undefined
   try {
-    proxy = await startProxy(origin, dir)
-    withCorral = await runAgainst('through corral', proxy.url, origin, proxy.admin)
+    if (!existsSync(join(root, 'dist/cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` (npm run demo does it)')
+    proxy = await startCorral({ origin: { url: origin.url }, log: { level: 'warn', access: false } })
+    withCorral = await runAgainst('through corral', proxy.url, origin, proxy.adminUrl)
   } catch (err) {
     exitCode = 1
     out(`\ncould not run through corral: ${(err as Error).message}`)
   }
-  if (proxy !== undefined) await stopProxy(proxy.child)
+  await proxy?.stop()
   proxy = undefined
   const direct = await runAgainst('straight at the origin', origin.url, origin)
   printTable(withCorral, direct)
   out(`\n${((Date.now() - started) / 1000).toFixed(1)} s; stage by stage: npx corral spike compare spike-report/demo/origin/report.json spike-report/demo/corral/report.json`)
 } finally {
-  if (proxy !== undefined) await stopProxy(proxy.child)
+  await proxy?.stop()
   await origin.close()
-  await rm(dir, { recursive: true, force: true })
 }
 process.exitCode = exitCode

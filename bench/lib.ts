@@ -30,9 +30,13 @@ export async function sleep (ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-export async function waitForHttp (url: string, timeoutMs = 10_000): Promise<void> {
+export async function waitForHttp (url: string, timeoutMs = 10_000, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
+    // A server that died while starting is reported at once, not after the whole timeout.
+    if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`${url}: the server exited (${child.signalCode ?? `code ${child.exitCode ?? '?'}`}) before it was ready`)
+    }
     try {
       const res = await fetch(url)
       await res.arrayBuffer()
@@ -155,7 +159,7 @@ export async function startCorral (config: Record<string, unknown>): Promise<Cor
     rmSync(dir, { recursive: true, force: true })
   }
   try {
-    await waitForHttp(`${url}/__corral/health`)
+    await waitForHttp(`${url}/__corral/health`, 10_000, child.process)
   } catch (err) {
     await stop()
     throw err
