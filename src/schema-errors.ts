@@ -1,7 +1,9 @@
 /**
- * ajv errors → one `[keyPath, reason]` an operator can act on. Shared by the proxy config and spike scenarios, so
- * both name keys the same way (`routes[0].match`, `stages[1].duration`).
+ * The JSON documents operators write (the proxy config, spike scenarios): read, parsed and checked against their
+ * schema one way, so both report problems alike: the file, the line and column of a syntax error, or the key path
+ * (`routes[0].match`, `stages[1].duration`) and the reason.
  */
+import { readFileSync } from 'node:fs'
 import type { ErrorObject, ValidateFunction } from 'ajv'
 
 /** `/routes/0/match` → `routes[0].match` */
@@ -68,4 +70,13 @@ export function parseWithSchema (text: string, validate: ValidateFunction, what:
   }
   if (!validate(raw)) throw new Fail(...describeSchemaError(validate.errors ?? [], `invalid ${what}`))
   return raw
+}
+
+/** A document's text, or `Fail` naming the file and why it could not be read (ENOENT, EACCES, …). */
+export function readDocument (path: string, Fail: KeyedError): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new Fail('', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
+  }
 }

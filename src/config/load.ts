@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { dirname, resolve } from 'node:path'
 import { Ajv } from 'ajv'
-import { parseWithSchema } from '../schema-errors.js'
+import { parseWithSchema, readDocument } from '../schema-errors.js'
 import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../errors.js'
 import type { Config } from './types.js'
@@ -33,13 +33,7 @@ export function configVersion (text: string): string {
 }
 
 export function loadConfigFile (path: string): LoadedConfig {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new ConfigError('', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
-  }
-  return parseConfig(text, dirname(resolve(path)))
+  return parseConfig(readDocument(path, ConfigError), dirname(resolve(path)))
 }
 
 const BUILT_IN_FLAGS = new Set(Object.keys(schema.properties.flags.properties))

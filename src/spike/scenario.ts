@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs'
 import { Ajv } from 'ajv'
-import { parseWithSchema } from '../schema-errors.js'
+import { parseWithSchema, readDocument } from '../schema-errors.js'
 import schema from './scenario.schema.json' with { type: 'json' }
 
 export interface Thresholds {
@@ -93,13 +92,7 @@ export function parseScenario (text: string): Scenario {
 }
 
 export function loadScenarioFile (path: string): Scenario {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new ScenarioError('', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
-  }
-  return parseScenario(text)
+  return parseScenario(readDocument(path, ScenarioError))
 }
 
 /** Stages in run order with levels, ramp starts and thresholds resolved. */
