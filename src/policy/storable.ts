@@ -62,7 +62,7 @@ export function decideStorable (req: RequestFacts, res: ResponseFacts, now: numb
   if (res.headers['set-cookie'] !== undefined && !(options.storeSetCookie && cc.has('public'))) return NOT['set-cookie']
 
   policyNow = now
-  const policy = new ClockedPolicy(req as CachePolicy.Request, res as CachePolicy.Response, {
+  const policy = new ClockedPolicy(withoutClientDirectives(req), res as CachePolicy.Response, {
     shared: true,
     cacheHeuristic: options.heuristicFraction,
     immutableMinTimeToLive: 0
@@ -100,6 +100,19 @@ export function decideStorable (req: RequestFacts, res: ResponseFacts, now: numb
     deadlines: { storedAt: now, initialAgeSeconds, freshUntil, staleWhileRevalidateUntil, staleIfErrorUntil, mustRevalidate },
     ttlMs: usefulUntil - now
   }
+}
+
+/**
+ * The request as the storability decision sees it: without the client's Cache-Control and Pragma. A shared cache
+ * ignores request directives (README): a client's `no-store` or `no-cache` must not keep a page out of the cache for
+ * everyone else, nor turn its URL into a pass, nor delete the stored copy on revalidation.
+ */
+function withoutClientDirectives (req: RequestFacts): CachePolicy.Request {
+  if (req.headers['cache-control'] === undefined && req.headers.pragma === undefined) return req as CachePolicy.Request
+  const headers = { ...req.headers }
+  delete headers['cache-control']
+  delete headers.pragma
+  return { method: req.method, url: req.url, headers } as CachePolicy.Request
 }
 
 const NOT: { readonly [R in NotStorableReason]: StoreVerdict } = {

@@ -182,6 +182,47 @@ describe('Vary', () => {
   })
 })
 
+describe('client request directives', () => {
+  it.each([
+    ['cache-control: no-store', { 'cache-control': 'no-store' }],
+    ['cache-control: no-cache', { 'cache-control': 'no-cache' }],
+    ['pragma: no-cache', { pragma: 'no-cache' }]
+  ])('a miss with %s still stores the page for everyone', async (_name, headers) => {
+    await start()
+    const miss = await get(`${proxy.url}/client-cc`, headers)
+    expect(miss.headers['x-cache']).toBe('MISS')
+    expect(miss.headers['cache-status']).toBe('corral; fwd=uri-miss; stored')
+    const hit = await get(`${proxy.url}/client-cc`)
+    expect(hit.headers['x-cache']).toBe('HIT')
+    expect(hit.body).toBe('page')
+    expect(origin.count).toBe(1)
+  })
+
+  it('a revalidation (304) made for a no-store request keeps the stored copy', async () => {
+    origin.setHandler((req, res, n) => {
+      if (req.headers['if-none-match'] === '"v1"') {
+        res.writeHead(304, { 'cache-control': 'max-age=10', etag: '"v1"' })
+        res.end()
+        return
+      }
+      res.writeHead(200, { 'cache-control': 'max-age=10', etag: '"v1"' })
+      res.end(`body-${n}`)
+    })
+    await start({ cache: { graceSeconds: 0 } })
+    await get(`${proxy.url}/client-reval`)
+    clock.advance(11_000)
+    const revalidated = await get(`${proxy.url}/client-reval`, { 'cache-control': 'no-store', pragma: 'no-cache' })
+    expect(revalidated.headers['x-cache']).toBe('REVALIDATED')
+    expect(revalidated.headers['cache-status']).toBe('corral; fwd=stale; fwd-status=304; stored')
+    expect(revalidated.body).toBe('body-1')
+    clock.advance(5000)
+    const hit = await get(`${proxy.url}/client-reval`)
+    expect(hit.headers['x-cache']).toBe('HIT')
+    expect(hit.body).toBe('body-1')
+    expect(origin.count).toBe(2)
+  })
+})
+
 describe('revalidation', () => {
   it('revalidates an expired entry with its ETag; a 304 refreshes it', async () => {
     origin.setHandler((req, res) => {

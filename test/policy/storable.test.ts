@@ -25,6 +25,16 @@ describe('decideStorable', () => {
     expect(decide({ 'cache-control': 's-maxage=60' }, 200, { authorization: 'Bearer x' }).storable).toBe(true)
   })
 
+  it.each([
+    { 'cache-control': 'no-store' },
+    { 'cache-control': 'no-cache, max-age=0' },
+    { pragma: 'no-cache' }
+  ])('ignores the client request directives %o (a shared cache; README)', (reqHeaders) => {
+    const v = decide({ 'cache-control': 'max-age=60' }, 200, reqHeaders)
+    expect(v.storable).toBe(true)
+    expect(v.storable && v.deadlines.freshUntil).toBe(NOW + 60_000)
+  })
+
   it('stores Set-Cookie responses only when allowed and public', () => {
     const allow = { ...options, storeSetCookie: true }
     expect(decide({ 'cache-control': 'max-age=60', 'set-cookie': 'a=1' }, 200, {}, allow).storable).toBe(false)
