@@ -106,15 +106,25 @@ export function joinValue (value: HeaderValue): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value
 }
 
-/** Append our Via to a response's (already flat) headers. */
+/** Append our Via to a response's (already flat) headers: to the last Via field, so ours comes after every hop before. */
 export function appendVia (flat: string[]): void {
-  for (let i = 0; i < flat.length; i += 2) {
+  for (let i = flat.length - 2; i >= 0; i -= 2) {
     if (flat[i] === 'via') {
       flat[i + 1] = `${flat[i + 1] as string}, ${VIA}`
       return
     }
   }
   flat.push('via', VIA)
+}
+
+/**
+ * A stored Via value without the entry appendVia added at its end, or undefined when that entry was all of it: what
+ * the origin said, for a stored response whose headers are built again (a 304's merge), so ours is appended once.
+ */
+export function removeOwnVia (value: string): string | undefined {
+  if (value === VIA) return undefined
+  const own = `, ${VIA}`
+  return value.endsWith(own) ? value.slice(0, -own.length) : value
 }
 
 /**

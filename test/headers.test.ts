@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { dropConnectionListed, makeOriginRequestHeaders, normalizeAcceptEncoding, toFlatHeaders } from '../src/headers.js'
+import { appendVia, dropConnectionListed, makeOriginRequestHeaders, normalizeAcceptEncoding, removeOwnVia, toFlatHeaders } from '../src/headers.js'
 
 describe('normalizeAcceptEncoding', () => {
   it.each([
@@ -59,5 +59,23 @@ describe('makeOriginRequestHeaders', () => {
     const out = makeOriginRequestHeaders({ host: 'h', 'if-none-match': '"x"', 'accept-encoding': 'gzip, br' }, undefined, 'http', { 'if-none-match': null, 'accept-encoding': 'br, gzip' })
     expect(out['if-none-match']).toBeUndefined()
     expect(out['accept-encoding']).toBe('br, gzip')
+  })
+})
+
+describe('Via', () => {
+  it('appends corral to the last Via field, so it comes after every earlier hop', () => {
+    const flat = ['via', '1.0 a', 'content-type', 'text/html', 'via', '1.1 b']
+    appendVia(flat)
+    expect(flat).toEqual(['via', '1.0 a', 'content-type', 'text/html', 'via', '1.1 b, 1.1 corral'])
+    const none = ['content-type', 'text/html']
+    appendVia(none)
+    expect(none).toEqual(['content-type', 'text/html', 'via', '1.1 corral'])
+  })
+
+  it('removeOwnVia takes back exactly what appendVia added', () => {
+    expect(removeOwnVia('1.1 corral')).toBeUndefined()
+    expect(removeOwnVia('1.1 origin-cdn, 1.1 corral')).toBe('1.1 origin-cdn')
+    expect(removeOwnVia('1.1 corral, 1.1 corral')).toBe('1.1 corral')
+    expect(removeOwnVia('1.1 origin-cdn')).toBe('1.1 origin-cdn')
   })
 })

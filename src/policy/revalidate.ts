@@ -5,7 +5,7 @@
  * - from a client: If-None-Match / If-Modified-Since answered from cache (RFC 9110 §13.1).
  */
 import type { StoredEntry } from '../store/types.js'
-import { firstValue, isHopByHop, type HeaderRecord, type HeaderValue } from '../headers.js'
+import { firstValue, isHopByHop, removeOwnVia, type HeaderRecord, type HeaderValue } from '../headers.js'
 
 export function makeConditionalHeaders (entry: StoredEntry): Record<string, string> | null {
   if (entry.etag !== undefined) {
@@ -19,13 +19,20 @@ export function makeConditionalHeaders (entry: StoredEntry): Record<string, stri
 /** RFC 9111 §3.2: fields a 304 must not overwrite in the stored response. */
 const KEEP_STORED = new Set(['content-length', 'content-encoding', 'content-range', 'transfer-encoding'])
 
-/** The stored response's headers updated with a 304's, as a record for policy/storable. */
+/**
+ * The stored response's headers updated with a 304's, as a record for policy/storable. The stored Via loses the entry
+ * corral appended when it stored the response (the last one), so storing the merge again appends it once, not once
+ * per revalidation; the origin's own Via is kept.
+ */
 export function mergeNotModified (entry: StoredEntry, notModified: HeaderRecord): HeaderRecord {
   const merged: Record<string, string | string[]> = {}
   const flat = entry.headers
+  let lastVia = -1
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'via') lastVia = i
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i] as string
-    const value = flat[i + 1] as string
+    const value = i === lastVia ? removeOwnVia(flat[i + 1] as string) : flat[i + 1] as string
+    if (value === undefined) continue
     const prior = merged[name]
     merged[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value]
   }

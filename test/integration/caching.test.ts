@@ -251,6 +251,51 @@ describe('revalidation', () => {
     expect(origin.count).toBe(2)
   })
 
+  it.each([
+    ['no Via', {}, '1.1 corral'],
+    ['its own Via', { via: '1.1 origin-cdn' }, '1.1 origin-cdn, 1.1 corral']
+  ])('names corral in Via exactly once however often an entry is revalidated (origin with %s)', async (_name, originVia: Record<string, string>, expected) => {
+    origin.setHandler((req, res) => {
+      if (req.headers['if-none-match'] === '"v1"') {
+        res.writeHead(304, { 'cache-control': 'max-age=10', etag: '"v1"' })
+        res.end()
+        return
+      }
+      res.writeHead(200, { 'cache-control': 'max-age=10', etag: '"v1"', ...originVia })
+      res.end('via')
+    })
+    await start({ cache: { graceSeconds: 0 } })
+    expect((await get(`${proxy.url}/via`)).headers.via).toBe(expected)
+    for (let i = 0; i < 3; i++) {
+      clock.advance(11_000)
+      const revalidated = await get(`${proxy.url}/via`)
+      expect(revalidated.headers['x-cache']).toBe('REVALIDATED')
+      expect(revalidated.headers.via).toBe(expected)
+    }
+    const hit = await get(`${proxy.url}/via`)
+    expect(hit.headers['x-cache']).toBe('HIT')
+    expect(hit.headers.via).toBe(expected)
+    expect(origin.count).toBe(4)
+  })
+
+  it('takes a 304\'s own Via in place of the stored one, and appends corral to it once', async () => {
+    origin.setHandler((req, res) => {
+      if (req.headers['if-none-match'] === '"v1"') {
+        res.writeHead(304, { 'cache-control': 'max-age=10', etag: '"v1"', via: '1.1 new-cdn' })
+        res.end()
+        return
+      }
+      res.writeHead(200, { 'cache-control': 'max-age=10', etag: '"v1"', via: '1.1 old-cdn' })
+      res.end('via')
+    })
+    await start({ cache: { graceSeconds: 0 } })
+    await get(`${proxy.url}/via304`)
+    clock.advance(11_000)
+    expect((await get(`${proxy.url}/via304`)).headers.via).toBe('1.1 new-cdn, 1.1 corral')
+    clock.advance(11_000)
+    expect((await get(`${proxy.url}/via304`)).headers.via).toBe('1.1 new-cdn, 1.1 corral')
+  })
+
   it('revalidates by Last-Modified when there is no ETag', async () => {
     const lastModified = new Date(clock.now() - 60_000).toUTCString()
     origin.setHandler((req, res) => {
