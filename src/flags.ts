@@ -53,12 +53,12 @@ export function resolveFlags (config: Config): Flags {
   }
 }
 
-/** What the reload log shows: every flag whose value changed (all of them on the first load, `a` undefined). */
 /** Every flag with its value and the operator's note: the `flags` of GET /flags. */
 export function flagsRecord (flags: Flags): Record<string, { value: FlagValue, note: string | null }> {
   return Object.fromEntries([...flags.switches].map(([name, value]) => [name, { value, note: flags.notes.get(name) ?? null }]))
 }
 
+/** What the reload log shows: every flag whose value changed (all of them on the first load, `a` undefined). */
 export function diffFlags (a: Flags | undefined, b: Flags): FlagChange[] {
   const changes: FlagChange[] = []
   for (const [flag, to] of b.switches) {
@@ -73,10 +73,15 @@ export function diffFlags (a: Flags | undefined, b: Flags): FlagChange[] {
   return changes
 }
 
+/** Keys whose values are secrets: a change is reported, its values are not (the reload log is no place for them). */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['admin.token'])
+export const REDACTED = '[redacted]'
+
 /**
  * Dotted paths of the leaves that changed between two configs, for the reload log line. `flags` is left
  * out (diffFlags reports it without the notes' noise); arrays (routes, servers) compare as whole values,
- * since an index-by-index diff of a reordered list reads worse than the two lists.
+ * since an index-by-index diff of a reordered list reads worse than the two lists. A secret (admin.token)
+ * shows as "[redacted]" when set and undefined when not, so the log says a token was set, changed or removed.
  */
 export function diffConfig (a: Config, b: Config): ConfigChange[] {
   const changes: ConfigChange[] = []
@@ -98,7 +103,11 @@ function diffValues (a: Record<string, unknown>, b: Record<string, unknown>, pre
     if (isPlainObject(from) && isPlainObject(to)) {
       diffValues(from, to, key, out)
     } else if (!isDeepStrictEqual(from, to)) {
-      out.push({ key, from, to })
+      out.push(SECRET_KEYS.has(key) ? { key, from: redact(from), to: redact(to) } : { key, from, to })
     }
   }
+}
+
+function redact (value: unknown): unknown {
+  return value === undefined ? undefined : REDACTED
 }

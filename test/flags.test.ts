@@ -74,4 +74,20 @@ describe('diffConfig', () => {
     ])
     expect(diffConfig(a, configWith({ cache: { graceSeconds: 10, memcached: { servers: ['a:1'] } } }))).toEqual([])
   })
+
+  it('reports an admin.token change without either token', () => {
+    const OLD = 'old-token-0123456789'
+    const NEW = 'new-token-9876543210'
+    const none = configWith({})
+    const a = configWith({ admin: { token: OLD } })
+    const b = configWith({ admin: { token: NEW } })
+    expect(diffConfig(a, b)).toEqual([{ key: 'admin.token', from: '[redacted]', to: '[redacted]' }])
+    expect(diffConfig(none, a)).toEqual([{ key: 'admin.token', from: undefined, to: '[redacted]' }])
+    expect(diffConfig(b, none)).toEqual([{ key: 'admin.token', from: '[redacted]', to: undefined }])
+    expect(diffConfig(a, configWith({ admin: { token: OLD } }))).toEqual([])
+    // What the reload log would print: neither token anywhere in it.
+    const logged = JSON.stringify([...diffConfig(a, b), ...diffConfig(none, a), ...diffConfig(b, none)])
+    expect(logged).not.toContain(OLD)
+    expect(logged).not.toContain(NEW)
+  })
 })
