@@ -12,7 +12,11 @@ import type { LeaseStep } from '../trace.js'
 export type FleetTurn =
   /** Fetch from the origin; call `release` when the fill is stored (or failed). */
   | { readonly kind: 'lead', readonly release: () => void }
-  /** Another process filled the key while we waited. */
+  /**
+   * Another process filled the key while we waited. `vary` is the Vary index read on the way when `key` was the
+   * primary and the fill varies; null when the entry was stored at `key` itself, which may be a variant key (the
+   * caller knows the index it looked the variant up by).
+   */
   | { readonly kind: 'filled', readonly entry: StoredEntry, readonly vary: VaryIndex | null }
   /** No fill and no lease before the deadline. */
   | { readonly kind: 'timeout' }

@@ -79,7 +79,9 @@ export class Coalescer {
       const turn = await fleet.takeTurn(key, ex.primaryKey, ex.req.headers, stale?.storedAt ?? 0, ex.trace)
       switch (turn.kind) {
         case 'filled':
-          settle({ kind: 'entry', entry: turn.entry, vary: turn.vary })
+          // A fill found at a variant key comes back without its Vary index: the one the lookup found names it, and
+          // waiters need it to recognise the entry as their variant (with null they would each go to the origin).
+          settle({ kind: 'entry', entry: turn.entry, vary: turn.vary ?? varyIndex })
           if (background) return
           ex.trace.coalesced = true
           return this.#answers.serve(ex, turn.entry, this.#ctx.clock.now(), 'HIT', CACHE_STATUS.collapsed)

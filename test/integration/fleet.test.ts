@@ -139,6 +139,37 @@ describe.skipIf(memcached === null)('a fleet sharing memcached', () => {
     }
   })
 
+  it('waiters behind a proxy that waits on another proxy\'s fill of a Vary variant share that fill', async () => {
+    const o = await origin((req, res, n) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language' })
+      res.end(`${req.headers['accept-language'] ?? ''} ${n}`)
+    })
+    const prefix = newPrefix()
+    const a = await fleetProxy(o, prefix)
+    // B has no L1: it reads the Vary index from memcached and looks the variant up by it.
+    const b = await fleetProxy(o, prefix, { maxTtlSeconds: 0 })
+    const en = { 'accept-language': 'en' }
+    const de = { 'accept-language': 'de' }
+    expect((await page(a, '/varied', en)).body).toBe('en 1')
+    expect((await page(b, '/varied', en)).headers['x-cache']).toBe('HIT')
+
+    // A leads the de variant fleet-wide and is held at the origin; B's leader waits on A's lease, and B's other
+    // requests wait in-process behind it.
+    o.hold()
+    const leader = page(a, '/varied', de)
+    await o.arrived(2)
+    const followers = Array.from({ length: 10 }, async () => await page(b, '/varied', de))
+    await expect.poll(async () => await coalescedWaiters(b), { timeout: 10_000 }).toBe(9)
+    await expect.poll(async () => await leases(b, 'held'), { timeout: 10_000 }).toBe(1)
+    o.release()
+
+    expect((await leader).body).toBe('de 2')
+    const answers = await Promise.all(followers)
+    expect(answers.map((r) => [r.status, r.headers['x-cache'], r.body])).toEqual(Array.from({ length: 10 }, () => [200, 'HIT', 'de 2']))
+    expect(await leases(b, 'filled')).toBe(1)
+    expect(o.count).toBe(2)
+  })
+
   it('a 2 MB page (maxObjectBytes 4 MB) is served but stays out of memcached: a second proxy misses it', async () => {
     const big = 'x'.repeat(2 * 1024 * 1024)
     const o = await origin(answer(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }, big))
