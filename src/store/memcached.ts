@@ -334,7 +334,7 @@ function assertOptions (options: MemcachedStoreOptions): void {
   const { timeoutMs, retryDownMs, prefix, maxItemBytes } = options
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError(`expected timeoutMs to be a positive number, got ${timeoutMs}`)
   if (!Number.isFinite(retryDownMs) || retryDownMs < 0) throw new TypeError(`expected retryDownMs to be a number ≥ 0, got ${retryDownMs}`)
-  if (!Number.isFinite(maxItemBytes) || maxItemBytes <= 1024) throw new TypeError(`expected maxItemBytes to be a number > 1024, got ${maxItemBytes}`)
+  if (!Number.isFinite(maxItemBytes) || maxItemBytes < 1024) throw new TypeError(`expected maxItemBytes to be a number ≥ 1024 (memcached's own floor for -I), got ${maxItemBytes}`)
   if (typeof prefix !== 'string' || Buffer.byteLength(prefix) > MAX_PREFIX_BYTES || /[^\x21-\x7e]/.test(prefix)) {
     throw new TypeError(`expected prefix to be at most ${MAX_PREFIX_BYTES} printable ASCII characters without spaces, got ${JSON.stringify(prefix)}`)
   }
