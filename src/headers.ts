@@ -60,6 +60,19 @@ export function toFlatHeaders (headers: HeaderRecord, skip: ReadonlySet<string>)
   return flat
 }
 
+/**
+ * Client request fields never sent to the origin:
+ * - forwarding fields a client could forge (corral sets X-Forwarded-For/-Proto/-Host itself): they would let a client
+ *   change what the origin renders (links, redirects, the page it routes to) without changing the cache key;
+ * - Expect: Node's server has already answered `100-continue` to the client, and undici refuses to send it
+ *   (UND_ERR_NOT_SUPPORTED), which failed the request, and on a fill every request waiting on it, with 502.
+ * corral's own X-Corral-* fields are dropped too (by prefix).
+ */
+const NOT_FORWARDED = new Set([
+  'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-ssl',
+  'x-forwarded-scheme', 'forwarded', 'x-original-url', 'x-rewrite-url', 'expect'
+])
+
 /** Request headers for the origin: hop-by-hop removed, forwarding fields set (RFC 9110 §7.6.3, RFC 7239 de facto). */
 export function makeOriginRequestHeaders (
   incoming: IncomingHttpHeaders,
@@ -72,9 +85,7 @@ export function makeOriginRequestHeaders (
   for (const name in incoming) {
     const value = incoming[name]
     if (value === undefined || isHopByHop(name) || (listed?.has(name) ?? false)) continue
-    // Client-sent X-Forwarded-Host/Proto and corral's own headers are not trusted: they would let a client
-    // change what the origin renders without changing the cache key.
-    if (name === 'x-forwarded-host' || name === 'x-forwarded-proto' || name.startsWith('x-corral-')) continue
+    if (NOT_FORWARDED.has(name) || name.startsWith('x-corral-')) continue
     out[name] = value
   }
   const priorFor = incoming['x-forwarded-for']

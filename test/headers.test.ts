@@ -55,6 +55,19 @@ describe('makeOriginRequestHeaders', () => {
     expect(out.via).toBe('1.1 corral')
   })
 
+  it.each([
+    'forwarded', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-ssl', 'x-forwarded-scheme', 'x-original-url', 'x-rewrite-url'
+  ])('drops a client-supplied %s', (name) => {
+    const out = makeOriginRequestHeaders({ host: 'h', [name]: 'forged', accept: '*/*' }, '10.0.0.1', 'http', null)
+    expect(out[name]).toBeUndefined()
+    expect(out.accept).toBe('*/*')
+  })
+
+  it('never forwards Expect (the client was already answered 100 Continue; undici refuses it)', () => {
+    const out = makeOriginRequestHeaders({ host: 'h', expect: '100-continue' }, undefined, 'http', null)
+    expect(out.expect).toBeUndefined()
+  })
+
   it('applies overrides, null meaning remove', () => {
     const out = makeOriginRequestHeaders({ host: 'h', 'if-none-match': '"x"', 'accept-encoding': 'gzip, br' }, undefined, 'http', { 'if-none-match': null, 'accept-encoding': 'br, gzip' })
     expect(out['if-none-match']).toBeUndefined()

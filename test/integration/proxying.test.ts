@@ -1,6 +1,7 @@
 /** Issue 2: proxying behaviour: headers both ways, methods, errors, health, the CLI's config check. */
 import { afterEach, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
+import { request as httpRequest } from 'node:http'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -49,6 +50,77 @@ describe('headers', () => {
     proxy = await startProxy(origin.url)
     await get(`${proxy.url}/x`, { 'x-forwarded-for': '203.0.113.9' })
     expect(origin.requests[0]?.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1')
+  })
+})
+
+/** Forwarding fields a client could forge to change what the origin renders, without changing the cache key. */
+const FORGED = {
+  forwarded: 'for=203.0.113.9;host=evil.example;proto=https',
+  'x-forwarded-port': '8443',
+  'x-forwarded-prefix': '/evil',
+  'x-forwarded-ssl': 'on',
+  'x-forwarded-scheme': 'https',
+  'x-original-url': '/admin',
+  'x-rewrite-url': '/admin'
+}
+
+/**
+ * A request with `Expect: 100-continue` through node:http (undici will not send Expect): the body, if any, is written
+ * only once the server has said 100 Continue.
+ */
+async function expectContinue (url: string, method: string, body: string): Promise<{ status: number, body: string, continued: boolean }> {
+  return await new Promise((resolve, reject) => {
+    let continued = false
+    const req = httpRequest(url, { method, headers: { expect: '100-continue', 'content-length': String(Buffer.byteLength(body)) } })
+    req.on('continue', () => {
+      continued = true
+      req.end(body)
+    })
+    req.on('response', (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, continued }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+  })
+}
+
+describe('forwarding fields and Expect', () => {
+  it('never forwards client-supplied forwarding fields to the origin, on a fill or a pass', async () => {
+    origin = await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, 'ok'))
+    proxy = await startProxy(origin.url)
+    expect((await get(`${proxy.url}/fwd`, FORGED)).headers['x-cache']).toBe('MISS')
+    expect((await get(`${proxy.url}/fwd`, { ...FORGED, authorization: 'Bearer x' })).headers['x-cache']).toBe('PASS')
+    expect(origin.count).toBe(2)
+    for (const seen of origin.requests) {
+      for (const name of Object.keys(FORGED)) expect(seen.headers[name], name).toBeUndefined()
+      expect(seen.headers['x-forwarded-proto']).toBe('http')
+    }
+  })
+
+  it('a GET with Expect: 100-continue is filled and cached (undici refuses to send Expect: it was a 502)', async () => {
+    origin = await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, 'page'))
+    proxy = await startProxy(origin.url)
+    const r = await expectContinue(`${proxy.url}/expect`, 'GET', '')
+    expect(r).toEqual({ status: 200, body: 'page', continued: true })
+    expect(origin.requests[0]?.headers.expect).toBeUndefined()
+    expect((await get(`${proxy.url}/expect`)).headers['x-cache']).toBe('HIT')
+    expect(origin.count).toBe(1)
+  })
+
+  it('a POST with Expect: 100-continue reaches the origin with its body', async () => {
+    origin = await startOrigin((req, res) => {
+      res.writeHead(201, { 'content-type': 'text/plain' })
+      res.end(`got ${req.method ?? ''}`)
+    })
+    proxy = await startProxy(origin.url)
+    const r = await expectContinue(`${proxy.url}/upload`, 'POST', 'the body')
+    expect(r).toEqual({ status: 201, body: 'got POST', continued: true })
+    expect(origin.requests[0]?.method).toBe('POST')
+    expect(origin.requests[0]?.body).toBe('the body')
+    expect(origin.requests[0]?.headers.expect).toBeUndefined()
   })
 })
 
