@@ -82,7 +82,8 @@ export class HostNormalizer {
   }
 }
 
-function normalizeHost (host: string | undefined): string {
+/** A Host as keys spell it: lower-case, without `:80` or a trailing dot. Fills send the origin this same spelling. */
+export function normalizeHost (host: string | undefined): string {
   if (host === undefined) return ''
   let h = host.toLowerCase()
   if (h.endsWith(':80')) h = h.slice(0, -3)

@@ -14,7 +14,7 @@ import type { FleetLease } from './lease.js'
 import type { FlightOutcome, SingleFlight } from './single-flight.js'
 import { fill, type FillContext, type FillRequest, type FillResult } from '../fill.js'
 import { discard } from '../fetch.js'
-import { makeVariantKey } from '../key.js'
+import { makeVariantKey, normalizeHost } from '../key.js'
 import { mayServeOnError, ttlSeconds } from '../policy/usable.js'
 import { makeOriginRequestHeaders, normalizeAcceptEncoding } from '../headers.js'
 import { CACHE_STATUS, staleCacheStatus } from '../deliver.js'
@@ -115,8 +115,12 @@ export class Coalescer {
 
   #fillRequest (ex: Exchange, varyIndex: VaryIndex | null, stale: StoredEntry | undefined, rememberUncacheable: boolean): FillRequest {
     const { req } = ex
+    // The origin is asked for the host the key names (case, `:80` and a trailing dot are the client's spelling):
+    // what is stored under the key is the answer for that spelling, whichever spelling this client used.
+    const host = req.headers.host === undefined ? null : normalizeHost(req.headers.host)
     const originHeaders = makeOriginRequestHeaders(req.headers, req.socket.remoteAddress, 'http', {
       ...FILL_OVERRIDES_BASE,
+      ...(host === null ? null : { host, 'x-forwarded-host': host }),
       // The origin sees the same normalised value the variant is keyed by.
       'accept-encoding': req.headers['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(req.headers['accept-encoding'])
     })

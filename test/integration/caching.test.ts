@@ -73,6 +73,23 @@ describe('freshness', () => {
     expect(origin.requests[0]?.url).toBe('/q?a=1&b=2')
   })
 
+  it('asks the origin for the host as the key spells it, whatever spelling filled the entry', async () => {
+    origin.setHandler((req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' })
+      res.end(`for ${req.headers.host ?? ''}`)
+    })
+    await start()
+    const miss = await get(`${proxy.url}/host`, { host: 'WWW.Example.COM.:80' })
+    expect(miss.headers['x-cache']).toBe('MISS')
+    expect(miss.body).toBe('for www.example.com')
+    expect(origin.requests[0]?.headers.host).toBe('www.example.com')
+    expect(origin.requests[0]?.headers['x-forwarded-host']).toBe('www.example.com')
+    const hit = await get(`${proxy.url}/host`, { host: 'www.example.com' })
+    expect(hit.headers['x-cache']).toBe('HIT')
+    expect(hit.body).toBe('for www.example.com')
+    expect(origin.count).toBe(1)
+  })
+
   it('does not use heuristic freshness by default: a response without cache headers is never served without asking the origin', async () => {
     origin.setHandler(answer(200, { 'last-modified': new Date(clock.now() - 86_400_000).toUTCString() }, 'x'))
     await start()
