@@ -1,5 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { realpathSync, watch, type FSWatcher } from 'node:fs'
+import { readFile, realpath } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { systemClock, type Clock } from '../clock.js'
@@ -35,10 +35,25 @@ function asConfigError (err: unknown): ConfigError {
   return err instanceof ConfigError ? err : new ConfigError('', (err as Error).message ?? String(err), { cause: err })
 }
 
+/** The real path, or null while it cannot be resolved (a link caught mid-swap, a vanished file). */
+function realPathSync (file: string): string | null {
+  try {
+    return realpathSync(file)
+  } catch {
+    return null
+  }
+}
+
 /**
  * Watches the config file and applies valid edits (Caddy's recipe: decode and validate the whole new
  * config, swap it in, keep the old one on failure). The directory is watched, not the file: editors save
  * by writing a temp file and renaming it over the original, which would orphan a watch on the old inode.
+ *
+ * A config that is a symlink (or reached through one) is watched where it really lives too: editing a link's
+ * target raises events only in the target's directory. In the link's own directory any event counts, since a
+ * Kubernetes ConfigMap update swaps the `..data` link and the events name `..data_tmp` and `..data`, never the
+ * file (the version hash skips bytes that did not change). The real path is resolved again on each check, so
+ * the watch follows a link that now points elsewhere.
  */
 export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
   const file = resolve(path)
@@ -54,6 +69,10 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
   let running = false
   let pending: { force: boolean, retry: boolean } | null = null
   let closed = false
+  /** The config path resolves to another file than itself (a symlink on the way). */
+  let linked = false
+  /** The watch on the real file's directory, when that is not `dir`. */
+  let target: { dir: string, name: string, watcher: FSWatcher } | null = null
 
   const reject = (err: ConfigError, version: string | null): void => {
     rejected = { message: err.message, keyPath: err.keyPath, at: clock.now() }
@@ -66,6 +85,9 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
   }
 
   const check = async (force: boolean, retry: boolean): Promise<void> => {
+    const real = await realpath(file).catch(() => null)
+    if (closed) return
+    if (real !== null) follow(real)
     let text: string
     try {
       text = await readFile(file, 'utf8')
@@ -87,8 +109,12 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
     }
     const version = configVersion(text)
     if (!force && (version === current.version || version === rejectedVersion)) {
-      // Back to the config in force (an edit undone): the refusal no longer describes the file.
-      if (version === current.version) rejected = null
+      // Back to the config in force (an edit undone): the refusal no longer describes the file, and saving
+      // the same broken bytes again is a new edit to refuse again.
+      if (version === current.version) {
+        rejected = null
+        rejectedVersion = null
+      }
       return
     }
     let next: LoadedConfig
@@ -136,17 +162,56 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
     timer.unref()
   }
 
+  const closeTarget = (): void => {
+    target?.watcher.close()
+    target = null
+  }
+
+  /** Watch the real file's directory when the config path leads somewhere else, and only then. */
+  const follow = (real: string): void => {
+    linked = real !== file
+    const realDir = dirname(real)
+    if (!linked || realDir === dir) {
+      closeTarget()
+      return
+    }
+    if (target?.dir === realDir) {
+      target.name = basename(real)
+      return
+    }
+    closeTarget()
+    try {
+      const watching: { dir: string, name: string, watcher: FSWatcher } = {
+        dir: realDir,
+        name: basename(real),
+        watcher: watch(realDir, { persistent: false }, (_event, filename) => {
+          if (filename === null || filename === watching.name) schedule(false, false)
+        })
+      }
+      watching.watcher.on('error', (err) => {
+        // Dropped; the next check watches the real directory again.
+        if (target === watching) closeTarget()
+        reject(new ConfigError('', `watching ${realDir} failed: ${err.message}`, { cause: err }), null)
+      })
+      target = watching
+    } catch (err) {
+      reject(new ConfigError('', `cannot watch ${realDir}: ${(err as Error).message}`, { cause: err }), null)
+    }
+  }
+
   let watcher: FSWatcher | undefined
   try {
     // Not persistent: the listeners keep a serving process alive; the watcher must not keep a draining one.
     watcher = watch(dir, { persistent: false }, (_event, filename) => {
-      // Some platforms give no filename; then any event in the directory may be ours.
-      if (filename === null || filename === name) schedule(false, false)
+      // Some platforms give no filename; then any event in the directory may be ours. Behind a link, any is.
+      if (filename === null || filename === name || linked) schedule(false, false)
     })
     watcher.on('error', (err) => { reject(new ConfigError('', `watching ${dir} failed: ${err.message}`, { cause: err }), null) })
   } catch (err) {
     reject(new ConfigError('', `cannot watch ${dir}: ${(err as Error).message}`, { cause: err }), null)
   }
+  const real = realPathSync(file)
+  if (real !== null) follow(real)
 
   return {
     reload () {
@@ -157,6 +222,7 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
       closed = true
       clearTimeout(timer)
       watcher?.close()
+      closeTarget()
     },
     status () {
       return { version: current.version, loadedAt, rejected }

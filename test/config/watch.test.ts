@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -61,6 +61,23 @@ beforeEach(() => {
     onReject: (err) => { events.push({ kind: 'reject', err }) }
   })
 })
+
+/** Replace the default watcher with one on `path` (feeding the same queue). */
+function watchAt (path: string): LoadedConfig {
+  watcher.close()
+  const start = loadConfigFile(path)
+  watcher = watchConfig(path, {
+    initial: start,
+    debounceMs: 20,
+    onApply: (next, prev) => { events.push({ kind: 'apply', next, prev }) },
+    onReject: (err) => { events.push({ kind: 'reject', err }) }
+  })
+  return start
+}
+
+function writeJson (path: string, config: unknown): void {
+  writeFileSync(path, JSON.stringify(config, null, 2))
+}
 
 afterEach(() => {
   watcher.close()
@@ -146,5 +163,74 @@ describe('watchConfig', () => {
     const e = await local.next()
     expect(e.kind === 'reject' && e.err.message).toMatch(/pool refused/)
     expect(watcher.status().version).toBe(initial.version)
+  })
+  it('refuses the same broken bytes again after the edit was undone', async () => {
+    const broken = '{ "origin": { "url": '
+    write(broken)
+    const first = await nextReject()
+    // Undone: the file holds the config in force again, so no refusal describes it.
+    write({ origin: ORIGIN, flags: { cacheOnly: false } })
+    await expect.poll(() => watcher.status().rejected).toBeNull()
+    write(broken)
+    const second = await nextReject()
+    expect(second.message).toBe(first.message)
+    expect(watcher.status()).toMatchObject({ version: initial.version, rejected: { keyPath: '', message: second.message } })
+  })
+
+  it('follows a config that is a symlink to a file in another directory', async () => {
+    const elsewhere = join(dir, 'elsewhere')
+    const linkDir = join(dir, 'etc')
+    mkdirSync(elsewhere)
+    mkdirSync(linkDir)
+    const real = join(elsewhere, 'real.json')
+    const link = join(linkDir, 'proxy.config.json')
+    writeJson(real, { origin: ORIGIN })
+    symlinkSync(real, link)
+    const start = watchAt(link)
+
+    // Edited in place where it lives: the only events are in `elsewhere`.
+    writeJson(real, { origin: { ...ORIGIN, retries: 3 } })
+    const { next, prev } = await nextApply()
+    expect(prev).toBe(start)
+    expect(next.config.origin.retries).toBe(3)
+    expect(watcher.status().version).toBe(next.version)
+
+    // Saved by an editor (temp file renamed over the target): still seen.
+    const temp = join(elsewhere, '.real.json.swp')
+    writeJson(temp, { origin: { ...ORIGIN, retries: 2 } })
+    renameSync(temp, real)
+    expect((await nextApply()).next.config.origin.retries).toBe(2)
+  })
+
+  it('follows a Kubernetes ConfigMap update (the ..data link swapped to a new directory)', async () => {
+    const mount = join(dir, 'config')
+    mkdirSync(join(mount, '..2026_a'), { recursive: true })
+    writeJson(join(mount, '..2026_a', 'proxy.config.json'), { origin: ORIGIN })
+    symlinkSync('..2026_a', join(mount, '..data'))
+    symlinkSync(join('..data', 'proxy.config.json'), join(mount, 'proxy.config.json'))
+    const start = watchAt(join(mount, 'proxy.config.json'))
+
+    /** What kubelet does: a new timestamped directory, a ..data_tmp link to it renamed over ..data, the old one removed. */
+    const update = (from: string, to: string, config: unknown): void => {
+      mkdirSync(join(mount, to))
+      writeJson(join(mount, to, 'proxy.config.json'), config)
+      symlinkSync(to, join(mount, '..data_tmp'))
+      renameSync(join(mount, '..data_tmp'), join(mount, '..data'))
+      rmSync(join(mount, from), { recursive: true })
+    }
+
+    update('..2026_a', '..2026_b', { origin: { ...ORIGIN, connections: 7 } })
+    const { next, prev } = await nextApply()
+    expect(prev).toBe(start)
+    expect(next.config.origin.connections).toBe(7)
+    expect(next.version).toBe(loadConfigFile(join(mount, 'proxy.config.json')).version)
+    expect(watcher.status()).toMatchObject({ version: next.version, rejected: null })
+
+    // The watch moved with the link: an edit inside the new directory (no event in the mount) is seen too.
+    writeJson(join(mount, '..2026_b', 'proxy.config.json'), { origin: { ...ORIGIN, connections: 8 } })
+    expect((await nextApply()).next.config.origin.connections).toBe(8)
+
+    update('..2026_b', '..2026_c', { origin: { ...ORIGIN, connections: 9 } })
+    expect((await nextApply()).next.config.origin.connections).toBe(9)
   })
 })
