@@ -340,11 +340,16 @@ export class Pipeline implements TraceSink {
       })
   }
 
-  /** RFC 9111 §4.4: a successful unsafe request invalidates the URI's stored responses. */
+  /**
+   * RFC 9111 §4.4: a successful unsafe request invalidates the URI's stored responses. Only one the origin answered
+   * with a success: a shed answer (cacheOnly, shedPercent, origin saturation) never reached the origin, whatever
+   * its status (a lite page may be a 200), and marking the page stale would send refreshes to an origin that
+   * shedding is protecting.
+   */
   #passUnsafe (ex: Exchange): void {
-    const { res, primaryKey } = ex
+    const { res, trace, primaryKey } = ex
     res.once('finish', () => {
-      if (res.statusCode < 400) this.#markStale(primaryKey).catch(noop)
+      if (trace.xCache === 'PASS' && trace.originStatus !== 0 && trace.originStatus < 400) this.#markStale(primaryKey).catch(noop)
     })
     this.#pass(ex, CACHE_STATUS.method)
   }

@@ -111,6 +111,28 @@ describe('cacheOnly', () => {
     expect(metricSum(text, 'corral_sheds_total', 'route="/news/"')).toBe(1)
     expect(metricSum(text, 'corral_sheds_total', 'route="/checkout/"')).toBe(1)
   })
+
+  it('a POST shed with a 200 lite page does not mark the cached page stale (it never reached the origin)', async () => {
+    await start({ routes: [{ match: '/news/', whenShed: { status: 200, body: '<p>news is resting</p>' } }] })
+    expect((await page('/news/1')).headers['x-cache']).toBe('MISS')
+    expect((await page('/news/1')).headers['x-cache']).toBe('HIT')
+
+    flip({ flags: { cacheOnly: true } })
+    const post = await page('/news/1', 'POST')
+    expect([post.status, post.headers['x-cache'], post.body]).toEqual([200, 'SHED', '<p>news is resting</p>'])
+    // Still a fresh hit while shedding, and after it: no revalidation, no request to the origin.
+    expect((await page('/news/1')).headers['x-cache']).toBe('HIT')
+    flip({ flags: { cacheOnly: false } })
+    const after = await page('/news/1')
+    expect([after.headers['x-cache'], after.body]).toEqual(['HIT', 'page /news/1'])
+    expect(origin.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /news/1'])
+
+    // A POST that does reach the origin and succeeds still invalidates the page (RFC 9111 §4.4).
+    expect((await page('/news/1', 'POST')).headers['x-cache']).toBe('PASS')
+    // The mark is made when the POST's response finishes, which may trail the client's read of it by a moment.
+    await expect.poll(async () => (await page('/news/1')).headers['x-cache']).toBe('MISS')
+    expect(origin.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /news/1', 'POST /news/1', 'GET /news/1'])
+  })
 })
 
 describe('route switches', () => {
