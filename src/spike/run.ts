@@ -94,6 +94,9 @@ const LIVE_CHECK_AFTER_MS = 500
 export async function runSpike (opts: RunOptions): Promise<SpikeResult> {
   const clock = opts.clock ?? systemClock
   const stages = planStages(opts.scenario)
+  // The origin count before any load. Each stage's count ends with one scrape that is also the next stage's start,
+  // and no scrape (up to a second against a slow admin port) is ever inside a stage's measured time.
+  let originMark = await opts.metrics?.originRequests()
   const startMs = clock.now()
   const recorder = new Recorder(startMs)
   const requests = makeRequestMix(opts.scenario.requests, opts.scenario.seed)
@@ -118,17 +121,31 @@ export async function runSpike (opts: RunOptions): Promise<SpikeResult> {
   let stageStartMs = startMs
   let stageTally: Tally | undefined
   let liveResults: ThresholdResult[] | undefined
-  let lastOrigin = await opts.metrics?.originRequests()
+  let lastOrigin = originMark
+  let scraping = false
   let ticks = 0
 
-  const tick = async (): Promise<void> => {
+  /** The second's origin requests, off the tick's path: the live check must not wait on a slow admin port. */
+  const scrapeSecond = async (metrics: MetricsSource, finished: SecondBucket | undefined): Promise<void> => {
+    scraping = true
+    try {
+      const origin = await metrics.originRequests()
+      if (finished !== undefined && origin !== undefined && lastOrigin !== undefined) finished.originRequests = origin - lastOrigin
+      lastOrigin = origin ?? lastOrigin
+    } finally {
+      scraping = false
+    }
+  }
+
+  const tick = (): void => {
     ticks++
     const now = clock.now()
     const finished = recorder.seconds[ticks - 1]
     if (opts.metrics !== undefined) {
-      const origin = await opts.metrics.originRequests()
-      if (finished !== undefined && origin !== undefined && lastOrigin !== undefined) finished.originRequests = origin - lastOrigin
-      lastOrigin = origin ?? lastOrigin
+      // One scrape at a time. One still running spans more than its second: neither it nor this one gets a figure,
+      // and the next figure counts from when it finished.
+      if (scraping) lastOrigin = undefined
+      else scrapeSecond(opts.metrics, finished).catch(() => {})
     }
     if (stage === undefined || stageTally === undefined) return
     const elapsedMs = now - stageStartMs
@@ -153,17 +170,23 @@ export async function runSpike (opts: RunOptions): Promise<SpikeResult> {
     })
   }
   // Aligned to the run's start so each tick closes exactly one per-second bucket.
-  const ticker = setInterval(() => { tick().catch(() => {}) }, 1000)
+  const ticker = setInterval(() => {
+    try {
+      tick()
+    } catch {
+      // A progress callback that throws must not end the run.
+    }
+  }, 1000)
 
   try {
     for (const [i, planned] of stages.entries()) {
       if (aborted !== undefined) break
+      const originBefore = originMark
       stage = planned
       stageIndex = i
       liveResults = undefined
-      stageStartMs = clock.now()
       stageTally = recorder.beginStage(planned.name)
-      const originBefore = await opts.metrics?.originRequests()
+      stageStartMs = clock.now()
       let slicesRun = 0
       for (const slice of planSlices(planned)) {
         if (aborted !== undefined) break
@@ -173,7 +196,10 @@ export async function runSpike (opts: RunOptions): Promise<SpikeResult> {
       }
       const durationMs = clock.now() - stageStartMs
       const completed = aborted === undefined
+      // The load has ended: no live check or progress for this stage while its origin count is read.
+      stage = undefined
       const originAfter = await opts.metrics?.originRequests()
+      originMark = originAfter
       const report = makeStageReport(planned, stageTally, durationMs, slicesRun, completed,
         originBefore !== undefined && originAfter !== undefined ? originAfter - originBefore : undefined)
       // A live breach keeps the figures it was decided on; the responses that trickle in while autocannon

@@ -246,6 +246,59 @@ describe('aborting', () => {
   })
 })
 
+describe('origin counts scraped from the admin port', () => {
+  it('starts a stage\'s clock after the scrape before it: a slow scrape is not counted as stage time', async () => {
+    // A virtual clock that only a scrape made before any load moves, by a minute: a stage timed from before
+    // such a scrape would last a minute; timed from after it, no virtual time at all passes during the stage.
+    let now = Date.parse('2026-01-01T00:00:00Z')
+    let scrapes = 0
+    const result = await runSpike({
+      target,
+      clock: { now: () => now },
+      metrics: {
+        async originRequests () {
+          scrapes++
+          if (served === 0) now += 60_000
+          return served
+        }
+      },
+      scenario: parseScenario(JSON.stringify({ requests: mix, stages: [{ name: 'only', duration: '500ms', connections: 2 }] }))
+    })
+    expect(scrapes).toBeGreaterThanOrEqual(2)
+    expect(result.stages.map((s) => [s.name, s.completed])).toEqual([['only', true]])
+    expect(result.stages[0]!.requests).toBeGreaterThan(0)
+    expect(result.stages[0]!.durationMs).toBe(0)
+    expect(result.stages[0]!.originRequests).toBeGreaterThan(0)
+  })
+
+  it('checks thresholds live while a scrape hangs', async () => {
+    mode = 'fail'
+    // Once load has started, scrapes hang until the first progress report lets them go. A tick that waited on
+    // its scrape would never report progress nor check the threshold, and the run would never end.
+    let hanging: Array<() => void> = []
+    let pendingAtProgress = -1
+    const result = await runSpike({
+      target,
+      metrics: {
+        originRequests: async () => {
+          if (served === 0 || pendingAtProgress !== -1) return 0
+          return await new Promise<number>((resolve) => { hanging.push(() => { resolve(0) }) })
+        }
+      },
+      onProgress: () => {
+        if (pendingAtProgress !== -1) return
+        pendingAtProgress = hanging.length
+        for (const release of hanging) release()
+        hanging = []
+      },
+      scenario: parseScenario(JSON.stringify({ requests: mix, stages: [{ name: 'failing', duration: '10s', connections: 2 }], thresholds: { errorRate: 0.01 } }))
+    })
+    expect(pendingAtProgress).toBeGreaterThanOrEqual(1)
+    expect(result).toMatchObject({ ok: false, aborted: 'threshold', abortReason: 'failing.errorRate 1 > 0.01' })
+    expect(result.stages.map((s) => [s.name, s.completed])).toEqual([['failing', false]])
+  })
+})
+
 describe('cli usage', () => {
   it.each([
     [['--scenario', 'x.json'], /--target is required/],
