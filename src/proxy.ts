@@ -74,14 +74,23 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache): Pipel
   }
 }
 
+/** The built cache plus the memcached client under it (null with the embedded cache alone), for rebuilding the lease. */
+export interface BuiltCache extends PipelineCache {
+  readonly l2: MemcachedStore | null
+}
+
+function usesMemcached (config: Config): boolean {
+  return config.cache.memcached.enabled && config.cache.memcached.servers.length > 0
+}
+
 /**
  * The embedded cache alone, or L1 in front of memcached with fleet leases. memcached errors become metrics and a
  * log line (the store marks the node down, so one line per outage per node), never a client error.
  */
-export function makeCache (config: Config, metrics: Metrics, logger: Logger, clock: Clock): PipelineCache {
+export function makeCache (config: Config, metrics: Metrics, logger: Logger, clock: Clock): BuiltCache {
   const { memory, memcached } = config.cache
-  if (!memcached.enabled || memcached.servers.length === 0) {
-    return { store: new MemoryStore({ maxBytes: memory.maxBytes }), fleet: null }
+  if (!usesMemcached(config)) {
+    return { store: new MemoryStore({ maxBytes: memory.maxBytes }), fleet: null, l2: null }
   }
   const l2 = new MemcachedStore({
     servers: memcached.servers,
@@ -96,8 +105,13 @@ export function makeCache (config: Config, metrics: Metrics, logger: Logger, clo
     onSkip: (reason) => metrics.memcachedSkips.labels(reason).inc()
   })
   const store = new TieredStore({ l1: { maxBytes: memory.maxBytes, maxTtlMs: memory.maxTtlSeconds * 1000 }, l2, clock })
-  const leaseTtlMs = memcached.leaseTtlMs ?? config.origin.timeoutMs
-  const fleet = new FleetLease({
+  return { store, fleet: makeFleet(config, l2, metrics), l2 }
+}
+
+/** Fleet leases on `l2`: rebuilt alone when only origin.timeoutMs or leaseTtlMs change, keeping the store (and L1). */
+function makeFleet (config: Config, l2: MemcachedStore, metrics: Metrics): FleetLease {
+  const leaseTtlMs = config.cache.memcached.leaseTtlMs ?? config.origin.timeoutMs
+  return new FleetLease({
     leases: l2,
     shared: l2,
     leaseTtlMs,
@@ -107,7 +121,6 @@ export function makeCache (config: Config, metrics: Metrics, logger: Logger, clo
     now: systemClock.now,
     onLease: (result) => metrics.leases.labels(result).inc()
   })
-  return { store, fleet }
 }
 
 function memoryTier (store: CacheStore): MemoryStore | undefined {
@@ -116,8 +129,20 @@ function memoryTier (store: CacheStore): MemoryStore | undefined {
   return undefined
 }
 
-function cacheShape (config: Config): unknown {
-  return { memcached: config.cache.memcached, memory: config.cache.memory, timeoutMs: config.origin.timeoutMs }
+/**
+ * What the store is built from: a change here replaces it (and empties L1). The embedded store reads only
+ * memory.maxBytes; memcached's settings count only while memcached is in use.
+ */
+function storeShape (config: Config): unknown {
+  const { memory, memcached } = config.cache
+  if (!usesMemcached(config)) return { memcached: false, maxBytes: memory.maxBytes }
+  const { servers, timeoutMs, retryDownMs, prefix, maxItemBytes } = memcached
+  return { memcached: { servers, timeoutMs, retryDownMs, prefix, maxItemBytes }, memory }
+}
+
+/** What the fleet lease is built from (with memcached): a change here replaces the lease only. */
+function fleetShape (config: Config): unknown {
+  return { leaseTtlMs: config.cache.memcached.leaseTtlMs, timeoutMs: config.origin.timeoutMs }
 }
 
 function limiterOptions (config: Config, adaptive: boolean): ConstructorParameters<typeof OriginLimiter>[0] {
@@ -132,7 +157,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   const logger = options.logger ?? makeLogger(config.log.level)
   const clock = options.clock ?? systemClock
   const metrics = new Metrics()
-  let cache: PipelineCache = options.store !== undefined ? { store: options.store, fleet: null } : makeCache(config, metrics, logger, clock)
+  let cache: BuiltCache = options.store !== undefined ? { store: options.store, fleet: null, l2: null } : makeCache(config, metrics, logger, clock)
   let settings = makeSettings(initial, cache)
   const limiter = new OriginLimiter(limiterOptions(config, settings.flags.adaptiveConcurrency))
   const origin = new Origin(config.origin, limiter)
@@ -148,12 +173,16 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   const apply = (next: LoadedConfig): void => {
     const prev = loaded
     const prevFlags = settings.flags
-    if (options.store === undefined && !isDeepStrictEqual(cacheShape(prev.config), cacheShape(next.config))) {
+    if (options.store === undefined && !isDeepStrictEqual(storeShape(prev.config), storeShape(next.config))) {
       const old = cache
       cache = makeCache(next.config, metrics, logger, clock)
       pipeline.useCache(cache)
       // Requests already on the old cache finish there; then its connections close.
       setTimeout(() => { old.store.close().catch(() => {}) }, 5000).unref()
+    } else if (cache.l2 !== null && !isDeepStrictEqual(fleetShape(prev.config), fleetShape(next.config))) {
+      // Same store, same L1: only the lease's timings change. Requests already waiting finish on the old lease.
+      cache = { store: cache.store, fleet: makeFleet(next.config, cache.l2, metrics), l2: cache.l2 }
+      pipeline.useCache(cache)
     }
     settings = makeSettings(next, cache)
     loaded = next

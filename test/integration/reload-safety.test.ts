@@ -1,0 +1,109 @@
+/**
+ * Review findings on hot reload (single process): an edit that does not touch the store's own settings
+ * (origin.timeoutMs, memory.maxTtlSeconds, memcached keys while memcached is off) keeps the cache, so hits stay hits.
+ */
+import { randomBytes } from 'node:crypto'
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
+import { startProxy, get, merge, type Got, type TestProxy } from '../helpers/proxy.js'
+import type { Json } from '../helpers/config-file.js'
+import { parseConfig, type LoadedConfig } from '../../src/config/load.js'
+
+const memcached = inject('memcached')
+const HOST = 'site.test'
+
+const cleanups: Array<() => Promise<void>> = []
+
+afterEach(async () => {
+  for (const close of cleanups.splice(0).reverse()) await close()
+})
+
+async function origin (body: (n: number) => string = (n) => `page ${n}`): Promise<TestOrigin> {
+  const o = await startOrigin(answer(200, { 'cache-control': 'max-age=300' }, body))
+  cleanups.push(() => o.close())
+  return o
+}
+
+async function page (p: { url: string }, path: string): Promise<Got> {
+  return await get(`${p.url}${path}`, { host: HOST })
+}
+
+/** The config in force with `changes` deep-merged in, parsed as an edit would be. */
+function edited (p: TestProxy, changes: Json): LoadedConfig {
+  return parseConfig(JSON.stringify(merge(p.proxy.loaded.config as unknown as Json, changes)))
+}
+
+describe('an edit keeps the cache unless it changes what the store is built from', () => {
+  it('embedded cache: origin.timeoutMs, memory.maxTtlSeconds and memcached keys (memcached off) keep L1; a HIT stays a HIT', async () => {
+    const o = await origin()
+    const p = await startProxy(o.url)
+    cleanups.push(() => p.close())
+    expect((await page(p, '/page')).headers['x-cache']).toBe('MISS')
+    expect((await page(p, '/page')).headers['x-cache']).toBe('HIT')
+    const store = p.proxy.pipeline.cache.store
+
+    for (const changes of [
+      { origin: { timeoutMs: 9000 } },
+      { cache: { memory: { maxTtlSeconds: 30 } } },
+      { cache: { memcached: { prefix: 'other:', timeoutMs: 500, leaseTtlMs: 2000 } } },
+      { cache: { memcached: { enabled: false, servers: ['127.0.0.1:1'] } } }
+    ]) {
+      const next = edited(p, changes)
+      p.proxy.apply(next)
+      expect(p.proxy.loaded.version).toBe(next.version)
+      expect(p.proxy.pipeline.cache.store, JSON.stringify(changes)).toBe(store)
+      const res = await page(p, '/page')
+      expect([res.headers['x-cache'], res.body], JSON.stringify(changes)).toEqual(['HIT', 'page 1'])
+    }
+    expect(p.proxy.loaded.config.origin.timeoutMs).toBe(9000)
+    expect(o.count).toBe(1)
+  })
+
+  it('embedded cache: a memory.maxBytes edit still takes effect (a new store with the new bound)', async () => {
+    const o = await origin((n) => `page ${n} `.padEnd(4000, 'x'))
+    const p = await startProxy(o.url)
+    cleanups.push(() => p.close())
+    await page(p, '/big')
+    expect((await page(p, '/big')).headers['x-cache']).toBe('HIT')
+    const store = p.proxy.pipeline.cache.store
+
+    p.proxy.apply(edited(p, { cache: { memory: { maxBytes: 1024 } } }))
+    expect(p.proxy.pipeline.cache.store).not.toBe(store)
+    // 1 KiB cannot hold a 4 KB page: it is fetched every time now.
+    expect((await page(p, '/big')).headers['x-cache']).toBe('MISS')
+    expect((await page(p, '/big')).headers['x-cache']).toBe('MISS')
+    expect(o.count).toBe(3)
+  })
+
+  it.skipIf(memcached === null)('memcached: origin.timeoutMs and leaseTtlMs rebuild the fleet lease only; memcached.prefix rebuilds the store', async () => {
+    const o = await origin()
+    const p = await startProxy(o.url, {
+      origin: { timeoutMs: 5000 },
+      cache: { memory: { maxTtlSeconds: 60 }, memcached: { servers: [memcached as string], prefix: `rs${randomBytes(4).toString('hex')}:`, timeoutMs: 1000 } }
+    })
+    cleanups.push(() => p.close())
+    expect((await page(p, '/page')).headers['x-cache']).toBe('MISS')
+    expect((await page(p, '/page')).headers['x-cache']).toBe('HIT')
+    const { store, fleet } = p.proxy.pipeline.cache
+    expect(fleet?.options.leaseTtlMs).toBe(5000)
+
+    p.proxy.apply(edited(p, { origin: { timeoutMs: 9000 } }))
+    expect(p.proxy.pipeline.cache.store).toBe(store)
+    const fleet2 = p.proxy.pipeline.cache.fleet
+    expect(fleet2).not.toBe(fleet)
+    expect(fleet2?.options).toMatchObject({ leaseTtlMs: 9000, waitMs: 9000 + 1000 + 9000 })
+    expect((await page(p, '/page')).headers['x-cache']).toBe('HIT')
+
+    p.proxy.apply(edited(p, { cache: { memcached: { leaseTtlMs: 3000 } } }))
+    expect(p.proxy.pipeline.cache.store).toBe(store)
+    expect(p.proxy.pipeline.cache.fleet?.options.leaseTtlMs).toBe(3000)
+    expect((await page(p, '/page')).headers['x-cache']).toBe('HIT')
+    expect(o.count).toBe(1)
+
+    // Another namespace in memcached: a new store, and the page is not found there.
+    p.proxy.apply(edited(p, { cache: { memcached: { prefix: `rs${randomBytes(4).toString('hex')}:` } } }))
+    expect(p.proxy.pipeline.cache.store).not.toBe(store)
+    expect((await page(p, '/page')).headers['x-cache']).toBe('MISS')
+    expect(o.count).toBe(2)
+  })
+})
