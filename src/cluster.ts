@@ -9,10 +9,10 @@ import { availableParallelism } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { AggregatorRegistry } from 'prom-client'
 import type { Server } from 'node:http'
-import type { LoadedConfig } from './config/load.js'
+import { assertAdminTokenForBoundHost, type LoadedConfig } from './config/load.js'
 import type { Config } from './config/types.js'
 import type { Logger } from './log.js'
-import type { Proxy } from './proxy.js'
+import { rejectedKey, type Proxy } from './proxy.js'
 import { makeAdminServer, type FlagsReport } from './admin.js'
 import { drainServer, listenOn } from './receive.js'
 import { watchConfig } from './config/watch.js'
@@ -54,8 +54,16 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
 
   const watcher = watchConfig(configPath, {
     initial,
-    onApply: (next) => { loaded = next; loadedAt = Date.now() },
-    onReject: () => {}
+    onApply: (next) => {
+      // Throwing rejects the edit: the admin listener below stays bound to initial's admin.host until a restart.
+      assertAdminTokenForBoundHost(initial.config.admin.host, next.config)
+      loaded = next
+      loadedAt = Date.now()
+      logger.info({ version: next.version }, 'config applied')
+    },
+    onReject: (err) => {
+      logger.error({ key: rejectedKey(err), reason: err.message, file: configPath }, 'config edit rejected; the last good config stays in force')
+    }
   })
   const aggregator = new AggregatorRegistry()
   const admin: Server = makeAdminServer({

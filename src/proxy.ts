@@ -5,7 +5,8 @@
 import type { Server } from 'node:http'
 import { isDeepStrictEqual } from 'node:util'
 import type { Config } from './config/types.js'
-import type { LoadedConfig } from './config/load.js'
+import { assertAdminTokenForBoundHost, type LoadedConfig } from './config/load.js'
+import { ConfigError } from './errors.js'
 import type { CacheStore } from './store/types.js'
 import { MemoryStore } from './store/memory.js'
 import { MemcachedStore } from './store/memcached.js'
@@ -145,6 +146,11 @@ function fleetShape (config: Config): unknown {
   return { leaseTtlMs: config.cache.memcached.leaseTtlMs, timeoutMs: config.origin.timeoutMs }
 }
 
+/** The key a refusal names; an edit refused while being applied (admin.token) comes wrapped by the watcher. */
+export function rejectedKey (err: ConfigError): string {
+  return err.keyPath === '' && err.cause instanceof ConfigError ? err.cause.keyPath : err.keyPath
+}
+
 function limiterOptions (config: Config, adaptive: boolean): ConstructorParameters<typeof OriginLimiter>[0] {
   const { maxInFlight, queueSize, queueTimeoutMs } = config.origin
   return { maxInFlight, queueSize, queueTimeoutMs, adaptive }
@@ -171,6 +177,10 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   let watcher: ConfigWatcher | null = null
 
   const apply = (next: LoadedConfig): void => {
+    // Before anything changes: a refused edit (the watcher reports it) leaves the last good config in force. Checked in
+    // cluster workers too (admin: false), against the host their primary's listener is bound to, so the whole group
+    // refuses the same edit.
+    assertAdminTokenForBoundHost(config.admin.host, next.config)
     const prev = loaded
     const prevFlags = settings.flags
     if (options.store === undefined && !isDeepStrictEqual(storeShape(prev.config), storeShape(next.config))) {
@@ -236,7 +246,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
           onApply: apply,
           onReject: (err) => {
             metrics.configReloads.labels('rejected').inc()
-            logger.error({ key: err.keyPath, reason: err.message, file: options.configPath }, 'config edit rejected; the last good config stays in force')
+            logger.error({ key: rejectedKey(err), reason: err.message, file: options.configPath }, 'config edit rejected; the last good config stays in force')
           }
         })
       }

@@ -40,10 +40,25 @@ const BUILT_IN_FLAGS = new Set(Object.keys(schema.properties.flags.properties))
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)$/i
 
+export function isLoopbackHost (host: string): boolean {
+  return LOOPBACK.test(host)
+}
+
+/**
+ * A reload may not leave the admin listener open: admin.host takes effect on restart only, but admin.token is read
+ * from the newest config on every request. So an edit is checked against the host the listener is actually bound to
+ * (`boundHost`, from the config it started with), not only against the edit's own admin.host.
+ */
+export function assertAdminTokenForBoundHost (boundHost: string, next: Config): void {
+  if (!isLoopbackHost(boundHost) && next.admin.token === undefined) {
+    throw new ConfigError('admin.token', `is required while the admin listener is bound to ${boundHost}, which is not a loopback address (admin.host takes effect on restart only)`)
+  }
+}
+
 /** Checks a schema cannot express. */
 function assertSemantics (config: Config): void {
   // Purge and flags must not be open to whoever can reach the port.
-  if (!LOOPBACK.test(config.admin.host) && config.admin.token === undefined) {
+  if (!isLoopbackHost(config.admin.host) && config.admin.token === undefined) {
     throw new ConfigError('admin.token', `is required when admin.host (${config.admin.host}) is not a loopback address`)
   }
   try {

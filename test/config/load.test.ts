@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { loadConfigFile, parseConfig } from '../../src/config/load.js'
+import { assertAdminTokenForBoundHost, isLoopbackHost, loadConfigFile, parseConfig } from '../../src/config/load.js'
 import { ConfigError } from '../../src/errors.js'
 
 const ORIGIN = { url: 'http://127.0.0.1:3000' }
@@ -143,5 +143,36 @@ describe('parseConfig errors name the key path', () => {
     })()
     expect(err.code).toBe('CORRAL_ERR_CONFIG')
     expect(err.message).toMatch(/cannot read .*nope\.json: ENOENT/)
+  })
+})
+
+describe('assertAdminTokenForBoundHost (a reload checked against the host the admin listener is bound to)', () => {
+  const TOKEN = 'a-long-admin-token-0123456789'
+
+  it('refuses an edit without a token while the listener is bound off loopback, whatever admin.host the edit names', () => {
+    const edit = parse({ origin: ORIGIN, admin: { host: '127.0.0.1' } }).config
+    let refused: unknown
+    try {
+      assertAdminTokenForBoundHost('0.0.0.0', edit)
+    } catch (err) {
+      refused = err
+    }
+    expect(refused).toBeInstanceOf(ConfigError)
+    expect((refused as ConfigError).keyPath).toBe('admin.token')
+    expect((refused as ConfigError).message).toMatch(/^admin\.token: is required while the admin listener is bound to 0\.0\.0\.0/)
+    expect(() => assertAdminTokenForBoundHost('10.1.2.3', edit)).toThrow(/admin\.token/)
+  })
+
+  it('accepts an edit with a token, and any edit while the listener is bound to loopback', () => {
+    expect(() => assertAdminTokenForBoundHost('0.0.0.0', parse({ origin: ORIGIN, admin: { host: '127.0.0.1', token: TOKEN } }).config)).not.toThrow()
+    const noToken = parse({ origin: ORIGIN }).config
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1', '[::1]', 'localhost', 'LOCALHOST']) {
+      expect(() => assertAdminTokenForBoundHost(host, noToken), host).not.toThrow()
+    }
+  })
+
+  it('isLoopbackHost is the test parseConfig applies to admin.host', () => {
+    expect(['127.0.0.1', '::1', 'localhost'].map(isLoopbackHost)).toEqual([true, true, true])
+    expect(['0.0.0.0', '::', '192.168.1.1', 'example.com', '127.0.0.1.example.com'].map(isLoopbackHost)).toEqual([false, false, false, false, false])
   })
 })
