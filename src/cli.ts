@@ -5,10 +5,10 @@
 import { parseArgs } from 'node:util'
 import { loadConfigFile, type LoadedConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
-import { createProxy } from './proxy.js'
+import { createProxy, type Proxy } from './proxy.js'
 import cluster from 'node:cluster'
 import { flushLogger, makeLogger } from './log.js'
-import { resolveWorkers, runPrimary, serveWorker } from './cluster.js'
+import { configFromPrimary, resolveWorkers, runPrimary, serveWorker } from './cluster.js'
 
 const USAGE = `usage:
   corral serve --config <file>     run the proxy
@@ -66,18 +66,29 @@ function check (args: string[]): number {
 
 async function serve (args: string[]): Promise<number> {
   const path = configPath(args)
+  if (cluster.isWorker) {
+    // Not from the file: it may hold an edit the group rejected (a replacement worker would exit 1 on it, forever).
+    const { start, current } = await configFromPrimary()
+    const proxy = createProxy(start, { configPath: path, admin: false })
+    if (current.version !== start.version) proxy.apply(current)
+    serveWorker(proxy)
+    return await serveUntilSignal(proxy)
+  }
   const loaded = loadOrReport(path)
   if (loaded === undefined) return 1
   const workers = resolveWorkers(loaded.config.workers)
-  if (workers > 1 && cluster.isPrimary) {
+  if (workers > 1) {
     const logger = makeLogger(loaded.config.log.level)
     const code = await runPrimary(path, loaded, workers, logger)
     flushLogger(logger)
     return code
   }
-  const proxy = createProxy(loaded, { configPath: path, admin: !cluster.isWorker })
+  return await serveUntilSignal(createProxy(loaded, { configPath: path }))
+}
+
+/** Listen, reload on SIGHUP, drain on SIGTERM/SIGINT; resolves with the exit code. */
+async function serveUntilSignal (proxy: Proxy): Promise<number> {
   const { logger } = proxy
-  if (cluster.isWorker) serveWorker(proxy)
   await proxy.listen()
   process.on('SIGHUP', () => proxy.reload())
   return await new Promise<number>((resolve) => {

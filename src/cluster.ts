@@ -23,6 +23,20 @@ export function resolveWorkers (workers: Config['workers']): number {
   return workers === 'auto' ? availableParallelism() : workers
 }
 
+/** A worker asks its primary for the config to start from (it does not read the file: it may be a rejected edit). */
+interface ConfigRequest { readonly type: 'corral:config?' }
+interface ConfigReply { readonly type: 'corral:config', readonly start: WireConfig, readonly current: WireConfig }
+/** A LoadedConfig over IPC (JSON): the shed pages as base64. */
+interface WireConfig { readonly config: Config, readonly version: string, readonly shedPages: Array<[number, string]> }
+
+function toWire (loaded: LoadedConfig): WireConfig {
+  return { config: loaded.config, version: loaded.version, shedPages: [...loaded.shedPages].map(([i, page]) => [i, page.toString('base64')]) }
+}
+
+function fromWire (wire: WireConfig): LoadedConfig {
+  return { config: wire.config, version: wire.version, shedPages: new Map(wire.shedPages.map(([i, page]) => [i, Buffer.from(page, 'base64')])) }
+}
+
 interface PurgeRequest { readonly type: 'corral:purge', readonly id: string, readonly url: string, readonly host: string | undefined }
 interface PurgeReply { readonly type: 'corral:purged', readonly id: string, readonly key?: string, readonly error?: string }
 
@@ -49,6 +63,13 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
     logger.error({ worker: worker.id, workerPid: worker.process.pid, code, signal }, 'worker died; starting a replacement')
     respawnDelayMs = lived < CRASH_LOOP_MS ? Math.min(respawnDelayMs * 2, MAX_RESPAWN_DELAY_MS) : 100
     setTimeout(() => { if (!draining) fork() }, respawnDelayMs).unref()
+  })
+  // Every worker, a replacement too, starts from the last good config, never from the file: a rejected edit on disk
+  // would make each replacement exit at once, forever. `start` is the config the group started with (listeners,
+  // origin URL: restart-only keys); the worker applies `current` over it, as a worker alive since then would have.
+  cluster.on('message', (worker, message: ConfigRequest) => {
+    if (message?.type !== 'corral:config?') return
+    worker.send({ type: 'corral:config', start: toWire(initial), current: toWire(loaded) } satisfies ConfigReply)
   })
   for (let i = 0; i < workers; i++) fork()
 
@@ -135,6 +156,35 @@ async function broadcastPurge (url: string, host: string | undefined): Promise<s
   const failed = replies.find((r) => r.error !== undefined)
   if (failed?.error !== undefined && replies.every((r) => r.key === undefined)) throw new ConfigError('url', failed.error)
   return replies.find((r) => r.key !== undefined)?.key ?? ''
+}
+
+/**
+ * Worker side, before serving: the config to start from and the one in force now, from the primary (see runPrimary).
+ * Rejects when the primary does not answer within `timeoutMs`.
+ */
+export async function configFromPrimary (timeoutMs = 10_000): Promise<{ start: LoadedConfig, current: LoadedConfig }> {
+  return await new Promise((resolve, reject) => {
+    const onMessage = (message: ConfigReply): void => {
+      if (message?.type !== 'corral:config') return
+      done()
+      resolve({ start: fromWire(message.start), current: fromWire(message.current) })
+    }
+    const timer = setTimeout(() => {
+      done()
+      reject(new Error(`the cluster primary did not send the config within ${timeoutMs} ms`))
+    }, timeoutMs)
+    const done = (): void => {
+      clearTimeout(timer)
+      process.off('message', onMessage)
+    }
+    process.on('message', onMessage)
+    if (process.send === undefined) {
+      done()
+      reject(new Error('not a cluster worker: no IPC channel to the primary'))
+      return
+    }
+    process.send({ type: 'corral:config?' } satisfies ConfigRequest)
+  })
 }
 
 /** Worker side: answer the primary's purge broadcasts and metric scrapes. */

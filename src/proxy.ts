@@ -242,7 +242,8 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       const adminPort = admin === null ? 0 : await listenOn(admin, config.admin.host, config.admin.port)
       if (options.configPath !== undefined) {
         watcher = watchConfig(options.configPath, {
-          initial,
+          // The config in force, which is not `initial` when a cluster worker applied its primary's newer one first.
+          initial: loaded,
           onApply: apply,
           onReject: (err) => {
             metrics.configReloads.labels('rejected').inc()
