@@ -12,7 +12,7 @@ import type { Server } from 'node:http'
 import { assertAdminTokenForBoundHost, type LoadedConfig } from './config/load.js'
 import type { Config } from './config/types.js'
 import type { Logger } from './log.js'
-import { rejectedKey, type Proxy } from './proxy.js'
+import type { Proxy } from './proxy.js'
 import { makeAdminServer, type FlagsReport } from './admin.js'
 import { drainServer, listenOn } from './receive.js'
 import { watchConfig } from './config/watch.js'
@@ -83,7 +83,7 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
       logger.info({ version: next.version }, 'config applied')
     },
     onReject: (err) => {
-      logger.error({ key: rejectedKey(err), reason: err.message, file: configPath }, 'config edit rejected; the last good config stays in force')
+      logger.error({ key: err.keyPath, reason: err.message, file: configPath }, 'config edit rejected; the last good config stays in force')
     }
   })
   const aggregator = new AggregatorRegistry()

@@ -6,7 +6,6 @@ import type { Server } from 'node:http'
 import { isDeepStrictEqual } from 'node:util'
 import type { Config } from './config/types.js'
 import { assertAdminTokenForBoundHost, type LoadedConfig } from './config/load.js'
-import { ConfigError } from './errors.js'
 import type { CacheStore } from './store/types.js'
 import { MemoryStore } from './store/memory.js'
 import { MemcachedStore } from './store/memcached.js'
@@ -146,11 +145,6 @@ function fleetShape (config: Config): unknown {
   return { leaseTtlMs: config.cache.memcached.leaseTtlMs, timeoutMs: config.origin.timeoutMs }
 }
 
-/** The key a refusal names; an edit refused while being applied (admin.token) comes wrapped by the watcher. */
-export function rejectedKey (err: ConfigError): string {
-  return err.keyPath === '' && err.cause instanceof ConfigError ? err.cause.keyPath : err.keyPath
-}
-
 function limiterOptions (config: Config, adaptive: boolean): ConstructorParameters<typeof OriginLimiter>[0] {
   const { maxInFlight, queueSize, queueTimeoutMs } = config.origin
   return { maxInFlight, queueSize, queueTimeoutMs, adaptive }
@@ -247,7 +241,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
           onApply: apply,
           onReject: (err) => {
             metrics.configReloads.labels('rejected').inc()
-            logger.error({ key: rejectedKey(err), reason: err.message, file: options.configPath }, 'config edit rejected; the last good config stays in force')
+            logger.error({ key: err.keyPath, reason: err.message, file: options.configPath }, 'config edit rejected; the last good config stays in force')
           }
         })
       }

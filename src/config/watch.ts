@@ -128,7 +128,8 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
     try {
       opts.onApply(next, prev)
     } catch (err) {
-      reject(new ConfigError('', `applying version ${next.version} failed: ${(err as Error).message}`, { cause: err }), version)
+      // A refusal the caller names a key for (admin.token) keeps it, so /flags and the log point at the key.
+      reject(err instanceof ConfigError ? err : new ConfigError('', `applying version ${next.version} failed: ${(err as Error).message}`, { cause: err }), version)
       return
     }
     current = next

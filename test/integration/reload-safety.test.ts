@@ -65,6 +65,7 @@ describe('admin.token cannot be removed while the admin listener is bound off lo
 
     const report = await flags(p, TOKEN)
     expect(report.rejected?.message).toMatch(/admin\.token: is required while the admin listener is bound to 0\.0\.0\.0/)
+    expect(report.rejected?.keyPath).toBe('admin.token')
     expect(report.version).toBe(version)
     expect(p.proxy.loaded.version).toBe(version)
     expect(p.proxy.loaded.config.admin.token).toBe(TOKEN)
