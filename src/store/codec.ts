@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { validateHeaderName, validateHeaderValue } from 'node:http'
 import type { LRUCache } from 'lru-cache'
 import type { CacheRecord, StoredEntry, VaryIndex } from './types.js'
 
@@ -99,10 +100,11 @@ function withBody (m: Omit<StoredEntry, 'body'>, body: Buffer): StoredEntry {
 
 function readEntry (m: Record<string, unknown>, body: Buffer): StoredEntry | undefined {
   if (
-    !isFiniteNumber(m['status']) || !isStringArray(m['headers']) || !isFiniteNumber(m['storedAt']) ||
+    !isStatus(m['status']) || !isStringArray(m['headers']) || !isFiniteNumber(m['storedAt']) ||
     !isFiniteNumber(m['initialAgeSeconds']) || !isFiniteNumber(m['freshUntil']) ||
     !isFiniteNumber(m['staleWhileRevalidateUntil']) || !isFiniteNumber(m['staleIfErrorUntil']) ||
-    typeof m['mustRevalidate'] !== 'boolean' || !isOptionalString(m['etag']) || !isOptionalString(m['lastModified'])
+    typeof m['mustRevalidate'] !== 'boolean' || !isOptionalString(m['etag']) || !isOptionalString(m['lastModified']) ||
+    !isWritableHead(m['headers'], body.length)
   ) return undefined
   // JSON drops undefined members; the type wants them present.
   if (!('etag' in m)) m['etag'] = undefined
@@ -115,6 +117,33 @@ function readVary (m: Record<string, unknown>, key: string): VaryIndex | undefin
   const { varyHeaders, epoch, storedAt } = m
   if (!isStringArray(varyHeaders) || typeof epoch !== 'string' || !isFiniteNumber(storedAt)) return undefined
   return { kind: 'vary', key, varyHeaders, epoch, storedAt }
+}
+
+/** A status node:http will write (writeHead throws outside 100-999). */
+function isStatus (value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 999
+}
+
+/**
+ * Headers node:http will write as they are, with a Content-Length that matches the body. An item damaged in a way its
+ * lengths do not show (a flipped bit in a header) would otherwise reach writeHead, which throws (a 500, then, once the
+ * record sits in L1, an exception on every hit), or announce a length the body does not have (a client left waiting).
+ * Checked when the metadata is parsed; the stamp memo serves metadata that passed.
+ */
+function isWritableHead (headers: string[], bodyBytes: number): boolean {
+  if (headers.length % 2 !== 0) return false
+  try {
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i] as string
+      const value = headers[i + 1] as string
+      validateHeaderName(name)
+      validateHeaderValue(name, value)
+      if (name === 'content-length' && value !== String(bodyBytes)) return false
+    }
+  } catch {
+    return false
+  }
+  return true
 }
 
 function isFiniteNumber (value: unknown): value is number {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { CODEC_HEADER_BYTES, decodeRecord, encodeRecord } from '../../src/store/codec.js'
+import type { StoredEntry } from '../../src/store/types.js'
 import { binaryBody, makeEntry, makeVary } from './records.js'
 
 const KEY = 'example.com/a?b=1'
@@ -54,5 +55,30 @@ describe('codec', () => {
     const meta = Buffer.from(JSON.stringify({ kind: 'entry', key: KEY, status: 'ok' }))
     const header = Buffer.from([0xC7, 1, 0, 0, 0, meta.length, 0, 0, 0, 0])
     expect(decodeRecord(Buffer.concat([header, meta]), KEY)).toBeUndefined()
+  })
+
+  it('answers undefined for a head node:http would refuse to write or a length the body does not have', () => {
+    const length = String(binaryBody.length)
+    // Each parses as JSON and has the right field types: only what node:http would do with it is wrong.
+    const damaged: Array<Partial<StoredEntry>> = [
+      { headers: ['content-type', 'text/html\u0001', 'content-length', length] }, // a control character in a value
+      { headers: ['content type', 'text/html', 'content-length', length] }, // not a token
+      { headers: ['content-type'] }, // an odd list
+      { headers: ['content-length', String(binaryBody.length + 1)] }, // announces a byte the body lacks
+      { status: 42 },
+      { status: 200.5 }
+    ]
+    for (const overrides of damaged) {
+      expect(decodeRecord(encodeRecord(makeEntry(KEY, overrides)), KEY), JSON.stringify(overrides)).toBeUndefined()
+    }
+    // The same record with a sound head decodes.
+    expect(decodeRecord(encodeRecord(makeEntry(KEY, { headers: ['content-type', 'text/html', 'content-length', length] })), KEY)).toBeDefined()
+  })
+
+  it('answers undefined when a flipped bit in memcached turned a header byte into one node:http refuses', () => {
+    const buf = Buffer.from(encodeRecord(makeEntry(KEY, { headers: ['x-note', 'abc'] })))
+    const at = buf.indexOf('abc', CODEC_HEADER_BYTES)
+    buf[at] = (buf[at] as number) ^ 0x1e // 'a' (0x61) becomes DEL (0x7f): still valid JSON, not a header byte
+    expect(decodeRecord(buf, KEY)).toBeUndefined()
   })
 })
