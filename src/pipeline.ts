@@ -143,7 +143,13 @@ export class Pipeline implements TraceSink {
     // A new trace per request, not a reused one: a reused trace lives in the old generation, and every young value
     // stored into it (the key, the route) took a write barrier, which cost more than the allocation (--perf).
     const trace = new Trace(performance.now(), this)
-    this.#dispatch(req, res, trace)
+    try {
+      this.#dispatch(req, res, trace)
+    } catch (err) {
+      // A throw here would leave node:http's request listener and kill the process (no stage is meant to throw, but a
+      // record node:http refuses to write, say, must cost one 500, not every request in flight).
+      this.#failed(res, trace, req.url, err)
+    }
     // An answer written synchronously (a memory hit, a shed) is accounted for now; one still under way when its
     // response closes. A listener per request only where it is needed: 'close' costs about a microsecond.
     if (res.writableEnded) {
@@ -417,9 +423,13 @@ export class Pipeline implements TraceSink {
   }
 
   #fail (ex: Exchange, err: unknown): void {
-    this.#deps.logger.error({ err, url: ex.url }, 'internal error')
-    ex.trace.error = errorCode(err)
-    deliverText(ex.res, 500, 'internal error\n', 'MISS', null)
+    this.#failed(ex.res, ex.trace, ex.url, err)
+  }
+
+  #failed (res: ServerResponse, trace: Trace, url: string | undefined, err: unknown): void {
+    this.#deps.logger.error({ err, url }, 'internal error')
+    trace.error = errorCode(err)
+    deliverText(res, 500, 'internal error\n', 'MISS', null)
   }
 
   /** One access line and the request metrics, when the response is done (or the client left). */

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
 import { startProxy, get, rawRequest, burstBehindOneFetch, TestClock, type TestProxy } from '../helpers/proxy.js'
 import { parseConfig } from '../../src/config/load.js'
+import { MemoryStore } from '../../src/store/memory.js'
 
 let origin: TestOrigin | undefined
 let proxy: TestProxy | undefined
@@ -141,5 +142,39 @@ describe('safe methods and the admin listener', () => {
     expect(() => parseConfig(JSON.stringify({ origin: { url: 'http://127.0.0.1:1' }, admin: { host: '0.0.0.0' } })))
       .toThrow(/admin\.token: is required when admin\.host \(0\.0\.0\.0\) is not a loopback address/)
     expect(() => parseConfig(JSON.stringify({ origin: { url: 'http://127.0.0.1:1' }, admin: { host: '0.0.0.0', token: 'a-long-enough-token' } }))).not.toThrow()
+  })
+})
+
+describe('a record node:http refuses to write', () => {
+  it('costs its own request a 500 and a log line; the process keeps serving every other page', async () => {
+    const o = origin = await startOrigin(reflect)
+    const store = new MemoryStore({ maxBytes: 1 << 20 })
+    const p = proxy = await startProxy(o.url, { cache: { key: { includeHost: false } } }, { store })
+    // What a damaged record would look like once in L1 (the codec now refuses such items from memcached): a header
+    // value with a control character, which writeHead throws on, synchronously, inside the request listener.
+    const now = Date.now()
+    store.set('/bad', {
+      kind: 'entry',
+      key: '/bad',
+      status: 200,
+      headers: ['x-note', 'a\u0001b', 'content-length', '2'],
+      body: Buffer.from('ok'),
+      storedAt: now,
+      initialAgeSeconds: 0,
+      freshUntil: now + 60_000,
+      staleWhileRevalidateUntil: now + 60_000,
+      staleIfErrorUntil: now + 60_000,
+      mustRevalidate: false,
+      etag: undefined,
+      lastModified: undefined
+    }, 60_000)
+    for (let i = 0; i < 2; i++) {
+      const bad = await get(`${p.url}/bad`)
+      expect(bad.status).toBe(500)
+      expect(bad.body).toBe('internal error\n')
+    }
+    expect(p.logs.filter((l) => l['msg'] === 'internal error')).toHaveLength(2)
+    expect((await get(`${p.url}/good`)).status).toBe(200)
+    expect((await get(`${p.url}/good`)).headers['x-cache']).toBe('HIT')
   })
 })
