@@ -123,6 +123,15 @@ function makeFleet (config: Config, l2: MemcachedStore, metrics: Metrics): Fleet
   })
 }
 
+/**
+ * How long a cache replaced by a reload stays open: until the last request that started on it is done. A follower
+ * polling a fleet lease can wait `waitMs`; closing its store under it would read as "memcached unavailable", a
+ * takeover, and one more origin fetch per waiting process, during what is often a slow-origin incident.
+ */
+export function retiredCacheCloseDelayMs (cache: PipelineCache): number {
+  return (cache.fleet?.options.waitMs ?? 0) + 5000
+}
+
 function memoryTier (store: CacheStore): MemoryStore | undefined {
   if (store instanceof MemoryStore) return store
   if (store instanceof TieredStore) return store.l1
@@ -182,7 +191,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       cache = makeCache(next.config, metrics, logger, clock)
       pipeline.useCache(cache)
       // Requests already on the old cache finish there; then its connections close.
-      setTimeout(() => { old.store.close().catch(() => {}) }, 5000).unref()
+      setTimeout(() => { old.store.close().catch(() => {}) }, retiredCacheCloseDelayMs(old)).unref()
     } else if (cache.l2 !== null && !isDeepStrictEqual(fleetShape(prev.config), fleetShape(next.config))) {
       // Same store, same L1: only the lease's timings change. Requests already waiting finish on the old lease.
       cache = { store: cache.store, fleet: makeFleet(next.config, cache.l2, metrics), l2: cache.l2 }
