@@ -41,13 +41,10 @@ export class TieredStore implements CacheStore {
     const hit = l1.get(key)
     if (hit !== undefined) return hit
     const found = this.l2.get(key)
-    if (!isPromise(found)) {
-      this.#fill(l1, key, found, this.#deletes)
-      return found
-    }
+    if (!isPromise(found)) return this.#fill(l1, key, found, this.#deletes)
     const deletes = this.#deletes
     return found.then(
-      record => { this.#fill(l1, key, record, deletes); return record },
+      record => this.#fill(l1, key, record, deletes),
       () => undefined
     )
   }
@@ -74,14 +71,34 @@ export class TieredStore implements CacheStore {
     } catch {}
   }
 
-  #fill (l1: MemoryStore, key: string, record: CacheRecord | undefined, deletesBefore: number): void {
-    if (record === undefined || deletesBefore !== this.#deletes) return
+  /** Keeps an L2 record in L1; answers the record to hand the caller (the L1 copy when one was made). */
+  #fill (l1: MemoryStore, key: string, record: CacheRecord | undefined, deletesBefore: number): CacheRecord | undefined {
+    if (record === undefined || deletesBefore !== this.#deletes) return record
     // A set that landed while L2 answered is newer than what L2 returned.
-    if (l1.get(key) !== undefined) return
+    if (l1.get(key) !== undefined) return record
     const ttlMs = record.kind === 'entry'
       ? Math.max(record.freshUntil, record.staleWhileRevalidateUntil, record.staleIfErrorUntil) - this.#clock.now()
       // A Vary index has no deadline of its own: it lives as long as L1 allows.
       : Number.MAX_SAFE_INTEGER
-    l1.set(key, record, ttlMs)
+    if (!(ttlMs > 0)) return record
+    const own = withOwnBody(record)
+    l1.set(key, own, ttlMs)
+    return own
   }
+}
+
+/**
+ * An entry whose body is a view into a larger buffer gets a copy of just its bytes. A body decoded from memcached is
+ * a subarray of memjs's read buffer, which can hold many responses (28-64 KiB measured): kept in L1 as is, a 1 KiB
+ * entry pins the whole buffer, and L1 could hold ~20x its maxBytes. allocUnsafeSlow, not Buffer.from, whose small
+ * copies come from the shared pool (the same problem again). The rest of the record (the headers array the codec may
+ * share between entries) is kept as is.
+ */
+function withOwnBody (record: CacheRecord): CacheRecord {
+  if (record.kind !== 'entry') return record
+  const body = record.body
+  if (body.length === body.buffer.byteLength) return record
+  const copy = Buffer.allocUnsafeSlow(body.length)
+  body.copy(copy)
+  return { ...record, body: copy }
 }

@@ -114,6 +114,22 @@ describe('TieredStore', () => {
     expect(second).toEqual(entry)
   })
 
+  it.skipIf(address === null)('fills L1 from memcached with a body of its own, not a view into memjs\'s read buffer', async () => {
+    const l2 = makeMemcached(address as string)
+    const store = tiered(l2)
+    const keys = Array.from({ length: 20 }, () => uniqueKey())
+    const body = Buffer.alloc(1024, 120)
+    for (const key of keys) await l2.set(key, makeEntry(key, { body }), 60_000)
+    // Read in one burst: their answers arrive in a few reads, each body a view into a buffer holding many of them.
+    const read = await Promise.all(keys.map(async key => await store.get(key)))
+    expect(read).toEqual(keys.map(key => makeEntry(key, { body })))
+    for (const key of keys) {
+      const kept = store.l1?.get(key)
+      expect(kept?.kind === 'entry' && kept.body.equals(body)).toBe(true)
+      expect(kept?.kind === 'entry' && kept.body.buffer.byteLength).toBe(1024)
+    }
+  })
+
   it('keeps serving from L1 when memcached is unreachable', async () => {
     const store = tiered(new MemcachedStore({ servers: ['127.0.0.1:1'], timeoutMs: 200, retryDownMs: 60_000, prefix: 'x:', maxItemBytes: 1024 * 1024 }))
     const key = uniqueKey()
