@@ -61,13 +61,25 @@ export function leaseKey (prefix: string, fullKey: string): string {
 
 interface Node {
   readonly address: string
-  readonly client: memjs.Client
+  /**
+   * Replaced whenever the node is marked down: memjs keeps its response buffer across connections, so the partial
+   * bytes of a reset mid-response (or memcached's text "ERROR Too many open connections") would be read in front of
+   * every later answer on every new connection, and the node would never come back.
+   */
+  client: memjs.Client
+  /** Bumped with each new client: what the replaced client's operations report no longer says anything about the node. */
+  generation: number
   /** Epoch ms before which the node is skipped (0 = up). */
   downUntil: number
   /** One operation is testing a node whose down time ran out; the others keep skipping until it answers. */
   probing: boolean
   /** Timeouts in a row: one late answer is usually our own event loop stalled, not the node. */
   timeouts: number
+  /**
+   * Answers received so far (replies and server errors alike). An operation that times out although the node answered
+   * something after it started was late because of us (a stalled event loop, a long queue), so it is not counted.
+   */
+  answers: number
 }
 
 /**
@@ -82,6 +94,24 @@ type Failed = typeof FAILED
 type Done<T> = (err: Error | null, value: T) => void
 
 const silentLogger = { log () {} }
+
+/**
+ * Keys longer than this are hashed on every operation instead of memoised: URLs can be ~16 KiB, and the two memos of
+ * 10,000 keys each would otherwise hold ~145 MiB outside every memory limit. Short keys, the common case, keep the memo.
+ */
+const MAX_MEMO_KEY_CHARS = 512
+
+/**
+ * A lease is renewed (every leaseTtlMs/2, while its holder fills) for at most this long: a holder that never
+ * releases must not keep a key away from the whole fleet for good.
+ */
+const MAX_LEASE_RENEW_MS = 10 * 60_000
+
+interface HeldLease {
+  readonly token: string
+  /** Renews the lease until release. */
+  readonly timer: ReturnType<typeof setInterval>
+}
 
 interface MemjsServer {
   write: (blob: Buffer) => void
@@ -121,9 +151,12 @@ function batchWrites (client: memjs.Client): void {
  *
  * Nothing thrown or rejected ever leaves this store. An operation that fails (refused, reset) marks its node down
  * for `retryDownMs`, and so do TIMEOUTS_TO_MARK_DOWN operations in a row that outlive `timeoutMs` (each of those is a
- * miss after `timeoutMs`): meanwhile get is a miss, set and delete do nothing, and nothing is sent. When the
- * time is up the next operation on that node is the probe (concurrent ones keep skipping until it answers), so a
- * dead node costs one failed operation per `retryDownMs`, not one per request.
+ * miss after `timeoutMs`; one the node answered something after does not count), and so does a failed probe. A node
+ * marked down gets a new memjs client (see Node.client). Meanwhile get is a miss, set and delete do nothing, and
+ * nothing is sent. When the time is up the next operation on that node is the probe (concurrent ones keep skipping
+ * until it answers), so a dead node costs one failed operation per `retryDownMs`, not one per request.
+ *
+ * A lease this store acquired is renewed every ttlMs/2 until it is released (see #hold).
  *
  * Lease semantics differ from the LeaseStore doc comment in types.ts on purpose: `tryLease` says whether the lease
  * could be decided at all, and `acquire` answers true when memcached is unreachable. A fleet whose memcached is
@@ -141,8 +174,9 @@ export class MemcachedStore implements CacheStore, LeaseStore {
   readonly #onError: ((server: string, op: string, err: unknown) => void) | undefined
   readonly #onSkip: ((reason: SkipReason) => void) | undefined
   readonly #clock: Clock
-  /** Lease key → the token we wrote, so a release never deletes a lease someone else took after ours expired. */
-  readonly #leases = new Map<string, string>()
+  /** Lease key → the token we wrote, so a release never deletes (and a renewal never extends) a lease someone else took. */
+  readonly #leases = new Map<string, HeldLease>()
+  readonly #clientSeconds: number
   readonly #itemKeys = new LRUCache<string, string>({ max: 10_000 })
   readonly #metaMemo: MetaMemo = new LRUCache({ max: 10_000 })
   #closed = false
@@ -159,18 +193,10 @@ export class MemcachedStore implements CacheStore, LeaseStore {
     this.#clock = options.clock ?? systemClock
     // Our deadline bounds each request; memjs's own, longer one tears down a socket that is truly stuck (its
     // timeout errors every pending operation on the connection, so it must not fire on a merely late answer).
-    const seconds = Math.max(options.timeoutMs * 10, 1000) / 1000
+    this.#clientSeconds = Math.max(options.timeoutMs * 10, 1000) / 1000
     for (const address of this.#ring.nodes) {
-      const client = memjs.Client.create(address, {
-        retries: 0,
-        failover: false,
-        timeout: seconds,
-        conntimeout: seconds,
-        keepAlive: true,
-        logger: silentLogger
-      })
-      batchWrites(client)
-      this.#nodes.set(address, { address, client, downUntil: 0, probing: false, timeouts: 0 })
+      const client = this.#newClient(address)
+      this.#nodes.set(address, { address, client, generation: 0, downUntil: 0, probing: false, timeouts: 0, answers: 0 })
     }
     // Connect now, not inside the first burst of requests: a connect in a cold burst is the slowest operation.
     const probeKey = `${this.#prefix}connect`
@@ -190,7 +216,7 @@ export class MemcachedStore implements CacheStore, LeaseStore {
       node.client.get(itemKey, (err, value) => done(err, value))
     })
     if (value === FAILED || value === null) return undefined
-    return decodeRecord(value, key, this.#metaMemo)
+    return decodeRecord(value, key, key.length > MAX_MEMO_KEY_CHARS ? undefined : this.#metaMemo)
   }
 
   async set (key: string, record: CacheRecord, ttlMs: number): Promise<void> {
@@ -231,7 +257,7 @@ export class MemcachedStore implements CacheStore, LeaseStore {
     })
     if (added === FAILED) return 'unavailable'
     if (added !== true) return 'held'
-    this.#leases.set(itemKey, token)
+    this.#hold(itemKey, token, ttlMs)
     return 'acquired'
   }
 
@@ -246,9 +272,11 @@ export class MemcachedStore implements CacheStore, LeaseStore {
    */
   async release (key: string): Promise<void> {
     const itemKey = leaseKey(this.#prefix, key)
-    const token = this.#leases.get(itemKey)
-    if (token === undefined) return
+    const held = this.#leases.get(itemKey)
+    if (held === undefined) return
+    clearInterval(held.timer)
     this.#leases.delete(itemKey)
+    const token = held.token
     const node = this.#pick(itemKey)
     if (node === undefined) return
     const current = await this.#call<Buffer | null>(node, 'get', done => {
@@ -262,11 +290,107 @@ export class MemcachedStore implements CacheStore, LeaseStore {
 
   async close (): Promise<void> {
     this.#closed = true
+    for (const held of this.#leases.values()) clearInterval(held.timer)
+    this.#leases.clear()
     for (const node of this.#nodes.values()) node.client.close()
+  }
+
+  /** How many keys the two memos hold (for tests). */
+  get memoisedKeys (): { itemKeys: number, meta: number } {
+    return { itemKeys: this.#itemKeys.size, meta: this.#metaMemo.size }
+  }
+
+  #newClient (address: string): memjs.Client {
+    const client = memjs.Client.create(address, {
+      retries: 0,
+      failover: false,
+      timeout: this.#clientSeconds,
+      conntimeout: this.#clientSeconds,
+      keepAlive: true,
+      logger: silentLogger
+    })
+    batchWrites(client)
+    return client
+  }
+
+  /**
+   * The lease is ours: renew it every ttlMs/2 until release, so a fill that outlasts leaseTtlMs (queue wait, retries,
+   * a slow body) is not taken over by a follower while it runs. Each renewal checks the token first (get, then
+   * touch: memjs has no touch-with-CAS, so the window is one round trip) and stops once the lease is someone else's.
+   */
+  #hold (itemKey: string, token: string, ttlMs: number): void {
+    const previous = this.#leases.get(itemKey)
+    if (previous !== undefined) clearInterval(previous.timer)
+    const everyMs = Math.max(1, Math.floor(ttlMs / 2))
+    let left = Math.ceil(MAX_LEASE_RENEW_MS / everyMs)
+    let renewing = false
+    const timer = setInterval(() => {
+      if (this.#leases.get(itemKey)?.token !== token || --left < 0) {
+        clearInterval(timer)
+        return
+      }
+      if (renewing) return
+      renewing = true
+      // #renew never rejects (#call resolves FAILED); the catch only keeps the interval going if that ever changes.
+      this.#renew(itemKey, token, ttlMs).catch(() => {}).finally(() => { renewing = false })
+    }, everyMs)
+    timer.unref()
+    this.#leases.set(itemKey, { token, timer })
+  }
+
+  async #renew (itemKey: string, token: string, ttlMs: number): Promise<void> {
+    const node = this.#pick(itemKey)
+    if (node === undefined) return
+    const current = await this.#call<Buffer | null>(node, 'get', done => {
+      node.client.get(itemKey, (err, value) => done(err, value))
+    })
+    // Unknown (error, timeout): try again on the next tick, the lease still has half its time.
+    if (current === FAILED) return
+    const held = this.#leases.get(itemKey)
+    if (held?.token !== token) return
+    if (current === null || current.toString() !== token) {
+      // Expired or taken over: no longer ours, and release must not delete the new holder's lease.
+      clearInterval(held.timer)
+      this.#leases.delete(itemKey)
+      return
+    }
+    await this.#call<boolean | null>(node, 'touch', done => {
+      node.client.touch(itemKey, leaseExpirySeconds(ttlMs), (err, ok) => done(err, ok))
+    })
+  }
+
+  /** Marks the node down and gives it a new memjs client, whose buffer holds no bytes of the old connection. */
+  #markDown (node: Node): void {
+    node.timeouts = 0
+    node.probing = false
+    node.downUntil = this.#clock.now() + this.#retryDownMs
+    node.generation++
+    node.client.close()
+    if (!this.#closed) node.client = this.#newClient(node.address)
+  }
+
+  /** Node state after one operation of the current client settled. `probe`: the node was down when it started. */
+  #judge (node: Node, err: unknown, probe: boolean, answersBefore: number): void {
+    node.probing = false
+    if (err === null || isServerReply(err)) {
+      node.answers++
+      node.timeouts = 0
+      node.downUntil = 0
+      return
+    }
+    const timedOut = (err as { code?: string }).code === 'CORRAL_ERR_MEMCACHED_TIMEOUT'
+    // A probe that fails in any way keeps the node down; a refused or reset connection marks it down at once.
+    if (timedOut && !probe) {
+      // The node answered something after this operation started: it is alive, the delay was ours.
+      if (node.answers !== answersBefore) return
+      if (++node.timeouts < TIMEOUTS_TO_MARK_DOWN) return
+    }
+    this.#markDown(node)
   }
 
   /** The hashed memcached key, memoised: a SHA-256 per operation cost about 3 µs of a memcached hit (--cpu-prof). */
   #itemKey (key: string): string {
+    if (key.length > MAX_MEMO_KEY_CHARS) return memcachedKey(this.#prefix, key)
     let itemKey = this.#itemKeys.get(key)
     if (itemKey === undefined) {
       itemKey = memcachedKey(this.#prefix, key)
@@ -292,16 +416,15 @@ export class MemcachedStore implements CacheStore, LeaseStore {
   #call<T> (node: Node, op: string, start: (done: Done<T>) => void): Promise<T | Failed> {
     return new Promise(resolve => {
       let settled = false
+      const generation = node.generation
+      const probe = node.downUntil !== 0
+      const answersBefore = node.answers
       const finish = (err: unknown, value: T | Failed): void => {
         if (settled) return
         settled = true
         clearTimeout(timer)
-        const answered = err === null || isServerReply(err)
-        const timedOut = !answered && (err as { code?: string }).code === 'CORRAL_ERR_MEMCACHED_TIMEOUT'
-        node.timeouts = timedOut ? node.timeouts + 1 : 0
-        const down = !answered && (!timedOut || node.timeouts >= TIMEOUTS_TO_MARK_DOWN)
-        node.downUntil = down ? this.#clock.now() + this.#retryDownMs : 0
-        node.probing = false
+        // An operation of a client replaced since it started: the node was already judged (and marked down).
+        if (node.generation === generation) this.#judge(node, err, probe, answersBefore)
         if (err === null) {
           resolve(value)
           return
@@ -310,7 +433,11 @@ export class MemcachedStore implements CacheStore, LeaseStore {
         resolve(FAILED)
       }
       const timer = setTimeout(() => {
-        finish(new CorralError('CORRAL_ERR_MEMCACHED_TIMEOUT', `memcached ${op} on ${node.address} took over ${this.#timeoutMs} ms`, 503), FAILED)
+        // After an event-loop stall, expired timers run before the poll phase reads the answers already waiting on
+        // the socket: every operation in flight would time out in the same pass. Decide after that poll phase.
+        setImmediate(() => {
+          finish(new CorralError('CORRAL_ERR_MEMCACHED_TIMEOUT', `memcached ${op} on ${node.address} took over ${this.#timeoutMs} ms`, 503), FAILED)
+        })
       }, this.#timeoutMs)
       timer.unref()
       try {

@@ -241,15 +241,54 @@ describe.skipIf(memcached === null)('a fleet sharing memcached', () => {
   it('a lease lasts at least leaseTtlMs although memcached expires items on whole-second ticks', async () => {
     // A lease that dies before its TTL lets a second process fetch while the leader is still fetching. Lower bound
     // only (a slow machine makes it longer, never shorter); without leaseExpirySeconds' extra second it lived 150-820 ms.
-    const store = new MemcachedStore({ servers: [memcached as string], prefix: newPrefix(), timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 })
+    const prefix = newPrefix()
+    const holder = new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 })
+    const store = new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 })
     try {
-      expect(await store.tryLease('site.test/lease', 1000)).toBe('acquired')
+      expect(await holder.tryLease('site.test/lease', 1000)).toBe('acquired')
       const taken = performance.now()
+      // A live holder renews its lease: closed, it stops, as a dead process would, and the lease's own lifetime shows.
+      await holder.close()
       await expect.poll(async () => await store.tryLease('site.test/lease', 1000), { timeout: 5000, interval: 20 }).toBe('acquired')
       expect(performance.now() - taken).toBeGreaterThanOrEqual(950)
     } finally {
+      await holder.close()
       await store.close()
     }
+  })
+
+  it('a leader whose fill outlasts leaseTtlMs keeps its lease: the follower waits for the fill, the origin is asked once', async () => {
+    const o = await origin(answer(200, { 'cache-control': 'max-age=60' }, (n) => `slow ${n}`))
+    const prefix = newPrefix()
+    const a = await fleetProxy(o, prefix, { leaseTtlMs: 1000 })
+    const b = await fleetProxy(o, prefix, { leaseTtlMs: 1000 })
+    o.hold()
+    const fromA = page(a, '/slow')
+    await o.arrived(1)
+    const fromB = page(b, '/slow')
+    await expect.poll(async () => await leases(b, 'held'), { timeout: 10_000 }).toBe(1)
+    // A witness item with the lease's lifetime (leaseExpirySeconds(1000) = expirySeconds(2000) = 2 s), stored after
+    // the lease was taken: once memcached has expired it, a lease that was not renewed has expired too.
+    const side = new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 })
+    try {
+      const record = { kind: 'vary', key: 'witness', varyHeaders: ['accept'], epoch: 'e', storedAt: 0 } as const
+      await side.set('witness', record, 2000)
+      expect(await side.get('witness')).toEqual(record)
+      await expect.poll(async () => await side.get('witness'), { timeout: 10_000, interval: 50 }).toBeUndefined()
+      // Past the lease's own lifetime, A still holds it.
+      expect(await side.tryLease(`${HOST}/slow`, 1000)).toBe('held')
+    } finally {
+      await side.close()
+    }
+    expect(o.count).toBe(1)
+    o.release()
+
+    const [first, second] = await Promise.all([fromA, fromB])
+    expect([first.status, first.body, second.status, second.body]).toEqual([200, 'slow 1', 200, 'slow 1'])
+    expect(o.count).toBe(1)
+    expect(await leases(a, 'acquired')).toBe(1)
+    expect(await leases(b, 'takeover')).toBe(0)
+    expect(await leases(b, 'filled')).toBe(1)
   })
 
   describe('a leader that dies mid-fetch', () => {

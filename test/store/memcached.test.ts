@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket } from 'node:net'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { encodeRecord } from '../../src/store/codec.js'
 import { expirySeconds, leaseKey, MemcachedStore, memcachedKey, type MemcachedStoreOptions } from '../../src/store/memcached.js'
@@ -91,6 +91,27 @@ describe.skipIf(address === null)('MemcachedStore on a live memcached', () => {
     }
   })
 
+  it('stores and reads an entry under a 16 KiB key without memoising the key', async () => {
+    const prefix = `long${Math.random().toString(36).slice(2, 8)}:`
+    const s = makeStore([server], { prefix })
+    const reader = makeStore([server], { prefix })
+    try {
+      const long = uniqueKey() + '&q=' + 'x'.repeat(16_384)
+      await s.set(long, makeEntry(long), 60_000)
+      expect(await s.get(long)).toEqual(makeEntry(long))
+      expect(await s.get(long)).toEqual(makeEntry(long))
+      expect(await reader.get(long)).toEqual(makeEntry(long))
+      expect(s.memoisedKeys).toEqual({ itemKeys: 0, meta: 0 })
+      const short = uniqueKey()
+      await s.set(short, makeEntry(short), 60_000)
+      expect(await s.get(short)).toEqual(makeEntry(short))
+      expect(s.memoisedKeys).toEqual({ itemKeys: 1, meta: 1 })
+    } finally {
+      await s.close()
+      await reader.close()
+    }
+  })
+
   describe('leases', () => {
     let other: MemcachedStore
     beforeAll(() => { other = makeStore([server]) })
@@ -117,6 +138,28 @@ describe.skipIf(address === null)('MemcachedStore on a live memcached', () => {
         await b.close()
       }
     })
+
+    it('renews a held lease until release, so a holder working past its ttl keeps it', async () => {
+      const prefix = `renew${Math.random().toString(36).slice(2, 8)}:`
+      const a = makeStore([server], { prefix })
+      const b = makeStore([server], { prefix })
+      try {
+        const key = uniqueKey()
+        expect(await a.tryLease(key, 1000)).toBe('acquired')
+        // A witness with the lease's lifetime (leaseExpirySeconds(1000) = expirySeconds(2000) = 2 s), stored after the
+        // lease: once memcached has expired it, a lease that was not renewed has expired too.
+        const witness = uniqueKey('witness')
+        await b.set(witness, makeEntry(witness), 2000)
+        expect(await b.get(witness)).toBeDefined()
+        await expect.poll(async () => await b.get(witness), { timeout: 10_000, interval: 50 }).toBeUndefined()
+        expect(await b.tryLease(key, 1000)).toBe('held')
+        await a.release(key)
+        expect(await b.tryLease(key, 1000)).toBe('acquired')
+      } finally {
+        await a.close()
+        await b.close()
+      }
+    }, 15_000)
   })
 })
 
@@ -173,6 +216,37 @@ describe('MemcachedStore when a node is unreachable', () => {
     }
   }, 5000)
 
+  it('keeps the node down when the probe after a reset times out', async () => {
+    let connections = 0
+    // The first connection is reset (the node marked down at once); later ones are accepted and never answered.
+    silent = createServer(socket => {
+      sockets.push(socket)
+      if (++connections === 1) socket.resetAndDestroy()
+      else socket.resume()
+    })
+    await new Promise<void>(resolve => silent?.listen(0, '127.0.0.1', resolve))
+    const port = (silent.address() as { port: number }).port
+    let now = 0
+    const { errors, skips, options } = counting()
+    const store = makeStore([`127.0.0.1:${port}`], { ...options, timeoutMs: 150, retryDownMs: 1000, clock: { now: () => now } })
+    try {
+      const key = uniqueKey()
+      await store.ready
+      expect(errors.map(e => e.op)).toEqual(['connect'])
+      expect(await store.get(key)).toBeUndefined()
+      expect(skips).toEqual(['node-down'])
+
+      now += 1000
+      expect(await store.get(key)).toBeUndefined() // the probe: times out
+      expect(errors.map(e => (e.err as { code?: string }).code).slice(1)).toEqual(['CORRAL_ERR_MEMCACHED_TIMEOUT'])
+      expect(await store.get(key)).toBeUndefined()
+      expect(skips).toEqual(['node-down', 'node-down'])
+      expect(errors).toHaveLength(2)
+    } finally {
+      await store.close()
+    }
+  }, 5000)
+
   it.skipIf(address === null)('degrades to misses when its memcached stops, and uses it again once it is back', async () => {
     let memcached: MemcachedProcess = await startMemcached()
     let now = 0
@@ -201,6 +275,108 @@ describe('MemcachedStore when a node is unreachable', () => {
     } finally {
       await store.close()
       await memcached.stop()
+    }
+  })
+})
+
+/**
+ * A TCP front for the shared memcached: a clean pipe, except that once armed, the next request it receives is
+ * answered with `fault` (and the connection closed by the server) instead of being forwarded.
+ */
+async function misbehavingFront (target: string, fault: Buffer): Promise<{ address: string, arm (): void, connections (): number, close (): Promise<void> }> {
+  const [host, port] = target.split(':') as [string, string]
+  const sockets = new Set<Socket>()
+  let armed = false
+  let connections = 0
+  const front = createServer(client => {
+    connections++
+    const up = connect(Number(port), host)
+    sockets.add(client).add(up)
+    up.on('data', chunk => client.write(chunk))
+    client.on('data', chunk => {
+      if (!armed) {
+        up.write(chunk)
+        return
+      }
+      armed = false
+      up.destroy()
+      client.end(fault)
+    })
+    up.on('error', () => client.destroy())
+    client.on('error', () => up.destroy())
+    client.on('close', () => up.destroy())
+    up.on('close', () => client.end())
+  })
+  await new Promise<void>(resolve => front.listen(0, '127.0.0.1', resolve))
+  const { port: frontPort } = front.address() as { port: number }
+  return {
+    address: `127.0.0.1:${frontPort}`,
+    arm () { armed = true },
+    connections: () => connections,
+    async close () {
+      for (const socket of sockets) socket.destroy()
+      await new Promise(resolve => front.close(resolve))
+    }
+  }
+}
+
+describe.skipIf(address === null)('MemcachedStore after a connection misbehaved', () => {
+  const server = address as string
+  // What memcached writes at its -c limit, and 20 bytes of a binary response cut short: either way memjs keeps
+  // bytes that are no answer in its response buffer, in front of everything the next connection reads.
+  const faults = {
+    'memcached\'s "ERROR Too many open connections"': Buffer.from('ERROR Too many open connections\r\n'),
+    'a response cut short': Buffer.concat([Buffer.from([0x81]), Buffer.alloc(19)])
+  }
+
+  for (const [name, fault] of Object.entries(faults)) {
+    it(`gets work again once the node is retried, after ${name}`, async () => {
+      const front = await misbehavingFront(server, fault)
+      let now = 0
+      const { skips, options } = counting()
+      const store = makeStore([front.address], { ...options, timeoutMs: 200, retryDownMs: 1000, clock: { now: () => now } })
+      try {
+        const key = uniqueKey()
+        await store.set(key, makeEntry(key), 60_000)
+        expect(await store.get(key)).toEqual(makeEntry(key))
+
+        front.arm()
+        expect(await store.get(key)).toBeUndefined()
+        // Later gets go out on a new connection; the node is marked down within a few (timeouts in a row).
+        for (let i = 0; i < 5 && skips.length === 0; i++) expect(await store.get(key)).toBeUndefined()
+        expect(skips).toEqual(['node-down'])
+
+        now += 1000
+        expect(await store.get(key)).toEqual(makeEntry(key)) // the probe
+        expect(await store.get(key)).toEqual(makeEntry(key))
+        expect(skips).toEqual(['node-down'])
+      } finally {
+        await store.close()
+        await front.close()
+      }
+    }, 10_000)
+  }
+
+  it('does not mark a healthy node down when the event loop stalls past timeoutMs with gets in flight', async () => {
+    const { errors, skips, options } = counting()
+    const store = makeStore([server], { ...options, timeoutMs: 50 })
+    try {
+      const keys = Array.from({ length: 5 }, () => uniqueKey())
+      for (const key of keys) await store.set(key, makeEntry(key), 60_000)
+      const reads = keys.map(async key => await store.get(key))
+      // Queued after the batched write of those gets (also a setImmediate): memcached answers while we are busy.
+      setImmediate(() => {
+        const end = Date.now() + 250
+        while (Date.now() < end) { /* a burst of request handlers */ }
+      })
+      expect(await Promise.all(reads)).toEqual(keys.map(key => makeEntry(key)))
+      const next = uniqueKey()
+      await store.set(next, makeEntry(next), 60_000)
+      expect(await store.get(next)).toEqual(makeEntry(next))
+      expect(skips).toEqual([])
+      expect(errors).toEqual([])
+    } finally {
+      await store.close()
     }
   })
 })
