@@ -62,7 +62,7 @@ export function decideStorable (req: RequestFacts, res: ResponseFacts, now: numb
   if (res.headers['set-cookie'] !== undefined && !(options.storeSetCookie && cc.has('public'))) return NOT['set-cookie']
 
   policyNow = now
-  const policy = new ClockedPolicy(withoutClientDirectives(req), res as CachePolicy.Response, {
+  const policy = new ClockedPolicy(withoutClientDirectives(req), { status: res.status, headers: joinedHeaders(res.headers) }, {
     shared: true,
     cacheHeuristic: options.heuristicFraction,
     immutableMinTimeToLive: 0
@@ -108,11 +108,33 @@ export function decideStorable (req: RequestFacts, res: ResponseFacts, now: numb
  * everyone else, nor turn its URL into a pass, nor delete the stored copy on revalidation.
  */
 function withoutClientDirectives (req: RequestFacts): CachePolicy.Request {
-  if (req.headers['cache-control'] === undefined && req.headers.pragma === undefined) return req as CachePolicy.Request
+  if (req.headers['cache-control'] === undefined && req.headers.pragma === undefined) {
+    return { method: req.method, url: req.url, headers: joinedHeaders(req.headers) }
+  }
   const headers = { ...req.headers }
   delete headers['cache-control']
   delete headers.pragma
-  return { method: req.method, url: req.url, headers } as CachePolicy.Request
+  return { method: req.method, url: req.url, headers: joinedHeaders(headers) }
+}
+
+/**
+ * Headers as http-cache-semantics reads them: one string per field. A field sent on several lines reaches corral as
+ * an array (undici keeps them apart), and the library calls string methods on what it reads (`header.trim is not a
+ * function` on two Cache-Control lines). List fields (Cache-Control, Pragma, Vary) are joined with ", ", which is
+ * their meaning (RFC 9110 §5.3). A repeated singleton (Expires, Date, Last-Modified, Age, ETag) joins into a value
+ * that does not parse: Expires then counts as already expired and Date as absent, the conservative reading RFC 9111
+ * §4.2.1 allows ("the response should be considered stale"). Set-Cookie stays an array: the library expects one
+ * and only tests that it is there.
+ */
+function joinedHeaders (headers: HeaderRecord): CachePolicy.Headers {
+  let out: HeaderRecord | null = null
+  for (const name in headers) {
+    const value = headers[name]
+    if (!Array.isArray(value) || name === 'set-cookie') continue
+    out ??= { ...headers }
+    out[name] = value.join(', ')
+  }
+  return out ?? headers
 }
 
 const NOT: { readonly [R in NotStorableReason]: StoreVerdict } = {

@@ -101,4 +101,33 @@ describe('decideStorable', () => {
     expect(decide({ 'cache-control': 'max-age=60' }, 206)).toEqual({ storable: false, reason: 'status' })
     expect(decideStorable({ method: 'POST', url: '/', headers: {} }, { status: 200, headers: { 'cache-control': 'max-age=60' } }, NOW, options)).toEqual({ storable: false, reason: 'method' })
   })
+
+  describe('fields sent on several lines (undici hands them over as arrays)', () => {
+    const many = (headers: Record<string, string | string[]>): ReturnType<typeof decideStorable> =>
+      decideStorable(get(), { status: 200, headers }, NOW, options)
+
+    it('reads Cache-Control, Pragma and Vary lines as one list', () => {
+      const cc = many({ 'cache-control': ['public', 'max-age=60'] })
+      expect(cc.storable && cc.deadlines.freshUntil).toBe(NOW + 60_000)
+      const mustRevalidate = many({ 'cache-control': ['max-age=60', 'must-revalidate'], pragma: ['no-cache', 'x'] })
+      expect(mustRevalidate.storable && mustRevalidate.deadlines.mustRevalidate).toBe(true)
+      const vary = many({ 'cache-control': 'max-age=60', vary: ['Accept', 'Accept-Language'] })
+      expect(vary.storable && vary.deadlines.freshUntil).toBe(NOW + 60_000)
+    })
+
+    it('treats a repeated Expires as already expired, and takes the first of repeated Age values', () => {
+      const date = new Date(NOW).toUTCString()
+      const expires = new Date(NOW + 30_000).toUTCString()
+      expect(many({ expires: [expires, expires], date })).toEqual({ storable: false, reason: 'no-freshness' })
+      const aged = many({ 'cache-control': 'max-age=60', age: ['20', '20'] })
+      expect(aged.storable && aged.deadlines.initialAgeSeconds).toBe(20)
+    })
+
+    it('keeps Set-Cookie lines as they are (stored only when allowed and public)', () => {
+      const allow = { ...options, storeSetCookie: true }
+      const headers = { 'cache-control': ['public', 'max-age=60'], 'set-cookie': ['a=1', 'b=2'] }
+      expect(decideStorable(get(), { status: 200, headers }, NOW, allow).storable).toBe(true)
+      expect(many(headers)).toEqual({ storable: false, reason: 'set-cookie' })
+    })
+  })
 })
