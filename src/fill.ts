@@ -74,7 +74,19 @@ export async function fill (ctx: FillContext, req: FillRequest, settle: (outcome
     settle({ kind: 'error', error })
     return { kind: 'error', error }
   }
-  ctx.onOriginTiming(performance.now() - started, response.status)
+  try {
+    ctx.onOriginTiming(performance.now() - started, response.status)
+    return await onHeaders(ctx, req, response, settle)
+  } catch (err) {
+    // The body holds an origin limiter slot until it ends or closes (fetch.ts), and a paused one holds its undici
+    // connection: whatever throws between the headers and the body's last byte must not keep either for ever.
+    response.body.destroy()
+    throw err
+  }
+}
+
+/** The origin's headers have arrived: decide, settle, and read (or hand over) the body. */
+async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse, settle: (outcome: FlightOutcome) => void): Promise<FillResult> {
   const now = ctx.now()
 
   if (response.status === 304 && req.staleEntry !== undefined) {

@@ -7,6 +7,9 @@ import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
 import { startProxy, get, rawRequest, burstBehindOneFetch, TestClock, type TestProxy } from '../helpers/proxy.js'
 import { parseConfig } from '../../src/config/load.js'
 import { MemoryStore } from '../../src/store/memory.js'
+import { Origin } from '../../src/fetch.js'
+import { OriginLimiter } from '../../src/origin-limit.js'
+import { fill, type FillContext, type FillRequest } from '../../src/fill.js'
 
 let origin: TestOrigin | undefined
 let proxy: TestProxy | undefined
@@ -176,5 +179,66 @@ describe('a record node:http refuses to write', () => {
     expect(p.logs.filter((l) => l['msg'] === 'internal error')).toHaveLength(2)
     expect((await get(`${p.url}/good`)).status).toBe(200)
     expect((await get(`${p.url}/good`)).headers['x-cache']).toBe('HIT')
+  })
+})
+
+describe('an origin that sends Cache-Control on two lines (review of 2026-12)', () => {
+  const big = 'x'.repeat(100 * 1024)
+
+  it('is cached, and never costs an origin slot: later pages still reach the origin (origin.maxInFlight 2)', async () => {
+    const o = origin = await startOrigin((req, res) => {
+      if (req.url?.startsWith('/dup') === true) res.setHeader('cache-control', ['public', 'max-age=60'])
+      else res.setHeader('cache-control', 'max-age=60')
+      // Past undici's high-water mark: a body nobody reads would also hold its connection, paused.
+      res.end(big)
+    })
+    const p = proxy = await startProxy(o.url, { origin: { maxInFlight: 2, queueSize: 1, queueTimeoutMs: 200 } })
+    const answers = []
+    for (let i = 0; i < 4; i++) answers.push(await get(`${p.url}/dup${i}`))
+    for (let i = 0; i < 3; i++) answers.push(await get(`${p.url}/other${i}`))
+    expect(answers.map((r) => r.status)).toEqual(Array(7).fill(200))
+    expect(answers.every((r) => r.body === big)).toBe(true)
+    const hit = await get(`${p.url}/dup0`)
+    expect(hit.headers['x-cache']).toBe('HIT')
+    expect(o.requests.filter((r) => r.url === '/dup0')).toHaveLength(1)
+    expect(p.proxy.metrics.sources.originInFlight()).toBe(0)
+  })
+
+  it('fill gives back the origin slot and the connection when anything throws once the headers are in', async () => {
+    const o = origin = await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, big))
+    const { config } = parseConfig(JSON.stringify({ origin: { url: o.url, timeoutMs: 5000, connections: 1 } }))
+    const limiter = new OriginLimiter({ maxInFlight: 1, queueSize: 1, queueTimeoutMs: 200, adaptive: false })
+    const upstream = new Origin(config.origin, limiter)
+    try {
+      const ctx = (onOriginTiming: FillContext['onOriginTiming']): FillContext => ({
+        origin: upstream,
+        store: new MemoryStore({ maxBytes: 1 << 22 }),
+        now: () => Date.now(),
+        storeOptions: { graceSeconds: 0, staleIfErrorSeconds: 0, heuristicFraction: 0, storeSetCookie: false, keepStaleSeconds: 0 },
+        maxObjectBytes: 1 << 20,
+        rememberPass: () => {},
+        forgetPass: () => {},
+        onOriginTiming,
+        onStoreError: () => {}
+      })
+      const request: FillRequest = {
+        facts: { method: 'GET', url: '/p', headers: { host: 'h' } },
+        path: '/p',
+        originHeaders: { host: 'h' },
+        primaryKey: '/p',
+        varyIndex: null,
+        staleEntry: undefined,
+        rememberUncacheable: true
+      }
+      const boom = new Error('a bug after the headers')
+      await expect(fill(ctx(() => { throw boom }), request, () => {})).rejects.toBe(boom)
+      await expect.poll(() => limiter.inFlight).toBe(0)
+      // The one slot and the one connection are free for the next fill.
+      const next = await fill(ctx(() => {}), request, () => {})
+      expect(next.kind).toBe('stored')
+      expect(next.kind === 'stored' && next.entry.body.toString()).toBe(big)
+    } finally {
+      await upstream.close()
+    }
   })
 })
