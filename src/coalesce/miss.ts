@@ -49,6 +49,9 @@ export class Coalescer {
   /** Miss or expired: join the flight for this key, or lead it; alone, for a URL remembered as uncacheable. */
   miss (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined): void {
     if (this.#ctx.isRememberedPass(ex.primaryKey)) {
+      // A fill asks for GET and reads the body; a HEAD for a URL whose answer will not be stored asks the origin
+      // for HEAD, and no body comes at all.
+      if (ex.isHead) return this.#answers.pass(ex, CACHE_STATUS.hitForPass)
       this.#lead(ex, key, varyIndex, stale, NO_FLIGHT, 'alone').catch((err: unknown) => this.#answers.fail(ex, err))
       return
     }
@@ -108,7 +111,15 @@ export class Coalescer {
       release?.()
     }
     ex.trace.originMs = performance.now() - started
-    if (!background) return this.#onFilled(ex, stale, result, role === 'alone')
+    if (!background) {
+      try {
+        return this.#onFilled(ex, stale, result, role === 'alone')
+      } catch (err) {
+        // A body nobody took holds an origin slot (fetch.ts) until it is destroyed.
+        if (result.kind === 'stream') result.response.body.destroy()
+        throw err
+      }
+    }
     if (result.kind === 'stream') discard(result.response.body)
     else if (result.kind === 'error') this.#ctx.logger.warn({ key, code: result.error.code }, 'background refresh failed')
   }

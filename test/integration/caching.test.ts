@@ -356,6 +356,23 @@ describe('revalidation', () => {
     expect(origin.count).toBe(1)
   })
 
+  it('a HEAD for a URL remembered as uncacheable reaches the origin as HEAD, and gets the headers without a body', async () => {
+    origin.setHandler((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'no-store', 'content-type': 'text/plain', 'x-page': 'ns' })
+      res.end('not for the cache')
+    })
+    await start()
+    expect((await get(`${proxy.url}/ns`)).headers['x-cache']).toBe('MISS')
+    const head = await get(`${proxy.url}/ns`, {}, 'HEAD')
+    expect(head.status).toBe(200)
+    expect(head.headers['x-cache']).toBe('PASS')
+    expect(head.headers['cache-status']).toContain('hit-for-pass')
+    expect(head.headers['content-type']).toBe('text/plain')
+    expect(head.headers['x-page']).toBe('ns')
+    expect(head.body).toBe('')
+    expect(origin.requests.map((r) => r.method)).toEqual(['GET', 'HEAD'])
+  })
+
   it('a HEAD miss fetches GET from the origin and stores it for later GETs', async () => {
     await start()
     const head = await get(`${proxy.url}/h2`, {}, 'HEAD')
@@ -364,6 +381,65 @@ describe('revalidation', () => {
     const hit = await get(`${proxy.url}/h2`)
     expect(hit.headers['x-cache']).toBe('HIT')
     expect(hit.body).toBe('page')
+  })
+})
+
+describe('fields the origin sends on several lines', () => {
+  it('stores a response whose Cache-Control arrives on two lines, with the freshness of both', async () => {
+    origin.setHandler((_req, res) => {
+      res.setHeader('cache-control', ['public', 'max-age=60'])
+      res.end('two-lines')
+    })
+    await start()
+    const first = await get(`${proxy.url}/cc2`)
+    expect(first.status).toBe(200)
+    expect(first.headers['x-cache']).toBe('MISS')
+    expect(first.body).toBe('two-lines')
+    clock.advance(5000)
+    const hit = await get(`${proxy.url}/cc2`)
+    expect(hit.headers['x-cache']).toBe('HIT')
+    expect(hit.headers['cache-status']).toBe('corral; hit; ttl=55')
+    expect(hit.body).toBe('two-lines')
+    expect(origin.count).toBe(1)
+  })
+
+  it('a 304 with two Cache-Control lines refreshes the entry', async () => {
+    origin.setHandler((req, res) => {
+      res.setHeader('etag', '"v1"')
+      if (req.headers['if-none-match'] === '"v1"') {
+        res.setHeader('cache-control', ['public', 'max-age=10'])
+        res.writeHead(304)
+        res.end()
+        return
+      }
+      res.setHeader('cache-control', 'max-age=10')
+      res.end('body-v1')
+    })
+    await start({ cache: { graceSeconds: 0 } })
+    await get(`${proxy.url}/r304`)
+    clock.advance(11_000)
+    const revalidated = await get(`${proxy.url}/r304`)
+    expect(revalidated.status).toBe(200)
+    expect(revalidated.headers['x-cache']).toBe('REVALIDATED')
+    expect(revalidated.body).toBe('body-v1')
+    clock.advance(5000)
+    const hit = await get(`${proxy.url}/r304`)
+    expect(hit.headers['x-cache']).toBe('HIT')
+    expect(hit.headers['cache-status']).toBe('corral; hit; ttl=5')
+    expect(origin.count).toBe(2)
+  })
+
+  it('a background refresh answered with two Cache-Control lines stores the new answer', async () => {
+    origin.setHandler((_req, res, n) => {
+      res.setHeader('cache-control', n === 1 ? 'max-age=1, stale-while-revalidate=30' : ['max-age=1', 'stale-while-revalidate=30'])
+      res.end(`v${n}`)
+    })
+    await start()
+    await get(`${proxy.url}/swr2`)
+    clock.advance(2000)
+    expect((await get(`${proxy.url}/swr2`)).headers['x-cache']).toBe('STALE')
+    await expect.poll(async () => (await get(`${proxy.url}/swr2`)).body).toBe('v2')
+    expect(proxy.logs.filter((l) => l['msg'] === 'background refresh crashed')).toEqual([])
   })
 })
 
