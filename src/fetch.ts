@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
-import { Pool, errors as undiciErrors } from 'undici'
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
 import type { Config } from './config/types.js'
 import { CorralError, OriginTimeoutError, OriginUnreachableError } from './errors.js'
 import type { OriginLimiter } from './origin-limit.js'
@@ -22,6 +22,11 @@ export interface OriginResponse {
   readonly status: number
   readonly headers: Record<string, string | string[] | undefined>
   readonly body: Readable
+  /**
+   * origin.timeoutMs when this response was fetched. Streaming it on to a client that stops reading gives up after
+   * as long (pass.ts): a paused body holds its pool connection and limiter slot, and undici's bodyTimeout never fires.
+   */
+  readonly timeoutMs: number
 }
 
 /** Connection-level failures after which an idempotent request may be sent again. */
@@ -91,16 +96,10 @@ export class Origin {
   async #send (req: OriginRequest): Promise<OriginResponse> {
     const idempotent = req.method === 'GET' || req.method === 'HEAD'
     for (let attempt = 0; ; attempt++) {
+      const timeoutMs = this.#timeoutMs
       try {
-        const res = await this.#pool.request({
-          method: req.method as 'GET',
-          path: this.#basePath + req.path,
-          headers: req.headers,
-          body: req.body ?? null,
-          headersTimeout: this.#timeoutMs,
-          bodyTimeout: this.#timeoutMs
-        })
-        return { status: res.statusCode, headers: res.headers, body: res.body }
+        const res = await this.#requestWithDeadline(req, timeoutMs)
+        return { status: res.statusCode, headers: res.headers, body: res.body, timeoutMs }
       } catch (err) {
         const mapped = toOriginError(err)
         if (!idempotent || attempt >= this.#retries || !RETRYABLE.has(codeOf(err))) throw mapped
@@ -108,8 +107,59 @@ export class Origin {
     }
   }
 
+  /**
+   * headersTimeout only starts once a request is on a connection: one queued in the pool behind busy connections
+   * would wait there with no timer at all (and undici looks at an abort signal only once it dequeues the request).
+   * So the whole way to the headers (queue, connect, send, answer) gets `timeoutMs`, cleared once they arrive, or
+   * once undici starts reading a request body: a slow upload stays bounded by listen.requestTimeoutMs and the
+   * origin's answer by headersTimeout, as before.
+   */
+  async #requestWithDeadline (req: OriginRequest, timeoutMs: number): Promise<Dispatcher.ResponseData> {
+    const deadline = new AbortController()
+    const sent = this.#pool.request({
+      method: req.method as 'GET',
+      path: this.#basePath + req.path,
+      headers: req.headers,
+      body: req.body ?? null,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: deadline.signal
+    })
+    return await new Promise((resolve, reject) => {
+      const clear = (): void => {
+        clearTimeout(timer)
+        req.body?.off('resume', clear)
+      }
+      const timer = setTimeout(() => {
+        clear()
+        const err = new OriginTimeoutError(new QueueTimeoutError(timeoutMs))
+        reject(err)
+        // Aborted, the request never reaches the origin once dequeued; an answer racing the deadline is dropped.
+        deadline.abort(err)
+        sent.then((late) => late.body.destroy(), noop)
+      }, timeoutMs)
+      req.body?.once('resume', clear)
+      sent.then((res) => {
+        clear()
+        resolve(res)
+      }, (err: unknown) => {
+        clear()
+        reject(err)
+      })
+    })
+  }
+
   async close (): Promise<void> {
     await this.#pool.close()
+  }
+}
+
+/** No connection to the origin became free (or none answered) within origin.timeoutMs. */
+class QueueTimeoutError extends Error {
+  readonly code = 'CORRAL_ERR_ORIGIN_QUEUE_TIMEOUT'
+  constructor (timeoutMs: number) {
+    super(`no origin response headers within ${timeoutMs} ms (queued for a connection, or not answered)`)
+    this.name = 'QueueTimeoutError'
   }
 }
 
