@@ -71,3 +71,11 @@ export class ResponseTooLargeError extends CorralError {
 export function errorCode (err: unknown): string {
   return err instanceof CorralError ? err.code : 'CORRAL_ERR_INTERNAL'
 }
+
+/** The client left the response unread for the stall deadline: corral gave up on it. */
+export class ClientStalledError extends CorralError {
+  constructor (stallMs: number) {
+    super('CORRAL_ERR_CLIENT_STALLED', `client read nothing for ${stallMs} ms: response aborted`, 408)
+    this.name = 'ClientStalledError'
+  }
+}

@@ -9,17 +9,9 @@ import type { Readable } from 'node:stream'
 import { toOriginError, type OriginResponse } from './fetch.js'
 import type { XCache } from './metrics.js'
 import { appendVia, toFlatHeaders } from './headers.js'
-import { CorralError } from './errors.js'
+import { ClientStalledError, CorralError } from './errors.js'
 
 const REPLACED = new Set(['x-cache', 'cache-status'])
-
-/** The client left the response unread for the stall deadline: corral gave up on it. */
-export class ClientStalledError extends CorralError {
-  constructor (stallMs: number) {
-    super('CORRAL_ERR_CLIENT_STALLED', `client read nothing for ${stallMs} ms: response aborted`, 408)
-    this.name = 'ClientStalledError'
-  }
-}
 
 /**
  * Write an origin response to the client as it arrives. `head` holds body bytes already read. Never rejects for
