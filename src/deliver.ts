@@ -7,6 +7,7 @@ import type { StoredEntry } from './store/types.js'
 import type { XCache } from './metrics.js'
 import { ageSeconds, ttlSeconds } from './policy/usable.js'
 import type { ShedAnswer, ShedReason } from './shed.js'
+import { ClientStalledError } from './errors.js'
 
 /** Writes a cached entry. One array concat per hit; no header parsing. */
 export function deliverEntry (
@@ -38,6 +39,21 @@ export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number
   res.writeHead(entry.status, memo.headers)
   if (head) res.end()
   else res.end(entry.body)
+}
+
+/**
+ * A cached answer the kernel did not take at once (a large page, a client reading slowly or not at all) waits in
+ * memory with its socket open. It gets `ms` without progress, as a streamed answer does (pass.ts), and then the socket
+ * is closed; node:http sets its own keep-alive timeout again once the response has finished. The common case,
+ * everything written at once, costs one read.
+ */
+export function limitSendStall (res: ServerResponse, ms: number): void {
+  const socket = res.socket
+  if (socket === null || socket.writableLength === 0) return
+  // On the response, not the socket: node:http hands a socket's timeout to the response under way (a listener there
+  // stops its default destroy), so this never fires for the keep-alive timeout node sets once the response is done.
+  // Destroyed with the reason, so the clientError handler logs it (receive.ts) as it does a stalled streamed answer.
+  res.setTimeout(ms, () => { socket.destroy(new ClientStalledError(ms)) })
 }
 
 /** RFC 9110 §15.4.5: a 304 carries the fields a 200 would have had that describe the representation's cache life. */

@@ -26,7 +26,7 @@ import { decideUsable, mayServeOnError, ttlSeconds } from './policy/usable.js'
 import { isNotModifiedForClient } from './policy/revalidate.js'
 import type { FillContext } from './fill.js'
 import { streamResponse } from './pass.js'
-import { CACHE_STATUS, deliverEntry, deliverHit, deliverNotModified, deliverShed, deliverText, hitCacheStatus, staleCacheStatus } from './deliver.js'
+import { CACHE_STATUS, deliverEntry, deliverHit, deliverNotModified, deliverShed, deliverText, hitCacheStatus, limitSendStall, staleCacheStatus } from './deliver.js'
 import { dropConnectionListed, makeOriginRequestHeaders } from './headers.js'
 import { ConfigError, errorCode, type CorralError } from './errors.js'
 import { tokenMatches } from './admin-token.js'
@@ -278,6 +278,7 @@ export class Pipeline implements TraceSink {
     trace.xCache = 'HIT'
     trace.bytes = ex.isHead ? 0 : entry.body.length
     deliverHit(ex.res, entry, now, ex.isHead)
+    limitSendStall(ex.res, this.#deps.origin.timeoutMs)
   }
 
   #serve (ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string): void {
@@ -291,6 +292,7 @@ export class Pipeline implements TraceSink {
       return deliverNotModified(ex.res, entry, now, xCache, cacheStatus, extra)
     }
     deliverEntry(ex.res, entry, now, xCache, cacheStatus, ex.isHead, extra)
+    limitSendStall(ex.res, this.#deps.origin.timeoutMs)
   }
 
   #stream (ex: Exchange, result: { readonly response: OriginResponse, readonly head: readonly Buffer[] | null }, xCache: XCache, cacheStatus: string): void {
@@ -365,6 +367,7 @@ export class Pipeline implements TraceSink {
     trace.shed = reason
     this.#deps.metrics.sheds.labels(reason, route.match).inc()
     deliverShed(res, route.answer, reason, isHead, trace.debug ? ['x-corral-trace', formatTrace(trace)] : null)
+    limitSendStall(res, this.#deps.origin.timeoutMs)
   }
 
   /**

@@ -185,3 +185,50 @@ describe('errors on the client socket', () => {
     expect(p.logs.some((l) => l.msg === 'bad request')).toBe(false)
   })
 })
+
+describe('a client that stops reading a cached page', () => {
+  it('is cut off after origin.timeoutMs without progress, and the log says why', async () => {
+    // Far larger than what the kernel's socket buffers take on loopback (up to 32 MiB here), so most of it waits.
+    const page = Buffer.alloc(96 * 1024 * 1024, 'p')
+    const o = origin = await startOrigin((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': String(page.length) })
+      res.end(page)
+    })
+    const p = proxy = await startProxy(o.url, {
+      origin: { timeoutMs: 500 },
+      cache: { maxObjectBytes: page.length, memory: { maxBytes: 2 * page.length } }
+    })
+    const first = await request(`${p.url}/big`, { headers: { host: 'site.test' } })
+    expect(first.headers['x-cache']).toBe('MISS')
+    expect((await first.body.arrayBuffer()).byteLength).toBe(page.length)
+
+    const stalled = rawClient(p.url, 'GET /big HTTP/1.1\r\nHost: site.test\r\n\r\n')
+    stalled.socket.pause()
+    await expect.poll(() => p.logs.find((l) => l.code === 'CORRAL_ERR_CLIENT_STALLED'), { timeout: 10_000 })
+      .toMatchObject({ level: 40, msg: 'client connection aborted' })
+    stalled.socket.resume()
+    await stalled.closed
+    // A HIT that never finished: the connection was closed with most of the page unsent.
+    expect(stalled.data()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*x-cache: HIT\r\n/)
+    expect(stalled.data().length).toBeLessThan(page.length)
+    expect(o.count).toBe(1)
+  })
+
+  it('leaves a client that reads its page alone, however large (three 8 MiB hits, no stall)', async () => {
+    const page = Buffer.alloc(8 * 1024 * 1024, 'q')
+    const o = origin = await startOrigin((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': String(page.length) })
+      res.end(page)
+    })
+    const p = proxy = await startProxy(o.url, {
+      origin: { timeoutMs: 300 },
+      cache: { maxObjectBytes: page.length, memory: { maxBytes: 2 * page.length } }
+    })
+    for (let i = 0; i < 3; i++) {
+      const res = await request(`${p.url}/p`, { headers: { host: 'site.test' } })
+      expect((await res.body.arrayBuffer()).byteLength).toBe(page.length)
+    }
+    expect(p.logs.some((l) => l.code === 'CORRAL_ERR_CLIENT_STALLED')).toBe(false)
+    expect(o.count).toBe(1)
+  })
+})
