@@ -244,7 +244,8 @@ function makeStageReport (stage: PlannedStage, tally: Tally, durationMs: number,
   return {
     name: stage.name,
     kind: stage.kind,
-    connections: stage.kind === 'rate' ? stage.maxConnections : stage.level,
+    // A rate stage never opens more sockets than its rate (planSlices, and autocannon itself, cap them there).
+    connections: stage.kind === 'rate' ? Math.max(...planSlices(stage).map((s) => s.connections)) : stage.level,
     ...(stage.kind === 'rate' ? { rate: stage.level } : {}),
     ramp: stage.ramp,
     plannedDurationMs: stage.durationMs,

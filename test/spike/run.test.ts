@@ -244,6 +244,23 @@ describe('aborting', () => {
     expect(result.stages[0]!.requests).toBeGreaterThan(20)
     expect(result.stages[0]!.requests).toBeLessThanOrEqual(110)
   })
+
+  it('reports the connections a rate stage used, not a cap above its rate', async () => {
+    const sockets = new Set<unknown>()
+    const onConnection = (socket: unknown): void => { sockets.add(socket) }
+    server.on('connection', onConnection)
+    try {
+      const result = await runSpike({
+        target,
+        scenario: parseScenario(JSON.stringify({ requests: mix, stages: [{ name: 'r', duration: '500ms', rate: 5, connections: 50 }] }))
+      })
+      // 5 requests/s over 50 allowed sockets: autocannon opens 5, one request per second each.
+      expect(result.stages[0]).toMatchObject({ kind: 'rate', rate: 5, connections: 5 })
+      expect(sockets.size).toBeLessThanOrEqual(5)
+    } finally {
+      server.off('connection', onConnection)
+    }
+  })
 })
 
 describe('origin counts scraped from the admin port', () => {
