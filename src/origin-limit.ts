@@ -21,6 +21,9 @@ export const ADAPTIVE_MIN_LIMIT = 4
 /** Ceiling of the adaptive limit when origin.maxInFlight is 0 (no configured cap). */
 export const ADAPTIVE_DEFAULT_MAX = 1000
 
+// setTimeout runs a longer delay after 1 ms: a queueTimeoutMs above it (the config has no maximum) would shed at once.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 // Gradient2 parameters (Netflix concurrency-limits, Gradient2Limit defaults, except the short average).
 const TOLERANCE = 1.5
 const SMOOTHING = 0.2
@@ -100,7 +103,7 @@ export class OriginLimiter {
         timer: setTimeout(() => {
           this.#queue.delete(waiter)
           reject(new OriginBusyError())
-        }, this.#options.queueTimeoutMs)
+        }, Math.min(this.#options.queueTimeoutMs, MAX_TIMER_MS))
       }
       this.#queue.add(waiter)
     })

@@ -92,6 +92,21 @@ describe('OriginLimiter with a fixed cap', () => {
     expect(limiter.inFlight).toBe(0)
   })
 
+  it('keeps a waiter whose queueTimeoutMs is beyond setTimeout\'s range instead of shedding it after 1 ms', async () => {
+    vi.useFakeTimers()
+    const limiter = new OriginLimiter({ ...BASE, maxInFlight: 1, queueTimeoutMs: 3_000_000_000 })
+    expect(limiter.tryAcquire()).toBe(true)
+    const outcome: unknown[] = []
+    limiter.acquire().then(() => outcome.push('granted'), (err: unknown) => outcome.push(err))
+    vi.advanceTimersByTime(1000)
+    await settle()
+    expect(outcome).toEqual([])
+    expect(limiter.queued).toBe(1)
+    limiter.release()
+    await settle()
+    expect(outcome).toEqual(['granted'])
+  })
+
   it('update() raising the cap lets waiters in at once', async () => {
     const limiter = new OriginLimiter({ ...BASE, maxInFlight: 2 })
     const run = acquireMany(limiter, 6)
