@@ -187,17 +187,23 @@ describe('errors on the client socket', () => {
 })
 
 describe('a client that stops reading a cached page', () => {
-  it('is cut off after origin.timeoutMs without progress, and the log says why', async () => {
-    // Far larger than what the kernel's socket buffers take on loopback (up to 32 MiB here), so most of it waits.
-    const page = Buffer.alloc(96 * 1024 * 1024, 'p')
+  /** An origin answering `page` as cacheable, behind a proxy that may store it and gives clients `timeoutMs`. */
+  async function cachedPageSetup (page: Buffer, timeoutMs: number): Promise<{ o: TestOrigin, p: TestProxy }> {
     const o = origin = await startOrigin((_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': String(page.length) })
       res.end(page)
     })
     const p = proxy = await startProxy(o.url, {
-      origin: { timeoutMs: 500 },
+      origin: { timeoutMs },
       cache: { maxObjectBytes: page.length, memory: { maxBytes: 2 * page.length } }
     })
+    return { o, p }
+  }
+
+  it('is cut off after origin.timeoutMs without progress, and the log says why', async () => {
+    // Far larger than what the kernel's socket buffers take on loopback (up to 32 MiB here), so most of it waits.
+    const page = Buffer.alloc(96 * 1024 * 1024, 'p')
+    const { o, p } = await cachedPageSetup(page, 500)
     const first = await request(`${p.url}/big`, { headers: { host: 'site.test' } })
     expect(first.headers['x-cache']).toBe('MISS')
     expect((await first.body.arrayBuffer()).byteLength).toBe(page.length)
@@ -216,14 +222,7 @@ describe('a client that stops reading a cached page', () => {
 
   it('leaves a client that reads its page alone, however large (three 8 MiB hits, no stall)', async () => {
     const page = Buffer.alloc(8 * 1024 * 1024, 'q')
-    const o = origin = await startOrigin((_req, res) => {
-      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': String(page.length) })
-      res.end(page)
-    })
-    const p = proxy = await startProxy(o.url, {
-      origin: { timeoutMs: 300 },
-      cache: { maxObjectBytes: page.length, memory: { maxBytes: 2 * page.length } }
-    })
+    const { o, p } = await cachedPageSetup(page, 300)
     for (let i = 0; i < 3; i++) {
       const res = await request(`${p.url}/p`, { headers: { host: 'site.test' } })
       expect((await res.body.arrayBuffer()).byteLength).toBe(page.length)
