@@ -80,7 +80,7 @@ function entryMeta (entry: StoredEntry): Omit<StoredEntry, 'body'> {
 }
 
 /** A field list, not a spread: one object shape for every entry keeps the hit path monomorphic. */
-function withBody (m: Omit<StoredEntry, 'body'>, body: Buffer): StoredEntry {
+export function withBody (m: Omit<StoredEntry, 'body'>, body: Buffer): StoredEntry {
   return {
     kind: 'entry',
     key: m.key,

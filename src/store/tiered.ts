@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../clock.js'
 import { MemoryStore } from './memory.js'
 import { isPromise, type CacheRecord, type CacheStore, type MaybePromise } from './types.js'
+import { withBody } from './codec.js'
 
 export interface TieredStoreOptions {
   /** The shared tier (memcached). Stores never throw; errors are still swallowed here as a second fence. */
@@ -92,7 +93,7 @@ export class TieredStore implements CacheStore {
  * a subarray of memjs's read buffer, which can hold many responses (28-64 KiB measured): kept in L1 as is, a 1 KiB
  * entry pins the whole buffer, and L1 could hold ~20x its maxBytes. allocUnsafeSlow, not Buffer.from, whose small
  * copies come from the shared pool (the same problem again). The rest of the record (the headers array the codec may
- * share between entries) is kept as is.
+ * share between entries) is kept as is, in the codec's own entry shape (withBody), so the hit path sees one shape.
  */
 function withOwnBody (record: CacheRecord): CacheRecord {
   if (record.kind !== 'entry') return record
@@ -100,5 +101,5 @@ function withOwnBody (record: CacheRecord): CacheRecord {
   if (body.length === body.buffer.byteLength) return record
   const copy = Buffer.allocUnsafeSlow(body.length)
   body.copy(copy)
-  return { ...record, body: copy }
+  return withBody(record, copy)
 }
