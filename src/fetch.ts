@@ -222,4 +222,10 @@ export function discard (body: Readable): void {
   body.resume()
 }
 
+/** Destroy a body nobody will read: its origin connection closes and its limiter slot is released at once. */
+export function abandon (body: Readable): void {
+  body.on('error', noop)
+  body.destroy()
+}
+
 function noop (): void {}

@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
-import { toOriginError, type OriginResponse } from './fetch.js'
+import { abandon, toOriginError, type OriginResponse } from './fetch.js'
 import type { XCache } from './metrics.js'
 import { appendVia, toFlatHeaders } from './headers.js'
 import { ClientStalledError, CorralError } from './errors.js'
@@ -108,11 +108,3 @@ class OriginBodyError extends CorralError {
     this.name = 'OriginBodyError'
   }
 }
-
-/** Destroy a body nobody will read: its origin connection closes and its limiter slot is released at once. */
-function abandon (body: Readable): void {
-  body.on('error', noop)
-  body.destroy()
-}
-
-function noop (): void {}
