@@ -15,7 +15,7 @@ import type { Logger } from './log.js'
 import type { Proxy } from './proxy.js'
 import { makeAdminServer, type FlagsReport } from './admin.js'
 import { drainServer, listenOn } from './receive.js'
-import { watchConfig } from './config/watch.js'
+import { logRejectedEdit, watchConfig } from './config/watch.js'
 import { flagsRecord, resolveFlags } from './flags.js'
 import { ConfigError } from './errors.js'
 
@@ -83,7 +83,7 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
       logger.info({ version: next.version }, 'config applied')
     },
     onReject: (err) => {
-      logger.error({ key: err.keyPath, reason: err.message, file: configPath }, 'config edit rejected; the last good config stays in force')
+      logRejectedEdit(logger, err, configPath)
     }
   })
   const aggregator = new AggregatorRegistry()

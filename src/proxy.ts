@@ -20,7 +20,7 @@ import { Pipeline, type PipelineCache, type PipelineSettings } from './pipeline.
 import { makeKeyOptions } from './key.js'
 import { compileRoutes } from './shed.js'
 import { diffConfig, diffFlags, flagsRecord, resolveFlags } from './flags.js'
-import { watchConfig, type ConfigWatcher } from './config/watch.js'
+import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch.js'
 import { drainServer, listenOn, makeServer } from './receive.js'
 import { makeAdminServer, type FlagsReport } from './admin.js'
 
@@ -250,7 +250,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
           onApply: apply,
           onReject: (err) => {
             metrics.configReloads.labels('rejected').inc()
-            logger.error({ key: err.keyPath, reason: err.message, file: options.configPath }, 'config edit rejected; the last good config stays in force')
+            logRejectedEdit(logger, err, options.configPath)
           }
         })
       }

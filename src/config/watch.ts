@@ -3,6 +3,7 @@ import { readFile, realpath } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { systemClock, type Clock } from '../clock.js'
+import type { Logger } from '../log.js'
 import { configVersion, parseConfig, type LoadedConfig } from './load.js'
 
 export interface WatchOptions {
@@ -29,6 +30,11 @@ export interface ConfigWatcher {
   reload (): void
   close (): void
   status (): WatchStatus
+}
+
+/** The log line for a refused edit, the same from a single process, a cluster primary and its workers. */
+export function logRejectedEdit (logger: Logger, err: ConfigError, file: string | undefined): void {
+  logger.error({ key: err.keyPath, reason: err.message, file }, 'config edit rejected; the last good config stays in force')
 }
 
 function asConfigError (err: unknown): ConfigError {
