@@ -37,6 +37,18 @@ export interface ConfigFile {
   remove (): void
 }
 
+/**
+ * The cluster workers of a `corral serve` primary: its children running the CLI. Not every child: with a cold tsx
+ * cache the primary also runs an esbuild service process, which is no worker.
+ */
+export function cliChildren (pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid), '-f', 'src/cli.ts'], { encoding: 'utf8' }).split('\n').filter((l) => l !== '').map(Number)
+  } catch {
+    return [] // pgrep exits 1 when nothing matches
+  }
+}
+
 export function tempConfigFile (config: Json): ConfigFile {
   const dir = mkdtempSync(join(tmpdir(), 'corral-config-'))
   const path = join(dir, 'proxy.config.json')
@@ -160,11 +172,7 @@ export async function startCli (config: Json, { ready, detached = false }: CliOp
     get output () { return output },
     exited,
     children () {
-      try {
-        return execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).split('\n').filter((l) => l !== '').map(Number)
-      } catch {
-        return [] // pgrep exits 1 when nothing matches
-      }
+      return cliChildren(child.pid as number)
     },
     async kill () {
       process.off('exit', onExit)

@@ -3,14 +3,14 @@
  * was broken starts from the last good config instead of exiting 1 forever (crash loop), and the cluster primary keeps
  * the admin token while its listener is bound off loopback. No memcached needed: each worker has its own L1.
  */
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
 import { freePort } from '../helpers/memcached.js'
-import { probe, tempConfigFile, until, type ConfigFile, type Json } from '../helpers/config-file.js'
+import { cliChildren, probe, tempConfigFile, until, type ConfigFile, type Json } from '../helpers/config-file.js'
 import type { Got } from '../helpers/proxy.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -30,13 +30,9 @@ describe('workers: 2, hot reload', () => {
   let adminUrl: string
   let goodVersion: string
 
-  /** The primary's direct children: the workers. */
+  /** The primary's workers. */
   function workers (): number[] {
-    try {
-      return execFileSync('pgrep', ['-P', String(primaryPid)], { encoding: 'utf8' }).split('\n').filter((l) => l !== '').map(Number)
-    } catch {
-      return [] // pgrep exits 1 when nothing matches
-    }
+    return cliChildren(primaryPid)
   }
 
   /** A GET on a connection of its own, so the primary hands successive requests to the workers in turn. */
