@@ -3,6 +3,11 @@ import { performance } from 'node:perf_hooks'
 
 export interface Clock {
   now (): number
+  /**
+   * The wall-clock time of an earlier performance.now() reading (a request's start): a memory hit decides freshness
+   * without reading the clock a second time. Clocks without it (tests' fake clocks) are read with now().
+   */
+  at? (monotonicMs: number): number
 }
 
 /**
@@ -17,4 +22,9 @@ export function wallNow (): number {
 let anchor = Date.now() - performance.now()
 setInterval(() => { anchor = Date.now() - performance.now() }, 1000).unref()
 
-export const systemClock: Clock = { now: wallNow }
+/** wallNow() as it was at performance.now() reading `monotonicMs`. */
+export function wallAt (monotonicMs: number): number {
+  return Math.floor(anchor + monotonicMs)
+}
+
+export const systemClock: Clock = { now: wallNow, at: wallAt }

@@ -76,6 +76,7 @@ export class Pipeline implements TraceSink {
   /** One counter per priority, so each priority's shed share is exact (shed.ts). */
   readonly #tickets: Record<Priority, number> = { critical: 0, normal: 0, sheddable: 0 }
   readonly #hosts = new HostNormalizer()
+  #lastTarget: ResolvedTarget | null = null
   #cache: PipelineCache
   #fillContext: FillContext
   #settings: PipelineSettings
@@ -165,53 +166,28 @@ export class Pipeline implements TraceSink {
 
   #dispatch (req: IncomingMessage, res: ServerResponse, trace: Trace): void {
     const settings = this.#settings
-
     const rawUrl = req.url ?? '/'
-    // Origin-form (almost every request) is split inline: no object for the hot path to allocate.
-    let path: string
-    let query: string
-    let targetHost: string | undefined
-    if (rawUrl.charCodeAt(0) === 47) {
-      const q = rawUrl.indexOf('?')
-      path = q === -1 ? rawUrl : rawUrl.slice(0, q)
-      query = q === -1 ? '' : rawUrl.slice(q + 1)
-    } else {
-      ({ path, query, host: targetHost } = splitTarget(rawUrl))
-    }
-    if (path === HEALTH_PATH) {
-      // Load balancer probes are neither logged nor counted: they would drown the access log.
-      trace.done = true
-      return this.#health(res)
-    }
     const host = req.headers.host
-    // The key is host + path: a Host that is not a host, or an absolute-form target naming another host than the
-    // one the origin will be told, could file one page under another page's key.
-    let keyHost = ''
-    if (host !== undefined) {
-      const normalized = this.#hosts.normalize(host)
-      if (normalized === null) return this.#badRequest(res, trace)
-      keyHost = normalized
+    let target = this.#lastTarget
+    if (target === null || target.rawUrl !== rawUrl || target.host !== host || target.settings !== settings) {
+      target = this.#resolve(rawUrl, host, settings, res, trace)
+      if (target === null) return
+      this.#lastTarget = target
     }
-    if (targetHost !== undefined && (host === undefined || targetHost.toLowerCase() !== host.toLowerCase())) {
-      return this.#badRequest(res, trace)
-    }
+    const { route } = target
     if (req.headers.connection !== undefined) dropConnectionListed(req.headers)
     if (req.headers['x-corral-debug'] !== undefined && settings.debugToken !== undefined) {
       trace.debug = tokenMatches(settings.debugToken, String(req.headers['x-corral-debug']))
     }
 
     // shed: decided before any cache or origin work.
-    const route = matchRoute(settings.routes, path)
     trace.route = route.match
     const decision = decideShed(route, settings.flags, this.#deps.load, this.#tickets[route.priority]++)
     if (decision.action === 'reject') return this.#shed(res, trace, route, decision.reason, req.method === 'HEAD')
     const cacheOnly = decision.action === 'cache-only' ? decision.reason : null
 
-    const normalizedQuery = normalizeQuery(query, settings.keyOptions)
-    const primaryKey = joinKey(settings.keyOptions.includeHost ? keyHost : '', path, normalizedQuery)
+    const { primaryKey, path, normalizedQuery, forwardUrl: url } = target
     trace.key = primaryKey
-    // Passes forward the target as sent (in origin-form); fills ask for exactly what the key names.
-    const url = targetHost === undefined ? rawUrl : query === '' ? path : `${path}?${query}`
     const method = req.method ?? 'GET'
     const ex: Exchange = { req, res, trace, url, path, normalizedQuery, primaryKey, isHead: method === 'HEAD', route, cacheOnly }
     if (method !== 'GET' && method !== 'HEAD') {
@@ -228,6 +204,59 @@ export class Pipeline implements TraceSink {
     } else {
       trace.tier = 'memory'
       this.#onPrimary(ex, found)
+    }
+  }
+
+  /**
+   * What a request target and Host name: the path, the key, the route. A pure function of the three arguments, so the
+   * last answer is kept and reused while requests repeat them (a spike is one URL): a key rebuilt per request is a
+   * fresh string the LRU hashes and compares in full, and with it this work was half of a memory hit's own cost
+   * (bench/micro.ts). Null when the request was answered here (the health probe, a 400).
+   */
+  #resolve (rawUrl: string, host: string | undefined, settings: PipelineSettings, res: ServerResponse, trace: Trace): ResolvedTarget | null {
+    // Origin-form (almost every request) is split inline: no object to allocate.
+    let path: string
+    let query: string
+    let targetHost: string | undefined
+    if (rawUrl.charCodeAt(0) === 47) {
+      const q = rawUrl.indexOf('?')
+      path = q === -1 ? rawUrl : rawUrl.slice(0, q)
+      query = q === -1 ? '' : rawUrl.slice(q + 1)
+    } else {
+      ({ path, query, host: targetHost } = splitTarget(rawUrl))
+    }
+    if (path === HEALTH_PATH) {
+      // Load balancer probes are neither logged nor counted: they would drown the access log.
+      trace.done = true
+      this.#health(res)
+      return null
+    }
+    // The key is host + path: a Host that is not a host, or an absolute-form target naming another host than the
+    // one the origin will be told, could file one page under another page's key.
+    let keyHost = ''
+    if (host !== undefined) {
+      const normalized = this.#hosts.normalize(host)
+      if (normalized === null) {
+        this.#badRequest(res, trace)
+        return null
+      }
+      keyHost = normalized
+    }
+    if (targetHost !== undefined && (host === undefined || targetHost.toLowerCase() !== host.toLowerCase())) {
+      this.#badRequest(res, trace)
+      return null
+    }
+    const normalizedQuery = normalizeQuery(query, settings.keyOptions)
+    return {
+      rawUrl,
+      host,
+      settings,
+      path,
+      normalizedQuery,
+      primaryKey: joinKey(settings.keyOptions.includeHost ? keyHost : '', path, normalizedQuery),
+      // Passes forward the target as sent (in origin-form); fills ask for exactly what the key names.
+      forwardUrl: targetHost === undefined ? rawUrl : query === '' ? path : `${path}?${query}`,
+      route: matchRoute(settings.routes, path)
     }
   }
 
@@ -250,7 +279,9 @@ export class Pipeline implements TraceSink {
       if (ex.cacheOnly !== null) return this.#shed(ex.res, ex.trace, ex.route, ex.cacheOnly, ex.isHead)
       return this.#coalescer.miss(ex, key, varyIndex, undefined)
     }
-    const now = this.#deps.clock.now()
+    // Found in memory, synchronously: the request's start is now, to the microsecond (one clock read fewer per hit).
+    const { clock } = this.#deps
+    const now = ex.trace.tier === 'memory' && clock.at !== undefined ? clock.at(ex.trace.start) : clock.now()
     const usability = decideUsable(entry, now)
     if (usability !== 'fresh' && ex.cacheOnly !== null) {
       // Shedding: a stale page of any age beats an error page, and nothing reaches the origin.
@@ -446,6 +477,18 @@ export class Pipeline implements TraceSink {
 }
 
 function noop (): void {}
+
+/** A request target resolved for the settings in force (Pipeline.#resolve). */
+interface ResolvedTarget {
+  readonly rawUrl: string
+  readonly host: string | undefined
+  readonly settings: PipelineSettings
+  readonly path: string
+  readonly normalizedQuery: string
+  readonly primaryKey: string
+  readonly forwardUrl: string
+  readonly route: CompiledRoute
+}
 
 interface ResponseWithTrace extends ServerResponse {
   [TRACE]?: Trace

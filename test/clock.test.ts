@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { systemClock, wallNow } from '../src/clock.js'
+import { performance } from 'node:perf_hooks'
+import { systemClock, wallAt, wallNow } from '../src/clock.js'
 
 describe('wallNow', () => {
   it('reads the wall clock as an integer, within a millisecond of Date.now()', () => {
@@ -12,5 +13,13 @@ describe('wallNow', () => {
       expect(now).toBeLessThanOrEqual(after + 1)
     }
     expect(systemClock.now).toBe(wallNow)
+  })
+
+  it('gives the wall-clock time of an earlier monotonic reading (a request\'s start)', () => {
+    const mono = performance.now()
+    const wall = wallNow()
+    expect(Math.abs(wallAt(mono) - wall)).toBeLessThanOrEqual(1)
+    expect(wallAt(mono - 5000)).toBe(wallAt(mono) - 5000)
+    expect(systemClock.at).toBe(wallAt)
   })
 })

@@ -153,6 +153,21 @@ describe('route switches', () => {
     expect((await page('/beta/a')).headers['x-cache']).toBe('HIT')
   })
 
+  it('a reload applies to the very URL just served: a new route and new key options are not shadowed by the last resolved target', async () => {
+    await start({})
+    expect((await page('/hot?utm_source=x')).headers['x-cache']).toBe('MISS')
+    expect((await page('/hot?utm_source=x')).headers['x-cache']).toBe('HIT')
+
+    flip({ flags: { hot: false }, routes: [{ match: '/hot', flag: 'hot' }] })
+    const off = await page('/hot?utm_source=x')
+    expect([off.status, off.headers['x-cache']]).toEqual([503, 'SHED'])
+
+    // utm_source kept in the key: the same target now names another entry.
+    flip({ flags: { hot: true }, cache: { key: { ignoreQueryParams: [] } } })
+    expect((await page('/hot?utm_source=x')).headers['x-cache']).toBe('MISS')
+    expect(origin.requests.map((r) => r.url)).toEqual(['/hot', '/hot?utm_source=x'])
+  })
+
   it('matches path prefixes and ~regexes on the path (not the query), first match in config order', async () => {
     await start({
       flags: { articles: false, assets: true },
