@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { Pool } from 'undici'
 import { sumMetric } from '../src/spike/metrics.js'
+import { NO_MEMORY_REDUCER } from '../src/runtime.js'
 
 export const ROOT = join(import.meta.dirname, '..')
 
@@ -110,9 +111,13 @@ export function startProcess (command: string, args: string[], env: Record<strin
   return handle
 }
 
-/** A node child process (its stdout to /dev/null: that is where a production access log's cost shows up). */
+/**
+ * A node child process (its stdout to /dev/null: that is where a production access log's cost shows up), run as
+ * `npm start` runs corral: without V8's memory reducer (src/runtime.ts). The ceiling gets the same flag, so both sides
+ * run the same node; it never matters to the ceiling, whose small heap never sees a full collection.
+ */
 export function startNode (args: string[], env: Record<string, string> = {}): Child {
-  return startProcess(process.execPath, args, env)
+  return startProcess(process.execPath, [NO_MEMORY_REDUCER, ...args], env)
 }
 
 export interface Corral extends Child {

@@ -9,6 +9,7 @@ import { createProxy, type Proxy } from './proxy.js'
 import cluster from 'node:cluster'
 import { flushLogger, makeLogger } from './log.js'
 import { configFromPrimary, resolveWorkers, runPrimary, serveWorker } from './cluster.js'
+import { choosesMemoryReducer, NO_MEMORY_REDUCER } from './runtime.js'
 
 const USAGE = `usage:
   corral serve --config <file>     run the proxy
@@ -83,7 +84,12 @@ async function serve (args: string[]): Promise<number> {
     flushLogger(logger)
     return code
   }
-  return await serveUntilSignal(createProxy(loaded, { configPath: path }))
+  const proxy = createProxy(loaded, { configPath: path })
+  if (!choosesMemoryReducer(process.execArgv)) {
+    proxy.logger.warn({ fix: `node ${NO_MEMORY_REDUCER} <corral>/dist/cli.js serve (npm start does; cluster workers get it)` },
+      'V8\'s memory reducer is on: after its first idle spell the process answers hits ~20% slower for good (docs/benchmarks.md)')
+  }
+  return await serveUntilSignal(proxy)
 }
 
 /** Listen, reload on SIGHUP, drain on SIGTERM/SIGINT; resolves with the exit code. */

@@ -18,6 +18,7 @@ import { drainServer, listenOn } from './receive.js'
 import { logRejectedEdit, watchConfig } from './config/watch.js'
 import { flagsRecord, resolveFlags } from './flags.js'
 import { ConfigError } from './errors.js'
+import { workerExecArgv } from './runtime.js'
 
 export function resolveWorkers (workers: Config['workers']): number {
   return workers === 'auto' ? availableParallelism() : workers
@@ -52,6 +53,8 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
   let respawnDelayMs = 100
   const startedAt = new Map<number, number>()
 
+  // Workers serve: they run without V8's memory reducer whatever the primary was started with (runtime.ts).
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv) })
   const fork = (): void => {
     const worker = cluster.fork()
     startedAt.set(worker.id, Date.now())

@@ -15,6 +15,7 @@ import { loadConfigFile } from '../../src/config/load.js'
 import { createProxy, type ProxyOptions } from '../../src/proxy.js'
 import { freePort } from './memcached.js'
 import { merge, type TestProxy } from './proxy.js'
+import { NO_MEMORY_REDUCER } from '../../src/runtime.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const HOST = '127.0.0.1'
@@ -139,9 +140,11 @@ export interface CliOptions {
   readonly ready?: (cli: CliProcess) => Promise<boolean>
   /** Its own process group (pid = pgid), so a test can signal the whole group as systemd or a terminal does. */
   readonly detached?: boolean
+  /** Node's own flags; by default what `npm start` passes. */
+  readonly nodeArgs?: readonly string[]
 }
 
-export async function startCli (config: Json, { ready, detached = false }: CliOptions = {}): Promise<CliProcess> {
+export async function startCli (config: Json, { ready, detached = false, nodeArgs = [NO_MEMORY_REDUCER] }: CliOptions = {}): Promise<CliProcess> {
   const port = await freePort()
   const adminPort = await freePort()
   const file = tempConfigFile(merge({ log: { level: 'warn', access: false } }, {
@@ -149,7 +152,7 @@ export async function startCli (config: Json, { ready, detached = false }: CliOp
     listen: { ...(config['listen'] as Json | undefined), host: HOST, port },
     admin: { ...(config['admin'] as Json | undefined), host: HOST, port: adminPort }
   }))
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file.path], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file.path], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from './memcached.js'
+import { NO_MEMORY_REDUCER } from '../../src/runtime.js'
 
 export interface ProxyProcess {
   readonly url: string
@@ -42,7 +43,7 @@ export async function startProxyProcess (config: Record<string, unknown>): Promi
     listen: { host: HOST, port },
     admin: { host: HOST, port: adminPort }
   }))
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file], {
+  const child = spawn(process.execPath, [NO_MEMORY_REDUCER, '--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -7,11 +7,13 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
 import { freePort } from '../helpers/memcached.js'
 import { cliChildren, probe, tempConfigFile, until, type ConfigFile, type Json } from '../helpers/config-file.js'
 import type { Got } from '../helpers/proxy.js'
+import { NO_MEMORY_REDUCER } from '../../src/runtime.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const TOKEN = 'a-long-admin-token-0123456789'
@@ -107,6 +109,16 @@ describe('workers: 2, hot reload', () => {
     }
     file?.remove()
     await origin?.close()
+  })
+
+  it('workers run without V8\'s memory reducer though the primary was started without the flag, and no worker warns about it', () => {
+    const pids = workers()
+    expect(pids.length).toBe(2)
+    for (const pid of pids) {
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain(NO_MEMORY_REDUCER)
+    }
+    expect(readFileSync(`/proc/${primaryPid}/cmdline`, 'utf8').split('\0')).not.toContain(NO_MEMORY_REDUCER)
+    expect(logged('V8\'s memory reducer is on: after its first idle spell the process answers hits ~20% slower for good (docs/benchmarks.md)')).toEqual([])
   })
 
   it('a good edit reaches every worker', async () => {
