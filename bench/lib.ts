@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { connect, createServer } from 'node:net'
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { Pool } from 'undici'
@@ -116,8 +116,29 @@ export function startProcess (command: string, args: string[], env: Record<strin
  * `npm start` runs corral: without V8's memory reducer (src/runtime.ts). The ceiling gets the same flag, so both sides
  * run the same node; it never matters to the ceiling, whose small heap never sees a full collection.
  */
-export function startNode (args: string[], env: Record<string, string> = {}): Child {
-  return startProcess(process.execPath, [NO_MEMORY_REDUCER, ...args], env)
+export function startNode (args: string[], env: Record<string, string> = {}, nodeFlags: readonly string[] = [NO_MEMORY_REDUCER]): Child {
+  const argv = [...nodeFlags, ...args]
+  return serverCpu === null ? startProcess(process.execPath, argv, env) : startProcess('taskset', ['-c', String(serverCpu), process.execPath, ...argv], env)
+}
+
+let serverCpu: number | null = null
+
+/** Whether servers and the runner can be pinned to cores of their own (taskset, and at least 2 cores). */
+export function canPin (): boolean {
+  return availableParallelism() >= 2 && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0
+}
+
+/**
+ * Servers started from now on run on core 1 only, the runner (load generator, origin) on core 0: each side owns a
+ * core, as a proxy and its clients would in production, and the scheduler no longer moves either between cores
+ * mid-round. `null` undoes it for servers started later and lets the runner use every core again.
+ */
+export function pinCores (pinned: boolean): void {
+  serverCpu = pinned ? 1 : null
+  // cpus(), not availableParallelism(): the latter reads this process's own affinity, which pinning narrowed.
+  const cores = pinned ? '0' : `0-${cpus().length - 1}`
+  const done = spawnSync('taskset', ['-a', '-p', '-c', cores, String(process.pid)], { stdio: 'ignore' })
+  if (done.status !== 0) throw new Error(`taskset could not pin the runner to core(s) ${cores}`)
 }
 
 export interface Corral extends Child {
@@ -145,8 +166,11 @@ export function sourceVersion (): { commit: string, dirtySrc: boolean } {
   return { commit: head.stdout?.trim() ?? 'unknown', dirtySrc: (dirty.stdout ?? '').trim() !== '' }
 }
 
-/** Start corral (the built dist/cli.js, or its snapshot) with a config written to a temp file. */
-export async function startCorral (config: Record<string, unknown>): Promise<Corral> {
+/**
+ * Start corral (the built dist/cli.js, or its snapshot) with a config written to a temp file; node's flags as
+ * `npm start` gives them unless `nodeFlags` says otherwise.
+ */
+export async function startCorral (config: Record<string, unknown>, nodeFlags?: readonly string[]): Promise<Corral> {
   const port = await freePort()
   const adminPort = await freePort()
   const full = {
@@ -157,7 +181,7 @@ export async function startCorral (config: Record<string, unknown>): Promise<Cor
   const dir = mkdtempSync(join(tmpdir(), 'corral-bench-'))
   const file = join(dir, 'proxy.config.json')
   writeFileSync(file, JSON.stringify(full))
-  const child = startNode([corralCli, 'serve', '--config', file])
+  const child = startNode([corralCli, 'serve', '--config', file], {}, nodeFlags)
   const url = `http://127.0.0.1:${port}`
   const stop = async (): Promise<void> => {
     await child.stop()

@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import {
   ROOT, burst, load, median, memcachedStats, metricSum, processTree, responseShape, sleep, startCeiling, startCorral,
-  snapshotDist, sourceVersion, startMemcached, statusKb, stopAll, takeUnexpectedExits, treeCpuSeconds, type Child, type LoadResult, type Memcached
+  canPin, pinCores, snapshotDist, sourceVersion, startMemcached, statusKb, stopAll, takeUnexpectedExits, treeCpuSeconds, type Child, type LoadResult, type Memcached
 } from './lib.js'
 import { startOrigin, type BenchOrigin } from './origin.js'
 
@@ -203,10 +203,10 @@ async function checkShapes (r: Run, section: string, ceilingUrl: string, corralU
   log(`  response head: ceiling ${a.headBytes} B, corral ${b.headBytes} B; body ${a.bodyBytes} / ${b.bodyBytes} B${same ? '' : `  WARNING: headers differ: ceiling [${a.names.join(' ')}] corral [${b.names.join(' ')}]`}`)
 }
 
-function corralContender (name: string, originUrl: string, extra: Record<string, unknown> = {}, log0 = false): Contender {
+function corralContender (name: string, originUrl: string, extra: Record<string, unknown> = {}, log0 = false, nodeFlags?: readonly string[]): Contender {
   return {
     name,
-    start: async () => await startCorral({ origin: { url: originUrl }, log: { access: log0 }, ...extra })
+    start: async () => await startCorral({ origin: { url: originUrl }, log: { access: log0 }, ...extra }, nodeFlags)
   }
 }
 
@@ -242,6 +242,40 @@ async function hitSection (r: Run): Promise<void> {
     row(r, s, 'share of corral answers that were HIT', pct(hits / all), '~100%', atLeast(hits / all, 0.99))
     gateClientErrors(r, s, measured)
   } finally {
+    await Promise.all(measured.map(async (m) => await m.child.stop()))
+  }
+  await pinnedHit(r, s)
+}
+
+/**
+ * Section 1 again with each side on a core of its own: the server (ceiling, corral) on core 1, the load generator on
+ * core 0. Floating, the two share both cores: the scheduler moves them mid-round, and a response to a reader that went
+ * to sleep costs the sender a wake-up on another core (writev took 11 µs per response against the ceiling and 16 µs
+ * against corral in one profile), which widens any difference in the servers' own work.
+ */
+async function pinnedHit (r: Run, s: string): Promise<void> {
+  if (!canPin()) {
+    row(r, s, 'pinned (server core 1, load core 0): ratio log off / ceiling', 'skipped: needs taskset and 2 cores', '>= 0.85', 'skipped')
+    return
+  }
+  log('  pinned: servers on core 1, the load generator on core 0')
+  pinCores(true)
+  let measured: Measured[] = []
+  try {
+    measured = await interleave(r, [
+      ceilingContender(),
+      corralContender('corral (access log off)', r.origin.url, {}, false),
+      // Node's default, without the flag npm start passes (src/runtime.ts): what the flag is worth, measured here.
+      corralContender('corral (V8 memory reducer)', r.origin.url, {}, false, ['--memory-reducer'])
+    ], '/page')
+    const [ceiling, off, reducer] = measured as [Measured, Measured, Measured]
+    r.details[`${s}.pinned`] = { ceiling: summarize(ceiling), corralLogOff: summarize(off), corralMemoryReducer: summarize(reducer) }
+    row(r, s, 'pinned (server core 1, load core 0): ratio log off / ceiling', ratioText(off, ceiling), '>= 0.85', atLeast(off.medianRps / ceiling.medianRps, 0.85))
+    cpuRatioRow(r, s, 'pinned: ratio log off / ceiling', off, ceiling, 0.85)
+    row(r, s, 'pinned: node default (memory reducer on) / log off', ratioText(reducer, off), 'report', 'info')
+    gateClientErrors(r, s, measured)
+  } finally {
+    pinCores(false)
     await Promise.all(measured.map(async (m) => await m.child.stop()))
   }
 }
