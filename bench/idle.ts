@@ -1,7 +1,7 @@
 /**
  * `npm run bench:idle`: what V8's memory reducer costs a proxy that goes quiet between bursts. corral started as
  * `npm start` starts it (`--no-memory-reducer`), corral with node's default (`--memory-reducer`) and the bare node:http
- * ceiling, each on core 1, the load generator on core 0; rounds of 4 s at a fixed 15 000 req/s in turn, so each
+ * ceiling, each on a core of its own, the load generator on another; rounds of 4 s at a fixed 15 000 req/s in turn, so each
  * server idles while the others run. Prints each server's CPU per request round by round: with the reducer, corral's
  * cost steps up for good once V8's first memory-reducing collection has run (about 100 s in). About 4 minutes.
  */

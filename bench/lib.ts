@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { connect, createServer } from 'node:net'
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { Pool } from 'undici'
@@ -123,22 +123,35 @@ export function startNode (args: string[], env: Record<string, string> = {}, nod
 
 let serverCpu: number | null = null
 
-/** Whether servers and the runner can be pinned to cores of their own (taskset, and at least 2 cores). */
+/** The CPUs this runner may use, as taskset prints them (`0-1`, `2,3`), read before any pinning; null without taskset. */
+const allowedCpus: { readonly list: string, readonly ids: number[] } | null = (() => {
+  const out = spawnSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' })
+  const list = out.status === 0 ? /list:\s*(\S+)/.exec(out.stdout)?.[1] : undefined
+  if (list === undefined) return null
+  const ids = list.split(',').flatMap((part) => {
+    const [from, to] = part.split('-').map(Number) as [number, number | undefined]
+    return to === undefined ? [from] : Array.from({ length: to - from + 1 }, (_, i) => from + i)
+  })
+  return { list, ids }
+})()
+
+/** Whether servers and the runner can be pinned to cores of their own (taskset, and at least 2 cores allowed). */
 export function canPin (): boolean {
-  return availableParallelism() >= 2 && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0
+  return allowedCpus !== null && allowedCpus.ids.length >= 2
 }
 
 /**
- * Servers started from now on run on core 1 only, the runner (load generator, origin) on core 0: each side owns a
- * core, as a proxy and its clients would in production, and the scheduler no longer moves either between cores
- * mid-round. `null` undoes it for servers started later and lets the runner use every core again.
+ * Servers started from now on run on the second allowed core only, the runner (load generator, origin) on the first:
+ * each side owns a core, as a proxy and its clients would in production, and the scheduler no longer moves either
+ * between cores mid-round. `false` undoes it for servers started later and gives the runner its cores back.
  */
 export function pinCores (pinned: boolean): void {
-  serverCpu = pinned ? 1 : null
-  // cpus(), not availableParallelism(): the latter reads this process's own affinity, which pinning narrowed.
-  const cores = pinned ? '0' : `0-${cpus().length - 1}`
+  if (allowedCpus === null) throw new Error('taskset is not available')
+  const [runner, server] = allowedCpus.ids as [number, number]
+  serverCpu = pinned ? server : null
+  const cores = pinned ? String(runner) : allowedCpus.list
   const done = spawnSync('taskset', ['-a', '-p', '-c', cores, String(process.pid)], { stdio: 'ignore' })
-  if (done.status !== 0) throw new Error(`taskset could not pin the runner to core(s) ${cores}`)
+  if (done.status !== 0) throw new Error(`taskset could not set the runner's cores to ${cores}`)
 }
 
 export interface Corral extends Child {
