@@ -16,7 +16,7 @@ export interface Clock {
  * second, so a clock step (NTP) shows within a second and the monotonic clock's drift never accumulates.
  */
 export function wallNow (): number {
-  return Math.floor(anchor + performance.now())
+  return wallAt(performance.now())
 }
 
 let anchor = Date.now() - performance.now()

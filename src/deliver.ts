@@ -24,7 +24,8 @@ interface HitHeaders { readonly age: number, readonly ttl: number, readonly head
 /** Keyed by the entry's header list, which entries decoded from the same memcached item share (store/codec.ts). */
 const HIT_HEADERS = new WeakMap<readonly string[], HitHeaders>()
 /** The last entry's, checked first: a spike repeats one page, and a WeakMap lookup costs more than a comparison. */
-let lastHitHeaders: { key: readonly string[] | null, memo: HitHeaders | undefined } = { key: null, memo: undefined }
+let lastHeaders: readonly string[] | null = null
+let lastMemo: HitHeaders | undefined
 
 /**
  * A fresh hit. Age and ttl change once a second, so the header list is built once per entry per second and reused
@@ -33,14 +34,13 @@ let lastHitHeaders: { key: readonly string[] | null, memo: HitHeaders | undefine
 export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number, head: boolean): void {
   const age = ageSeconds(entry, now)
   const ttl = ttlSeconds(entry, now)
-  let memo = lastHitHeaders.key === entry.headers ? lastHitHeaders.memo : HIT_HEADERS.get(entry.headers)
+  let memo = lastHeaders === entry.headers ? lastMemo : HIT_HEADERS.get(entry.headers)
   if (memo === undefined || memo.age !== age || memo.ttl !== ttl) {
     memo = { age, ttl, headers: entry.headers.concat('age', String(age), 'x-cache', 'HIT', 'cache-status', hitCacheStatus(ttl)) }
     HIT_HEADERS.set(entry.headers, memo)
-    lastHitHeaders = { key: entry.headers, memo }
-  } else if (lastHitHeaders.memo !== memo) {
-    lastHitHeaders = { key: entry.headers, memo }
   }
+  lastHeaders = entry.headers
+  lastMemo = memo
   res.writeHead(entry.status, memo.headers)
   if (head) res.end()
   else res.end(entry.body)

@@ -136,7 +136,7 @@ export class Origin {
         reject(err)
         // Aborted, the request never reaches the origin once dequeued; an answer racing the deadline is dropped.
         deadline.abort(err)
-        sent.then((late) => late.body.destroy(), noop)
+        sent.then((late) => abandon(late.body), noop)
       }, timeoutMs)
       req.body?.once('resume', clear)
       sent.then((res) => {

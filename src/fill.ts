@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import type { CacheStore, StoredEntry, VaryIndex } from './store/types.js'
 import type { FlightOutcome } from './coalesce/single-flight.js'
 import { PASS_OUTCOME } from './coalesce/single-flight.js'
-import { readBodyUpTo, type Origin, type OriginResponse } from './fetch.js'
+import { abandon, readBodyUpTo, type Origin, type OriginResponse } from './fetch.js'
 import { decideStorable, type Deadlines, type NotStorableReason, type RequestFacts, type StoreOptions } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { makeVariantKey, parseVary } from './key.js'
@@ -80,7 +80,7 @@ export async function fill (ctx: FillContext, req: FillRequest, settle: (outcome
   } catch (err) {
     // The body holds an origin limiter slot until it ends or closes (fetch.ts), and a paused one holds its undici
     // connection: whatever throws between the headers and the body's last byte must not keep either for ever.
-    response.body.destroy()
+    abandon(response.body)
     throw err
   }
 }

@@ -388,7 +388,7 @@ export class Pipeline implements TraceSink {
   #passUnsafe (ex: Exchange): void {
     const { res, trace, primaryKey } = ex
     res.once('finish', () => {
-      if (trace.xCache === 'PASS' && trace.originStatus !== 0 && trace.originStatus < 400) this.#markStale(primaryKey).catch(noop)
+      if (trace.originStatus !== 0 && trace.originStatus < 400) this.#markStale(primaryKey).catch(noop)
     })
     this.#pass(ex, CACHE_STATUS.method)
   }

@@ -13,7 +13,7 @@ import { fillUrl, type Answers, type Exchange } from '../exchange.js'
 import type { FleetLease } from './lease.js'
 import type { FlightOutcome, SingleFlight } from './single-flight.js'
 import { fill, type FillContext, type FillRequest, type FillResult } from '../fill.js'
-import { discard } from '../fetch.js'
+import { abandon, discard } from '../fetch.js'
 import { makeVariantKey, normalizeHost } from '../key.js'
 import { mayServeOnError, ttlSeconds } from '../policy/usable.js'
 import { makeOriginRequestHeaders, normalizeAcceptEncoding } from '../headers.js'
@@ -116,7 +116,7 @@ export class Coalescer {
         return this.#onFilled(ex, stale, result, role === 'alone')
       } catch (err) {
         // A body nobody took holds an origin slot (fetch.ts) until it is destroyed.
-        if (result.kind === 'stream') result.response.body.destroy()
+        if (result.kind === 'stream') abandon(result.response.body)
         throw err
       }
     }

@@ -279,10 +279,7 @@ export class MemcachedStore implements CacheStore, LeaseStore {
     const token = held.token
     const node = this.#pick(itemKey)
     if (node === undefined) return
-    const current = await this.#call<Buffer | null>(node, 'get', done => {
-      node.client.get(itemKey, (err, value) => done(err, value))
-    })
-    if (current === FAILED || current === null || current.toString() !== token) return
+    if (await this.#leaseHolder(node, itemKey) !== token) return
     await this.#call<boolean | null>(node, 'delete', done => {
       node.client.delete(itemKey, (err, ok) => done(err, ok))
     })
@@ -341,14 +338,12 @@ export class MemcachedStore implements CacheStore, LeaseStore {
   async #renew (itemKey: string, token: string, ttlMs: number): Promise<void> {
     const node = this.#pick(itemKey)
     if (node === undefined) return
-    const current = await this.#call<Buffer | null>(node, 'get', done => {
-      node.client.get(itemKey, (err, value) => done(err, value))
-    })
+    const holder = await this.#leaseHolder(node, itemKey)
     // Unknown (error, timeout): try again on the next tick, the lease still has half its time.
-    if (current === FAILED) return
+    if (holder === FAILED) return
     const held = this.#leases.get(itemKey)
     if (held?.token !== token) return
-    if (current === null || current.toString() !== token) {
+    if (holder !== token) {
       // Expired or taken over: no longer ours, and release must not delete the new holder's lease.
       clearInterval(held.timer)
       this.#leases.delete(itemKey)
@@ -357,6 +352,14 @@ export class MemcachedStore implements CacheStore, LeaseStore {
     await this.#call<boolean | null>(node, 'touch', done => {
       node.client.touch(itemKey, leaseExpirySeconds(ttlMs), (err, ok) => done(err, ok))
     })
+  }
+
+  /** The token a lease item holds now: null when there is none, FAILED when memcached did not answer. */
+  async #leaseHolder (node: Node, itemKey: string): Promise<string | null | Failed> {
+    const current = await this.#call<Buffer | null>(node, 'get', done => {
+      node.client.get(itemKey, (err, value) => done(err, value))
+    })
+    return current === FAILED || current === null ? current : current.toString()
   }
 
   /** Marks the node down and gives it a new memjs client, whose buffer holds no bytes of the old connection. */

@@ -56,6 +56,11 @@ function newPrefix (): string {
   return `fleet${randomBytes(4).toString('hex')}:`
 }
 
+/** A store of its own on the shared memcached, in namespace `prefix`: to look at or hold what the proxies share. */
+function memcachedClient (prefix: string): MemcachedStore {
+  return new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 })
+}
+
 async function page (proxy: { url: string }, path: string, headers: Record<string, string> = {}): Promise<Got> {
   return await get(`${proxy.url}${path}`, { host: HOST, ...headers })
 }
@@ -188,7 +193,7 @@ describe.skipIf(memcached === null)('a fleet sharing memcached', () => {
     expect(again.body.length).toBe(big.length)
     // …but never sent to memcached.
     expect(metricSum(await metrics(a), 'corral_memcached_skips_total', 'reason="too-large"')).toBeGreaterThanOrEqual(1)
-    const reader = new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 })
+    const reader = memcachedClient(prefix)
     try {
       expect(await reader.get(`${HOST}/big`)).toBeUndefined()
     } finally {
@@ -242,8 +247,8 @@ describe.skipIf(memcached === null)('a fleet sharing memcached', () => {
     // A lease that dies before its TTL lets a second process fetch while the leader is still fetching. Lower bound
     // only (a slow machine makes it longer, never shorter); without leaseExpirySeconds' extra second it lived 150-820 ms.
     const prefix = newPrefix()
-    const holder = new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 })
-    const store = new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 })
+    const holder = memcachedClient(prefix)
+    const store = memcachedClient(prefix)
     try {
       expect(await holder.tryLease('site.test/lease', 1000)).toBe('acquired')
       const taken = performance.now()
@@ -269,7 +274,7 @@ describe.skipIf(memcached === null)('a fleet sharing memcached', () => {
     await expect.poll(async () => await leases(b, 'held'), { timeout: 10_000 }).toBe(1)
     // A witness item with the lease's lifetime (leaseExpirySeconds(1000) = expirySeconds(2000) = 2 s), stored after
     // the lease was taken: once memcached has expired it, a lease that was not renewed has expired too.
-    const side = new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 })
+    const side = memcachedClient(prefix)
     try {
       const record = { kind: 'vary', key: 'witness', varyHeaders: ['accept'], epoch: 'e', storedAt: 0 } as const
       await side.set('witness', record, 2000)

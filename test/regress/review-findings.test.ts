@@ -7,6 +7,7 @@ import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
 import { startProxy, get, rawRequest, burstBehindOneFetch, TestClock, type TestProxy } from '../helpers/proxy.js'
 import { parseConfig } from '../../src/config/load.js'
 import { MemoryStore } from '../../src/store/memory.js'
+import { makeEntry } from '../store/records.js'
 import { Origin } from '../../src/fetch.js'
 import { OriginLimiter } from '../../src/origin-limit.js'
 import { fill, type FillContext, type FillRequest } from '../../src/fill.js'
@@ -156,10 +157,7 @@ describe('a record node:http refuses to write', () => {
     // What a damaged record would look like once in L1 (the codec now refuses such items from memcached): a header
     // value with a control character, which writeHead throws on, synchronously, inside the request listener.
     const now = Date.now()
-    store.set('/bad', {
-      kind: 'entry',
-      key: '/bad',
-      status: 200,
+    store.set('/bad', makeEntry('/bad', {
       headers: ['x-note', 'a\u0001b', 'content-length', '2'],
       body: Buffer.from('ok'),
       storedAt: now,
@@ -167,10 +165,8 @@ describe('a record node:http refuses to write', () => {
       freshUntil: now + 60_000,
       staleWhileRevalidateUntil: now + 60_000,
       staleIfErrorUntil: now + 60_000,
-      mustRevalidate: false,
-      etag: undefined,
-      lastModified: undefined
-    }, 60_000)
+      etag: undefined
+    }), 60_000)
     for (let i = 0; i < 2; i++) {
       const bad = await get(`${p.url}/bad`)
       expect(bad.status).toBe(500)
