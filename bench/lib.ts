@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { Pool } from 'undici'
 import { sumMetric } from '../src/spike/metrics.js'
-import { NO_MEMORY_REDUCER } from '../src/runtime.js'
+import { NO_MEMORY_REDUCER } from '../src/ops/runtime.js'
 
 export const ROOT = join(import.meta.dirname, '..')
 

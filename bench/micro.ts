@@ -5,7 +5,7 @@
  */
 import { parseConfig } from '../src/config/load.js'
 import { compileRoutes, decideShed, matchRoute } from '../src/shed.js'
-import { resolveFlags } from '../src/flags.js'
+import { resolveFlags } from '../src/config/flags.js'
 import { makeCacheKey, makeKeyOptions, normalizeQuery, splitTarget } from '../src/key.js'
 import { decideUsable } from '../src/policy/usable.js'
 import { decodeRecord, encodeRecord, type MetaMemo } from '../src/store/codec.js'

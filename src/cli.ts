@@ -4,12 +4,12 @@
  */
 import { parseArgs } from 'node:util'
 import { loadConfigFile, type LoadedConfig } from './config/load.js'
-import { ConfigError } from './errors.js'
+import { ConfigError } from './core/errors.js'
 import { createProxy, type Proxy } from './proxy.js'
 import cluster from 'node:cluster'
-import { flushLogger, makeLogger } from './log.js'
-import { configFromPrimary, resolveWorkers, runPrimary, serveWorker } from './cluster.js'
-import { choosesMemoryReducer, NO_MEMORY_REDUCER } from './runtime.js'
+import { flushLogger, makeLogger } from './core/log.js'
+import { configFromPrimary, resolveWorkers, runPrimary, serveWorker } from './ops/cluster.js'
+import { choosesMemoryReducer, NO_MEMORY_REDUCER } from './ops/runtime.js'
 
 const USAGE = `usage:
   corral serve --config <file>     run the proxy

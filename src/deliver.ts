@@ -4,10 +4,10 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { StoredEntry } from './store/types.js'
-import type { XCache } from './metrics.js'
+import type { XCache } from './core/metrics.js'
 import { ageSeconds, ttlSeconds } from './policy/usable.js'
 import type { ShedAnswer, ShedReason } from './shed.js'
-import { ClientStalledError } from './errors.js'
+import { ClientStalledError } from './core/errors.js'
 
 /** Writes a cached entry. One array concat per hit; no header parsing. */
 export function deliverEntry (

@@ -1,11 +1,11 @@
 /** One request on its way through the pipeline, and the ways the pipeline can answer it. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Trace } from './trace.js'
+import type { Trace } from './core/trace.js'
 import type { CompiledRoute, ShedReason } from './shed.js'
 import type { StoredEntry } from './store/types.js'
-import type { OriginResponse } from './fetch.js'
-import type { XCache } from './metrics.js'
-import type { CorralError } from './errors.js'
+import type { OriginResponse } from './origin/fetch.js'
+import type { XCache } from './core/metrics.js'
+import type { CorralError } from './core/errors.js'
 
 /** A request in flight through the pipeline. One per request, fixed shape. */
 export interface Exchange {

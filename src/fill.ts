@@ -8,12 +8,12 @@ import { randomBytes } from 'node:crypto'
 import type { CacheStore, StoredEntry, VaryIndex } from './store/types.js'
 import type { FlightOutcome } from './coalesce/single-flight.js'
 import { PASS_OUTCOME } from './coalesce/single-flight.js'
-import { abandon, readBodyUpTo, type Origin, type OriginResponse } from './fetch.js'
+import { abandon, readBodyUpTo, type Origin, type OriginResponse } from './origin/fetch.js'
 import { decideStorable, type Deadlines, type NotStorableReason, type RequestFacts, type StoreOptions } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { makeVariantKey, parseVary } from './key.js'
-import { appendVia, firstValue, toFlatHeaders, type HeaderRecord } from './headers.js'
-import { OriginStatusError, type CorralError } from './errors.js'
+import { appendVia, firstValue, toFlatHeaders, type HeaderRecord } from './core/headers.js'
+import { OriginStatusError, type CorralError } from './core/errors.js'
 
 export interface FillRequest {
   readonly facts: RequestFacts

@@ -3,7 +3,7 @@
  * spellings a client controls (host case, parameter order, tracking tags) do not split or poison entries.
  */
 import type { Config } from './config/types.js'
-import { joinValue, normalizeAcceptEncoding, type HeaderRecord } from './headers.js'
+import { joinValue, normalizeAcceptEncoding, type HeaderRecord } from './core/headers.js'
 
 export interface KeyOptions {
   readonly sortQuery: boolean

@@ -6,10 +6,10 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
-import { abandon, toOriginError, type OriginResponse } from './fetch.js'
-import type { XCache } from './metrics.js'
-import { appendVia, toFlatHeaders } from './headers.js'
-import { ClientStalledError, CorralError } from './errors.js'
+import { abandon, toOriginError, type OriginResponse } from './origin/fetch.js'
+import type { XCache } from './core/metrics.js'
+import { appendVia, toFlatHeaders } from './core/headers.js'
+import { ClientStalledError, CorralError } from './core/errors.js'
 
 const REPLACED = new Set(['x-cache', 'cache-status'])
 

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Config } from './config/types.js'
-import type { Logger } from './log.js'
+import type { Logger } from './core/log.js'
 
 export function makeServer (
   listen: Config['listen'], handle: (req: IncomingMessage, res: ServerResponse) => void, logger: Logger

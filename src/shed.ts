@@ -2,7 +2,7 @@ import { extname } from 'node:path'
 import type { LoadedConfig } from './config/load.js'
 import schema from './config/schema.json' with { type: 'json' }
 import type { Priority, WhenShedConfig } from './config/types.js'
-import type { Flags } from './flags.js'
+import type { Flags } from './config/flags.js'
 
 /** Why a request was not served normally: the label of the sheds-by-reason metric and the access line. */
 export type ShedReason = 'route-off' | 'cache-only' | 'shed-percent' | 'origin-saturated'

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseConfig, type LoadedConfig } from '../src/config/load.js'
-import { resolveFlags, type Flags } from '../src/flags.js'
+import { resolveFlags, type Flags } from '../src/config/flags.js'
 import { compileRoutes, decideShed, isShedTicket, matchRoute, type CompiledRoute, type ShedDecision } from '../src/shed.js'
 import type { Priority } from '../src/config/types.js'
 

@@ -6,8 +6,8 @@
  */
 import type { CacheStore, LeaseStore, StoredEntry, VaryIndex } from '../store/types.js'
 import { makeVariantKey } from '../key.js'
-import type { HeaderRecord } from '../headers.js'
-import type { LeaseStep } from '../trace.js'
+import type { HeaderRecord } from '../core/headers.js'
+import type { LeaseStep } from '../core/trace.js'
 
 export type FleetTurn =
   /** Fetch from the origin; call `release` when the fill is stored (or failed). */

@@ -4,21 +4,21 @@
  * answer goes back to the pipeline. Stale-while-revalidate refreshes take the same road in the background.
  */
 import { performance } from 'node:perf_hooks'
-import type { Clock } from '../clock.js'
-import type { Logger } from '../log.js'
-import type { Metrics } from '../metrics.js'
+import type { Clock } from '../core/clock.js'
+import type { Logger } from '../core/log.js'
+import type { Metrics } from '../core/metrics.js'
 import type { StoredEntry, VaryIndex } from '../store/types.js'
 import type { RequestFacts } from '../policy/storable.js'
 import { fillUrl, type Answers, type Exchange } from '../exchange.js'
 import type { FleetLease } from './lease.js'
 import type { FlightOutcome, SingleFlight } from './single-flight.js'
 import { fill, type FillContext, type FillRequest, type FillResult } from '../fill.js'
-import { abandon, discard } from '../fetch.js'
+import { abandon, discard } from '../origin/fetch.js'
 import { makeVariantKey, normalizeHost } from '../key.js'
 import { mayServeOnError, ttlSeconds } from '../policy/usable.js'
-import { makeOriginRequestHeaders, normalizeAcceptEncoding } from '../headers.js'
+import { makeOriginRequestHeaders, normalizeAcceptEncoding } from '../core/headers.js'
 import { CACHE_STATUS, staleCacheStatus } from '../deliver.js'
-import { CorralError, WaiterTimeoutError } from '../errors.js'
+import { CorralError, WaiterTimeoutError } from '../core/errors.js'
 
 /** What coalescing reads from the pipeline; functions, because a reload swaps the cache and the fill settings. */
 export interface CoalesceContext {

@@ -7,7 +7,7 @@
  * once instead of queueing (nginx's cache lock makes them wait 5 s).  [in-process state, no I/O]
  */
 import type { StoredEntry, VaryIndex } from '../store/types.js'
-import { WaiterTimeoutError, type CorralError } from '../errors.js'
+import { WaiterTimeoutError, type CorralError } from '../core/errors.js'
 
 export type FlightOutcome =
   /** A response waiters may share. `vary` is set when it came with Vary: waiters check their own variant. */

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { dirname, resolve } from 'node:path'
 import { Ajv } from 'ajv'
-import { parseWithSchema, readDocument } from '../schema-errors.js'
+import { parseWithSchema, readDocument } from './schema-errors.js'
 import schema from './schema.json' with { type: 'json' }
-import { ConfigError } from '../errors.js'
+import { ConfigError } from '../core/errors.js'
 import type { Config } from './types.js'
-import { flagValue } from '../flags.js'
+import { flagValue } from './flags.js'
 
 export interface LoadedConfig {
   readonly config: Config

@@ -1,9 +1,9 @@
 import { realpathSync, watch, type FSWatcher } from 'node:fs'
 import { readFile, realpath } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
-import { ConfigError } from '../errors.js'
-import { systemClock, type Clock } from '../clock.js'
-import type { Logger } from '../log.js'
+import { ConfigError } from '../core/errors.js'
+import { systemClock, type Clock } from '../core/clock.js'
+import type { Logger } from '../core/log.js'
 import { configVersion, parseConfig, type LoadedConfig } from './load.js'
 
 export interface WatchOptions {

@@ -1,5 +1,5 @@
 /** RFC 9111 §5.2: Cache-Control as a map of lower-case directive → value (true when it has none). Pure. */
-import type { HeaderValue } from '../headers.js'
+import type { HeaderValue } from '../core/headers.js'
 
 export type Directives = ReadonlyMap<string, string | true>
 

@@ -5,7 +5,7 @@
  * - from a client: If-None-Match / If-Modified-Since answered from cache (RFC 9110 §13.1).
  */
 import type { StoredEntry } from '../store/types.js'
-import { firstValue, isHopByHop, removeOwnVia, type HeaderRecord, type HeaderValue } from '../headers.js'
+import { firstValue, isHopByHop, removeOwnVia, type HeaderRecord, type HeaderValue } from '../core/headers.js'
 
 export function makeConditionalHeaders (entry: StoredEntry): Record<string, string> | null {
   if (entry.etag !== undefined) {

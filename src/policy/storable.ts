@@ -6,7 +6,7 @@
  * corral adds the shared-proxy policies on top: Set-Cookie, Vary: *, the operator's grace and stale-if-error defaults.
  */
 import CachePolicy from 'http-cache-semantics'
-import type { HeaderRecord } from '../headers.js'
+import type { HeaderRecord } from '../core/headers.js'
 import { parseVary } from '../key.js'
 import type { EntryDeadlines } from '../store/types.js'
 import { deltaSeconds, parseCacheControl } from './cache-control.js'

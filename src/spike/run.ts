@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import autocannon from 'autocannon'
-import { systemClock, type Clock } from '../clock.js'
+import { systemClock, type Clock } from '../core/clock.js'
 import type { MetricsSource } from './metrics.js'
 import { planSlices, planStages, type LoadKind, type PlannedStage, type Scenario, type ScenarioRequest, type Slice } from './scenario.js'
 import {

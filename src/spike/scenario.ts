@@ -1,5 +1,5 @@
 import { Ajv } from 'ajv'
-import { parseWithSchema, readDocument } from '../schema-errors.js'
+import { parseWithSchema, readDocument } from '../config/schema-errors.js'
 import schema from './scenario.schema.json' with { type: 'json' }
 
 export interface Thresholds {

@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '../clock.js'
+import { systemClock, type Clock } from '../core/clock.js'
 import { MemoryStore } from './memory.js'
 import { isPromise, type CacheRecord, type CacheStore, type MaybePromise } from './types.js'
 import { withBody } from './codec.js'

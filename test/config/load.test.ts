@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { assertAdminTokenForBoundHost, isLoopbackHost, loadConfigFile, parseConfig } from '../../src/config/load.js'
-import { ConfigError } from '../../src/errors.js'
+import { ConfigError } from '../../src/core/errors.js'
 
 const ORIGIN = { url: 'http://127.0.0.1:3000' }
 const dir = mkdtempSync(join(tmpdir(), 'corral-load-'))

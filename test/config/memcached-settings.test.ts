@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.js'
-import { ConfigError } from '../../src/errors.js'
+import { ConfigError } from '../../src/core/errors.js'
 import { MemcachedStore } from '../../src/store/memcached.js'
 import { freePort } from '../helpers/memcached.js'
 

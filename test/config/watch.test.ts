@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadConfigFile, type LoadedConfig } from '../../src/config/load.js'
 import { watchConfig, type ConfigWatcher } from '../../src/config/watch.js'
-import type { ConfigError } from '../../src/errors.js'
+import type { ConfigError } from '../../src/core/errors.js'
 
 type Event = { kind: 'apply', next: LoadedConfig, prev: LoadedConfig } | { kind: 'reject', err: ConfigError }
 

@@ -15,7 +15,7 @@ import { loadConfigFile } from '../../src/config/load.js'
 import { createProxy, type ProxyOptions } from '../../src/proxy.js'
 import { freePort } from './memcached.js'
 import { merge, type TestProxy } from './proxy.js'
-import { NO_MEMORY_REDUCER } from '../../src/runtime.js'
+import { NO_MEMORY_REDUCER } from '../../src/ops/runtime.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const HOST = '127.0.0.1'

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from './memcached.js'
-import { NO_MEMORY_REDUCER } from '../../src/runtime.js'
+import { NO_MEMORY_REDUCER } from '../../src/ops/runtime.js'
 
 export interface ProxyProcess {
   readonly url: string

@@ -13,7 +13,7 @@ import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
 import { freePort } from '../helpers/memcached.js'
 import { cliChildren, probe, tempConfigFile, until, type ConfigFile, type Json } from '../helpers/config-file.js'
 import type { Got } from '../helpers/proxy.js'
-import { NO_MEMORY_REDUCER } from '../../src/runtime.js'
+import { NO_MEMORY_REDUCER } from '../../src/ops/runtime.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const TOKEN = 'a-long-admin-token-0123456789'

@@ -8,8 +8,8 @@ import { startProxy, get, rawRequest, burstBehindOneFetch, TestClock, type TestP
 import { parseConfig } from '../../src/config/load.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { makeEntry } from '../store/records.js'
-import { Origin } from '../../src/fetch.js'
-import { OriginLimiter } from '../../src/origin-limit.js'
+import { Origin } from '../../src/origin/fetch.js'
+import { OriginLimiter } from '../../src/origin/limit.js'
 import { fill, type FillContext, type FillRequest } from '../../src/fill.js'
 
 let origin: TestOrigin | undefined

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util'
-import type { Config, FlagEntry, FlagValue } from './config/types.js'
+import type { Config, FlagEntry, FlagValue } from './types.js'
 
 /**
  * The flags in force, resolved once per config load so the pipeline reads plain fields per request.

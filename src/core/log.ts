@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http'
 import pino, { type Logger, type DestinationStream } from 'pino'
 import type { Trace } from './trace.js'
 import { wallNow } from './clock.js'
-import type { Config } from './config/types.js'
+import type { Config } from '../config/types.js'
 
 export type { Logger }
 

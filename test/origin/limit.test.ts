@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { OriginBusyError } from '../src/errors.js'
-import { ADAPTIVE_DEFAULT_MAX, ADAPTIVE_MIN_LIMIT, OriginLimiter, type OriginLimitOptions } from '../src/origin-limit.js'
+import { OriginBusyError } from '../../src/core/errors.js'
+import { ADAPTIVE_DEFAULT_MAX, ADAPTIVE_MIN_LIMIT, OriginLimiter, type OriginLimitOptions } from '../../src/origin/limit.js'
 
 const BASE: OriginLimitOptions = { maxInFlight: 5, queueSize: 100, queueTimeoutMs: 1000, adaptive: false }
 

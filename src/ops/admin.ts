@@ -4,8 +4,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { tokenMatches } from './admin-token.js'
-import { ConfigError } from './errors.js'
-import type { Logger } from './log.js'
+import { ConfigError } from '../core/errors.js'
+import type { Logger } from '../core/log.js'
 
 export interface AdminDeps {
   /** Prometheus text (a cluster primary aggregates its workers'). */

@@ -1,4 +1,4 @@
-import { OriginBusyError } from './errors.js'
+import { OriginBusyError } from '../core/errors.js'
 
 export interface OriginLimitOptions {
   /** Cap on concurrent origin requests; 0 means no cap (and, in adaptive mode, ADAPTIVE_DEFAULT_MAX). */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ChunkedDestination, hundredths } from '../src/log.js'
+import { ChunkedDestination, hundredths } from '../../src/core/log.js'
 
 function target (): { chunks: string[], write: (chunk: Buffer) => void } {
   const chunks: string[] = []

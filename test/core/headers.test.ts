@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { appendVia, dropConnectionListed, makeOriginRequestHeaders, normalizeAcceptEncoding, removeOwnVia, toFlatHeaders } from '../src/headers.js'
+import { appendVia, dropConnectionListed, makeOriginRequestHeaders, normalizeAcceptEncoding, removeOwnVia, toFlatHeaders } from '../../src/core/headers.js'
 
 describe('normalizeAcceptEncoding', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { parseConfig } from '../src/config/load.js'
-import { diffConfig, diffFlags, resolveFlags } from '../src/flags.js'
-import type { Config } from '../src/config/types.js'
+import { parseConfig } from '../../src/config/load.js'
+import { diffConfig, diffFlags, resolveFlags } from '../../src/config/flags.js'
+import type { Config } from '../../src/config/types.js'
 
 function configWith (extra: Record<string, unknown>): Config {
   return parseConfig(JSON.stringify({ origin: { url: 'http://127.0.0.1:3000' }, ...extra })).config

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { choosesMemoryReducer, NO_MEMORY_REDUCER, workerExecArgv } from '../src/runtime.js'
-import { startCli, type CliProcess } from './helpers/config-file.js'
+import { choosesMemoryReducer, NO_MEMORY_REDUCER, workerExecArgv } from '../../src/ops/runtime.js'
+import { startCli, type CliProcess } from '../helpers/config-file.js'
 
 describe('node flags', () => {
   it('adds --no-memory-reducer to a worker\'s node arguments unless the command line chose', () => {

@@ -6,9 +6,9 @@
 import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
-import type { Config } from './config/types.js'
-import { CorralError, OriginTimeoutError, OriginUnreachableError } from './errors.js'
-import type { OriginLimiter } from './origin-limit.js'
+import type { Config } from '../config/types.js'
+import { CorralError, OriginTimeoutError, OriginUnreachableError } from '../core/errors.js'
+import type { OriginLimiter } from './limit.js'
 
 export interface OriginRequest {
   readonly method: string

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { performance } from 'node:perf_hooks'
-import { systemClock, wallAt, wallNow } from '../src/clock.js'
+import { systemClock, wallAt, wallNow } from '../../src/core/clock.js'
 
 describe('wallNow', () => {
   it('reads the wall clock as an integer, within a millisecond of Date.now()', () => {
