@@ -1,156 +1,157 @@
 /**
- * fill: the fetch → store stage of a miss or a revalidation. Fetches from the origin, decides storability the moment
- * headers arrive (policy/storable), settles the single-flight so waiters learn at once whether they may share, stores
- * what is storable, and hands the leader what to deliver. Used by foreground misses and background refreshes alike.
+ * fill: the fetch → store stage of a miss or a revalidation (Varnish's backend side: it runs apart from any client).
+ * Fetches from the origin, decides storability the moment headers arrive (policy/storable), stores what is storable
+ * and returns what happened. It answers as soon as waiters can know their fate: a `stream` result comes back with
+ * the body unread, so the coalescer releases waiters before an uncacheable body is read; an `entry` result comes back
+ * before the store write lands (`written`), so waiters are served while memcached is still being written.
  */
-import { performance } from 'node:perf_hooks'
 import { randomBytes } from 'node:crypto'
-import type { CacheStore, StoredEntry, VaryIndex } from './store/types.js'
-import type { FlightOutcome } from './coalesce/single-flight.js'
-import { PASS_OUTCOME } from './coalesce/single-flight.js'
-import { abandon, readBodyUpTo, type Origin, type OriginResponse } from './origin/fetch.js'
-import { decideStorable, type Deadlines, type NotStorableReason, type RequestFacts, type StoreOptions } from './policy/storable.js'
+import type { CacheStore } from './store/types.js'
+import type { StoredEntry, VaryIndex } from './core/entry.js'
+import type { Logger } from './core/log.js'
+import { abandon, readBodyUpTo, type OriginClient, type OriginResponse } from './origin/fetch.js'
+import { decideStorable, type Deadlines, type NotStorableReason, type StoreOptions } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { makeVariantKey, parseVary } from './key.js'
 import { appendVia, firstValue, toFlatHeaders, type HeaderRecord } from './core/headers.js'
-import { OriginStatusError, type CorralError } from './core/errors.js'
+import type { CorralError } from './core/errors.js'
 
+/** One fill, made once by the pipeline from the request; it holds no client connection. */
 export interface FillRequest {
-  readonly facts: RequestFacts
-  /** Path and query to ask the origin for. */
-  readonly path: string
-  readonly originHeaders: Record<string, string | string[]>
+  /** The key looked up: the primary key, or the variant key its Vary index named. Flights and leases are per key. */
+  readonly key: string
   readonly primaryKey: string
   /** The Vary index known from the lookup, if any (its epoch is kept when the origin still varies the same way). */
   readonly varyIndex: VaryIndex | null
-  /** The expired or stale entry being replaced: supplies validators for a conditional request. */
-  readonly staleEntry: StoredEntry | undefined
-  /**
-   * Remember the URL as uncacheable when its answer is not storable. Off for background refreshes: a refresh made
-   * for a request with a session cookie must not switch caching off for everyone else.
-   */
-  readonly rememberUncacheable: boolean
+  /** Path and the normalised query the key names: exactly what the origin is asked for. */
+  readonly path: string
+  /** Origin request headers without validators (core/headers.ts makeOriginHeaders, role 'fill'). */
+  readonly originHeaders: Record<string, string | string[]>
+  /** The client's request headers: they pick the variant when the answer varies. */
+  readonly requestHeaders: HeaderRecord
+  /** The expired or stale entry being replaced: validators for a conditional request, a stale-if-error stand-in. */
+  readonly stale: StoredEntry | undefined
+  /** The request carried Cookie or Authorization: an unstorable answer may be about this requester alone. */
+  readonly credentialed: boolean
+}
+
+/** What the origin said, for the trace and the access line. */
+export interface OriginFacts {
+  readonly status: number
+  readonly ms: number
 }
 
 export type FillResult =
-  | { readonly kind: 'stored', readonly entry: StoredEntry, readonly revalidated: boolean, readonly stored: boolean }
-  /** Not storable: the leader streams this response to its client (head = bytes already read). */
-  | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: NotStorableReason | 'too-large' | 'error-status' }
-  | { readonly kind: 'error', readonly error: CorralError }
+  /**
+   * Stored (or, for a revalidation the merge made unstorable, `shareable: false`: only the leader may use it).
+   * `vary`: the Vary index it is stored under (null when it does not vary). `written` settles when the store write is
+   * done (it never rejects).
+   */
+  | {
+    readonly kind: 'entry',
+    readonly entry: StoredEntry,
+    readonly vary: VaryIndex | null,
+    readonly revalidated: boolean,
+    readonly shareable: boolean,
+    readonly written: Promise<void>,
+    readonly origin: OriginFacts
+  }
+  /** Not stored: the leader relays this response (head = body bytes already read; the rest unread). */
+  | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: StreamReason, readonly origin: OriginFacts }
+  /** No usable answer: the origin failed before or during the body. */
+  | { readonly kind: 'error', readonly error: CorralError, readonly origin: OriginFacts | null }
 
+/** Why a fill streamed instead of storing: policy's reason, a body over cache.maxObjectBytes, or an origin 5xx. */
+export type StreamReason = NotStorableReason | 'too-large' | 'error-status'
+
+/** What a fill reads from config and the cache in force; the coalescer swaps it whole on reload. */
 export interface FillContext {
-  readonly origin: Origin
+  readonly origin: OriginClient
   readonly store: CacheStore
   readonly now: () => number
   readonly storeOptions: StoreOptions
   readonly maxObjectBytes: number
-  /**
-   * A URL whose response is not storable is remembered for a while (Varnish's hit-for-miss lesson): its misses skip
-   * coalescing. A storable answer later clears the mark.
-   */
-  readonly rememberPass: (primaryKey: string) => void
-  readonly forgetPass: (primaryKey: string) => void
-  readonly onOriginTiming: (ms: number, status: number) => void
-  readonly onStoreError: (err: unknown) => void
+  readonly logger: Logger
 }
 
 /** Headers corral sets itself on the way out; the origin's are dropped. */
 const REPLACED = new Set(['age', 'content-length', 'x-cache', 'cache-status'])
 
-/** Statuses after which a URL is remembered as pass: the answer was a real, deliberate page, not a hiccup. */
-function isDeliberate (status: number): boolean {
-  return status < 500
+/** A 5xx is an origin in trouble, not a page: never stored over a good copy, shared with waiters as a failure. */
+export function isOriginFailureStatus (status: number): boolean {
+  return status >= 500
 }
 
-export async function fill (ctx: FillContext, req: FillRequest, settle: (outcome: FlightOutcome) => void): Promise<FillResult> {
-  const conditional = req.staleEntry !== undefined ? makeConditionalHeaders(req.staleEntry) : null
+export async function fill (ctx: FillContext, req: FillRequest): Promise<FillResult> {
+  const conditional = req.stale !== undefined ? makeConditionalHeaders(req.stale) : null
   const headers = conditional === null ? req.originHeaders : { ...req.originHeaders, ...conditional }
-  const started = performance.now()
   let response: OriginResponse
   try {
     response = await ctx.origin.request({ method: 'GET', path: req.path, headers })
   } catch (err) {
-    const error = err as CorralError
-    settle({ kind: 'error', error })
-    return { kind: 'error', error }
+    return { kind: 'error', error: err as CorralError, origin: null }
   }
   try {
-    ctx.onOriginTiming(performance.now() - started, response.status)
-    return await onHeaders(ctx, req, response, settle)
+    return await onHeaders(ctx, req, response)
   } catch (err) {
-    // The body holds an origin limiter slot until it ends or closes (fetch.ts), and a paused one holds its undici
-    // connection: whatever throws between the headers and the body's last byte must not keep either for ever.
+    // The body holds an origin limiter slot until it ends or closes (origin/fetch.ts), and a paused one holds its
+    // undici connection: whatever throws between the headers and the body's last byte must not keep either for ever.
     abandon(response.body)
     throw err
   }
 }
 
-/** The origin's headers have arrived: decide, settle, and read (or hand over) the body. */
-async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse, settle: (outcome: FlightOutcome) => void): Promise<FillResult> {
+/** The origin's headers have arrived: decide, then read (or hand over) the body. */
+async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse): Promise<FillResult> {
   const now = ctx.now()
+  const origin: OriginFacts = { status: response.status, ms: response.latencyMs }
 
-  if (response.status === 304 && req.staleEntry !== undefined) {
+  if (response.status === 304 && req.stale !== undefined) {
     response.body.resume()
-    return storeRevalidated(ctx, req, req.staleEntry, response.headers, now, settle)
+    return storeRevalidated(ctx, req, req.stale, response.headers, now, origin)
   }
 
-  const verdict = decideStorable(req.facts, response, now, ctx.storeOptions)
+  const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
+  const verdict = decideStorable(facts, response, now, ctx.storeOptions)
   const declaredLength = Number(firstValue(response.headers['content-length']) ?? 0)
   if (!verdict.storable || declaredLength > ctx.maxObjectBytes) {
-    if (!isDeliberate(response.status)) {
-      // An origin in trouble: waiters get its status (or a stale copy), not a request each to the failing origin.
-      settle({ kind: 'error', error: new OriginStatusError(response.status) })
-      return { kind: 'stream', response, head: null, reason: 'error-status' }
-    }
-    // Waiters are released before the body is read: they must not queue behind an uncacheable response.
-    settle(PASS_OUTCOME)
-    if (req.rememberUncacheable) ctx.rememberPass(req.primaryKey)
-    return { kind: 'stream', response, head: null, reason: !verdict.storable ? verdict.reason : 'too-large' }
+    const reason = isOriginFailureStatus(response.status) ? 'error-status' : !verdict.storable ? verdict.reason : 'too-large'
+    return { kind: 'stream', response, head: null, reason, origin }
   }
 
   let read
   try {
     read = await readBodyUpTo(response.body, ctx.maxObjectBytes)
   } catch (err) {
-    const error = err as CorralError
-    settle({ kind: 'error', error })
-    return { kind: 'error', error }
+    return { kind: 'error', error: err as CorralError, origin }
   }
-  if (read.kind === 'overflow') {
-    settle(PASS_OUTCOME)
-    if (req.rememberUncacheable) ctx.rememberPass(req.primaryKey)
-    return { kind: 'stream', response, head: read.head, reason: 'too-large' }
-  }
+  if (read.kind === 'overflow') return { kind: 'stream', response, head: read.head, reason: 'too-large', origin }
 
   const vary = parseVary(response.headers.vary)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
-  const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.facts.headers)
+  const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
   const entry = makeEntry(key, response.status, response.headers, read.body, verdict.deadlines)
-  settle({ kind: 'entry', entry, vary: index })
-  ctx.forgetPass(req.primaryKey)
-  await storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs)
-  return { kind: 'stored', entry, revalidated: false, stored: true }
+  return { kind: 'entry', entry, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }
 }
 
-async function storeRevalidated (
-  ctx: FillContext, req: FillRequest, stale: StoredEntry, notModified: HeaderRecord, now: number,
-  settle: (outcome: FlightOutcome) => void
-): Promise<FillResult> {
+function storeRevalidated (
+  ctx: FillContext, req: FillRequest, stale: StoredEntry, notModified: HeaderRecord, now: number, origin: OriginFacts
+): FillResult {
   // RFC 9111 §4.3.4: the 304's fields update the stored response; freshness is decided again from the merge.
   const merged = mergeNotModified(stale, notModified)
-  const verdict = decideStorable(req.facts, { status: stale.status, headers: merged }, now, ctx.storeOptions)
-  const deadlines: Deadlines = verdict.storable
-    ? verdict.deadlines
-    : { storedAt: now, initialAgeSeconds: 0, freshUntil: now, staleWhileRevalidateUntil: now, staleIfErrorUntil: now, mustRevalidate: true }
-  const entry = makeEntry(stale.key, stale.status, merged, stale.body, deadlines)
+  const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
+  const verdict = decideStorable(facts, { status: stale.status, headers: merged }, now, ctx.storeOptions)
   if (!verdict.storable) {
-    settle(PASS_OUTCOME)
-    await safely(ctx, ctx.store.delete(stale.key))
-    return { kind: 'stored', entry, revalidated: true, stored: false }
+    // The origin no longer lets the page be kept: this request gets the merge once, and the stored copy goes.
+    const entry = makeEntry(stale.key, stale.status, merged, stale.body, UNSTORED(now))
+    return { kind: 'entry', entry, vary: req.varyIndex, revalidated: true, shareable: false, written: safely(ctx, ctx.store.delete(stale.key)), origin }
   }
-  settle({ kind: 'entry', entry, vary: req.varyIndex })
-  await safely(ctx, ctx.store.set(entry.key, entry, verdict.ttlMs))
-  return { kind: 'stored', entry, revalidated: true, stored: true }
+  const entry = makeEntry(stale.key, stale.status, merged, stale.body, verdict.deadlines)
+  return { kind: 'entry', entry, vary: req.varyIndex, revalidated: true, shareable: true, written: safely(ctx, ctx.store.set(entry.key, entry, verdict.ttlMs)), origin }
+}
+
+function UNSTORED (now: number): Deadlines {
+  return { storedAt: now, initialAgeSeconds: 0, freshUntil: now, staleWhileRevalidateUntil: now, staleIfErrorUntil: now, mustRevalidate: true }
 }
 
 function makeVaryIndex (req: FillRequest, vary: string[], now: number): VaryIndex {
@@ -193,6 +194,6 @@ async function safely (ctx: FillContext, op: void | Promise<void>): Promise<void
     await op
   } catch (err) {
     // Stores are documented never to throw; this is the belt to that brace.
-    ctx.onStoreError(err)
+    ctx.logger.warn({ err }, 'store error')
   }
 }

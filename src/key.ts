@@ -40,6 +40,13 @@ export function splitTarget (url: string): { path: string, query: string, host: 
     : { path: target.slice(0, q), query: target.slice(q + 1), host }
 }
 
+/** The path of a request target, in either form. */
+export function pathOf (rawUrl: string): string {
+  if (rawUrl.charCodeAt(0) !== 47) return splitTarget(rawUrl).path
+  const q = rawUrl.indexOf('?')
+  return q === -1 ? rawUrl : rawUrl.slice(0, q)
+}
+
 /**
  * RFC 9110 §7.2 / RFC 3986 §3.2.2: a Host is a reg-name or an IP literal, and a port. Anything else (a `/`, a space,
  * an `@`) is refused with 400: the key is host + path, so a Host containing `/` could name another page's key.
@@ -62,6 +69,51 @@ export function joinKey (keyHost: string, path: string, normalizedQuery: string)
   // through the runtime, over half of a memory hit's lookup (--perf). Reading a character flattens it, once.
   if (key.charCodeAt(0) === -1) return ''
   return key
+}
+
+/** What a request target and Host name, for the cache and for the origin. */
+export interface Target {
+  readonly path: string
+  readonly normalizedQuery: string
+  /** The host as keys spell it ('' when the request named none). */
+  readonly keyHost: string
+  readonly primaryKey: string
+  /** What a pass asks the origin for: the target as sent, in origin-form. Fills ask for exactly what the key names. */
+  readonly forwardUrl: string
+}
+
+/**
+ * Resolve a request target (origin-form or absolute-form) and Host into a key: the one way keys are built, for
+ * requests and purges alike. Null when the Host is not a host, or an absolute-form target names another host than the
+ * one the origin will be told: either could file one page under another page's key (answer 400).
+ */
+export function resolveTarget (rawUrl: string, host: string | undefined, options: KeyOptions, hosts: HostNormalizer): Target | null {
+  // Origin-form (almost every request) is split inline: no object to allocate.
+  let path: string
+  let query: string
+  let targetHost: string | undefined
+  if (rawUrl.charCodeAt(0) === 47) {
+    const q = rawUrl.indexOf('?')
+    path = q === -1 ? rawUrl : rawUrl.slice(0, q)
+    query = q === -1 ? '' : rawUrl.slice(q + 1)
+  } else {
+    ({ path, query, host: targetHost } = splitTarget(rawUrl))
+  }
+  let keyHost = ''
+  if (host !== undefined) {
+    const normalized = hosts.normalize(host)
+    if (normalized === null) return null
+    keyHost = normalized
+  }
+  if (targetHost !== undefined && (host === undefined || targetHost.toLowerCase() !== host.toLowerCase())) return null
+  const normalizedQuery = normalizeQuery(query, options)
+  return {
+    path,
+    normalizedQuery,
+    keyHost,
+    primaryKey: joinKey(options.includeHost ? keyHost : '', path, normalizedQuery),
+    forwardUrl: targetHost === undefined ? rawUrl : query === '' ? path : `${path}?${query}`
+  }
 }
 
 /**

@@ -4,14 +4,31 @@
  * origin side, and one that stops reading is cut off after the origin timeout (a paused origin body holds an origin
  * connection and a limiter slot, and undici's bodyTimeout never fires on a paused body).  [I/O]
  */
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
-import { abandon, toOriginError, type OriginResponse } from './origin/fetch.js'
+import { abandon, toOriginError, type OriginClient, type OriginResponse } from './origin/fetch.js'
 import type { XCache } from './core/metrics.js'
 import { appendVia, toFlatHeaders } from './core/headers.js'
 import { ClientStalledError, CorralError } from './core/errors.js'
 
 const REPLACED = new Set(['x-cache', 'cache-status'])
+
+export type ForwardOutcome =
+  | { readonly kind: 'stream', readonly response: OriginResponse }
+  | { readonly kind: 'failed', readonly error: CorralError }
+
+/** Send the client's request on to the origin as it is (method, target, body); never rejects. */
+export async function forward (
+  origin: OriginClient, req: IncomingMessage, path: string, headers: Record<string, string | string[]>
+): Promise<ForwardOutcome> {
+  const method = req.method ?? 'GET'
+  const hasBody = method !== 'GET' && method !== 'HEAD'
+  try {
+    return { kind: 'stream', response: await origin.request({ method, path, headers, body: hasBody ? req : null }) }
+  } catch (err) {
+    return { kind: 'failed', error: err instanceof CorralError ? err : toOriginError(err) }
+  }
+}
 
 /**
  * Write an origin response to the client as it arrives. `head` holds body bytes already read. Never rejects for

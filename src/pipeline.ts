@@ -1,38 +1,47 @@
 /**
- * pipeline: one request's way through corral, stage by stage (DESIGN.md §1):
- *   receive → shed → key → lookup (L1 ► L2) → decide → fresh: deliver
- *                                                    → stale: deliver + refresh once in the background
- *                                                    → miss/expired: coalesce → fill (fetch → store) → deliver
- *                                                    → not cacheable: pass
- * Straight-line: each stage is a call into its module followed by a switch on its answer.
+ * pipeline: the driver. One request's way through corral, stage by stage (DESIGN.md §1):
+ *
+ *   step      module                 answer the driver switches on
+ *   resolve   key.ts                 Target | null (400) | health
+ *   shed      shed.ts                serve | cache-only | reject
+ *   method    (here)                 GET/HEAD → lookup; OPTIONS/TRACE → pass; unsafe → pass + invalidate
+ *   lookup    store/*                entry | Vary index (→ variant lookup) | nothing
+ *   decide    policy/usable.ts       fresh → deliver | stale → deliver + refresh | expired/miss → coalesce
+ *   coalesce  coalesce/miss.ts       MissOutcome: fetched | collapsed | stream | pass | failed
+ *   fallback  policy/usable.ts       stale | shed | error, when the origin gives no answer
+ *   deliver   deliver.ts, pass.ts    bytes on the wire
+ *
+ * Each stage is called and returns; only this file turns answers into X-Cache, Cache-Status and a delivery.
  */
 import { performance } from 'node:perf_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { LRUCache } from 'lru-cache'
-import type { CacheStore, CacheRecord, StoredEntry, VaryIndex } from './store/types.js'
-import { isPromise } from './store/types.js'
+import type { CacheRecord, StoredEntry, VaryIndex } from './core/entry.js'
+import { isPromise, type CacheStore } from './store/types.js'
 import type { Clock } from './core/clock.js'
 import type { Logger } from './core/log.js'
 import type { Metrics, XCache } from './core/metrics.js'
-import type { Origin, OriginResponse } from './origin/fetch.js'
+import type { OriginClient, OriginResponse } from './origin/fetch.js'
+import { discard } from './origin/fetch.js'
 import type { StoreOptions } from './policy/storable.js'
 import type { FleetLease } from './coalesce/lease.js'
 import type { Flags } from './config/flags.js'
 import type { Priority } from './config/types.js'
 import { SingleFlight } from './coalesce/single-flight.js'
-import { HostNormalizer, joinKey, makeCacheKey, makeVariantKey, normalizeQuery, splitTarget, type KeyOptions } from './key.js'
+import { HitForPass } from './coalesce/hit-for-pass.js'
+import { Coalescer, type MissOutcome } from './coalesce/miss.js'
+import type { FillContext, FillRequest } from './fill.js'
+import { HostNormalizer, makeVariantKey, pathOf, resolveTarget, type KeyOptions, type Target } from './key.js'
 import { decideShed, matchRoute, type CompiledRoute, type RouteTable, type ShedLoad, type ShedReason } from './shed.js'
-import { decideUsable, mayServeOnError, ttlSeconds } from './policy/usable.js'
+import { decideFallback, decideUsable, ttlSeconds, type NoAnswerCause } from './policy/usable.js'
 import { isNotModifiedForClient } from './policy/revalidate.js'
-import type { FillContext } from './fill.js'
-import { streamResponse } from './pass.js'
+import { forward, streamResponse } from './pass.js'
 import { CACHE_STATUS, deliverEntry, deliverHit, deliverNotModified, deliverShed, deliverText, hitCacheStatus, limitSendStall, staleCacheStatus } from './deliver.js'
-import { dropConnectionListed, makeOriginRequestHeaders } from './core/headers.js'
-import { ConfigError, errorCode, type CorralError } from './core/errors.js'
+import { dropConnectionListed, makeOriginHeaders } from './core/headers.js'
+import { errorCode, type CorralError } from './core/errors.js'
 import { tokenMatches } from './ops/admin-token.js'
 import { Trace, TRACE, formatTrace, type TraceSink } from './core/trace.js'
 import type { Exchange } from './exchange.js'
-import { Coalescer } from './coalesce/miss.js'
+import { markStale, purge, purgeKeyOf, type InvalidateContext } from './invalidate.js'
 import { writeAccessLine } from './core/log.js'
 
 /** Everything the pipeline reads from config, resolved once per config load (never per request). */
@@ -51,7 +60,7 @@ export interface PipelineSettings {
 }
 
 export interface PipelineDeps {
-  readonly origin: Origin
+  readonly origin: OriginClient
   readonly clock: Clock
   readonly logger: Logger
   readonly metrics: Metrics
@@ -71,14 +80,13 @@ export const HEALTH_PATH = '/__corral/health'
 export class Pipeline implements TraceSink {
   readonly #deps: PipelineDeps
   readonly #flight: SingleFlight
+  readonly #hitForPass: HitForPass
   readonly #coalescer: Coalescer
-  readonly #hitForPass = new LRUCache<string, true>({ max: 100_000, ttl: 60_000 })
   /** One counter per priority, so each priority's shed share is exact (shed.ts). */
   readonly #tickets: Record<Priority, number> = { critical: 0, normal: 0, sheddable: 0 }
   readonly #hosts = new HostNormalizer()
   #lastTarget: ResolvedTarget | null = null
   #cache: PipelineCache
-  #fillContext: FillContext
   #settings: PipelineSettings
   draining = false
 
@@ -87,57 +95,32 @@ export class Pipeline implements TraceSink {
     this.#cache = cache
     this.#settings = settings
     this.#flight = new SingleFlight(settings.waitTimeoutMs)
-    this.#fillContext = this.#makeFillContext()
-    const { metrics, logger, clock } = deps
-    this.#coalescer = new Coalescer({
-      flight: this.#flight,
-      metrics,
-      logger,
-      clock,
-      fillContext: () => this.#fillContext,
-      fleet: () => this.#cache.fleet,
-      // The size check first: with no uncacheable URL remembered, a miss pays no LRU lookup.
-      isRememberedPass: (key) => this.#hitForPass.size !== 0 && this.#hitForPass.has(key)
-    }, {
-      serve: (ex, entry, now, xCache, cacheStatus) => this.#serve(ex, entry, now, xCache, cacheStatus),
-      stream: (ex, source, xCache, cacheStatus) => this.#stream(ex, source, xCache, cacheStatus),
-      pass: (ex, cacheStatus) => this.#pass(ex, cacheStatus),
-      originFailed: (ex, stale, error) => this.#originFailed(ex, stale, error),
-      fail: (ex, err) => this.#fail(ex, err)
-    })
+    this.#hitForPass = new HitForPass(settings.hitForPassMs)
+    this.#coalescer = new Coalescer({ flight: this.#flight, hitForPass: this.#hitForPass, metrics: deps.metrics, logger: deps.logger }, this.#fillContext(), cache.fleet)
   }
 
   /** Hot reload: the next request reads the new settings. */
   apply (settings: PipelineSettings): void {
     this.#settings = settings
     this.#flight.waitTimeoutMs = settings.waitTimeoutMs
-    this.#fillContext = this.#makeFillContext()
+    this.#hitForPass.ttlMs = settings.hitForPassMs
+    this.#coalescer.use(this.#fillContext(), this.#cache.fleet)
   }
 
   /** Swap the cache (memcached switched on or off, servers changed). In-flight requests finish on the old one. */
   useCache (cache: PipelineCache): void {
     this.#cache = cache
-    this.#fillContext = this.#makeFillContext()
+    this.#coalescer.use(this.#fillContext(), cache.fleet)
   }
 
   get cache (): PipelineCache {
     return this.#cache
   }
 
-  #makeFillContext (): FillContext {
-    const { clock, metrics, logger } = this.#deps
-    const settings = this.#settings
-    return {
-      origin: this.#deps.origin,
-      store: this.#cache.store,
-      now: () => clock.now(),
-      storeOptions: settings.storeOptions,
-      maxObjectBytes: settings.maxObjectBytes,
-      rememberPass: (key) => { if (settings.hitForPassMs > 0) this.#hitForPass.set(key, true, { ttl: settings.hitForPassMs }) },
-      forgetPass: (key) => { if (this.#hitForPass.size !== 0) this.#hitForPass.delete(key) },
-      onOriginTiming: (ms) => metrics.originDuration.observe(ms / 1000),
-      onStoreError: (err) => logger.warn({ err }, 'store error')
-    }
+  #fillContext (): FillContext {
+    const { origin, clock, logger } = this.#deps
+    const { storeOptions, maxObjectBytes } = this.#settings
+    return { origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, logger }
   }
 
   handle (req: IncomingMessage, res: ServerResponse): void {
@@ -168,10 +151,21 @@ export class Pipeline implements TraceSink {
     const settings = this.#settings
     const rawUrl = req.url ?? '/'
     const host = req.headers.host
+    // resolve: a pure function of URL, Host and settings, so the last answer is kept while requests repeat them (a
+    // spike is one URL): a key rebuilt per request is a fresh string the LRU hashes in full (bench/micro.ts).
     let target = this.#lastTarget
     if (target === null || target.rawUrl !== rawUrl || target.host !== host || target.settings !== settings) {
-      target = this.#resolve(rawUrl, host, settings, res, trace)
-      if (target === null) return
+      if (pathOf(rawUrl) === HEALTH_PATH) {
+        // Load balancer probes are neither logged nor counted: they would drown the access log.
+        trace.done = true
+        return deliverText(res, this.draining ? 503 : 200, this.draining ? 'draining\n' : 'ok\n', null, null)
+      }
+      const resolved = resolveTarget(rawUrl, host, settings.keyOptions, this.#hosts)
+      if (resolved === null) {
+        trace.error = 'CORRAL_ERR_BAD_REQUEST'
+        return deliverText(res, 400, 'bad request\n', null, null, ['connection', 'close'])
+      }
+      target = { ...resolved, rawUrl, host, settings, route: matchRoute(settings.routes, resolved.path) }
       this.#lastTarget = target
     }
     const { route } = target
@@ -184,12 +178,11 @@ export class Pipeline implements TraceSink {
     trace.route = route.match
     const decision = decideShed(route, settings.flags, this.#deps.load, this.#tickets[route.priority]++)
     if (decision.action === 'reject') return this.#shed(res, trace, route, decision.reason, req.method === 'HEAD')
-    const cacheOnly = decision.action === 'cache-only' ? decision.reason : null
-
-    const { primaryKey, path, normalizedQuery, forwardUrl: url } = target
-    trace.key = primaryKey
+    trace.key = target.primaryKey
     const method = req.method ?? 'GET'
-    const ex: Exchange = { req, res, trace, url, path, normalizedQuery, primaryKey, isHead: method === 'HEAD', route, cacheOnly }
+    const ex: Exchange = {
+      req, res, trace, target, route, isHead: method === 'HEAD', cacheOnly: decision.action === 'cache-only' ? decision.reason : null
+    }
     if (method !== 'GET' && method !== 'HEAD') {
       // RFC 9110 §9.2.1: OPTIONS and TRACE are safe; a CORS preflight must not evict the page.
       return method === 'OPTIONS' || method === 'TRACE' ? this.#pass(ex, CACHE_STATUS.method) : this.#passUnsafe(ex)
@@ -197,7 +190,7 @@ export class Pipeline implements TraceSink {
     // Responses to these are per-user or partial: never looked up, never shared, never stored.
     if (req.headers.authorization !== undefined || req.headers.range !== undefined) return this.#pass(ex, CACHE_STATUS.bypass)
 
-    const found = this.#cache.store.get(primaryKey)
+    const found = this.#cache.store.get(target.primaryKey)
     if (isPromise(found)) {
       trace.tier = 'shared'
       found.then((record) => this.#onPrimary(ex, record)).catch((err: unknown) => this.#fail(ex, err))
@@ -207,63 +200,10 @@ export class Pipeline implements TraceSink {
     }
   }
 
-  /**
-   * What a request target and Host name: the path, the key, the route. A pure function of the three arguments, so the
-   * last answer is kept and reused while requests repeat them (a spike is one URL): a key rebuilt per request is a
-   * fresh string the LRU hashes and compares in full, and with it this work was half of a memory hit's own cost
-   * (bench/micro.ts). Null when the request was answered here (the health probe, a 400).
-   */
-  #resolve (rawUrl: string, host: string | undefined, settings: PipelineSettings, res: ServerResponse, trace: Trace): ResolvedTarget | null {
-    // Origin-form (almost every request) is split inline: no object to allocate.
-    let path: string
-    let query: string
-    let targetHost: string | undefined
-    if (rawUrl.charCodeAt(0) === 47) {
-      const q = rawUrl.indexOf('?')
-      path = q === -1 ? rawUrl : rawUrl.slice(0, q)
-      query = q === -1 ? '' : rawUrl.slice(q + 1)
-    } else {
-      ({ path, query, host: targetHost } = splitTarget(rawUrl))
-    }
-    if (path === HEALTH_PATH) {
-      // Load balancer probes are neither logged nor counted: they would drown the access log.
-      trace.done = true
-      this.#health(res)
-      return null
-    }
-    // The key is host + path: a Host that is not a host, or an absolute-form target naming another host than the
-    // one the origin will be told, could file one page under another page's key.
-    let keyHost = ''
-    if (host !== undefined) {
-      const normalized = this.#hosts.normalize(host)
-      if (normalized === null) {
-        this.#badRequest(res, trace)
-        return null
-      }
-      keyHost = normalized
-    }
-    if (targetHost !== undefined && (host === undefined || targetHost.toLowerCase() !== host.toLowerCase())) {
-      this.#badRequest(res, trace)
-      return null
-    }
-    const normalizedQuery = normalizeQuery(query, settings.keyOptions)
-    return {
-      rawUrl,
-      host,
-      settings,
-      path,
-      normalizedQuery,
-      primaryKey: joinKey(settings.keyOptions.includeHost ? keyHost : '', path, normalizedQuery),
-      // Passes forward the target as sent (in origin-form); fills ask for exactly what the key names.
-      forwardUrl: targetHost === undefined ? rawUrl : query === '' ? path : `${path}?${query}`,
-      route: matchRoute(settings.routes, path)
-    }
-  }
-
   /** The primary key holds an entry, a Vary index (look up the variant), or nothing. */
   #onPrimary (ex: Exchange, record: CacheRecord | undefined): void {
-    if (record?.kind !== 'vary') return this.#decide(ex, ex.primaryKey, null, record)
-    const variantKey = makeVariantKey(ex.primaryKey, record.epoch, record.varyHeaders, ex.req.headers)
+    if (record?.kind !== 'vary') return this.#decide(ex, ex.target.primaryKey, null, record)
+    const variantKey = makeVariantKey(ex.target.primaryKey, record.epoch, record.varyHeaders, ex.req.headers)
     const found = this.#cache.store.get(variantKey)
     if (isPromise(found)) {
       ex.trace.tier = 'shared'
@@ -274,28 +214,61 @@ export class Pipeline implements TraceSink {
   }
 
   #decide (ex: Exchange, key: string, varyIndex: VaryIndex | null, entry: StoredEntry | undefined): void {
-    if (entry === undefined) {
-      ex.trace.tier = 'none'
-      if (ex.cacheOnly !== null) return this.#shed(ex.res, ex.trace, ex.route, ex.cacheOnly, ex.isHead)
-      return this.#coalescer.miss(ex, key, varyIndex, undefined)
-    }
+    if (entry === undefined) ex.trace.tier = 'none'
     // Found in memory, synchronously: the request's start is now, to the microsecond (one clock read fewer per hit).
     const { clock } = this.#deps
     const now = ex.trace.tier === 'memory' && clock.at !== undefined ? clock.at(ex.trace.start) : clock.now()
-    const usability = decideUsable(entry, now)
-    if (usability !== 'fresh' && ex.cacheOnly !== null) {
-      // Shedding: a stale page of any age beats an error page, and nothing reaches the origin.
-      ex.trace.shed = ex.cacheOnly
-      return this.#serve(ex, entry, now, 'STALE', staleCacheStatus(ttlSeconds(entry, now), ex.cacheOnly))
+    const usability = entry === undefined ? 'expired' : decideUsable(entry, now)
+    if (usability === 'fresh') return this.#serveHit(ex, entry as StoredEntry, now)
+    if (ex.cacheOnly !== null) return this.#fallback(ex, entry, ex.cacheOnly, null)
+    const fill = this.#fillRequest(ex, key, varyIndex, entry)
+    if (usability === 'stale') {
+      this.#serve(ex, entry as StoredEntry, now, 'STALE', staleCacheStatus(ttlSeconds(entry as StoredEntry, now), 'stale-while-revalidate'))
+      return this.#coalescer.refresh(fill)
     }
-    switch (usability) {
-      case 'fresh':
-        return this.#serveHit(ex, entry, now)
-      case 'stale':
-        this.#serve(ex, entry, now, 'STALE', staleCacheStatus(ttlSeconds(entry, now), 'stale-while-revalidate'))
-        return this.#coalescer.refreshInBackground(ex, key, varyIndex, entry)
-      case 'expired':
-        return this.#coalescer.miss(ex, key, varyIndex, entry)
+    this.#coalescer.miss(fill, ex.trace, ex.isHead)
+      .then((outcome) => this.#onMiss(ex, entry, outcome))
+      .catch((err: unknown) => this.#fail(ex, err))
+  }
+
+  /** A fill is made once, here, from the request: the coalescer and the origin never see the client's connection. */
+  #fillRequest (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined): FillRequest {
+    const { req, target } = ex
+    const { headers } = req
+    return {
+      key,
+      primaryKey: target.primaryKey,
+      varyIndex,
+      path: target.normalizedQuery === '' ? target.path : `${target.path}?${target.normalizedQuery}`,
+      originHeaders: makeOriginHeaders(headers, req.socket.remoteAddress, 'fill', target.keyHost),
+      requestHeaders: headers,
+      stale,
+      credentialed: headers.cookie !== undefined || headers.authorization !== undefined
+    }
+  }
+
+  /** The one switch over a miss's outcome: X-Cache, Cache-Status and the delivery. */
+  #onMiss (ex: Exchange, stale: StoredEntry | undefined, outcome: MissOutcome): void {
+    const now = this.#deps.clock.now()
+    switch (outcome.kind) {
+      case 'fetched':
+        if (outcome.revalidated) return this.#serve(ex, outcome.entry, now, 'REVALIDATED', CACHE_STATUS.revalidated)
+        return this.#serve(ex, outcome.entry, now, 'MISS', stale === undefined ? CACHE_STATUS.missStored : CACHE_STATUS.refetched)
+      case 'collapsed':
+        return this.#serve(ex, outcome.entry, now, 'HIT', CACHE_STATUS.collapsed)
+      case 'stream':
+        if (outcome.reason === 'error-status' && decideFallback(stale, 'origin-error', now) === 'stale') {
+          discard(outcome.response.body)
+          return this.#serve(ex, stale as StoredEntry, now, 'STALE', staleCacheStatus(ttlSeconds(stale as StoredEntry, now), 'stale-if-error'))
+        }
+        if (outcome.alone) return this.#stream(ex, outcome.response, outcome.head, 'PASS', CACHE_STATUS.hitForPass)
+        return this.#stream(ex, outcome.response, outcome.head, 'MISS', `${CACHE_STATUS.miss}; detail=${outcome.reason}`)
+      case 'pass':
+        return this.#pass(ex, outcome.detail === 'hit-for-pass' ? CACHE_STATUS.hitForPass : CACHE_STATUS.bypass)
+      case 'failed':
+        return this.#originFailed(ex, stale, outcome.error)
+      default:
+        return assertNever(outcome)
     }
   }
 
@@ -326,57 +299,61 @@ export class Pipeline implements TraceSink {
     limitSendStall(ex.res, this.#deps.origin.timeoutMs)
   }
 
-  #stream (ex: Exchange, result: { readonly response: OriginResponse, readonly head: readonly Buffer[] | null }, xCache: XCache, cacheStatus: string): void {
+  #stream (ex: Exchange, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string): void {
     const { trace } = ex
     trace.xCache = xCache
-    const length = result.response.headers['content-length']
+    const length = response.headers['content-length']
     trace.bytes = typeof length === 'string' ? Number(length) : 0
     const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
-    streamResponse(ex.res, result.response, result.head, xCache, cacheStatus, ex.isHead, extra)
-      .catch((err: unknown) => this.#fail(ex, err))
+    streamResponse(ex.res, response, head, xCache, cacheStatus, ex.isHead, extra).catch((err: unknown) => this.#fail(ex, err))
   }
 
-  /**
-   * The origin failed, timed out or is saturated: a stale copy if one may stand in (stale-if-error; any stale copy
-   * the origin did not forbid when corral itself is holding requests back), else the route's shed answer for
-   * saturation, else 502/504.
-   */
+  /** The origin failed, timed out or is saturated: a stand-in if one may answer, else 502/504 (or the shed answer). */
   #originFailed (ex: Exchange, stale: StoredEntry | undefined, error: CorralError): void {
-    const now = this.#deps.clock.now()
     this.#deps.metrics.originErrors.labels(error.code).inc()
-    const busy = error.code === 'CORRAL_ERR_ORIGIN_BUSY'
-    if (stale !== undefined && (mayServeOnError(stale, now) || (busy && !stale.mustRevalidate))) {
-      return this.#serve(ex, stale, now, 'STALE', staleCacheStatus(ttlSeconds(stale, now), busy ? 'origin-saturated' : 'stale-if-error'))
+    this.#fallback(ex, stale, error.code === 'CORRAL_ERR_ORIGIN_BUSY' ? 'origin-busy' : 'origin-error', error)
+  }
+
+  /** Nothing from the origin for this request (shedding keeps it away, or it failed): policy says what answers. */
+  #fallback (ex: Exchange, stale: StoredEntry | undefined, cause: NoAnswerCause, error: CorralError | null): void {
+    const now = this.#deps.clock.now()
+    const shedReason: ShedReason = cause === 'origin-busy' || cause === 'origin-error' ? 'origin-saturated' : cause
+    switch (decideFallback(stale, cause, now)) {
+      case 'stale': {
+        const entry = stale as StoredEntry
+        if (cause !== 'origin-error' && cause !== 'origin-busy') ex.trace.shed = shedReason
+        return this.#serve(ex, entry, now, 'STALE', staleCacheStatus(ttlSeconds(entry, now), cause === 'origin-error' ? 'stale-if-error' : shedReason))
+      }
+      case 'shed':
+        return this.#shed(ex.res, ex.trace, ex.route, shedReason, ex.isHead)
+      case 'error': {
+        const failure = error as CorralError
+        const xCache = ex.trace.xCache === 'PASS' ? 'PASS' : 'MISS'
+        ex.trace.xCache = xCache
+        ex.trace.error = failure.code
+        this.#deps.logger.warn({ url: ex.target.forwardUrl, code: failure.code, cause: (failure.cause as Error | undefined)?.message }, failure.message)
+        return deliverText(ex.res, failure.status, `${failure.message}\n`, xCache, CACHE_STATUS.error)
+      }
     }
-    if (busy) return this.#shed(ex.res, ex.trace, ex.route, 'origin-saturated', ex.isHead)
-    ex.trace.xCache = 'MISS'
-    ex.trace.error = error.code
-    this.#deps.logger.warn({ url: ex.url, code: error.code, cause: (error.cause as Error | undefined)?.message }, error.message)
-    deliverText(ex.res, error.status, `${error.message}\n`, 'MISS', CACHE_STATUS.error)
   }
 
   /** Stream through without touching the cache. */
   #pass (ex: Exchange, cacheStatus: string): void {
+    if (ex.cacheOnly !== null) return this.#fallback(ex, undefined, ex.cacheOnly, null)
     const { req, trace } = ex
-    if (ex.cacheOnly !== null) return this.#shed(ex.res, trace, ex.route, ex.cacheOnly, ex.isHead)
     trace.xCache = 'PASS'
     this.#deps.metrics.originRequests.labels('pass').inc()
-    const headers = makeOriginRequestHeaders(req.headers, req.socket.remoteAddress, 'http', null)
-    const hasBody = req.method !== 'GET' && req.method !== 'HEAD'
-    const started = performance.now()
-    this.#deps.origin.request({ method: req.method ?? 'GET', path: ex.url, headers, body: hasBody ? req : null })
-      .then((response) => {
-        trace.originStatus = response.status
-        trace.originMs = performance.now() - started
-        this.#stream(ex, { response, head: null }, 'PASS', cacheStatus)
-      }, (err: unknown) => {
-        const error = err as CorralError
-        trace.error = errorCode(err)
-        this.#deps.metrics.originErrors.labels(trace.error).inc()
-        if (trace.error === 'CORRAL_ERR_ORIGIN_BUSY') return this.#shed(ex.res, trace, ex.route, 'origin-saturated', ex.isHead)
-        this.#deps.logger.warn({ url: ex.url, code: trace.error }, error.message)
-        deliverText(ex.res, error.status ?? 502, `${error.message}\n`, 'PASS', CACHE_STATUS.error)
-      })
+    const headers = makeOriginHeaders(req.headers, req.socket.remoteAddress, 'pass', ex.target.keyHost)
+    forward(this.#deps.origin, req, ex.target.forwardUrl, headers).then((outcome) => {
+      switch (outcome.kind) {
+        case 'stream':
+          trace.originStatus = outcome.response.status
+          trace.originMs = outcome.response.latencyMs
+          return this.#stream(ex, outcome.response, null, 'PASS', cacheStatus)
+        case 'failed':
+          return this.#originFailed(ex, undefined, outcome.error)
+      }
+    }).catch((err: unknown) => this.#fail(ex, err))
   }
 
   /**
@@ -386,9 +363,10 @@ export class Pipeline implements TraceSink {
    * shedding is protecting.
    */
   #passUnsafe (ex: Exchange): void {
-    const { res, trace, primaryKey } = ex
+    const { res, trace, target } = ex
     res.once('finish', () => {
-      if (trace.originStatus !== 0 && trace.originStatus < 400) this.#markStale(primaryKey).catch(noop)
+      if (trace.originStatus === 0 || trace.originStatus >= 400) return
+      markStale(this.#invalidateContext(), target.primaryKey, this.#deps.clock.now(), this.#settings.storeOptions.keepStaleSeconds).catch(noop)
     })
     this.#pass(ex, CACHE_STATUS.method)
   }
@@ -401,63 +379,24 @@ export class Pipeline implements TraceSink {
     limitSendStall(res, this.#deps.origin.timeoutMs)
   }
 
-  /**
-   * Invalidate by marking stale, not deleting (DESIGN §5): the next request revalidates through one coalesced fetch
-   * and may still fall back on the old copy under stale-if-error; a delete would leave a burst nothing to stand on.
-   * A Vary index is deleted instead (its variants cannot be enumerated; a new epoch orphans them).
-   */
-  async #markStale (primaryKey: string): Promise<void> {
-    this.#hitForPass.delete(primaryKey)
-    const { store } = this.#cache
-    try {
-      const found = store.get(primaryKey)
-      const record = isPromise(found) ? await found : found
-      if (record === undefined) return
-      if (record.kind === 'vary') {
-        await store.delete(primaryKey)
-        return
-      }
-      const now = this.#deps.clock.now()
-      const ttlMs = Math.max(1000, record.staleIfErrorUntil - now) + this.#settings.storeOptions.keepStaleSeconds * 1000
-      await store.set(primaryKey, { ...record, freshUntil: now, staleWhileRevalidateUntil: now }, ttlMs)
-    } catch (err) {
-      this.#deps.logger.warn({ err }, 'store update failed')
-    }
+  #invalidateContext (): InvalidateContext {
+    return { store: this.#cache.store, hitForPass: this.#hitForPass, logger: this.#deps.logger }
   }
 
   /** Drop a URL's entry (and, through its Vary index, every variant): the admin purge. */
   async invalidate (primaryKey: string): Promise<void> {
-    this.#hitForPass.delete(primaryKey)
-    try {
-      await this.#cache.store.delete(primaryKey)
-    } catch (err) {
-      this.#deps.logger.warn({ err }, 'store delete failed')
-    }
+    await purge(this.#invalidateContext(), primaryKey)
   }
 
-  /** Purge by URL: absolute (`http://host/path?q`), or a path with the host given apart. */
+  /** Purge by URL: absolute (`http://host/path?q`), or a path with the host given apart. Returns the key purged. */
   async invalidateUrl (url: string, host: string | undefined): Promise<string> {
-    const { path, query, host: targetHost } = splitTarget(url)
-    const keyOptions = this.#settings.keyOptions
-    if (targetHost === undefined && host === undefined && keyOptions.includeHost) {
-      throw new ConfigError('url', 'a path-only purge needs ?host=<host> (cache keys include the host), or give an absolute URL')
-    }
-    const key = makeCacheKey(targetHost ?? host, path, normalizeQuery(query, keyOptions), keyOptions)
+    const key = purgeKeyOf(url, host, this.#settings.keyOptions)
     await this.invalidate(key)
     return key
   }
 
-  #badRequest (res: ServerResponse, trace: Trace): void {
-    trace.error = 'CORRAL_ERR_BAD_REQUEST'
-    deliverText(res, 400, 'bad request\n', null, null, ['connection', 'close'])
-  }
-
-  #health (res: ServerResponse): void {
-    deliverText(res, this.draining ? 503 : 200, this.draining ? 'draining\n' : 'ok\n', null, null)
-  }
-
   #fail (ex: Exchange, err: unknown): void {
-    this.#failed(ex.res, ex.trace, ex.url, err)
+    this.#failed(ex.res, ex.trace, ex.target.forwardUrl, err)
   }
 
   #failed (res: ServerResponse, trace: Trace, url: string | undefined, err: unknown): void {
@@ -478,15 +417,15 @@ export class Pipeline implements TraceSink {
 
 function noop (): void {}
 
-/** A request target resolved for the settings in force (Pipeline.#resolve). */
-interface ResolvedTarget {
+function assertNever (value: never): never {
+  throw new Error(`unhandled miss outcome: ${JSON.stringify(value)}`)
+}
+
+/** A request target resolved for the settings in force, kept while requests repeat it. */
+export interface ResolvedTarget extends Target {
   readonly rawUrl: string
   readonly host: string | undefined
   readonly settings: PipelineSettings
-  readonly path: string
-  readonly normalizedQuery: string
-  readonly primaryKey: string
-  readonly forwardUrl: string
   readonly route: CompiledRoute
 }
 

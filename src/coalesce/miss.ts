@@ -1,187 +1,194 @@
 /**
- * coalesce/miss: who goes to the origin. A miss or an expired entry joins the key's flight or leads it; the leader,
- * with a fleet, takes the memcached lease or waits for another process's fill; then fill (fetch → store), and the
- * answer goes back to the pipeline. Stale-while-revalidate refreshes take the same road in the background.
+ * coalesce/miss: who goes to the origin, and what came of it. A miss joins the key's flight or leads it; a leader with
+ * a fleet takes the memcached lease or waits for another process's fill; then fill (fetch → store). Every path ends
+ * in a MissOutcome returned to the pipeline, which alone turns it into an answer (Varnish: the step returns an action
+ * word and the driver switches on it). Stale-while-revalidate refreshes take the same road with nobody waiting.
  */
-import { performance } from 'node:perf_hooks'
-import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { Metrics } from '../core/metrics.js'
-import type { StoredEntry, VaryIndex } from '../store/types.js'
-import type { RequestFacts } from '../policy/storable.js'
-import { fillUrl, type Answers, type Exchange } from '../exchange.js'
+import type { StoredEntry } from '../core/entry.js'
+import type { LeaseStep } from '../core/trace.js'
+import { CorralError, OriginStatusError, WaiterTimeoutError } from '../core/errors.js'
+import { discard, type OriginResponse } from '../origin/fetch.js'
+import { makeVariantKey } from '../key.js'
+import { fill, type FillContext, type FillRequest, type FillResult, type StreamReason } from '../fill.js'
 import type { FleetLease } from './lease.js'
-import type { FlightOutcome, SingleFlight } from './single-flight.js'
-import { fill, type FillContext, type FillRequest, type FillResult } from '../fill.js'
-import { abandon, discard } from '../origin/fetch.js'
-import { makeVariantKey, normalizeHost } from '../key.js'
-import { mayServeOnError, ttlSeconds } from '../policy/usable.js'
-import { makeOriginRequestHeaders, normalizeAcceptEncoding } from '../core/headers.js'
-import { CACHE_STATUS, staleCacheStatus } from '../deliver.js'
-import { CorralError, WaiterTimeoutError } from '../core/errors.js'
+import { PASS_OUTCOME, RETRY_OUTCOME, type FlightOutcome, type SingleFlight } from './single-flight.js'
+import type { HitForPass } from './hit-for-pass.js'
 
-/** What coalescing reads from the pipeline; functions, because a reload swaps the cache and the fill settings. */
-export interface CoalesceContext {
-  readonly flight: SingleFlight
-  readonly metrics: Metrics
-  readonly logger: Logger
-  readonly clock: Clock
-  fillContext (): FillContext
-  fleet (): FleetLease | null
-  /** Was this URL's last answer uncacheable? Then its misses go to the origin alone, uncoalesced (hit-for-miss). */
-  isRememberedPass (primaryKey: string): boolean
+/** What happened to a miss. The pipeline's one switch over it picks X-Cache, Cache-Status and the delivery. */
+export type MissOutcome =
+  /** This request's own fill: stored, or revalidated by a 304 (`revalidated`). */
+  | { readonly kind: 'fetched', readonly entry: StoredEntry, readonly revalidated: boolean }
+  /** Another request's fill, in this process or (through the lease) in another one. */
+  | { readonly kind: 'collapsed', readonly entry: StoredEntry }
+  /** Not stored: relay this origin response. `alone`: the URL is remembered as hit-for-pass. */
+  | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: StreamReason, readonly alone: boolean }
+  /**
+   * Ask the origin as a pass: a HEAD for a hit-for-pass URL (no body to read for nothing), or a waiter whose leader's
+   * answer it cannot share (`bypass`: another variant, or an answer made for the leader's own credentials).
+   */
+  | { readonly kind: 'pass', readonly detail: 'hit-for-pass' | 'bypass' }
+  /** No answer: the origin failed, timed out or is saturated, or the wait for another fill ran out. */
+  | { readonly kind: 'failed', readonly error: CorralError }
+
+/** What the coalescer notes of a miss for the trace and the access line (Trace has these fields). */
+export interface MissNotes {
+  lease: LeaseStep
+  coalesced: boolean
+  originStatus: number
+  originMs: number
 }
 
-const NO_FLIGHT = (): void => {}
+export interface CoalescerDeps {
+  readonly flight: SingleFlight
+  readonly hitForPass: HitForPass
+  readonly metrics: Metrics
+  readonly logger: Logger
+}
 
-/** Request fields never forwarded on a fill: the stored response must be the full, unconditional one. */
-const FILL_OVERRIDES_BASE = { 'if-none-match': null, 'if-modified-since': null, 'if-match': null, 'if-unmodified-since': null, 'if-range': null, range: null }
+type Role = 'leader' | 'refresh' | 'alone'
+
+const PASS_HIT_FOR_PASS: MissOutcome = { kind: 'pass', detail: 'hit-for-pass' }
+const PASS_BYPASS: MissOutcome = { kind: 'pass', detail: 'bypass' }
 
 export class Coalescer {
-  readonly #ctx: CoalesceContext
-  readonly #answers: Answers
+  readonly #deps: CoalescerDeps
+  #fill: FillContext
+  #fleet: FleetLease | null
 
-  constructor (ctx: CoalesceContext, answers: Answers) {
-    this.#ctx = ctx
-    this.#answers = answers
+  constructor (deps: CoalescerDeps, fillContext: FillContext, fleet: FleetLease | null) {
+    this.#deps = deps
+    this.#fill = fillContext
+    this.#fleet = fleet
   }
 
-  /** Miss or expired: join the flight for this key, or lead it; alone, for a URL remembered as uncacheable. */
-  miss (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined): void {
-    if (this.#ctx.isRememberedPass(ex.primaryKey)) {
-      // A fill asks for GET and reads the body; a HEAD for a URL whose answer will not be stored asks the origin
-      // for HEAD, and no body comes at all.
-      if (ex.isHead) return this.#answers.pass(ex, CACHE_STATUS.hitForPass)
-      this.#lead(ex, key, varyIndex, stale, NO_FLIGHT, 'alone').catch((err: unknown) => this.#answers.fail(ex, err))
-      return
+  /** Reload or a new cache: the next miss fills with these; misses under way finish with what they started with. */
+  use (fillContext: FillContext, fleet: FleetLease | null): void {
+    this.#fill = fillContext
+    this.#fleet = fleet
+  }
+
+  /** Miss or expired: join the flight for this key, or lead it; alone, for a hit-for-pass URL. */
+  async miss (req: FillRequest, notes: MissNotes, isHead: boolean): Promise<MissOutcome> {
+    const { flight, hitForPass, metrics } = this.#deps
+    if (hitForPass.has(req.primaryKey)) return isHead ? PASS_HIT_FOR_PASS : await this.#lead(req, notes, null, 'alone')
+    for (let round = 0; ; round++) {
+      const settle = flight.lead(req.key)
+      if (settle !== null) return await this.#lead(req, notes, settle, 'leader')
+      const waiting = flight.wait(req.key) as Promise<FlightOutcome>
+      notes.coalesced = true
+      metrics.coalescedWaiters.inc()
+      const outcome = await waiting
+      switch (outcome.kind) {
+        case 'entry': {
+          // A leader's answer that varies is shared only with waiters asking for the same variant.
+          const { entry, vary } = outcome
+          const expected = vary === null ? req.primaryKey : makeVariantKey(req.primaryKey, vary.epoch, vary.varyHeaders, req.requestHeaders)
+          return expected === entry.key ? { kind: 'collapsed', entry } : PASS_BYPASS
+        }
+        case 'pass':
+          return PASS_HIT_FOR_PASS
+        case 'retry':
+          // Behind a new leader, once: a waiter with credentials of its own could only repeat what the last one got.
+          if (req.credentialed || round > 0) return PASS_BYPASS
+          continue
+        case 'error':
+          return { kind: 'failed', error: outcome.error }
+      }
     }
-    const waiting = this.#ctx.flight.wait(key)
-    if (waiting !== undefined) {
-      ex.trace.coalesced = true
-      this.#ctx.metrics.coalescedWaiters.inc()
-      waiting.then((outcome) => this.#onWaited(ex, stale, outcome), (err: unknown) => this.#answers.fail(ex, err))
-      return
-    }
-    const settle = this.#ctx.flight.lead(key) as (outcome: FlightOutcome) => void
-    this.#lead(ex, key, varyIndex, stale, settle, 'leader').catch((err: unknown) => this.#answers.fail(ex, err))
+  }
+
+  /** Stale-while-revalidate: one refresh per key (per fleet, with leases), stored; nobody waits on it. */
+  refresh (req: FillRequest): void {
+    const settle = this.#deps.flight.lead(req.key)
+    if (settle === null) return
+    const notes: MissNotes = { lease: null, coalesced: false, originStatus: 0, originMs: 0 }
+    this.#lead(req, notes, settle, 'refresh').then((outcome) => {
+      if (outcome.kind === 'stream') discard(outcome.response.body)
+      const { logger } = this.#deps
+      const line = { key: req.key, outcome: outcome.kind, status: notes.originStatus, originMs: Math.round(notes.originMs), lease: notes.lease }
+      if (outcome.kind === 'failed') logger.warn({ ...line, code: outcome.error.code }, 'background refresh failed')
+      else logger.debug(line, 'background refresh')
+    }, (err: unknown) => this.#deps.logger.error({ err, key: req.key }, 'background refresh crashed'))
   }
 
   /**
-   * The leader of a key in this process: with a fleet, take the lease or wait for another process's fill; then fetch
-   * and store. `background`: a stale-while-revalidate refresh, nobody is waiting on the answer. `alone`: a URL
-   * remembered as uncacheable, fetched without flight or lease (a storable answer is still stored).
+   * Lead a key: with a fleet, take the lease or wait for another process's fill; then fill, and tell the waiters
+   * (`settle`; null for a hit-for-pass URL, fetched without flight or lease) what they may do with the answer.
    */
-  async #lead (
-    ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined,
-    settle: (outcome: FlightOutcome) => void, role: 'leader' | 'background' | 'alone'
-  ): Promise<void> {
-    const background = role === 'background'
+  async #lead (req: FillRequest, notes: MissNotes, settle: ((outcome: FlightOutcome) => void) | null, role: Role): Promise<MissOutcome> {
     let release: (() => void) | null = null
-    const fleet = role === 'alone' ? null : this.#ctx.fleet()
+    const fleet = role === 'alone' ? null : this.#fleet
     if (fleet !== null) {
-      const turn = await fleet.takeTurn(key, ex.primaryKey, ex.req.headers, stale?.storedAt ?? 0, ex.trace)
+      const turn = await fleet.takeTurn(req.key, req.primaryKey, req.requestHeaders, req.stale?.storedAt ?? 0, notes)
       switch (turn.kind) {
         case 'filled':
           // A fill found at a variant key comes back without its Vary index: the one the lookup found names it, and
           // waiters need it to recognise the entry as their variant (with null they would each go to the origin).
-          settle({ kind: 'entry', entry: turn.entry, vary: turn.vary ?? varyIndex })
-          if (background) return
-          ex.trace.coalesced = true
-          return this.#answers.serve(ex, turn.entry, this.#ctx.clock.now(), 'HIT', CACHE_STATUS.collapsed)
+          settle?.({ kind: 'entry', entry: turn.entry, vary: turn.vary ?? req.varyIndex })
+          notes.coalesced = true
+          return { kind: 'collapsed', entry: turn.entry }
         case 'timeout': {
           const error = new WaiterTimeoutError()
-          settle({ kind: 'error', error })
-          if (background) return
-          return this.#answers.originFailed(ex, stale, error)
+          settle?.({ kind: 'error', error })
+          return { kind: 'failed', error }
         }
         case 'lead':
           release = turn.release
       }
     }
-    this.#ctx.metrics.originRequests.labels(background ? 'refresh' : role === 'alone' ? 'pass' : stale === undefined ? 'miss' : 'expired').inc()
-    const started = performance.now()
+    this.#deps.metrics.originRequests.labels(role === 'leader' ? (req.stale === undefined ? 'miss' : 'expired') : role === 'refresh' ? 'refresh' : 'pass').inc()
     let result: FillResult
     try {
-      result = await fill(this.#ctx.fillContext(), this.#fillRequest(ex, varyIndex, stale, !background), settle)
+      result = await fill(this.#fill, req)
     } catch (err) {
       // Waiters must never be left to their deadline by a failure in this process.
-      settle({ kind: 'error', error: toCorralError(err) })
-      throw err
-    } finally {
+      settle?.({ kind: 'error', error: toCorralError(err) })
       release?.()
+      throw err
     }
-    ex.trace.originMs = performance.now() - started
-    if (!background) {
-      try {
-        return this.#onFilled(ex, stale, result, role === 'alone')
-      } catch (err) {
-        // A body nobody took holds an origin slot (fetch.ts) until it is destroyed.
-        if (result.kind === 'stream') abandon(result.response.body)
-        throw err
-      }
+    if (result.origin !== null) {
+      notes.originStatus = result.origin.status
+      notes.originMs = result.origin.ms
     }
-    if (result.kind === 'stream') discard(result.response.body)
-    else if (result.kind === 'error') this.#ctx.logger.warn({ key, code: result.error.code }, 'background refresh failed')
-  }
-
-  #fillRequest (ex: Exchange, varyIndex: VaryIndex | null, stale: StoredEntry | undefined, rememberUncacheable: boolean): FillRequest {
-    const { req } = ex
-    // The origin is asked for the host the key names (case, `:80` and a trailing dot are the client's spelling):
-    // what is stored under the key is the answer for that spelling, whichever spelling this client used.
-    const host = req.headers.host === undefined ? null : normalizeHost(req.headers.host)
-    const originHeaders = makeOriginRequestHeaders(req.headers, req.socket.remoteAddress, 'http', {
-      ...FILL_OVERRIDES_BASE,
-      ...(host === null ? null : { host, 'x-forwarded-host': host }),
-      // The origin sees the same normalised value the variant is keyed by.
-      'accept-encoding': req.headers['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(req.headers['accept-encoding'])
-    })
-    const url = fillUrl(ex)
-    const facts: RequestFacts = { method: 'GET', url, headers: req.headers }
-    return { facts, path: url, originHeaders, primaryKey: ex.primaryKey, varyIndex, staleEntry: stale, rememberUncacheable }
-  }
-
-  #onFilled (ex: Exchange, stale: StoredEntry | undefined, result: FillResult, alone: boolean): void {
-    const now = this.#ctx.clock.now()
+    // Decided even with nobody to tell (a hit-for-pass URL fetched alone): it also keeps the hit-for-pass memory.
+    const forWaiters = this.#forWaiters(req, result, role)
+    settle?.(forWaiters)
+    // The lease is held until the store write lands: a follower polling memcached must find the fill, not a free lease.
+    if (release !== null) {
+      if (result.kind === 'entry') result.written.then(release, release)
+      else release()
+    }
     switch (result.kind) {
-      case 'stored':
-        ex.trace.originStatus = result.revalidated ? 304 : result.entry.status
-        if (result.revalidated) return this.#answers.serve(ex, result.entry, now, 'REVALIDATED', CACHE_STATUS.revalidated)
-        return this.#answers.serve(ex, result.entry, now, 'MISS', stale === undefined ? CACHE_STATUS.missStored : CACHE_STATUS.refetched)
+      case 'entry': return { kind: 'fetched', entry: result.entry, revalidated: result.revalidated }
+      case 'stream': return { kind: 'stream', response: result.response, head: result.head, reason: result.reason, alone: role === 'alone' }
+      case 'error': return { kind: 'failed', error: result.error }
+    }
+  }
+
+  /**
+   * What the waiters of a fill may do with its answer, and the hit-for-pass memory it leaves. The memory is set only by
+   * an answer that no requester could share: one made for a request with a Cookie or Authorization says nothing about
+   * anyone else's (Varnish's hit-for-pass poisoning), so its waiters coalesce again instead, and a background refresh
+   * never sets it.
+   */
+  #forWaiters (req: FillRequest, result: FillResult, role: Role): FlightOutcome {
+    const { hitForPass } = this.#deps
+    switch (result.kind) {
+      case 'entry':
+        if (!result.shareable) return PASS_OUTCOME
+        hitForPass.forget(req.primaryKey)
+        return { kind: 'entry', entry: result.entry, vary: result.vary }
       case 'stream':
-        ex.trace.originStatus = result.response.status
-        if (result.reason === 'error-status' && stale !== undefined && mayServeOnError(stale, now)) {
-          discard(result.response.body)
-          return this.#answers.serve(ex, stale, now, 'STALE', staleCacheStatus(ttlSeconds(stale, now), 'stale-if-error'))
-        }
-        if (alone) return this.#answers.stream(ex, result, 'PASS', CACHE_STATUS.hitForPass)
-        return this.#answers.stream(ex, result, 'MISS', `${CACHE_STATUS.miss}; detail=${result.reason}`)
+        // An origin in trouble: waiters get its status (or a stale copy), not a request each to the failing origin.
+        if (result.reason === 'error-status') return { kind: 'error', error: new OriginStatusError(result.response.status) }
+        if (req.credentialed && result.reason !== 'too-large') return RETRY_OUTCOME
+        if (role !== 'refresh') hitForPass.remember(req.primaryKey)
+        return PASS_OUTCOME
       case 'error':
-        return this.#answers.originFailed(ex, stale, result.error)
+        return { kind: 'error', error: result.error }
     }
-  }
-
-  /** A waiter's turn: share the leader's entry if it is this request's variant, else fetch alone. */
-  #onWaited (ex: Exchange, stale: StoredEntry | undefined, outcome: FlightOutcome): void {
-    switch (outcome.kind) {
-      case 'entry': {
-        const { entry, vary } = outcome
-        const expected = vary === null ? ex.primaryKey : makeVariantKey(ex.primaryKey, vary.epoch, vary.varyHeaders, ex.req.headers)
-        if (expected === entry.key) return this.#answers.serve(ex, entry, this.#ctx.clock.now(), 'HIT', CACHE_STATUS.collapsed)
-        return this.#answers.pass(ex, CACHE_STATUS.bypass)
-      }
-      case 'pass':
-        return this.#answers.pass(ex, CACHE_STATUS.hitForPass)
-      case 'error':
-        return this.#answers.originFailed(ex, stale, outcome.error)
-    }
-  }
-
-  /** Stale-while-revalidate: one refresh per key (per fleet, with leases); its outcome is stored, nobody waits on it. */
-  refreshInBackground (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry): void {
-    const settle = this.#ctx.flight.lead(key)
-    if (settle === null) return
-    this.#lead(ex, key, varyIndex, stale, settle, 'background')
-      .catch((err: unknown) => this.#ctx.logger.error({ err, key }, 'background refresh crashed'))
   }
 }
 

@@ -6,14 +6,19 @@
  * read), or "pass" the moment the response headers say it is not shareable, so waiters fetch for themselves at
  * once instead of queueing (nginx's cache lock makes them wait 5 s).  [in-process state, no I/O]
  */
-import type { StoredEntry, VaryIndex } from '../store/types.js'
+import type { StoredEntry, VaryIndex } from '../core/entry.js'
 import { WaiterTimeoutError, type CorralError } from '../core/errors.js'
 
 export type FlightOutcome =
   /** A response waiters may share. `vary` is set when it came with Vary: waiters check their own variant. */
   | { readonly kind: 'entry', readonly entry: StoredEntry, readonly vary: VaryIndex | null }
-  /** Not shareable (no-store, private, Set-Cookie, too large…): each waiter asks the origin itself. */
+  /** Not shareable for anyone (no-store, private, Set-Cookie, too large…): each waiter asks the origin itself. */
   | { readonly kind: 'pass' }
+  /**
+   * Not shareable, but perhaps only because of the leader's own request (it carried a Cookie or Authorization): the
+   * answer says nothing about what an anonymous request would get. Waiters coalesce again behind a new leader.
+   */
+  | { readonly kind: 'retry' }
   /** The fetch failed: waiters fail with it (or serve stale, per stale-if-error). */
   | { readonly kind: 'error', readonly error: CorralError }
 
@@ -25,6 +30,7 @@ interface Flight {
 }
 
 export const PASS_OUTCOME: FlightOutcome = { kind: 'pass' }
+export const RETRY_OUTCOME: FlightOutcome = { kind: 'retry' }
 
 export class SingleFlight {
   readonly #flights = new Map<string, Flight>()

@@ -61,13 +61,6 @@ export class WaiterTimeoutError extends CorralError {
   }
 }
 
-export class ResponseTooLargeError extends CorralError {
-  constructor (cause?: unknown) {
-    super('CORRAL_ERR_RESPONSE_TOO_LARGE', 'origin response larger than cache.maxObjectBytes', 502, { cause })
-    this.name = 'ResponseTooLargeError'
-  }
-}
-
 export function errorCode (err: unknown): string {
   return err instanceof CorralError ? err.code : 'CORRAL_ERR_INTERNAL'
 }

@@ -107,6 +107,26 @@ export function makeOriginRequestHeaders (
   return out
 }
 
+/** Request fields never forwarded on a fill: the stored response must be the full, unconditional one. */
+const FILL_OVERRIDES = { 'if-none-match': null, 'if-modified-since': null, 'if-match': null, 'if-unmodified-since': null, 'if-range': null, range: null }
+
+/**
+ * The origin request headers for a pass (the client's request, forwarded) or a fill (an answer for everyone the key
+ * names). A fill asks for the host the key names (`keyHost`: case, `:80` and a trailing dot are the client's
+ * spelling; what is stored under the key is the answer for that spelling), unconditionally, and with the normalised
+ * Accept-Encoding the variant is keyed by. The one place origin request headers are made.
+ */
+export function makeOriginHeaders (
+  incoming: IncomingHttpHeaders, clientAddress: string | undefined, role: 'pass' | 'fill', keyHost: string
+): Record<string, string | string[]> {
+  if (role === 'pass') return makeOriginRequestHeaders(incoming, clientAddress, 'http', null)
+  return makeOriginRequestHeaders(incoming, clientAddress, 'http', {
+    ...FILL_OVERRIDES,
+    ...(incoming.host === undefined ? null : { host: keyHost, 'x-forwarded-host': keyHost }),
+    'accept-encoding': incoming['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(incoming['accept-encoding'])
+  })
+}
+
 export const VIA = '1.1 corral'
 
 export function firstValue (value: HeaderValue): string | undefined {
@@ -160,9 +180,3 @@ export function normalizeAcceptEncoding (value: HeaderValue): string {
 }
 
 const CODINGS = ['br', 'gzip', 'zstd', 'deflate'] as const
-
-/** Find a header in a flat array (names lower-case). */
-export function flatGet (flat: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return flat[i + 1]
-  return undefined
-}

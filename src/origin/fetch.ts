@@ -27,21 +27,37 @@ export interface OriginResponse {
    * as long (pass.ts): a paused body holds its pool connection and limiter slot, and undici's bodyTimeout never fires.
    */
   readonly timeoutMs: number
+  /** Milliseconds from asking to the response headers, queue included: the origin call's one timing. */
+  latencyMs: number
 }
+
+/**
+ * What the miss path and passes need of the origin: one request at a time, and the timeout in force. `Origin`
+ * implements it over undici; tests of coalesce/ and fill hand in a fake (no sockets).
+ */
+export interface OriginClient {
+  request (req: OriginRequest): Promise<OriginResponse>
+  readonly timeoutMs: number
+}
+
+/** Told of every origin answer's headers: the origin-duration metric. */
+export type OriginObserver = (latencyMs: number, status: number) => void
 
 /** Connection-level failures after which an idempotent request may be sent again. */
 const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
 
-export class Origin {
+export class Origin implements OriginClient {
   readonly #pool: Pool
   readonly #limiter: OriginLimiter | null
+  readonly #observe: OriginObserver | null
   readonly #basePath: string
   #timeoutMs: number
   #retries: number
 
   /** `limiter` guards concurrent requests (origin.maxInFlight); a request holds its slot until its body is done. */
-  constructor (origin: Config['origin'], limiter: OriginLimiter | null = null) {
+  constructor (origin: Config['origin'], limiter: OriginLimiter | null = null, observe: OriginObserver | null = null) {
     this.#limiter = limiter
+    this.#observe = observe
     const url = new URL(origin.url)
     this.#basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
     this.#timeoutMs = origin.timeoutMs
@@ -68,18 +84,19 @@ export class Origin {
 
   async request (req: OriginRequest): Promise<OriginResponse> {
     const limiter = this.#limiter
-    if (limiter === null) return await this.#send(req)
+    const asked = performance.now()
+    if (limiter === null) return this.#observed(await this.#send(req), asked)
     // Throws OriginBusyError when the queue is full or the wait times out: callers serve stale or shed.
     if (!limiter.tryAcquire()) await limiter.acquire()
     const started = performance.now()
     let response: OriginResponse
     try {
-      response = await this.#send(req)
+      response = this.#observed(await this.#send(req), asked)
     } catch (err) {
       limiter.release()
       throw err
     }
-    // Latency to headers is the origin's think time, the signal the adaptive limit follows.
+    // Latency to headers without the limiter's queue is the origin's think time, the signal the adaptive limit follows.
     const latencyMs = performance.now() - started
     let released = false
     const done = (): void => {
@@ -93,13 +110,19 @@ export class Origin {
     return response
   }
 
+  #observed (response: OriginResponse, asked: number): OriginResponse {
+    response.latencyMs = performance.now() - asked
+    this.#observe?.(response.latencyMs, response.status)
+    return response
+  }
+
   async #send (req: OriginRequest): Promise<OriginResponse> {
     const idempotent = req.method === 'GET' || req.method === 'HEAD'
     for (let attempt = 0; ; attempt++) {
       const timeoutMs = this.#timeoutMs
       try {
         const res = await this.#requestWithDeadline(req, timeoutMs)
-        return { status: res.statusCode, headers: res.headers, body: res.body, timeoutMs }
+        return { status: res.statusCode, headers: res.headers, body: res.body, timeoutMs, latencyMs: 0 }
       } catch (err) {
         const mapped = toOriginError(err)
         if (!idempotent || attempt >= this.#retries || !RETRYABLE.has(codeOf(err))) throw mapped

@@ -4,7 +4,7 @@
  * - from the origin: a 304 merged into the stored entry's headers (RFC 9111 §4.3.4);
  * - from a client: If-None-Match / If-Modified-Since answered from cache (RFC 9110 §13.1).
  */
-import type { StoredEntry } from '../store/types.js'
+import type { StoredEntry } from '../core/entry.js'
 import { firstValue, isHopByHop, removeOwnVia, type HeaderRecord, type HeaderValue } from '../core/headers.js'
 
 export function makeConditionalHeaders (entry: StoredEntry): Record<string, string> | null {

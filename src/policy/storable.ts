@@ -8,7 +8,7 @@
 import CachePolicy from 'http-cache-semantics'
 import type { HeaderRecord } from '../core/headers.js'
 import { parseVary } from '../key.js'
-import type { EntryDeadlines } from '../store/types.js'
+import type { EntryDeadlines } from '../core/entry.js'
 import { deltaSeconds, parseCacheControl } from './cache-control.js'
 
 export interface StoreOptions {
@@ -31,7 +31,7 @@ export interface ResponseFacts {
   readonly headers: HeaderRecord
 }
 
-/** The deadlines a stored entry carries (store/types.ts); decided here, compared on every hit. */
+/** The deadlines a stored entry carries (core/entry.ts); decided here, compared on every hit. */
 export type Deadlines = EntryDeadlines
 
 export type NotStorableReason =

@@ -1,0 +1,63 @@
+/**
+ * invalidate: taking stored pages out of service. An unsafe request's success marks the page stale (RFC 9111 §4.4);
+ * the admin purge deletes it. Both forget the URL's hit-for-pass memory: its next answer must be asked for again.
+ */
+import type { CacheStore } from './store/types.js'
+import type { Logger } from './core/log.js'
+import { ConfigError } from './core/errors.js'
+import { isPromise } from './store/types.js'
+import type { HitForPass } from './coalesce/hit-for-pass.js'
+import { HostNormalizer, resolveTarget, type KeyOptions } from './key.js'
+
+export interface InvalidateContext {
+  readonly store: CacheStore
+  readonly hitForPass: HitForPass
+  readonly logger: Logger
+}
+
+/**
+ * Invalidate by marking stale, not deleting (DESIGN §5): the next request revalidates through one coalesced fetch
+ * and may still fall back on the old copy under stale-if-error; a delete would leave a burst nothing to stand on.
+ * A Vary index is deleted instead (its variants cannot be enumerated; a new epoch orphans them).
+ */
+export async function markStale (ctx: InvalidateContext, primaryKey: string, now: number, keepStaleSeconds: number): Promise<void> {
+  ctx.hitForPass.forget(primaryKey)
+  const { store } = ctx
+  try {
+    const found = store.get(primaryKey)
+    const record = isPromise(found) ? await found : found
+    if (record === undefined) return
+    if (record.kind === 'vary') {
+      await store.delete(primaryKey)
+      return
+    }
+    const ttlMs = Math.max(1000, record.staleIfErrorUntil - now) + keepStaleSeconds * 1000
+    await store.set(primaryKey, { ...record, freshUntil: now, staleWhileRevalidateUntil: now }, ttlMs)
+  } catch (err) {
+    ctx.logger.warn({ err }, 'store update failed')
+  }
+}
+
+/** Drop a URL's entry (and, through its Vary index, every variant): the admin purge. */
+export async function purge (ctx: InvalidateContext, primaryKey: string): Promise<void> {
+  ctx.hitForPass.forget(primaryKey)
+  try {
+    await ctx.store.delete(primaryKey)
+  } catch (err) {
+    ctx.logger.warn({ err }, 'store delete failed')
+  }
+}
+
+/**
+ * The key a purge names: an absolute URL (`http://host/path?q`), or a path with the host given apart. Built the way a
+ * request's key is (key.ts resolveTarget), Host checks included, so a purge names exactly what a request filed.
+ */
+export function purgeKeyOf (url: string, host: string | undefined, options: KeyOptions): string {
+  const absoluteHost = /^https?:\/\/([^/?#]*)/i.exec(url)?.[1]
+  if (absoluteHost === undefined && host === undefined && options.includeHost) {
+    throw new ConfigError('url', 'a path-only purge needs ?host=<host> (cache keys include the host), or give an absolute URL')
+  }
+  const target = resolveTarget(url, host ?? absoluteHost, options, new HostNormalizer())
+  if (target === null) throw new ConfigError(host === undefined ? 'url' : 'host', 'not a valid host, or the URL names another host than ?host=')
+  return target.primaryKey
+}
