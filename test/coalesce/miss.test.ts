@@ -227,9 +227,19 @@ describe('coalesce/miss: one driver, outcomes returned', () => {
   it('an expired entry is revalidated with its validators; a 304 comes back as fetched and revalidated', async () => {
     const r = rig()
     const stale: StoredEntry = {
-      kind: 'entry', key: 'h/r', status: 200, headers: ['content-type', 'text/plain', 'etag', '"v1"'], body: Buffer.from('old'),
-      storedAt: T0 - 120_000, initialAgeSeconds: 0, freshUntil: T0 - 60_000, staleWhileRevalidateUntil: T0 - 60_000,
-      staleIfErrorUntil: T0 - 60_000, mustRevalidate: false, etag: '"v1"', lastModified: undefined
+      kind: 'entry',
+      key: 'h/r',
+      status: 200,
+      headers: ['content-type', 'text/plain', 'etag', '"v1"'],
+      body: Buffer.from('old'),
+      storedAt: T0 - 120_000,
+      initialAgeSeconds: 0,
+      freshUntil: T0 - 60_000,
+      staleWhileRevalidateUntil: T0 - 60_000,
+      staleIfErrorUntil: T0 - 60_000,
+      mustRevalidate: false,
+      etag: '"v1"',
+      lastModified: undefined
     }
     const miss = r.coalescer.miss(request('h/r', {}, stale), notes(), false)
     await r.origin.asked(1)
