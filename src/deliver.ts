@@ -3,11 +3,59 @@
  * X-Cache and Cache-Status (RFC 9211). Client conditionals get 304; HEAD gets headers only.  [I/O; header build pure]
  */
 import type { ServerResponse } from 'node:http'
-import type { StoredEntry } from './store/types.js'
+import type { StoredEntry } from './core/entry.js'
+import type { Exchange } from './exchange.js'
+import type { OriginResponse } from './origin/fetch.js'
+import { formatTrace } from './core/trace.js'
+import { isNotModifiedForClient } from './policy/revalidate.js'
+import { streamResponse } from './pass.js'
 import type { XCache } from './core/metrics.js'
 import { ageSeconds, ttlSeconds } from './policy/usable.js'
 import type { ShedAnswer, ShedReason } from './shed.js'
 import { ClientStalledError } from './core/errors.js'
+
+/**
+ * The hot path: a fresh entry, most often from memory, answered synchronously. A conditional or debug request takes
+ * the full road (serveEntry).
+ */
+export function serveHit (ex: Exchange, entry: StoredEntry, now: number, stallMs: number): void {
+  const { trace, req } = ex
+  const { headers } = req
+  if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined || trace.debug) {
+    return serveEntry(ex, entry, now, 'HIT', hitCacheStatus(ttlSeconds(entry, now)), stallMs)
+  }
+  trace.xCache = 'HIT'
+  trace.bytes = ex.isHead ? 0 : entry.body.length
+  deliverHit(ex.res, entry, now, ex.isHead)
+  limitSendStall(ex.res, stallMs)
+}
+
+/** A stored entry for this exchange: 304 when the client's validators match (RFC 9110 §13.1), else the entry. */
+export function serveEntry (ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, stallMs: number): void {
+  const { trace, req } = ex
+  trace.xCache = xCache
+  trace.bytes = ex.isHead ? 0 : entry.body.length
+  const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
+  const { headers } = req
+  if ((headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) &&
+    isNotModifiedForClient(entry, headers['if-none-match'], headers['if-modified-since'])) {
+    return deliverNotModified(ex.res, entry, now, xCache, cacheStatus, extra)
+  }
+  deliverEntry(ex.res, entry, now, xCache, cacheStatus, ex.isHead, extra)
+  limitSendStall(ex.res, stallMs)
+}
+
+/** An origin response relayed to this exchange as it arrives (pass.ts streams it). */
+export async function relayResponse (
+  ex: Exchange, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string
+): Promise<void> {
+  const { trace } = ex
+  trace.xCache = xCache
+  const length = response.headers['content-length']
+  trace.bytes = typeof length === 'string' ? Number(length) : 0
+  const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
+  await streamResponse(ex.res, response, head, xCache, cacheStatus, ex.isHead, extra)
+}
 
 /** Writes a cached entry. One array concat per hit; no header parsing. */
 export function deliverEntry (

@@ -1,8 +1,62 @@
-/** One request on its way through the pipeline. Only the pipeline holds it: no stage below the driver sees it. */
+/**
+ * The pipeline's records: what it is built from and reads per config load, and the one request on its way through it
+ * (the Exchange). Only the pipeline holds an Exchange: no stage below the driver sees it.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Trace } from './core/trace.js'
-import type { CompiledRoute, ShedReason } from './shed.js'
+import type { CompiledRoute, RouteTable, ShedLoad, ShedReason } from './shed.js'
 import type { Target } from './key.js'
+import type { StoredEntry, VaryIndex } from './core/entry.js'
+import type { FillRequest } from './fill.js'
+import { makeOriginHeaders } from './core/headers.js'
+import type { CacheStore } from './store/types.js'
+import type { Clock } from './core/clock.js'
+import type { Logger } from './core/log.js'
+import type { Metrics } from './core/metrics.js'
+import type { OriginClient } from './origin/fetch.js'
+import type { StoreOptions } from './policy/storable.js'
+import type { FleetLease } from './coalesce/lease.js'
+import type { Flags } from './config/flags.js'
+import type { KeyOptions } from './key.js'
+
+/** Everything the pipeline reads from config, resolved once per config load (never per request). */
+export interface PipelineSettings {
+  readonly keyOptions: KeyOptions
+  readonly storeOptions: StoreOptions
+  readonly maxObjectBytes: number
+  readonly hitForPassMs: number
+  readonly accessLog: boolean
+  readonly routes: RouteTable
+  readonly flags: Flags
+  /** admin.token: a request carrying it in X-Corral-Debug gets its trace. Undefined: nothing is revealed. */
+  readonly debugToken: string | undefined
+  /** In-process waiters' deadline (origin.timeoutMs, plus the fleet's wait with memcached). */
+  readonly waitTimeoutMs: number
+}
+
+export interface PipelineDeps {
+  readonly origin: OriginClient
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly metrics: Metrics
+  /** Live load figures for shedding (origin saturation). */
+  readonly load: ShedLoad
+}
+
+/** The cache in force; swapped as a whole when the memcached settings change on reload. */
+export interface PipelineCache {
+  readonly store: CacheStore
+  /** Fleet-wide coalescing through memcached leases; null with the embedded cache alone. */
+  readonly fleet: FleetLease | null
+}
+
+/** A request target resolved for the settings in force, kept while requests repeat it. */
+export interface ResolvedTarget extends Target {
+  readonly rawUrl: string
+  readonly host: string | undefined
+  readonly settings: PipelineSettings
+  readonly route: CompiledRoute
+}
 
 /** A request in flight through the pipeline. One per request, fixed shape. */
 export interface Exchange {
@@ -15,4 +69,20 @@ export interface Exchange {
   readonly isHead: boolean
   /** Set when shedding allows only cached answers: why. */
   readonly cacheOnly: ShedReason | null
+}
+
+/** A fill is made once, from the request: the coalescer and the origin never see the client's connection. */
+export function makeFillRequest (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined): FillRequest {
+  const { req, target } = ex
+  const { headers } = req
+  return {
+    key,
+    primaryKey: target.primaryKey,
+    varyIndex,
+    path: target.normalizedQuery === '' ? target.path : `${target.path}?${target.normalizedQuery}`,
+    originHeaders: makeOriginHeaders(headers, req.socket.remoteAddress, 'fill', target.keyHost),
+    requestHeaders: headers,
+    stale,
+    credentialed: headers.cookie !== undefined || headers.authorization !== undefined
+  }
 }

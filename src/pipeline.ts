@@ -16,64 +16,28 @@
 import { performance } from 'node:perf_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { CacheRecord, StoredEntry, VaryIndex } from './core/entry.js'
-import { isPromise, type CacheStore } from './store/types.js'
-import type { Clock } from './core/clock.js'
-import type { Logger } from './core/log.js'
-import type { Metrics, XCache } from './core/metrics.js'
-import type { OriginClient, OriginResponse } from './origin/fetch.js'
-import { discard } from './origin/fetch.js'
-import type { StoreOptions } from './policy/storable.js'
-import type { FleetLease } from './coalesce/lease.js'
-import type { Flags } from './config/flags.js'
+import { isPromise } from './store/types.js'
+import { writeAccessLine } from './core/log.js'
+import type { XCache } from './core/metrics.js'
+import { discard, type OriginResponse } from './origin/fetch.js'
 import type { Priority } from './config/types.js'
 import { SingleFlight } from './coalesce/single-flight.js'
 import { HitForPass } from './coalesce/hit-for-pass.js'
 import { Coalescer, type MissOutcome } from './coalesce/miss.js'
-import type { FillContext, FillRequest } from './fill.js'
-import { HostNormalizer, makeVariantKey, pathOf, resolveTarget, type KeyOptions, type Target } from './key.js'
-import { decideShed, matchRoute, type CompiledRoute, type RouteTable, type ShedLoad, type ShedReason } from './shed.js'
+import type { FillContext } from './fill.js'
+import { HostNormalizer, makeVariantKey, pathOf, resolveTarget } from './key.js'
+import { decideShed, matchRoute, type CompiledRoute, type ShedReason } from './shed.js'
 import { decideFallback, decideUsable, ttlSeconds, type NoAnswerCause } from './policy/usable.js'
-import { isNotModifiedForClient } from './policy/revalidate.js'
-import { forward, streamResponse } from './pass.js'
-import { CACHE_STATUS, deliverEntry, deliverHit, deliverNotModified, deliverShed, deliverText, hitCacheStatus, limitSendStall, staleCacheStatus } from './deliver.js'
+import { forward } from './pass.js'
+import { CACHE_STATUS, deliverShed, deliverText, limitSendStall, relayResponse, serveEntry, serveHit, staleCacheStatus } from './deliver.js'
 import { dropConnectionListed, makeOriginHeaders } from './core/headers.js'
 import { errorCode, type CorralError } from './core/errors.js'
 import { tokenMatches } from './ops/admin-token.js'
 import { Trace, TRACE, formatTrace, type TraceSink } from './core/trace.js'
-import type { Exchange } from './exchange.js'
+import { makeFillRequest, type Exchange, type PipelineCache, type PipelineDeps, type PipelineSettings, type ResolvedTarget } from './exchange.js'
 import { markStale, purge, purgeKeyOf, type InvalidateContext } from './invalidate.js'
-import { writeAccessLine } from './core/log.js'
 
-/** Everything the pipeline reads from config, resolved once per config load (never per request). */
-export interface PipelineSettings {
-  readonly keyOptions: KeyOptions
-  readonly storeOptions: StoreOptions
-  readonly maxObjectBytes: number
-  readonly hitForPassMs: number
-  readonly accessLog: boolean
-  readonly routes: RouteTable
-  readonly flags: Flags
-  /** admin.token: a request carrying it in X-Corral-Debug gets its trace. Undefined: nothing is revealed. */
-  readonly debugToken: string | undefined
-  /** In-process waiters' deadline (origin.timeoutMs, plus the fleet's wait with memcached). */
-  readonly waitTimeoutMs: number
-}
-
-export interface PipelineDeps {
-  readonly origin: OriginClient
-  readonly clock: Clock
-  readonly logger: Logger
-  readonly metrics: Metrics
-  /** Live load figures for shedding (origin saturation). */
-  readonly load: ShedLoad
-}
-
-/** The cache in force; swapped as a whole when the memcached settings change on reload. */
-export interface PipelineCache {
-  readonly store: CacheStore
-  /** Fleet-wide coalescing through memcached leases; null with the embedded cache alone. */
-  readonly fleet: FleetLease | null
-}
+export type { PipelineCache, PipelineDeps, PipelineSettings } from './exchange.js'
 
 export const HEALTH_PATH = '/__corral/health'
 
@@ -219,9 +183,9 @@ export class Pipeline implements TraceSink {
     const { clock } = this.#deps
     const now = ex.trace.tier === 'memory' && clock.at !== undefined ? clock.at(ex.trace.start) : clock.now()
     const usability = entry === undefined ? 'expired' : decideUsable(entry, now)
-    if (usability === 'fresh') return this.#serveHit(ex, entry as StoredEntry, now)
+    if (usability === 'fresh') return serveHit(ex, entry as StoredEntry, now, this.#deps.origin.timeoutMs)
     if (ex.cacheOnly !== null) return this.#fallback(ex, entry, ex.cacheOnly, null)
-    const fill = this.#fillRequest(ex, key, varyIndex, entry)
+    const fill = makeFillRequest(ex, key, varyIndex, entry)
     if (usability === 'stale') {
       this.#serve(ex, entry as StoredEntry, now, 'STALE', staleCacheStatus(ttlSeconds(entry as StoredEntry, now), 'stale-while-revalidate'))
       return this.#coalescer.refresh(fill)
@@ -229,22 +193,6 @@ export class Pipeline implements TraceSink {
     this.#coalescer.miss(fill, ex.trace, ex.isHead)
       .then((outcome) => this.#onMiss(ex, entry, outcome))
       .catch((err: unknown) => this.#fail(ex, err))
-  }
-
-  /** A fill is made once, here, from the request: the coalescer and the origin never see the client's connection. */
-  #fillRequest (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined): FillRequest {
-    const { req, target } = ex
-    const { headers } = req
-    return {
-      key,
-      primaryKey: target.primaryKey,
-      varyIndex,
-      path: target.normalizedQuery === '' ? target.path : `${target.path}?${target.normalizedQuery}`,
-      originHeaders: makeOriginHeaders(headers, req.socket.remoteAddress, 'fill', target.keyHost),
-      requestHeaders: headers,
-      stale,
-      credentialed: headers.cookie !== undefined || headers.authorization !== undefined
-    }
   }
 
   /** The one switch over a miss's outcome: X-Cache, Cache-Status and the delivery. */
@@ -261,8 +209,8 @@ export class Pipeline implements TraceSink {
           discard(outcome.response.body)
           return this.#serve(ex, stale as StoredEntry, now, 'STALE', staleCacheStatus(ttlSeconds(stale as StoredEntry, now), 'stale-if-error'))
         }
-        if (outcome.alone) return this.#stream(ex, outcome.response, outcome.head, 'PASS', CACHE_STATUS.hitForPass)
-        return this.#stream(ex, outcome.response, outcome.head, 'MISS', `${CACHE_STATUS.miss}; detail=${outcome.reason}`)
+        if (outcome.alone) return this.#relay(ex, outcome.response, outcome.head, 'PASS', CACHE_STATUS.hitForPass)
+        return this.#relay(ex, outcome.response, outcome.head, 'MISS', `${CACHE_STATUS.miss}; detail=${outcome.reason}`)
       case 'pass':
         return this.#pass(ex, outcome.detail === 'hit-for-pass' ? CACHE_STATUS.hitForPass : CACHE_STATUS.bypass)
       case 'failed':
@@ -270,42 +218,6 @@ export class Pipeline implements TraceSink {
       default:
         return assertNever(outcome)
     }
-  }
-
-  /** The hot path: a fresh entry, most often from memory, answered synchronously. */
-  #serveHit (ex: Exchange, entry: StoredEntry, now: number): void {
-    const { trace, req } = ex
-    const { headers } = req
-    if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined || trace.debug) {
-      return this.#serve(ex, entry, now, 'HIT', hitCacheStatus(ttlSeconds(entry, now)))
-    }
-    trace.xCache = 'HIT'
-    trace.bytes = ex.isHead ? 0 : entry.body.length
-    deliverHit(ex.res, entry, now, ex.isHead)
-    limitSendStall(ex.res, this.#deps.origin.timeoutMs)
-  }
-
-  #serve (ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string): void {
-    const { trace, req } = ex
-    trace.xCache = xCache
-    trace.bytes = ex.isHead ? 0 : entry.body.length
-    const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
-    const { headers } = req
-    if ((headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) &&
-      isNotModifiedForClient(entry, headers['if-none-match'], headers['if-modified-since'])) {
-      return deliverNotModified(ex.res, entry, now, xCache, cacheStatus, extra)
-    }
-    deliverEntry(ex.res, entry, now, xCache, cacheStatus, ex.isHead, extra)
-    limitSendStall(ex.res, this.#deps.origin.timeoutMs)
-  }
-
-  #stream (ex: Exchange, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string): void {
-    const { trace } = ex
-    trace.xCache = xCache
-    const length = response.headers['content-length']
-    trace.bytes = typeof length === 'string' ? Number(length) : 0
-    const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
-    streamResponse(ex.res, response, head, xCache, cacheStatus, ex.isHead, extra).catch((err: unknown) => this.#fail(ex, err))
   }
 
   /** The origin failed, timed out or is saturated: a stand-in if one may answer, else 502/504 (or the shed answer). */
@@ -337,6 +249,14 @@ export class Pipeline implements TraceSink {
     }
   }
 
+  #serve (ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string): void {
+    serveEntry(ex, entry, now, xCache, cacheStatus, this.#deps.origin.timeoutMs)
+  }
+
+  #relay (ex: Exchange, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string): void {
+    relayResponse(ex, response, head, xCache, cacheStatus).catch((err: unknown) => this.#fail(ex, err))
+  }
+
   /** Stream through without touching the cache. */
   #pass (ex: Exchange, cacheStatus: string): void {
     if (ex.cacheOnly !== null) return this.#fallback(ex, undefined, ex.cacheOnly, null)
@@ -349,7 +269,7 @@ export class Pipeline implements TraceSink {
         case 'stream':
           trace.originStatus = outcome.response.status
           trace.originMs = outcome.response.latencyMs
-          return this.#stream(ex, outcome.response, null, 'PASS', cacheStatus)
+          return this.#relay(ex, outcome.response, null, 'PASS', cacheStatus)
         case 'failed':
           return this.#originFailed(ex, undefined, outcome.error)
       }
@@ -419,14 +339,6 @@ function noop (): void {}
 
 function assertNever (value: never): never {
   throw new Error(`unhandled miss outcome: ${JSON.stringify(value)}`)
-}
-
-/** A request target resolved for the settings in force, kept while requests repeat it. */
-export interface ResolvedTarget extends Target {
-  readonly rawUrl: string
-  readonly host: string | undefined
-  readonly settings: PipelineSettings
-  readonly route: CompiledRoute
 }
 
 interface ResponseWithTrace extends ServerResponse {
