@@ -209,7 +209,7 @@ export class Pipeline implements TraceSink {
           discard(outcome.response.body)
           return this.#serve(ex, stale as StoredEntry, now, 'STALE', staleCacheStatus(ttlSeconds(stale as StoredEntry, now), 'stale-if-error'))
         }
-        if (outcome.alone) return this.#relay(ex, outcome.response, outcome.head, 'PASS', CACHE_STATUS.hitForPass)
+        if (outcome.hitForPass) return this.#relay(ex, outcome.response, outcome.head, 'PASS', CACHE_STATUS.hitForPass)
         return this.#relay(ex, outcome.response, outcome.head, 'MISS', `${CACHE_STATUS.miss}; detail=${outcome.reason}`)
       case 'pass':
         return this.#pass(ex, outcome.detail === 'hit-for-pass' ? CACHE_STATUS.hitForPass : CACHE_STATUS.bypass)

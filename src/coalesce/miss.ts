@@ -22,8 +22,8 @@ export type MissOutcome =
   | { readonly kind: 'fetched', readonly entry: StoredEntry, readonly revalidated: boolean }
   /** Another request's fill, in this process or (through the lease) in another one. */
   | { readonly kind: 'collapsed', readonly entry: StoredEntry }
-  /** Not stored: relay this origin response. `alone`: the URL is remembered as hit-for-pass. */
-  | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: StreamReason, readonly alone: boolean }
+  /** Not stored: relay this origin response. `hitForPass`: the URL is remembered as such (fetched alone). */
+  | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: StreamReason, readonly hitForPass: boolean }
   /**
    * Ask the origin as a pass: a HEAD for a hit-for-pass URL (no body to read for nothing), or a waiter whose leader's
    * answer it cannot share (`bypass`: another variant, or an answer made for the leader's own credentials).
@@ -47,7 +47,8 @@ export interface CoalescerDeps {
   readonly logger: Logger
 }
 
-type Role = 'leader' | 'refresh' | 'alone'
+/** leader: of a flight others may wait on; refresh: a background one nobody waits on; hit-for-pass: alone. */
+type Role = 'leader' | 'refresh' | 'hit-for-pass'
 
 const PASS_HIT_FOR_PASS: MissOutcome = { kind: 'pass', detail: 'hit-for-pass' }
 const PASS_BYPASS: MissOutcome = { kind: 'pass', detail: 'bypass' }
@@ -69,10 +70,10 @@ export class Coalescer {
     this.#fleet = fleet
   }
 
-  /** Miss or expired: join the flight for this key, or lead it; alone, for a hit-for-pass URL. */
+  /** Miss or expired: join the flight for this key, or lead it; a hit-for-pass URL goes alone. */
   async miss (req: FillRequest, notes: MissNotes, isHead: boolean): Promise<MissOutcome> {
     const { flight, hitForPass, metrics } = this.#deps
-    if (hitForPass.has(req.primaryKey)) return isHead ? PASS_HIT_FOR_PASS : await this.#lead(req, notes, null, 'alone')
+    if (hitForPass.has(req.primaryKey)) return isHead ? PASS_HIT_FOR_PASS : await this.#lead(req, notes, null, 'hit-for-pass')
     for (let round = 0; ; round++) {
       const settle = flight.lead(req.key)
       if (settle !== null) return await this.#lead(req, notes, settle, 'leader')
@@ -119,7 +120,7 @@ export class Coalescer {
    */
   async #lead (req: FillRequest, notes: MissNotes, settle: ((outcome: FlightOutcome) => void) | null, role: Role): Promise<MissOutcome> {
     let release: (() => void) | null = null
-    const fleet = role === 'alone' ? null : this.#fleet
+    const fleet = role === 'hit-for-pass' ? null : this.#fleet
     if (fleet !== null) {
       const turn = await fleet.takeTurn(req.key, req.primaryKey, req.requestHeaders, req.stale?.storedAt ?? 0, notes)
       switch (turn.kind) {
@@ -162,7 +163,7 @@ export class Coalescer {
     }
     switch (result.kind) {
       case 'entry': return { kind: 'fetched', entry: result.entry, revalidated: result.revalidated }
-      case 'stream': return { kind: 'stream', response: result.response, head: result.head, reason: result.reason, alone: role === 'alone' }
+      case 'stream': return { kind: 'stream', response: result.response, head: result.head, reason: result.reason, hitForPass: role === 'hit-for-pass' }
       case 'error': return { kind: 'failed', error: result.error }
     }
   }

@@ -136,7 +136,7 @@ describe('coalesce/miss: one driver, outcomes returned', () => {
     const body = r.origin.reply({ status: 200, headers: { 'cache-control': 'no-store' }, body: 'mine' })
     expect(await waiter).toEqual({ kind: 'pass', detail: 'hit-for-pass' })
     const first = await leader
-    expect(first).toMatchObject({ kind: 'stream', reason: 'no-store', alone: false })
+    expect(first).toMatchObject({ kind: 'stream', reason: 'no-store', hitForPass: false })
     expect(body.readableEnded).toBe(false)
     expect(r.hitForPass.has('h/u')).toBe(true)
     // Remembered: the next GET goes alone (no flight to join), a HEAD straight to a pass without a fill.
@@ -146,7 +146,7 @@ describe('coalesce/miss: one driver, outcomes returned', () => {
     expect(r.flight.isInFlight('h/u')).toBe(false)
     await r.origin.asked(2)
     r.origin.reply({ status: 200, headers: { 'cache-control': 'no-store' }, body: 'mine' })
-    expect(await alone).toMatchObject({ kind: 'stream', alone: true })
+    expect(await alone).toMatchObject({ kind: 'stream', hitForPass: true })
     expect(await originCount(r.metrics, 'pass')).toBe(1)
   })
 
