@@ -34,6 +34,7 @@ import { Trace, TRACE, formatTrace, type TraceSink } from './core/trace.js'
 import type { Exchange } from './exchange.js'
 import { Coalescer } from './coalesce/miss.js'
 import { writeAccessLine } from './core/log.js'
+import { answerAsteriskForm } from './asterisk-form.js'
 
 /** Everything the pipeline reads from config, resolved once per config load (never per request). */
 export interface PipelineSettings {
@@ -222,6 +223,11 @@ export class Pipeline implements TraceSink {
       const q = rawUrl.indexOf('?')
       path = q === -1 ? rawUrl : rawUrl.slice(0, q)
       query = q === -1 ? '' : rawUrl.slice(q + 1)
+    } else if (rawUrl === '*') {
+      // Asterisk-form names the server, not a page (asterisk-form.ts); checked only off the origin-form path.
+      trace.done = true
+      answerAsteriskForm(res)
+      return null
     } else {
       ({ path, query, host: targetHost } = splitTarget(rawUrl))
     }

@@ -16,8 +16,12 @@ export interface LoadedConfig {
   readonly shedPages: ReadonlyMap<number, Buffer>
 }
 
-// verbose: errors carry their parentSchema, where a schema's own errorMessage lives.
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true })
+// verbose: errors carry their parentSchema, where a schema's own errorMessage lives. strictNumbers: JSON reads 1e400
+// as Infinity, which ajv otherwise takes for an integer (Infinity % 1 is NaN, and !NaN is true): an Infinity
+// origin.timeoutMs passed `corral check` and a reload, then failed every origin request (undici: "invalid
+// headersTimeout"). Every duration and size also has a finite maximum in the schema (setTimeout runs anything past
+// 2^31-1 ms after 1 ms; memcached reads an expiry past 30 days as a date).
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, strictNumbers: true, verbose: true })
 const validate = ajv.compile(schema)
 
 /** Bytes → config, or a ConfigError naming the key path and the reason. Pure but for reading whenShed files. */
