@@ -12,7 +12,7 @@ import { abandon, readBodyUpTo, type Origin, type OriginResponse } from './origi
 import { decideStorable, type Deadlines, type NotStorableReason, type RequestFacts, type StoreOptions } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { makeVariantKey, parseVary } from './key.js'
-import { appendVia, firstValue, toFlatHeaders, type HeaderRecord } from './core/headers.js'
+import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
 import { OriginStatusError, type CorralError } from './core/errors.js'
 
 export interface FillRequest {
@@ -44,6 +44,8 @@ export interface FillContext {
   readonly now: () => number
   readonly storeOptions: StoreOptions
   readonly maxObjectBytes: number
+  /** Fields the operator forwards on fills are keyed as if the origin had named them in Vary (core/headers.ts). */
+  readonly fillHeaders: FillHeaderRules
   /**
    * A URL whose response is not storable is remembered for a while (Varnish's hit-for-miss lesson): its misses skip
    * coalescing. A storable answer later clears the mark.
@@ -122,7 +124,7 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
     return { kind: 'stream', response, head: read.head, reason: 'too-large' }
   }
 
-  const vary = parseVary(response.headers.vary)
+  const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
   const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.facts.headers)
   const entry = makeEntry(key, response.status, response.headers, read.body, verdict.deadlines)

@@ -27,7 +27,7 @@ import { isNotModifiedForClient } from './policy/revalidate.js'
 import type { FillContext } from './fill.js'
 import { streamResponse } from './pass.js'
 import { CACHE_STATUS, deliverEntry, deliverHit, deliverNotModified, deliverShed, deliverText, hitCacheStatus, limitSendStall, staleCacheStatus } from './deliver.js'
-import { dropConnectionListed, makeOriginRequestHeaders } from './core/headers.js'
+import { dropConnectionListed, makeOriginRequestHeaders, type FillHeaderRules } from './core/headers.js'
 import { ConfigError, errorCode, type CorralError } from './core/errors.js'
 import { tokenMatches } from './ops/admin-token.js'
 import { Trace, TRACE, formatTrace, type TraceSink } from './core/trace.js'
@@ -41,6 +41,8 @@ export interface PipelineSettings {
   readonly keyOptions: KeyOptions
   readonly storeOptions: StoreOptions
   readonly maxObjectBytes: number
+  /** Which answer-shaping client fields fills drop or key by (core/headers.ts NOT_FORWARDED_ON_FILL). */
+  readonly fillHeaders: FillHeaderRules
   readonly hitForPassMs: number
   readonly accessLog: boolean
   readonly routes: RouteTable
@@ -134,6 +136,7 @@ export class Pipeline implements TraceSink {
       now: () => clock.now(),
       storeOptions: settings.storeOptions,
       maxObjectBytes: settings.maxObjectBytes,
+      fillHeaders: settings.fillHeaders,
       rememberPass: (key) => { if (settings.hitForPassMs > 0) this.#hitForPass.set(key, true, { ttl: settings.hitForPassMs }) },
       forgetPass: (key) => { if (this.#hitForPass.size !== 0) this.#hitForPass.delete(key) },
       onOriginTiming: (ms) => metrics.originDuration.observe(ms / 1000),

@@ -16,7 +16,7 @@ import { fill, type FillContext, type FillRequest, type FillResult } from '../fi
 import { abandon, discard } from '../origin/fetch.js'
 import { makeVariantKey, normalizeHost } from '../key.js'
 import { mayServeOnError, ttlSeconds } from '../policy/usable.js'
-import { makeOriginRequestHeaders, normalizeAcceptEncoding } from '../core/headers.js'
+import { dropAnswerShaping, makeOriginRequestHeaders, normalizeAcceptEncoding } from '../core/headers.js'
 import { CACHE_STATUS, staleCacheStatus } from '../deliver.js'
 import { CorralError, WaiterTimeoutError } from '../core/errors.js'
 
@@ -136,7 +136,9 @@ export class Coalescer {
       'accept-encoding': req.headers['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(req.headers['accept-encoding'])
     })
     const url = fillUrl(ex)
-    const facts: RequestFacts = { method: 'GET', url, headers: req.headers }
+    // Answer-shaping fields the answer does not vary on are not sent, and the variant is keyed without them.
+    const sent = dropAnswerShaping(originHeaders, req.headers, this.#ctx.fillContext().fillHeaders, varyIndex?.varyHeaders ?? null)
+    const facts: RequestFacts = { method: 'GET', url, headers: sent }
     return { facts, path: url, originHeaders, primaryKey: ex.primaryKey, varyIndex, staleEntry: stale, rememberUncacheable }
   }
 

@@ -7,6 +7,7 @@ import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../core/errors.js'
 import type { Config } from './types.js'
 import { flagValue } from './flags.js'
+import { NOT_FORWARDED_ON_FILL } from '../core/headers.js'
 
 export interface LoadedConfig {
   readonly config: Config
@@ -71,6 +72,7 @@ function assertSemantics (config: Config): void {
   } catch (err) {
     throw new ConfigError('origin.url', `not a usable URL (${(err as Error).message})`)
   }
+  assertForwardRequestHeaders(config.cache.forwardRequestHeaders)
   config.routes.forEach((route, i) => {
     if (route.match.startsWith('~')) {
       try {
@@ -88,6 +90,15 @@ function assertSemantics (config: Config): void {
       const flag = Object.hasOwn(config.flags, route.flag) ? config.flags[route.flag] : undefined
       const value = flag === undefined ? undefined : flagValue(flag)
       if (typeof value !== 'boolean') throw new ConfigError(`routes[${i}].flag`, `"${route.flag}" must name a boolean flag in flags`)
+    }
+  })
+}
+
+/** Only fields corral would drop may be allowed back: any other is forwarded already, so a name here is a typo. */
+function assertForwardRequestHeaders (names: readonly string[]): void {
+  names.forEach((name, i) => {
+    if (!NOT_FORWARDED_ON_FILL.has(name.toLowerCase())) {
+      throw new ConfigError(`cache.forwardRequestHeaders[${i}]`, `"${name}" is not a field corral drops on fills (those are ${[...NOT_FORWARDED_ON_FILL].join(', ')})`)
     }
   })
 }

@@ -39,6 +39,7 @@ export interface Config {
     heuristicFraction: number
     hitForPassSeconds: number
     storeSetCookie: boolean
+    forwardRequestHeaders: string[]
     key: { sortQuery: boolean, ignoreQueryParams: string[], includeHost: boolean }
     memcached: {
       enabled: boolean
