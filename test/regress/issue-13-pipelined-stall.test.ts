@@ -20,6 +20,8 @@ afterEach(async () => {
   origin = undefined
 })
 
+// 8 × 900 KB is more than loopback takes from a client that never reads (tcp_wmem's 4 MiB ceiling plus the reader's
+// untouched 128 KiB receive buffer here): the rest waits in node:http's queue, as in the issue.
 const PAGE = Buffer.alloc(900 * 1024, 'b')
 const PIPELINED = 8
 
