@@ -8,7 +8,7 @@ import type { CompiledRoute, RouteTable, ShedLoad, ShedReason } from './shed.js'
 import type { Target } from './key.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
 import type { FillRequest } from './fill.js'
-import { makeOriginHeaders } from './core/headers.js'
+import { dropAnswerShaping, makeOriginHeaders, type FillHeaderRules } from './core/headers.js'
 import type { CacheStore } from './store/types.js'
 import type { Clock } from './core/clock.js'
 import type { Logger } from './core/log.js'
@@ -24,6 +24,8 @@ export interface PipelineSettings {
   readonly keyOptions: KeyOptions
   readonly storeOptions: StoreOptions
   readonly maxObjectBytes: number
+  /** Which answer-shaping client fields fills drop or key by (core/headers.ts NOT_FORWARDED_ON_FILL). */
+  readonly fillHeaders: FillHeaderRules
   readonly hitForPassMs: number
   readonly accessLog: boolean
   readonly routes: RouteTable
@@ -72,16 +74,20 @@ export interface Exchange {
 }
 
 /** A fill is made once, from the request: the coalescer and the origin never see the client's connection. */
-export function makeFillRequest (ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined): FillRequest {
+export function makeFillRequest (
+  ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined, rules: FillHeaderRules
+): FillRequest {
   const { req, target } = ex
   const { headers } = req
+  const originHeaders = makeOriginHeaders(headers, req.socket.remoteAddress, 'fill', target.keyHost)
   return {
     key,
     primaryKey: target.primaryKey,
     varyIndex,
     path: target.normalizedQuery === '' ? target.path : `${target.path}?${target.normalizedQuery}`,
-    originHeaders: makeOriginHeaders(headers, req.socket.remoteAddress, 'fill', target.keyHost),
-    requestHeaders: headers,
+    originHeaders,
+    // Answer-shaping fields the answer does not vary on are not sent, and the variant is keyed without them.
+    requestHeaders: dropAnswerShaping(originHeaders, headers, rules, varyIndex?.varyHeaders ?? null),
     stale,
     credentialed: headers.cookie !== undefined || headers.authorization !== undefined
   }

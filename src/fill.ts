@@ -13,7 +13,7 @@ import { abandon, readBodyUpTo, type OriginClient, type OriginResponse } from '.
 import { decideStorable, type Deadlines, type NotStorableReason, type StoreOptions } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { makeVariantKey, parseVary } from './key.js'
-import { appendVia, firstValue, toFlatHeaders, type HeaderRecord } from './core/headers.js'
+import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
 import type { CorralError } from './core/errors.js'
 
 /** One fill, made once by the pipeline from the request; it holds no client connection. */
@@ -27,7 +27,7 @@ export interface FillRequest {
   readonly path: string
   /** Origin request headers without validators (core/headers.ts makeOriginHeaders, role 'fill'). */
   readonly originHeaders: Record<string, string | string[]>
-  /** The client's request headers: they pick the variant when the answer varies. */
+  /** The client's request headers as the origin receives them (core/headers.ts dropAnswerShaping): they pick the variant. */
   readonly requestHeaders: HeaderRecord
   /** The expired or stale entry being replaced: validators for a conditional request, a stale-if-error stand-in. */
   readonly stale: StoredEntry | undefined
@@ -71,6 +71,8 @@ export interface FillContext {
   readonly now: () => number
   readonly storeOptions: StoreOptions
   readonly maxObjectBytes: number
+  /** Fields the operator forwards on fills are keyed as if the origin had named them in Vary (core/headers.ts). */
+  readonly fillHeaders: FillHeaderRules
   readonly logger: Logger
 }
 
@@ -127,7 +129,7 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
   }
   if (read.kind === 'overflow') return { kind: 'stream', response, head: read.head, reason: 'too-large', origin }
 
-  const vary = parseVary(response.headers.vary)
+  const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
   const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
   const entry = makeEntry(key, response.status, response.headers, read.body, verdict.deadlines)

@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { CacheRecord, StoredEntry, VaryIndex } from './core/entry.js'
 import { isPromise } from './store/types.js'
 import { writeAccessLine } from './core/log.js'
+import { answerAsteriskForm } from './asterisk-form.js'
 import type { XCache } from './core/metrics.js'
 import { discard, type OriginResponse } from './origin/fetch.js'
 import type { Priority } from './config/types.js'
@@ -83,8 +84,8 @@ export class Pipeline implements TraceSink {
 
   #fillContext (): FillContext {
     const { origin, clock, logger } = this.#deps
-    const { storeOptions, maxObjectBytes } = this.#settings
-    return { origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, logger }
+    const { storeOptions, maxObjectBytes, fillHeaders } = this.#settings
+    return { origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, fillHeaders, logger }
   }
 
   handle (req: IncomingMessage, res: ServerResponse): void {
@@ -119,6 +120,11 @@ export class Pipeline implements TraceSink {
     // spike is one URL): a key rebuilt per request is a fresh string the LRU hashes in full (bench/micro.ts).
     let target = this.#lastTarget
     if (target === null || target.rawUrl !== rawUrl || target.host !== host || target.settings !== settings) {
+      if (rawUrl === '*') {
+        // Asterisk-form names the server, not a page (asterisk-form.ts): answered here, neither logged nor counted.
+        trace.done = true
+        return answerAsteriskForm(res)
+      }
       if (pathOf(rawUrl) === HEALTH_PATH) {
         // Load balancer probes are neither logged nor counted: they would drown the access log.
         trace.done = true
@@ -185,7 +191,7 @@ export class Pipeline implements TraceSink {
     const usability = entry === undefined ? 'expired' : decideUsable(entry, now)
     if (usability === 'fresh') return serveHit(ex, entry as StoredEntry, now, this.#deps.origin.timeoutMs)
     if (ex.cacheOnly !== null) return this.#fallback(ex, entry, ex.cacheOnly, null)
-    const fill = makeFillRequest(ex, key, varyIndex, entry)
+    const fill = makeFillRequest(ex, key, varyIndex, entry, this.#settings.fillHeaders)
     if (usability === 'stale') {
       this.#serve(ex, entry as StoredEntry, now, 'STALE', staleCacheStatus(ttlSeconds(entry as StoredEntry, now), 'stale-while-revalidate'))
       return this.#coalescer.refresh(fill)

@@ -18,6 +18,7 @@ import { makeLogger, type Logger } from './core/log.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { Pipeline, type PipelineCache, type PipelineSettings } from './pipeline.js'
 import { makeKeyOptions } from './key.js'
+import { makeFillHeaderRules } from './core/headers.js'
 import { compileRoutes } from './shed.js'
 import { diffConfig, diffFlags, flagsRecord, resolveFlags } from './config/flags.js'
 import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch.js'
@@ -64,6 +65,7 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache): Pipel
       keepStaleSeconds: config.cache.keepStaleSeconds
     },
     maxObjectBytes: config.cache.maxObjectBytes,
+    fillHeaders: makeFillHeaderRules(config.cache.forwardRequestHeaders),
     hitForPassMs: config.cache.hitForPassSeconds * 1000,
     accessLog: config.log.access,
     routes: compileRoutes(loaded),

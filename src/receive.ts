@@ -2,7 +2,7 @@
  * receive: the client-facing node:http server. Limits and timeouts so a slow or broken client costs little;
  * malformed requests get 400 (431, 408) as node's parser would, and a log line; graceful drain on shutdown.  [I/O]
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Config } from './config/types.js'
 import type { Logger } from './core/log.js'
@@ -10,14 +10,43 @@ import type { Logger } from './core/log.js'
 export function makeServer (
   listen: Config['listen'], handle: (req: IncomingMessage, res: ServerResponse) => void, logger: Logger
 ): Server {
-  const server = createServer({
-    requestTimeout: listen.requestTimeoutMs,
-    headersTimeout: Math.min(listen.requestTimeoutMs, 20_000),
-    keepAliveTimeout: listen.keepAliveTimeoutMs,
-    noDelay: true
-  }, handle)
+  const server = createServer(makeServerOptions(listen), handle)
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, logger))
   return server
+}
+
+/**
+ * node:http's options from listen.*. Pure.
+ * - headersTimeout bounds the headers alone (listen.headersTimeoutMs), so a slowloris client trickling header lines is
+ *   cut long before a slow upload is; node refuses one longer than requestTimeout, so it is capped at that.
+ * - node enforces both timeouts only when its connection check runs, every connectionsCheckingInterval (30 s by
+ *   default): with requestTimeoutMs 2000, 200 slow-header connections lived until that check, all cut at once.
+ * - joinDuplicateHeaders: a second Host line reaches the pipeline as `a, b`, which is no host (key.ts isValidHost
+ *   refuses the space), so it gets the 400 RFC 9112 §3.2 asks for; without it node keeps the first line and drops
+ *   the rest, and the origin may read the other one. It costs a plain hit nothing: node's _addHeaderLine tests the
+ *   option only for a field already present, in place of the "drop the duplicate" test it makes otherwise. Other
+ *   repeated singleton fields (User-Agent, Authorization…) are joined too, as RFC 9110 §5.3 allows, instead of
+ *   silently losing all but the first.
+ */
+export function makeServerOptions (listen: Config['listen']): ServerOptions {
+  const headersTimeout = Math.min(listen.headersTimeoutMs, listen.requestTimeoutMs)
+  return {
+    requestTimeout: listen.requestTimeoutMs,
+    headersTimeout,
+    connectionsCheckingInterval: connectionsCheckIntervalMs(headersTimeout),
+    keepAliveTimeout: listen.keepAliveTimeoutMs,
+    noDelay: true,
+    joinDuplicateHeaders: true
+  }
+}
+
+/**
+ * How often node looks for connections past their timeout: a tenth of the shortest one, so a connection is cut at
+ * most 10% late (between 100 ms and 1 s). Each check walks the list of open connections in C++; a few thousand
+ * connections cost microseconds per check, and only idle checks run when nothing is slow.
+ */
+export function connectionsCheckIntervalMs (shortestTimeoutMs: number): number {
+  return Math.min(1000, Math.max(100, Math.floor(shortestTimeoutMs / 10)))
 }
 
 /** The answers node:http itself gives (lib/_http_server.js), for the errors it answers. */
@@ -38,8 +67,7 @@ interface HttpSocket extends Socket {
 
 /**
  * Everything that goes wrong on a client socket comes here: parse errors and request timeouts (answered with a
- * status, as node:http does, unless a response is already under way on the socket: a status line written then
- * would land inside that response's body), and errors a response was destroyed with (an origin that broke off
+ * status, as node:http does, unless responses are pending on the socket: see closeAfterPending), and errors a response was destroyed with (an origin that broke off
  * mid-body, a client that stopped reading; pass.ts), which only close the socket.
  */
 function onClientError (err: NodeJS.ErrnoException, socket: HttpSocket, logger: Logger): void {
@@ -53,9 +81,28 @@ function onClientError (err: NodeJS.ErrnoException, socket: HttpSocket, logger: 
     const cause = err.cause as NodeJS.ErrnoException | undefined
     logger.warn({ code, reason: err.message, cause: cause?.code ?? cause?.message }, 'client connection aborted')
   }
-  const inProgress = socket._httpMessage?.headersSent === true
-  if (request && socket.writable && !inProgress) socket.end(CANNED[code] ?? BAD_REQUEST)
-  else socket.destroy()
+  if (!request || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  if (socket._httpMessage == null) socket.end(CANNED[code] ?? BAD_REQUEST)
+  else closeAfterPending(socket)
+}
+
+/**
+ * A bad request pipelined behind others: the answers already owed (under way, or queued behind one still waiting on
+ * the origin) go out in full first, then the connection closes. Before, the 400 was written at once, ahead of an
+ * answer still on its way (the client got only the 400), or into the body under way. Nothing is written after them:
+ * bytes that do not parse may be the tail of a request the client framed differently, and a close says enough.
+ * node:http's own 'finish' listener runs first and hands the socket to the next queued response.
+ */
+function closeAfterPending (socket: HttpSocket): void {
+  const current = socket._httpMessage
+  if (current == null) {
+    socket.end()
+    return
+  }
+  current.once('finish', () => closeAfterPending(socket))
 }
 
 export async function listenOn (server: Server, host: string, port: number): Promise<number> {

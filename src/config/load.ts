@@ -7,6 +7,7 @@ import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../core/errors.js'
 import type { Config } from './types.js'
 import { flagValue } from './flags.js'
+import { NOT_FORWARDED_ON_FILL } from '../core/headers.js'
 
 export interface LoadedConfig {
   readonly config: Config
@@ -16,8 +17,12 @@ export interface LoadedConfig {
   readonly shedPages: ReadonlyMap<number, Buffer>
 }
 
-// verbose: errors carry their parentSchema, where a schema's own errorMessage lives.
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true })
+// verbose: errors carry their parentSchema, where a schema's own errorMessage lives. strictNumbers: JSON reads 1e400
+// as Infinity, which ajv otherwise takes for an integer (Infinity % 1 is NaN, and !NaN is true): an Infinity
+// origin.timeoutMs passed `corral check` and a reload, then failed every origin request (undici: "invalid
+// headersTimeout"). Every duration and size also has a finite maximum in the schema (setTimeout runs anything past
+// 2^31-1 ms after 1 ms; memcached reads an expiry past 30 days as a date).
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, strictNumbers: true, verbose: true })
 const validate = ajv.compile(schema)
 
 /** Bytes → config, or a ConfigError naming the key path and the reason. Pure but for reading whenShed files. */
@@ -67,6 +72,7 @@ function assertSemantics (config: Config): void {
   } catch (err) {
     throw new ConfigError('origin.url', `not a usable URL (${(err as Error).message})`)
   }
+  assertForwardRequestHeaders(config.cache.forwardRequestHeaders)
   config.routes.forEach((route, i) => {
     if (route.match.startsWith('~')) {
       try {
@@ -84,6 +90,15 @@ function assertSemantics (config: Config): void {
       const flag = Object.hasOwn(config.flags, route.flag) ? config.flags[route.flag] : undefined
       const value = flag === undefined ? undefined : flagValue(flag)
       if (typeof value !== 'boolean') throw new ConfigError(`routes[${i}].flag`, `"${route.flag}" must name a boolean flag in flags`)
+    }
+  })
+}
+
+/** Only fields corral would drop may be allowed back: any other is forwarded already, so a name here is a typo. */
+function assertForwardRequestHeaders (names: readonly string[]): void {
+  names.forEach((name, i) => {
+    if (!NOT_FORWARDED_ON_FILL.has(name.toLowerCase())) {
+      throw new ConfigError(`cache.forwardRequestHeaders[${i}]`, `"${name}" is not a field corral drops on fills (those are ${[...NOT_FORWARDED_ON_FILL].join(', ')})`)
     }
   })
 }

@@ -19,7 +19,7 @@ export interface RouteConfig {
 }
 
 export interface Config {
-  listen: { host: string, port: number, requestTimeoutMs: number, keepAliveTimeoutMs: number }
+  listen: { host: string, port: number, requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number }
   admin: { host: string, port: number, token?: string }
   origin: {
     url: string
@@ -39,6 +39,7 @@ export interface Config {
     heuristicFraction: number
     hitForPassSeconds: number
     storeSetCookie: boolean
+    forwardRequestHeaders: string[]
     key: { sortQuery: boolean, ignoreQueryParams: string[], includeHost: boolean }
     memcached: {
       enabled: boolean

@@ -80,6 +80,7 @@ function rig (store: CacheStore = new MemoryStore({ maxBytes: 1 << 22 }), fleet:
     now: () => r.clock,
     storeOptions: { graceSeconds: 0, staleIfErrorSeconds: 0, heuristicFraction: 0, storeSetCookie: false, keepStaleSeconds: 0 },
     maxObjectBytes: 1 << 20,
+    fillHeaders: { dropped: [], keyed: [] },
     logger: makeLogger('silent')
   }
   r.coalescer = new Coalescer({ flight, hitForPass, metrics, logger: makeLogger('silent') }, ctx, fleet)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { appendVia, dropConnectionListed, makeOriginRequestHeaders, normalizeAcceptEncoding, removeOwnVia, toFlatHeaders } from '../../src/core/headers.js'
+import { appendVia, dropAnswerShaping, dropConnectionListed, makeFillHeaderRules, makeOriginRequestHeaders, normalizeAcceptEncoding, removeOwnVia, toFlatHeaders, withKeyedHeaders } from '../../src/core/headers.js'
 
 describe('normalizeAcceptEncoding', () => {
   it.each([
@@ -90,5 +90,40 @@ describe('Via', () => {
     expect(removeOwnVia('1.1 origin-cdn, 1.1 corral')).toBe('1.1 origin-cdn')
     expect(removeOwnVia('1.1 corral, 1.1 corral')).toBe('1.1 corral')
     expect(removeOwnVia('1.1 origin-cdn')).toBe('1.1 origin-cdn')
+  })
+})
+
+describe('answer-shaping fields on fills (issue 13)', () => {
+  const rules = makeFillHeaderRules([])
+
+  it('drops them from the origin headers and answers the client headers as the origin saw them', () => {
+    const incoming = { host: 'h', 'x-host': 'evil', 'x-http-method-override': 'DELETE', accept: '*/*' }
+    const out: Record<string, string | string[]> = { ...incoming }
+    const seen = dropAnswerShaping(out, incoming, rules, null)
+    expect(out).toEqual({ host: 'h', accept: '*/*' })
+    expect(seen).toEqual({ host: 'h', accept: '*/*' })
+    // The request itself is left alone: the client's own Vary lookups still see what it sent.
+    expect(incoming['x-host']).toBe('evil')
+  })
+
+  it('copies nothing when none is present, and keeps those the Vary index names', () => {
+    const plain = { host: 'h' }
+    expect(dropAnswerShaping({ host: 'h' }, plain, rules, null)).toBe(plain)
+    const incoming = { host: 'h', 'x-forwarded-server': 'lb1' }
+    const out: Record<string, string | string[]> = { ...incoming }
+    expect(dropAnswerShaping(out, incoming, rules, ['x-forwarded-server'])).toBe(incoming)
+    expect(out['x-forwarded-server']).toBe('lb1')
+  })
+
+  it('fields the operator allows are kept and keyed as if the origin had sent Vary with them', () => {
+    const allowed = makeFillHeaderRules(['X-Forwarded-Server'])
+    expect(allowed.keyed).toEqual(['x-forwarded-server'])
+    expect(allowed.dropped).not.toContain('x-forwarded-server')
+    const incoming = { 'x-forwarded-server': 'lb1' }
+    expect(dropAnswerShaping({ ...incoming }, incoming, allowed, null)).toBe(incoming)
+    expect(withKeyedHeaders(null, allowed.keyed)).toEqual(['x-forwarded-server'])
+    expect(withKeyedHeaders(['accept-encoding', 'x-forwarded-server'], allowed.keyed)).toEqual(['accept-encoding', 'x-forwarded-server'])
+    expect(withKeyedHeaders(['*'], allowed.keyed)).toEqual(['*'])
+    expect(withKeyedHeaders(null, [])).toBeNull()
   })
 })

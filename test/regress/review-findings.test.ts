@@ -214,6 +214,7 @@ describe('an origin that sends Cache-Control on two lines (review of 2026-12)', 
         now,
         storeOptions: { graceSeconds: 0, staleIfErrorSeconds: 0, heuristicFraction: 0, storeSetCookie: false, keepStaleSeconds: 0 },
         maxObjectBytes: 1 << 20,
+        fillHeaders: { dropped: [], keyed: [] },
         logger: makeLogger('silent')
       })
       const request: FillRequest = {
