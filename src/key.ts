@@ -3,7 +3,7 @@
  * spellings a client controls (host case, parameter order, tracking tags) do not split or poison entries.
  */
 import type { Config } from './config/types.js'
-import { joinValue, normalizeAcceptEncoding, type HeaderRecord } from './core/headers.js'
+import { joinValue, normalizeAcceptEncoding, type HeaderRecord, type HeaderValue } from './core/headers.js'
 
 export interface KeyOptions {
   readonly sortQuery: boolean
@@ -113,18 +113,68 @@ export function normalizeQuery (query: string, options: KeyOptions): string {
 
 /**
  * The key of one variant when the origin answered with `Vary`: the primary key, the Vary index's epoch (so a purge
- * orphans every variant), and the request's value of each listed header. Accept-Encoding is normalised.
+ * orphans every variant), and the request's value of each listed header, normalised (normalizeSelecting).
  */
 export function makeVariantKey (primary: string, epoch: string, varyHeaders: readonly string[], headers: HeaderRecord): string {
   let key = `${primary}\n${epoch}`
-  for (const name of varyHeaders) {
-    const value = headers[name]
-    const text = name === 'accept-encoding'
-      ? normalizeAcceptEncoding(value)
-      : joinValue(value) ?? ''
-    key += `\n${name}:${text}`
-  }
+  for (const name of varyHeaders) key += `\n${name}:${normalizeSelecting(name, headers[name])}`
   return key
+}
+
+/**
+ * A selecting header's value as variant keys spell it (RFC 9111 §4.1: values may be normalised before matching), so
+ * spellings that mean the same do not each make a variant: Accept-Encoding reduced to known codings,
+ * Accept-Language by normalizeAcceptLanguage, any other field's lines joined and the whitespace around its commas
+ * removed (RFC 9110 §5.6.1 OWS; values stay case-sensitive). Fills send the origin this same value, so what is
+ * stored under a variant is the answer to the value that variant names. '' when absent.
+ */
+export function normalizeSelecting (name: string, value: HeaderValue): string {
+  if (name === 'accept-encoding') return normalizeAcceptEncoding(value)
+  if (name === 'accept-language') return normalizeAcceptLanguage(value)
+  const text = joinValue(value)
+  if (text === undefined) return ''
+  // Fast path: most values have no whitespace to fold.
+  if (!/[ \t]/.test(text)) return text
+  return text.split(',').map(part => part.trim()).filter(part => part !== '').join(',')
+}
+
+/**
+ * Accept-Language (RFC 9110 §12.5.4) as variant keys spell it: ranges lower-cased, whitespace removed, duplicates
+ * and `q=0` ranges dropped, ordered by weight (ties keep the client's order, which origins use to break them),
+ * weights written the short way (`q=0.50` → `q=0.5`, `q=1` omitted). A malformed member is dropped.
+ */
+export function normalizeAcceptLanguage (value: HeaderValue): string {
+  const text = joinValue(value)
+  if (text === undefined || text === '') return ''
+  // A browser repeats its Accept-Language on every request: a variant hit normalises it once per change of value.
+  if (text === lastLanguage) return lastLanguageNormalized
+  lastLanguageNormalized = foldAcceptLanguage(text)
+  lastLanguage = text
+  return lastLanguageNormalized
+}
+
+let lastLanguage: string | undefined
+let lastLanguageNormalized = ''
+
+function foldAcceptLanguage (text: string): string {
+  const ranges: Array<{ tag: string, q: number, at: number }> = []
+  const parts = text.split(',')
+  for (let at = 0; at < parts.length; at++) {
+    const [rawTag = '', ...params] = (parts[at] as string).split(';')
+    const tag = rawTag.trim().toLowerCase()
+    if (!/^(?:\*|[a-z]{1,8}(?:-[a-z0-9]{1,8})*)$/.test(tag)) continue
+    let q = 1
+    let valid = true
+    for (const param of params) {
+      const m = /^\s*q\s*=\s*(0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\s*$/i.exec(param)
+      if (m === null) valid = false
+      else q = Number(m[1])
+    }
+    if (!valid || q === 0 || ranges.some(r => r.tag === tag)) continue
+    ranges.push({ tag, q, at })
+  }
+  ranges.sort((a, b) => b.q - a.q || a.at - b.at)
+  return ranges.map(r => (r.q === 1 ? r.tag : `${r.tag};q=${r.q}`)).join(',')
 }
 
 /** `Vary` → lower-case header names; null when absent; ['*'] when it is `*`. */
