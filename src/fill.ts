@@ -11,6 +11,7 @@ import { PASS_OUTCOME } from './coalesce/single-flight.js'
 import { abandon, readBodyUpTo, type Origin, type OriginResponse } from './origin/fetch.js'
 import { decideStorable, type Deadlines, type NotStorableReason, type RequestFacts, type StoreOptions } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
+import { withoutFields } from './policy/omit.js'
 import { makeVariantKey, parseVary } from './key.js'
 import { appendVia, firstValue, toFlatHeaders, type HeaderRecord } from './core/headers.js'
 import { OriginStatusError, type CorralError } from './core/errors.js'
@@ -125,7 +126,7 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
   const vary = parseVary(response.headers.vary)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
   const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.facts.headers)
-  const entry = makeEntry(key, response.status, response.headers, read.body, verdict.deadlines)
+  const entry = makeEntry(key, response.status, withoutFields(response.headers, verdict.omitFields), read.body, verdict.deadlines)
   settle({ kind: 'entry', entry, vary: index })
   ctx.forgetPass(req.primaryKey)
   await storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs)
@@ -142,7 +143,7 @@ async function storeRevalidated (
   const deadlines: Deadlines = verdict.storable
     ? verdict.deadlines
     : { storedAt: now, initialAgeSeconds: 0, freshUntil: now, staleWhileRevalidateUntil: now, staleIfErrorUntil: now, mustRevalidate: true }
-  const entry = makeEntry(stale.key, stale.status, merged, stale.body, deadlines)
+  const entry = makeEntry(stale.key, stale.status, verdict.storable ? withoutFields(merged, verdict.omitFields) : merged, stale.body, deadlines)
   if (!verdict.storable) {
     settle(PASS_OUTCOME)
     await safely(ctx, ctx.store.delete(stale.key))
