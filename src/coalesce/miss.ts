@@ -14,7 +14,7 @@ import type { FleetLease } from './lease.js'
 import type { FlightOutcome, SingleFlight } from './single-flight.js'
 import { fill, type FillContext, type FillRequest, type FillResult } from '../fill.js'
 import { abandon, discard } from '../origin/fetch.js'
-import { makeVariantKey, normalizeHost } from '../key.js'
+import { makeVariantKey, normalizeAcceptLanguage, normalizeHost } from '../key.js'
 import { mayServeOnError, ttlSeconds } from '../policy/usable.js'
 import { makeOriginRequestHeaders, normalizeAcceptEncoding } from '../core/headers.js'
 import { CACHE_STATUS, staleCacheStatus } from '../deliver.js'
@@ -133,7 +133,8 @@ export class Coalescer {
       ...FILL_OVERRIDES_BASE,
       ...(host === null ? null : { host, 'x-forwarded-host': host }),
       // The origin sees the same normalised value the variant is keyed by.
-      'accept-encoding': req.headers['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(req.headers['accept-encoding'])
+      'accept-encoding': req.headers['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(req.headers['accept-encoding']),
+      'accept-language': req.headers['accept-language'] === undefined ? null : normalizeAcceptLanguage(req.headers['accept-language'])
     })
     const url = fillUrl(ex)
     const facts: RequestFacts = { method: 'GET', url, headers: req.headers }

@@ -70,4 +70,18 @@ describe('issue 14 through real sockets', () => {
     await get(`${proxy.url}/a`)
     expect(origin.count).toBe(2)
   })
+
+  it('RFC 9111 §4.1: Accept-Language spellings that mean the same share one variant, and the origin sees the normalised value', async () => {
+    origin = await startOrigin((req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language' })
+      res.end(`al=${req.headers['accept-language'] ?? ''}`)
+    })
+    proxy = await startProxy(origin.url, {}, { clock })
+    const a = await get(`${proxy.url}/l`, { 'accept-language': 'fr;q=0.50 , EN-us' })
+    const b = await get(`${proxy.url}/l`, { 'accept-language': 'en-US,fr;q=0.5' })
+    expect(a.body).toBe('al=en-us,fr;q=0.5')
+    expect(b.body).toBe(a.body)
+    expect(b.headers['x-cache']).toBe('HIT')
+    expect(origin.count).toBe(1)
+  })
 })
