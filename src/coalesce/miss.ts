@@ -15,6 +15,7 @@ import type { FlightOutcome, SingleFlight } from './single-flight.js'
 import { fill, type FillContext, type FillRequest, type FillResult } from '../fill.js'
 import { abandon, discard } from '../origin/fetch.js'
 import { makeVariantKey, normalizeAcceptLanguage, normalizeHost } from '../key.js'
+import { SURROGATE_CAPABILITY } from '../policy/targeted.js'
 import { mayServeOnError, ttlSeconds } from '../policy/usable.js'
 import { makeOriginRequestHeaders, normalizeAcceptEncoding } from '../core/headers.js'
 import { CACHE_STATUS, staleCacheStatus } from '../deliver.js'
@@ -35,7 +36,16 @@ export interface CoalesceContext {
 const NO_FLIGHT = (): void => {}
 
 /** Request fields never forwarded on a fill: the stored response must be the full, unconditional one. */
-const FILL_OVERRIDES_BASE = { 'if-none-match': null, 'if-modified-since': null, 'if-match': null, 'if-unmodified-since': null, 'if-range': null, range: null }
+const FILL_OVERRIDES_BASE = {
+  'if-none-match': null,
+  'if-modified-since': null,
+  'if-match': null,
+  'if-unmodified-since': null,
+  'if-range': null,
+  range: null,
+  // W3C Edge Architecture §2.1: tells the origin a surrogate named corral will honour its Surrogate-Control.
+  'surrogate-capability': SURROGATE_CAPABILITY
+}
 
 export class Coalescer {
   readonly #ctx: CoalesceContext

@@ -84,4 +84,18 @@ describe('issue 14 through real sockets', () => {
     expect(b.headers['x-cache']).toBe('HIT')
     expect(origin.count).toBe(1)
   })
+
+  it('W3C Edge Architecture §2.1: fills advertise Surrogate-Capability, and Surrogate-Control governs corral\'s caching', async () => {
+    let capability: string | undefined
+    origin = await startOrigin((req, res) => {
+      capability = req.headers['surrogate-capability'] as string | undefined
+      res.writeHead(200, { 'surrogate-control': 'max-age=60;corral', 'cache-control': 'no-store' })
+      res.end('s')
+    })
+    proxy = await startProxy(origin.url, {}, { clock })
+    await get(`${proxy.url}/s`)
+    expect((await get(`${proxy.url}/s`)).headers['x-cache']).toBe('HIT')
+    expect(capability).toBe('corral="Surrogate/1.0"')
+    expect(origin.count).toBe(1)
+  })
 })
