@@ -12,6 +12,7 @@ import type { Logger } from './core/log.js'
 import { abandon, readBodyUpTo, type OriginClient, type OriginResponse } from './origin/fetch.js'
 import { decideStorable, type Deadlines, type NotStorableReason, type StoreOptions } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
+import { withoutFields } from './policy/omit.js'
 import { makeVariantKey, parseVary } from './key.js'
 import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
 import type { CorralError } from './core/errors.js'
@@ -132,7 +133,7 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
   const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
   const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
-  const entry = makeEntry(key, response.status, response.headers, read.body, verdict.deadlines)
+  const entry = makeEntry(key, response.status, withoutFields(response.headers, verdict.omitFields), read.body, verdict.deadlines)
   return { kind: 'entry', entry, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }
 }
 
@@ -148,7 +149,7 @@ function storeRevalidated (
     const entry = makeEntry(stale.key, stale.status, merged, stale.body, UNSTORED(now))
     return { kind: 'entry', entry, vary: req.varyIndex, revalidated: true, shareable: false, written: safely(ctx, ctx.store.delete(stale.key)), origin }
   }
-  const entry = makeEntry(stale.key, stale.status, merged, stale.body, verdict.deadlines)
+  const entry = makeEntry(stale.key, stale.status, withoutFields(merged, verdict.omitFields), stale.body, verdict.deadlines)
   return { kind: 'entry', entry, vary: req.varyIndex, revalidated: true, shareable: true, written: safely(ctx, ctx.store.set(entry.key, entry, verdict.ttlMs)), origin }
 }
 

@@ -3,7 +3,9 @@
  * spellings a client controls (host case, parameter order, tracking tags) do not split or poison entries.
  */
 import type { Config } from './config/types.js'
-import { joinValue, normalizeAcceptEncoding, type HeaderRecord } from './core/headers.js'
+import { joinValue, normalizeAcceptEncoding, normalizeAcceptLanguage, type HeaderRecord, type HeaderValue } from './core/headers.js'
+
+export { normalizeAcceptLanguage } from './core/headers.js'
 
 export interface KeyOptions {
   readonly sortQuery: boolean
@@ -165,18 +167,29 @@ export function normalizeQuery (query: string, options: KeyOptions): string {
 
 /**
  * The key of one variant when the origin answered with `Vary`: the primary key, the Vary index's epoch (so a purge
- * orphans every variant), and the request's value of each listed header. Accept-Encoding is normalised.
+ * orphans every variant), and the request's value of each listed header, normalised (normalizeSelecting).
  */
 export function makeVariantKey (primary: string, epoch: string, varyHeaders: readonly string[], headers: HeaderRecord): string {
   let key = `${primary}\n${epoch}`
-  for (const name of varyHeaders) {
-    const value = headers[name]
-    const text = name === 'accept-encoding'
-      ? normalizeAcceptEncoding(value)
-      : joinValue(value) ?? ''
-    key += `\n${name}:${text}`
-  }
+  for (const name of varyHeaders) key += `\n${name}:${normalizeSelecting(name, headers[name])}`
   return key
+}
+
+/**
+ * A selecting header's value as variant keys spell it (RFC 9111 §4.1: values may be normalised before matching), so
+ * spellings that mean the same do not each make a variant: Accept-Encoding reduced to known codings,
+ * Accept-Language by normalizeAcceptLanguage, any other field's lines joined and the whitespace around its commas
+ * removed (RFC 9110 §5.6.1 OWS; values stay case-sensitive). Fills send the origin this same value, so what is
+ * stored under a variant is the answer to the value that variant names. '' when absent.
+ */
+export function normalizeSelecting (name: string, value: HeaderValue): string {
+  if (name === 'accept-encoding') return normalizeAcceptEncoding(value)
+  if (name === 'accept-language') return normalizeAcceptLanguage(value)
+  const text = joinValue(value)
+  if (text === undefined) return ''
+  // Fast path: most values have no whitespace to fold.
+  if (!/[ \t]/.test(text)) return text
+  return text.split(',').map(part => part.trim()).filter(part => part !== '').join(',')
 }
 
 /** `Vary` → lower-case header names; null when absent; ['*'] when it is `*`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { HostNormalizer, isValidHost, joinKey, makeCacheKey, makeVariantKey, normalizeQuery, parseVary, splitTarget, type KeyOptions } from '../src/key.js'
+import { HostNormalizer, isValidHost, joinKey, makeCacheKey, makeVariantKey, normalizeAcceptLanguage, normalizeQuery, normalizeSelecting, parseVary, splitTarget, type KeyOptions } from '../src/key.js'
 
 const options: KeyOptions = { sortQuery: true, ignoreQueryParams: new Set(['utm_source', 'fbclid']), includeHost: true }
 
@@ -92,5 +92,30 @@ describe('variants', () => {
   it('changes every variant key when the epoch changes (purge orphans variants)', () => {
     const headers = { 'accept-language': 'en' }
     expect(makeVariantKey('h/p', 'e1', ['accept-language'], headers)).not.toBe(makeVariantKey('h/p', 'e2', ['accept-language'], headers))
+  })
+})
+
+describe('RFC 9111 §4.1 selecting header normalisation', () => {
+  it('Accept-Language: order by weight, case, whitespace, q spelling and q=0 do not make new variants', () => {
+    const spellings = ['en-US, fr;q=0.5', 'fr;q=0.50 ,EN-us', 'en-us;q=1.000,fr;q=0.5,de;q=0', ' en-US ,  fr ; q=0.5', ['en-US', 'fr;q=0.5']]
+    for (const value of spellings) expect(normalizeAcceptLanguage(value)).toBe('en-us,fr;q=0.5')
+    expect(normalizeAcceptLanguage('fr, en')).toBe('fr,en')
+    expect(normalizeAcceptLanguage('*;q=0.1, da')).toBe('da,*;q=0.1')
+    expect(normalizeAcceptLanguage('en;q=2, bad tag, de')).toBe('de')
+    expect(normalizeAcceptLanguage(undefined)).toBe('')
+  })
+
+  it('other selecting headers lose the whitespace around commas, and keep their case', () => {
+    expect(normalizeSelecting('accept', 'text/html ,  application/json')).toBe('text/html,application/json')
+    expect(normalizeSelecting('x-theme', ['Dark', ' Wide'])).toBe('Dark,Wide')
+    expect(normalizeSelecting('x-theme', 'Dark')).toBe('Dark')
+    expect(normalizeSelecting('x-theme', undefined)).toBe('')
+  })
+
+  it('variant keys use the normalised values', () => {
+    const a = makeVariantKey('h/p', 'e1', ['accept-language', 'accept'], { 'accept-language': 'de, en;q=0.5', accept: 'a, b' })
+    const b = makeVariantKey('h/p', 'e1', ['accept-language', 'accept'], { 'accept-language': 'EN;q=0.5,DE', accept: 'a,b' })
+    expect(a).toBe(b)
+    expect(makeVariantKey('h/p', 'e1', ['accept-language'], { 'accept-language': 'de' })).not.toBe(makeVariantKey('h/p', 'e1', ['accept-language'], { 'accept-language': 'en' }))
   })
 })

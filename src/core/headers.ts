@@ -172,8 +172,23 @@ export function makeOriginRequestHeaders (
   return out
 }
 
+/** The W3C Edge Architecture device token corral answers to (`max-age=60;corral`). */
+export const SURROGATE_DEVICE = 'corral'
+
+/** Sent on fills (W3C Edge Architecture 1.0 §2.1) so the origin knows a surrogate named corral is there. */
+export const SURROGATE_CAPABILITY = `${SURROGATE_DEVICE}="Surrogate/1.0"`
+
 /** Request fields never forwarded on a fill: the stored response must be the full, unconditional one. */
-const FILL_OVERRIDES = { 'if-none-match': null, 'if-modified-since': null, 'if-match': null, 'if-unmodified-since': null, 'if-range': null, range: null }
+const FILL_OVERRIDES = {
+  'if-none-match': null,
+  'if-modified-since': null,
+  'if-match': null,
+  'if-unmodified-since': null,
+  'if-range': null,
+  range: null,
+  // W3C Edge Architecture §2.1: tells the origin a surrogate named corral honours its Surrogate-Control.
+  'surrogate-capability': SURROGATE_CAPABILITY
+}
 
 /**
  * The origin request headers for a pass (the client's request, forwarded) or a fill (an answer for everyone the key
@@ -188,7 +203,8 @@ export function makeOriginHeaders (
   return makeOriginRequestHeaders(incoming, clientAddress, 'http', {
     ...FILL_OVERRIDES,
     ...(incoming.host === undefined ? null : { host: keyHost, 'x-forwarded-host': keyHost }),
-    'accept-encoding': incoming['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(incoming['accept-encoding'])
+    'accept-encoding': incoming['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(incoming['accept-encoding']),
+    'accept-language': incoming['accept-language'] === undefined ? null : normalizeAcceptLanguage(incoming['accept-language'])
   })
 }
 
@@ -245,3 +261,42 @@ export function normalizeAcceptEncoding (value: HeaderValue): string {
 }
 
 const CODINGS = ['br', 'gzip', 'zstd', 'deflate'] as const
+
+/**
+ * Accept-Language (RFC 9110 §12.5.4) as variant keys spell it: ranges lower-cased, whitespace removed, duplicates
+ * and `q=0` ranges dropped, ordered by weight (ties keep the client's order, which origins use to break them),
+ * weights written the short way (`q=0.50` → `q=0.5`, `q=1` omitted). A malformed member is dropped.
+ */
+export function normalizeAcceptLanguage (value: HeaderValue): string {
+  const text = joinValue(value)
+  if (text === undefined || text === '') return ''
+  // A browser repeats its Accept-Language on every request: a variant hit normalises it once per change of value.
+  if (text === lastLanguage) return lastLanguageNormalized
+  lastLanguageNormalized = foldAcceptLanguage(text)
+  lastLanguage = text
+  return lastLanguageNormalized
+}
+
+let lastLanguage: string | undefined
+let lastLanguageNormalized = ''
+
+function foldAcceptLanguage (text: string): string {
+  const ranges: Array<{ tag: string, q: number, at: number }> = []
+  const parts = text.split(',')
+  for (let at = 0; at < parts.length; at++) {
+    const [rawTag = '', ...params] = (parts[at] as string).split(';')
+    const tag = rawTag.trim().toLowerCase()
+    if (!/^(?:\*|[a-z]{1,8}(?:-[a-z0-9]{1,8})*)$/.test(tag)) continue
+    let q = 1
+    let valid = true
+    for (const param of params) {
+      const m = /^\s*q\s*=\s*(0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\s*$/i.exec(param)
+      if (m === null) valid = false
+      else q = Number(m[1])
+    }
+    if (!valid || q === 0 || ranges.some(r => r.tag === tag)) continue
+    ranges.push({ tag, q, at })
+  }
+  ranges.sort((a, b) => b.q - a.q || a.at - b.at)
+  return ranges.map(r => (r.q === 1 ? r.tag : `${r.tag};q=${r.q}`)).join(',')
+}

@@ -77,6 +77,11 @@ describe('decideStorable', () => {
     expect(v.storable && v.deadlines.staleWhileRevalidateUntil).toBe(v.storable && v.deadlines.freshUntil)
   })
 
+  it.each(['must-revalidate', 'proxy-revalidate'])('RFC 9111 §5.2.2.2 / §5.2.2.8: %s keeps the freshness lifetime', (directive) => {
+    const v = decide({ 'cache-control': `max-age=60, ${directive}` })
+    expect(v.storable && v.deadlines.freshUntil).toBe(NOW + 60_000)
+  })
+
   it('keeps a response with only a validator, to revalidate it each time (no-cache + ETag)', () => {
     const v = decide({ 'cache-control': 'no-cache', etag: '"x"' })
     expect(v.storable).toBe(true)
@@ -115,12 +120,12 @@ describe('decideStorable', () => {
       expect(vary.storable && vary.deadlines.freshUntil).toBe(NOW + 60_000)
     })
 
-    it('treats a repeated Expires as already expired, and takes the first of repeated Age values', () => {
+    it('RFC 9111 §5.3 / §5.1: a repeated Expires is already expired, and repeated Age lines are not trusted', () => {
       const date = new Date(NOW).toUTCString()
       const expires = new Date(NOW + 30_000).toUTCString()
       expect(many({ expires: [expires, expires], date })).toEqual({ storable: false, reason: 'no-freshness' })
-      const aged = many({ 'cache-control': 'max-age=60', age: ['20', '20'] })
-      expect(aged.storable && aged.deadlines.initialAgeSeconds).toBe(20)
+      const aged = many({ 'cache-control': 'max-age=60', age: ['20', '20'], etag: '"e"' })
+      expect(aged.storable && aged.deadlines.freshUntil).toBe(NOW)
     })
 
     it('keeps Set-Cookie lines as they are (stored only when allowed and public)', () => {
