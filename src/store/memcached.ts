@@ -36,6 +36,12 @@ export interface MemcachedStoreOptions {
   onNodeDown?: ((server: string, reason: string) => void) | undefined
   /** A node that was down answered again, after `downMs`. */
   onNodeUp?: ((server: string, downMs: number) => void) | undefined
+  /**
+   * Also probe a down node on a timer, every retryDownMs, not only when an operation comes along: while L1 carries an
+   * outage (tiered.ts) few requests ask memcached, and the recovery, with L1's return to its short cap, would wait
+   * for one. Off by default so tests that move `clock` decide alone which operation is the probe.
+   */
+  probeDownNodes?: boolean | undefined
   /** Only for tests: decides when a down node is probed again. */
   clock?: Clock | undefined
 }
@@ -97,6 +103,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   readonly #keys: KeyMemo
   readonly #clientSeconds: number
   readonly #nodeBack: Array<() => void> = []
+  readonly #probeKey: string
   #closed = false
 
   constructor (options: MemcachedStoreOptions) {
@@ -131,6 +138,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     }
     // Connect now, not inside the first burst of requests: a connect in a cold burst is the slowest operation.
     const probeKey = `${this.#prefix}connect`
+    this.#probeKey = probeKey
     this.ready = Promise.all([...this.#nodes.values()].map(async (node) => {
       await this.#call<unknown>(node, 'connect', (done) => node.client.get(probeKey, (err, value) => done(err, value)))
     })).then(() => {})
@@ -290,6 +298,10 @@ export class MemcachedStore implements SharedTier, LeaseStore {
       node.generation++
       node.client.close()
       if (!this.#closed) node.client = this.#newClient(node.address)
+      // One timer per mark: a failed probe marks the node again and so schedules the next one.
+      if (this.#options.probeDownNodes === true && !this.#closed) {
+        setTimeout(() => { this.#probe(node) }, this.#options.retryDownMs).unref()
+      }
     }
     if (settled.transition === 'down') {
       this.#options.onNodeDown?.(node.address, (err as Error | undefined)?.message ?? String(err))
@@ -297,6 +309,14 @@ export class MemcachedStore implements SharedTier, LeaseStore {
       this.#options.onNodeUp?.(node.address, now - (downSince ?? now))
       for (const listener of this.#nodeBack) listener()
     }
+  }
+
+  /** Probes a down node whose time is up, unless an operation already is (or it is up again). */
+  #probe (node: Node): void {
+    if (this.#closed || node.health.admit(this.#clock.now()) !== 'probe') return
+    const probeKey = this.#probeKey
+    // #call never rejects; the catch is for the linter's sake and a future change.
+    this.#call<unknown>(node, 'probe', (done) => node.client.get(probeKey, (err, value) => done(err, value))).catch(() => {})
   }
 
   /** Runs one memjs call with our deadline; resolves FAILED (never rejects) on an error or a timeout. */
