@@ -100,16 +100,16 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
     }
   }
 
-  const check = async (now: Check): Promise<void> => {
+  const check = async (asked: Check): Promise<void> => {
     const real = await realpath(file).catch(() => null)
     if (closed) return
     if (real !== null) follow(real)
     const got = await read()
     if (closed) return
-    const step = decideReload(state, got, now, file)
+    const step = decideReload(state, got, asked, file)
     switch (step.kind) {
       case 'look-again':
-        schedule({ force: now.force, retry: true })
+        schedule({ force: asked.force, retry: true })
         return
       case 'refuse-unreadable':
         reject(new ConfigError('', step.message, { cause: 'cause' in got ? got.cause : undefined }), null)
@@ -138,14 +138,14 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
     state = applied(next.version, clock.now())
   }
 
-  const run = (now: Check): void => {
+  const run = (asked: Check): void => {
     if (closed) return
     if (running) {
-      pending = queueCheck(pending, now)
+      pending = queueCheck(pending, asked)
       return
     }
     running = true
-    check(now)
+    check(asked)
       .catch((err: unknown) => { reject(asConfigError(err), null) })
       .finally(() => {
         running = false
@@ -155,10 +155,10 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
       })
   }
 
-  const schedule = (now: Check): void => {
+  const schedule = (asked: Check): void => {
     if (closed) return
     clearTimeout(timer)
-    timer = setTimeout(() => { run(now) }, debounceMs)
+    timer = setTimeout(() => { run(asked) }, debounceMs)
     timer.unref()
   }
 
