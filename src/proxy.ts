@@ -86,8 +86,8 @@ function usesMemcached (config: Config): boolean {
 }
 
 /**
- * The embedded cache alone, or L1 in front of memcached with fleet leases. memcached errors become metrics and a
- * log line (the store marks the node down, so one line per outage per node), never a client error.
+ * The embedded cache alone, or L1 in front of memcached with fleet leases. memcached errors become metrics (and a
+ * debug line), never a client error; a node going down and coming back is one log line each.
  */
 export function makeCache (config: Config, metrics: Metrics, logger: Logger, clock: Clock): BuiltCache {
   const { memory, memcached } = config.cache
@@ -100,11 +100,17 @@ export function makeCache (config: Config, metrics: Metrics, logger: Logger, clo
     retryDownMs: memcached.retryDownMs,
     prefix: memcached.prefix,
     maxItemBytes: memcached.maxItemBytes,
+    probeDownNodes: true,
     onError: (server, op, err) => {
       metrics.memcachedErrors.labels(server, op).inc()
-      logger.warn({ server, op, reason: (err as Error).message }, 'memcached error: node skipped until retry')
+      logger.debug({ server, op, reason: (err as Error).message }, 'memcached operation failed')
     },
-    onSkip: (reason) => metrics.memcachedSkips.labels(reason).inc()
+    onSkip: (reason) => metrics.memcachedSkips.labels(reason).inc(),
+    // One line each way per node and outage, however many operations were in flight when it went.
+    onNodeDown: (server, reason) => {
+      logger.warn({ server, reason, retryDownMs: memcached.retryDownMs }, 'memcached node down: skipped until it answers; L1 serves entries for their own lifetime meanwhile')
+    },
+    onNodeUp: (server, downMs) => { logger.info({ server, downMs }, 'memcached node back up') }
   })
   const store = new TieredStore({ l1: { maxBytes: memory.maxBytes, maxTtlMs: memory.maxTtlSeconds * 1000 }, l2, clock })
   return { store, fleet: makeFleet(config, l2, metrics), l2 }
@@ -156,6 +162,15 @@ function fleetShape (config: Config): unknown {
   return { leaseTtlMs: config.cache.memcached.leaseTtlMs, timeoutMs: config.origin.timeoutMs }
 }
 
+function memcachedNodesReport (l2: MemcachedStore): NonNullable<FlagsReport['memcachedNodes']> {
+  return l2.nodeStates().map(({ server, up, downSince, errors }) => ({
+    server,
+    state: up ? 'up' : 'down',
+    downSince: downSince === null ? null : new Date(downSince).toISOString(),
+    errors
+  }))
+}
+
 function limiterOptions (config: Config, adaptive: boolean): ConstructorParameters<typeof OriginLimiter>[0] {
   const { maxInFlight, queueSize, queueTimeoutMs } = config.origin
   return { maxInFlight, queueSize, queueTimeoutMs, adaptive }
@@ -179,6 +194,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   metrics.sources.memoryCacheBytes = () => memoryTier(cache.store)?.calculatedSize ?? 0
   metrics.sources.memoryCacheEntries = () => memoryTier(cache.store)?.size ?? 0
   metrics.sources.originInFlight = () => limiter.inFlight
+  metrics.sources.memcachedNodes = () => cache.l2?.nodeStates() ?? []
   let watcher: ConfigWatcher | null = null
 
   const apply = (next: LoadedConfig): void => {
@@ -223,7 +239,8 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     flags: flagsRecord(settings.flags),
     routes: settings.routes.routes.map((r) => ({ match: r.match, priority: r.priority, flag: r.flag })),
     origin: { inFlight: limiter.inFlight, queued: limiter.queued, limit: Number.isFinite(limiter.limit) ? limiter.limit : null },
-    memcached: cache.fleet === null ? 'off' : loaded.config.cache.memcached.servers
+    memcached: cache.fleet === null ? 'off' : loaded.config.cache.memcached.servers,
+    memcachedNodes: cache.l2 === null ? 'off' : memcachedNodesReport(cache.l2)
   })
 
   const admin: Server | null = options.admin === false

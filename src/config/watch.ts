@@ -5,6 +5,7 @@ import { ConfigError } from '../core/errors.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import { configVersion, parseConfig, type LoadedConfig } from './load.js'
+import { applied, decideReload, followTarget, initialState, isConfigEvent, queueCheck, refused, type Check, type FileRead, type ReloadState, type Target } from './reload.js'
 
 export interface WatchOptions {
   /** A valid edit: swap it in. `prev` is the config in force until now. */
@@ -60,6 +61,9 @@ function realPathSync (file: string): string | null {
  * Kubernetes ConfigMap update swaps the `..data` link and the events name `..data_tmp` and `..data`, never the
  * file (the version hash skips bytes that did not change). The real path is resolved again on each check, so
  * the watch follows a link that now points elsewhere.
+ *
+ * This function is the I/O only (fs.watch, reads, the debounce timer, the callbacks); what each read means is
+ * decided in reload.ts.
  */
 export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
   const file = resolve(path)
@@ -68,12 +72,10 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
   const debounceMs = opts.debounceMs ?? 100
   const clock = opts.clock ?? systemClock
   let current = opts.initial
-  let loadedAt = clock.now()
-  let rejected: WatchStatus['rejected'] = null
-  let rejectedVersion: string | null = null
+  let state: ReloadState = initialState(current.version, clock.now())
   let timer: ReturnType<typeof setTimeout> | undefined
   let running = false
-  let pending: { force: boolean, retry: boolean } | null = null
+  let pending: Check | null = null
   let closed = false
   /** The config path resolves to another file than itself (a symlink on the way). */
   let linked = false
@@ -81,8 +83,7 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
   let target: { dir: string, name: string, watcher: FSWatcher } | null = null
 
   const reject = (err: ConfigError, version: string | null): void => {
-    rejected = { message: err.message, keyPath: err.keyPath, at: clock.now() }
-    rejectedVersion = version
+    state = refused(state, err, version, clock.now())
     try {
       opts.onReject(err)
     } catch {
@@ -90,82 +91,74 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
     }
   }
 
-  const check = async (force: boolean, retry: boolean): Promise<void> => {
+  const read = async (): Promise<FileRead> => {
+    try {
+      const text = await readFile(file, 'utf8')
+      return { text, version: configVersion(text) }
+    } catch (err) {
+      return { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message, cause: err }
+    }
+  }
+
+  const check = async (asked: Check): Promise<void> => {
     const real = await realpath(file).catch(() => null)
     if (closed) return
     if (real !== null) follow(real)
-    let text: string
-    try {
-      text = await readFile(file, 'utf8')
-    } catch (err) {
-      if (closed) return
-      // Mid-rename the name can be missing for a moment: look once more before calling it an error.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !retry) {
-        schedule(force, true)
-        return
-      }
-      reject(new ConfigError('', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err }), null)
-      return
-    }
+    const got = await read()
     if (closed) return
-    // An empty file is most likely a save caught between truncate and write: same treatment as a vanished one.
-    if (text.trim() === '' && !retry) {
-      schedule(force, true)
-      return
-    }
-    const version = configVersion(text)
-    if (!force && (version === current.version || version === rejectedVersion)) {
-      // Back to the config in force (an edit undone): the refusal no longer describes the file, and saving
-      // the same broken bytes again is a new edit to refuse again.
-      if (version === current.version) {
-        rejected = null
-        rejectedVersion = null
-      }
-      return
+    const step = decideReload(state, got, asked, file)
+    switch (step.kind) {
+      case 'look-again':
+        schedule({ force: asked.force, retry: true })
+        return
+      case 'refuse-unreadable':
+        reject(new ConfigError('', step.message, { cause: 'cause' in got ? got.cause : undefined }), null)
+        return
+      case 'unchanged':
+        state = step.state
+        return
+      case 'parse':
+        break
     }
     let next: LoadedConfig
     try {
-      next = parseConfig(text, dir)
+      next = parseConfig(step.text, dir)
     } catch (err) {
-      reject(asConfigError(err), version)
+      reject(asConfigError(err), step.version)
       return
     }
-    const prev = current
     try {
-      opts.onApply(next, prev)
+      opts.onApply(next, current)
     } catch (err) {
       // A refusal the caller names a key for (admin.token) keeps it, so /flags and the log point at the key.
-      reject(err instanceof ConfigError ? err : new ConfigError('', `applying version ${next.version} failed: ${(err as Error).message}`, { cause: err }), version)
+      reject(err instanceof ConfigError ? err : new ConfigError('', `applying version ${next.version} failed: ${(err as Error).message}`, { cause: err }), step.version)
       return
     }
     current = next
-    loadedAt = clock.now()
-    rejected = null
-    rejectedVersion = null
+    state = applied(next.version, clock.now())
   }
 
-  // One check at a time: an event during a check queues one more, so the last write always gets read.
-  const run = (force: boolean, retry: boolean): void => {
+  const run = (asked: Check): void => {
     if (closed) return
     if (running) {
-      pending = { force: force || pending?.force === true, retry }
+      pending = queueCheck(pending, asked)
       return
     }
     running = true
-    check(force, retry)
+    check(asked)
       .catch((err: unknown) => { reject(asConfigError(err), null) })
       .finally(() => {
         running = false
         const again = pending
         pending = null
-        if (again !== null) run(again.force, again.retry)
+        if (again !== null) run(again)
       })
   }
 
-  const schedule = (force: boolean, retry: boolean): void => {
+  const schedule = (asked: Check): void => {
     if (closed) return
     clearTimeout(timer)
-    timer = setTimeout(() => { run(force, retry) }, debounceMs)
+    timer = setTimeout(() => { run(asked) }, debounceMs)
     timer.unref()
   }
 
@@ -174,25 +167,29 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
     target = null
   }
 
-  /** Watch the real file's directory when the config path leads somewhere else, and only then. */
   const follow = (real: string): void => {
     linked = real !== file
-    const realDir = dirname(real)
-    if (!linked || realDir === dir) {
-      closeTarget()
-      return
+    const step = followTarget(dir, linked, { dir: dirname(real), name: basename(real) }, target)
+    switch (step.kind) {
+      case 'unwatch':
+        closeTarget()
+        return
+      case 'rename':
+        if (target !== null) target.name = step.name
+        return
+      case 'watch':
+        closeTarget()
+        watchTarget(step.target)
     }
-    if (target?.dir === realDir) {
-      target.name = basename(real)
-      return
-    }
-    closeTarget()
+  }
+
+  const watchTarget = ({ dir: realDir, name: realName }: Target): void => {
     try {
       const watching: { dir: string, name: string, watcher: FSWatcher } = {
         dir: realDir,
-        name: basename(real),
+        name: realName,
         watcher: watch(realDir, { persistent: false }, (_event, filename) => {
-          if (filename === null || filename === watching.name) schedule(false, false)
+          if (filename === null || filename === watching.name) schedule({ force: false, retry: false })
         })
       }
       watching.watcher.on('error', (err) => {
@@ -210,8 +207,7 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
   try {
     // Not persistent: the listeners keep a serving process alive; the watcher must not keep a draining one.
     watcher = watch(dir, { persistent: false }, (_event, filename) => {
-      // Some platforms give no filename; then any event in the directory may be ours. Behind a link, any is.
-      if (filename === null || filename === name || linked) schedule(false, false)
+      if (isConfigEvent(filename, name, linked)) schedule({ force: false, retry: false })
     })
     watcher.on('error', (err) => { reject(new ConfigError('', `watching ${dir} failed: ${err.message}`, { cause: err }), null) })
   } catch (err) {
@@ -223,7 +219,7 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
   return {
     reload () {
       clearTimeout(timer)
-      run(true, false)
+      run({ force: true, retry: false })
     },
     close () {
       closed = true
@@ -232,7 +228,7 @@ export function watchConfig (path: string, opts: WatchOptions): ConfigWatcher {
       closeTarget()
     },
     status () {
-      return { version: current.version, loadedAt, rejected }
+      return { version: state.version, loadedAt: state.loadedAt, rejected: state.rejected }
     }
   }
 }

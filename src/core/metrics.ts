@@ -96,8 +96,14 @@ export class Metrics {
   readonly originInFlight: Gauge
   readonly memoryCacheBytes: Gauge
   readonly memoryCacheEntries: Gauge
+  readonly memcachedUp: Gauge<'server'>
   /** What the gauges report; the proxy points these at its live cache and limiter. */
-  readonly sources = { originInFlight: () => 0, memoryCacheBytes: () => 0, memoryCacheEntries: () => 0 }
+  readonly sources = {
+    originInFlight: () => 0,
+    memoryCacheBytes: () => 0,
+    memoryCacheEntries: () => 0,
+    memcachedNodes: (): ReadonlyArray<{ readonly server: string, readonly up: boolean }> => []
+  }
 
   constructor () {
     const registers = [this.registry]
@@ -122,5 +128,17 @@ export class Metrics {
     this.originInFlight = new Gauge({ name: 'corral_origin_in_flight', help: 'Origin requests under way', registers, collect () { this.set(sources.originInFlight()) } })
     this.memoryCacheBytes = new Gauge({ name: 'corral_memory_cache_bytes', help: 'Bytes held by the in-process cache (bounded by cache.memory.maxBytes)', registers, collect () { this.set(sources.memoryCacheBytes()) } })
     this.memoryCacheEntries = new Gauge({ name: 'corral_memory_cache_entries', help: 'Records held by the in-process cache', registers, collect () { this.set(sources.memoryCacheEntries()) } })
+    // Reset first: a reload may have dropped a server. Across cluster workers the lowest wins: down if any sees it down.
+    this.memcachedUp = new Gauge({
+      name: 'corral_memcached_up',
+      help: 'memcached node state as this process sees it: 1 up, 0 marked down (skipped until a probe answers)',
+      labelNames: ['server'],
+      aggregator: 'min',
+      registers,
+      collect () {
+        this.reset()
+        for (const node of sources.memcachedNodes()) this.labels(node.server).set(node.up ? 1 : 0)
+      }
+    })
   }
 }

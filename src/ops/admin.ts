@@ -28,6 +28,8 @@ export interface FlagsReport {
   readonly routes: ReadonlyArray<{ match: string, priority: string, flag: string | null }>
   readonly origin: { inFlight: number, queued: number, limit: number | null }
   readonly memcached: 'off' | readonly string[]
+  /** Each node as this process sees it; absent where no store runs (a cluster primary: ask a worker's metrics). */
+  readonly memcachedNodes?: 'off' | ReadonlyArray<{ server: string, state: 'up' | 'down', downSince: string | null, errors: number }>
 }
 
 export function makeAdminServer (deps: AdminDeps): Server {

@@ -7,6 +7,11 @@ export interface MemoryStoreOptions {
   maxTtlMs?: number
   /** The clock lru-cache measures TTLs with (tests pass a fake one); performance.now() by default. */
   perf?: { now (): number }
+  /**
+   * Leave a record whose TTL ran out in place until it is evicted or replaced (a get still misses), so `peekExpired`
+   * can find it: TieredStore's L1 serves it on when memcached cannot be asked (see tiered.ts, #carry).
+   */
+  keepExpired?: boolean
 }
 
 /** L1: an in-process LRU bounded in bytes. `get` is synchronous so a memory hit costs no microtask. */
@@ -15,7 +20,7 @@ export class MemoryStore implements CacheStore {
   readonly #lru: LRUCache<string, CacheRecord>
   readonly #maxTtlMs: number
 
-  constructor ({ maxBytes, maxTtlMs = 0, perf }: MemoryStoreOptions) {
+  constructor ({ maxBytes, maxTtlMs = 0, perf, keepExpired = false }: MemoryStoreOptions) {
     this.#maxTtlMs = maxTtlMs
     this.#lru = new LRUCache<string, CacheRecord>({
       maxSize: maxBytes,
@@ -23,6 +28,8 @@ export class MemoryStore implements CacheStore {
       // lru-cache checks expiry on read; a stale record past its stale windows is worthless.
       ttlAutopurge: false,
       allowStale: false,
+      // Only lru-cache's expired-record branch reads this: the hit path does the same work either way.
+      noDeleteOnStaleGet: keepExpired,
       // lru-cache reads the clock through a cached value refreshed by a timer every ttlResolution ms; at the default
       // of 1 ms that timer re-arms every millisecond under load (measurable on the hit path, --cpu-prof). Its TTL
       // only drops records that are useless anyway or caps L1 copies (maxTtlMs), so 100 ms late is fine; the
@@ -45,6 +52,34 @@ export class MemoryStore implements CacheStore {
     if (size > this.#lru.maxSize) return
     // Given its size, lru-cache does not walk the record again through sizeCalculation.
     this.#lru.set(key, record, { ttl: Math.ceil(ttl), size })
+  }
+
+  /** `set` past the maxTtlMs cap: while the shared tier is unreachable nothing newer can be learnt by asking it. */
+  keep (key: string, record: CacheRecord, ttlMs: number): void {
+    if (!(ttlMs > 0)) return
+    const size = recordSize(record)
+    if (size > this.#lru.maxSize) return
+    this.#lru.set(key, record, { ttl: Math.ceil(ttlMs), size })
+  }
+
+  /** The record under `key` whether or not its TTL ran out (with keepExpired); recency unchanged. */
+  peekExpired (key: string): CacheRecord | undefined {
+    const record = this.#lru.peek(key, { allowStale: true })
+    return record !== undefined && record.key === key ? record : undefined
+  }
+
+  /**
+   * Brings every record kept past the cap (`keep`) back to at most maxTtlMs from now. One walk per node recovery,
+   * least recently used first so re-setting keeps the LRU order.
+   */
+  capTtl (): void {
+    const cap = this.#maxTtlMs
+    if (cap <= 0) return
+    for (const key of [...this.#lru.rkeys()]) {
+      if (this.#lru.getRemainingTTL(key) <= cap) continue
+      const record = this.#lru.peek(key)
+      if (record !== undefined) this.#lru.set(key, record, { ttl: cap })
+    }
   }
 
   delete (key: string): void {

@@ -1,28 +1,40 @@
 import { systemClock, type Clock } from '../core/clock.js'
 import { MemoryStore } from './memory.js'
-import { isPromise, type CacheRecord, type CacheStore, type MaybePromise } from './types.js'
+import { isPromise, type CacheRecord, type CacheStore, type MaybePromise, type StoredEntry } from './types.js'
 import { withBody } from './codec.js'
+import { isSharedTier, UNREACHABLE, type SharedTier } from './shared-tier.js'
 
 export interface TieredStoreOptions {
   /** The shared tier (memcached). Stores never throw; errors are still swallowed here as a second fence. */
   l2: CacheStore
   /**
    * L1 in front. `maxTtlMs` caps every L1 copy so a fleet notices purges and refreshes made elsewhere within that
-   * time; 0 turns L1 off (every read goes to L2), unlike MemoryStore where 0 means "no cap".
+   * time; 0 turns L1 off (every read goes to L2), unlike MemoryStore where 0 means "no cap". `perf`: the clock L1's
+   * TTLs are measured with (tests), as in MemoryStore.
    */
-  l1: { maxBytes: number, maxTtlMs: number }
+  l1: { maxBytes: number, maxTtlMs: number, perf?: { now (): number } }
   clock?: Clock | undefined
 }
 
 /**
  * L1 ► L2. A read answers synchronously on an L1 hit (no microtask), else asks L2 and keeps what it finds in L1
  * for at most `l1.maxTtlMs`. Writes and deletes go to both tiers.
+ *
+ * The cap exists so a fleet sees purges and refreshes made elsewhere; it buys nothing while the shared tier cannot be
+ * asked, and it cost the origin one request per page per cap per process during a memcached outage (issue 13 item
+ * 7). So while the node that owns a key is unreachable, L1 keeps that key's entry for its own deadlines (fresh, stale
+ * windows; a Vary index stays capped, and is carried on from lookup to lookup): a write then goes to L1 uncapped,
+ * and an L1 copy whose cap ran out is served on when the shared tier could not answer. When a node answers again
+ * every L1 copy returns to the cap. DESIGN §4: each page reaches the origin at most once per freshness lifetime per
+ * process while memcached is down.
  */
 export class TieredStore implements CacheStore {
   readonly name = 'tiered'
   /** Exposed for metrics (`calculatedSize`); undefined when L1 is off. */
   readonly l1: MemoryStore | undefined
   readonly l2: CacheStore
+  /** l2 when it can tell a miss from an outage (memcached); undefined for a plain store or with L1 off. */
+  readonly #shared: SharedTier | undefined
   readonly #clock: Clock
   /**
    * Bumped by every delete: an L2 read that started before a purge must not put the purged record back into L1.
@@ -31,9 +43,13 @@ export class TieredStore implements CacheStore {
   #deletes = 0
 
   constructor ({ l1, l2, clock = systemClock }: TieredStoreOptions) {
-    this.l1 = l1.maxTtlMs > 0 ? new MemoryStore({ maxBytes: l1.maxBytes, maxTtlMs: l1.maxTtlMs }) : undefined
+    const shared = isSharedTier(l2) && l1.maxTtlMs > 0 ? l2 : undefined
+    this.l1 = l1.maxTtlMs > 0 ? new MemoryStore({ maxBytes: l1.maxBytes, maxTtlMs: l1.maxTtlMs, keepExpired: shared !== undefined, ...(l1.perf === undefined ? {} : { perf: l1.perf }) }) : undefined
     this.l2 = l2
+    this.#shared = shared
     this.#clock = clock
+    const memory = this.l1
+    if (shared !== undefined && memory !== undefined) shared.onNodeBack(() => { memory.capTtl() })
   }
 
   get (key: string): MaybePromise<CacheRecord | undefined> {
@@ -41,6 +57,14 @@ export class TieredStore implements CacheStore {
     if (l1 === undefined) return this.l2.get(key)
     const hit = l1.get(key)
     if (hit !== undefined) return hit
+    const shared = this.#shared
+    if (shared !== undefined) {
+      const deletes = this.#deletes
+      return shared.lookup(key).then(
+        found => found === UNREACHABLE ? this.#carry(l1, key) : this.#fill(l1, key, found, deletes),
+        () => undefined
+      )
+    }
     const found = this.l2.get(key)
     if (!isPromise(found)) return this.#fill(l1, key, found, this.#deletes)
     const deletes = this.#deletes
@@ -51,7 +75,12 @@ export class TieredStore implements CacheStore {
   }
 
   async set (key: string, record: CacheRecord, ttlMs: number): Promise<void> {
-    this.l1?.set(key, record, ttlMs)
+    const l1 = this.l1
+    if (l1 !== undefined) {
+      const keepMs = this.#shared?.isReachable(key) === false ? outageKeepMs(record, ttlMs, this.#clock.now()) : 0
+      if (keepMs > 0) l1.keep(key, record, keepMs)
+      else l1.set(key, record, ttlMs)
+    }
     try {
       await this.l2.set(key, record, ttlMs)
     } catch {}
@@ -78,7 +107,7 @@ export class TieredStore implements CacheStore {
     // A set that landed while L2 answered is newer than what L2 returned.
     if (l1.get(key) !== undefined) return record
     const ttlMs = record.kind === 'entry'
-      ? Math.max(record.freshUntil, record.staleWhileRevalidateUntil, record.staleIfErrorUntil) - this.#clock.now()
+      ? lastDeadline(record) - this.#clock.now()
       // A Vary index has no deadline of its own: it lives as long as L1 allows.
       : Number.MAX_SAFE_INTEGER
     if (!(ttlMs > 0)) return record
@@ -86,6 +115,37 @@ export class TieredStore implements CacheStore {
     l1.set(key, own, ttlMs)
     return own
   }
+
+  /**
+   * The shared tier could not answer: the L1 copy whose cap ran out (still in place, keepExpired) stands in for it
+   * while one of its deadlines is ahead, kept now for the rest of them. Past them it is a miss, as L1 would say.
+   */
+  #carry (l1: MemoryStore, key: string): CacheRecord | undefined {
+    const kept = l1.peekExpired(key)
+    if (kept === undefined) return undefined
+    if (kept.kind === 'vary') {
+      l1.set(key, kept, Number.MAX_SAFE_INTEGER)
+      return kept
+    }
+    const keepMs = lastDeadline(kept) - this.#clock.now()
+    if (!(keepMs > 0)) return undefined
+    l1.keep(key, kept, keepMs)
+    return kept
+  }
+}
+
+/** The last instant an entry is any use to a hit: fresh, served stale while revalidating, or standing in for an error. */
+function lastDeadline (entry: StoredEntry): number {
+  return Math.max(entry.freshUntil, entry.staleWhileRevalidateUntil, entry.staleIfErrorUntil)
+}
+
+/**
+ * How long L1 keeps a write while its shared node is unreachable: up to the entry's last deadline (never longer than
+ * the caller asked); 0 for a Vary index or an entry past its deadlines, which keep the ordinary cap.
+ */
+function outageKeepMs (record: CacheRecord, ttlMs: number, now: number): number {
+  if (record.kind !== 'entry') return 0
+  return Math.min(ttlMs, lastDeadline(record) - now)
 }
 
 /**

@@ -247,6 +247,39 @@ describe('MemcachedStore when a node is unreachable', () => {
     }
   }, 5000)
 
+  it.skipIf(address === null)('reports a node down once however many operations fail, and back once when its timer probe answers', async () => {
+    const port = await freePort()
+    const down: string[] = []
+    let upAfter: (downMs: number) => void = () => {}
+    const up = new Promise<number>(resolve => { upAfter = resolve })
+    const store = makeStore([`127.0.0.1:${port}`], {
+      retryDownMs: 100,
+      probeDownNodes: true,
+      onNodeDown: (server, reason) => down.push(`${server} ${reason}`),
+      onNodeUp: (_server, downMs) => upAfter(downMs)
+    })
+    let memcached: MemcachedProcess | undefined
+    try {
+      await store.ready
+      await Promise.all(Array.from({ length: 16 }, async () => await store.get(uniqueKey())))
+      expect(down).toHaveLength(1)
+      expect(down[0]).toMatch(new RegExp(`^127\\.0\\.0\\.1:${port} `))
+      // Failed probes (every 100 ms until memcached is up) count as errors too, so only the first is certain.
+      expect(store.nodeStates()).toEqual([{ server: `127.0.0.1:${port}`, up: false, downSince: expect.any(Number) as number, errors: expect.any(Number) as number }])
+      expect(store.nodeStates()[0]?.errors).toBeGreaterThanOrEqual(1)
+      expect(store.isReachable(uniqueKey())).toBe(false)
+      memcached = await startMemcached({ port })
+      // No operation is sent: the store's own probe finds the node back.
+      expect(await up).toBeGreaterThan(0)
+      expect(down).toHaveLength(1)
+      expect(store.nodeStates()).toEqual([{ server: `127.0.0.1:${port}`, up: true, downSince: null, errors: expect.any(Number) as number }])
+      expect(store.isReachable(uniqueKey())).toBe(true)
+    } finally {
+      await store.close()
+      await memcached?.stop()
+    }
+  })
+
   it.skipIf(address === null)('degrades to misses when its memcached stops, and uses it again once it is back', async () => {
     let memcached: MemcachedProcess = await startMemcached()
     let now = 0

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest'
 import { MemcachedStore } from '../../src/store/memcached.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { TieredStore } from '../../src/store/tiered.js'
+import { UNREACHABLE, type SharedTier, type Unreachable } from '../../src/store/shared-tier.js'
 import { isPromise, type CacheRecord, type CacheStore } from '../../src/store/types.js'
 import { cacheStoreContract } from './contract.js'
 import { makeEntry, makeVary, uniqueKey } from './records.js'
@@ -136,5 +137,96 @@ describe('TieredStore', () => {
     await store.set(key, makeEntry(key), 60_000)
     expect(store.get(key)).toEqual(makeEntry(key))
     expect(await store.get(uniqueKey())).toBeUndefined()
+  })
+})
+
+/** A shared tier that can be switched unreachable, like a memcached node marked down: writes are then dropped. */
+class SwitchableShared extends AsyncMemory implements SharedTier {
+  reachable = true
+  readonly #back: Array<() => void> = []
+  async lookup (key: string): Promise<CacheRecord | undefined | Unreachable> {
+    return this.reachable ? await this.get(key) : UNREACHABLE
+  }
+
+  override async set (key: string, record: CacheRecord, ttlMs: number): Promise<void> {
+    if (this.reachable) await super.set(key, record, ttlMs)
+  }
+
+  isReachable (): boolean { return this.reachable }
+  onNodeBack (listener: () => void): void { this.#back.push(listener) }
+  back (): void {
+    this.reachable = true
+    for (const listener of this.#back) listener()
+  }
+}
+
+describe('TieredStore while the shared tier is unreachable (issue 13 item 7)', () => {
+  const CAP_MS = 1000
+  /** The clock L1's TTLs run on, and the wall clock the entries' deadlines are read with, moving together from NOW. */
+  const perf = { t: 1000, now () { return this.t } }
+  const wall = { now: () => NOW + perf.t - 1000 }
+  /** Last deadline of makeEntry's defaults: stale-if-error, 300 s after NOW. */
+  const LAST_DEADLINE_MS = 300_000
+
+  function outage (): { l2: SwitchableShared, store: TieredStore } {
+    // Not 0: lru-cache reads a start time of 0 as "no TTL".
+    perf.t = 1000
+    const l2 = new SwitchableShared()
+    return { l2, store: new TieredStore({ l1: { maxBytes: 10_000_000, maxTtlMs: CAP_MS, perf }, l2, clock: wall }) }
+  }
+
+  it('keeps a write past the cap for the entry\'s own deadlines', async () => {
+    const { l2, store } = outage()
+    l2.reachable = false
+    const key = uniqueKey()
+    await store.set(key, makeEntry(key), 3_600_000)
+    perf.t += LAST_DEADLINE_MS - 1
+    expect(store.get(key)).toEqual(makeEntry(key))
+    perf.t += 2
+    expect(await store.get(key)).toBeUndefined()
+  })
+
+  it('returns to the cap once a node is back', async () => {
+    const { l2, store } = outage()
+    l2.reachable = false
+    const again = uniqueKey()
+    await store.set(again, makeEntry(again), 3_600_000)
+    perf.t += 5 * CAP_MS
+    expect(store.get(again)).toEqual(makeEntry(again))
+    l2.back()
+    perf.t += CAP_MS - 1
+    expect(store.get(again)).toEqual(makeEntry(again))
+    perf.t += 2
+    // Back to the cap: memcached is asked again (and, restarted empty, has nothing).
+    const read = store.get(again)
+    expect(isPromise(read)).toBe(true)
+    expect(await read).toBeUndefined()
+  })
+
+  it('serves an L1 copy whose cap ran out when the shared tier cannot answer, then keeps it for its deadlines', async () => {
+    const { l2, store } = outage()
+    const key = uniqueKey()
+    await store.set(key, makeEntry(key), 3_600_000)
+    l2.reachable = false
+    perf.t += CAP_MS + 1
+    const carried = store.get(key)
+    expect(isPromise(carried)).toBe(true)
+    expect(await carried).toEqual(makeEntry(key))
+    perf.t += 10 * CAP_MS
+    expect(store.get(key)).toEqual(makeEntry(key))
+    expect(l2.gets).toBe(0)
+  })
+
+  it('does not carry a copy past all its deadlines, nor one the reachable tier no longer has (purged elsewhere)', async () => {
+    const { l2, store } = outage()
+    const dead = uniqueKey()
+    await store.set(dead, makeEntry(dead, { freshUntil: NOW - 3, staleWhileRevalidateUntil: NOW - 2, staleIfErrorUntil: NOW - 1 }), 60_000)
+    const purged = uniqueKey()
+    await store.set(purged, makeEntry(purged), 60_000)
+    await l2.delete(purged)
+    perf.t += CAP_MS + 1
+    expect(await store.get(purged)).toBeUndefined()
+    l2.reachable = false
+    expect(await store.get(dead)).toBeUndefined()
   })
 })
