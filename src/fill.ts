@@ -30,6 +30,8 @@ export interface FillRequest {
    * for a request with a session cookie must not switch caching off for everyone else.
    */
   readonly rememberUncacheable: boolean
+  /** The origin group to ask (the route's `origin`); the default group when absent. */
+  readonly group?: string
 }
 
 export type FillResult =
@@ -68,7 +70,7 @@ export async function fill (ctx: FillContext, req: FillRequest, settle: (outcome
   const started = performance.now()
   let response: OriginResponse
   try {
-    response = await ctx.origin.request({ method: 'GET', path: req.path, headers })
+    response = await ctx.origin.request({ method: 'GET', path: req.path, headers, group: req.group })
   } catch (err) {
     const error = err as CorralError
     settle({ kind: 'error', error })

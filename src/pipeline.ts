@@ -364,7 +364,7 @@ export class Pipeline implements TraceSink {
     const headers = makeOriginRequestHeaders(req.headers, req.socket.remoteAddress, 'http', null)
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD'
     const started = performance.now()
-    this.#deps.origin.request({ method: req.method ?? 'GET', path: ex.url, headers, body: hasBody ? req : null })
+    this.#deps.origin.request({ method: req.method ?? 'GET', path: ex.url, headers, body: hasBody ? req : null, group: ex.route.origin })
       .then((response) => {
         trace.originStatus = response.status
         trace.originMs = performance.now() - started

@@ -3,6 +3,7 @@ import type { LoadedConfig } from './config/load.js'
 import schema from './config/schema.json' with { type: 'json' }
 import type { Priority, WhenShedConfig } from './config/types.js'
 import type { Flags } from './config/flags.js'
+import { DEFAULT_GROUP } from './origin/groups.js'
 
 /** Why a request was not served normally: the label of the sheds-by-reason metric and the access line. */
 export type ShedReason = 'route-off' | 'cache-only' | 'shed-percent' | 'origin-saturated'
@@ -30,6 +31,8 @@ export interface CompiledRoute {
   readonly priority: Priority
   /** Name of the route's on/off flag, or null. */
   readonly flag: string | null
+  /** The origin group its misses and passes go to (routes[].origin; "origin" by default). */
+  readonly origin: string
   readonly answer: ShedAnswer
 }
 
@@ -77,6 +80,7 @@ export function compileRoutes (loaded: LoadedConfig): RouteTable {
       match: config.match,
       priority: config.priority,
       flag: config.flag ?? null,
+      origin: config.origin,
       answer: makeShedAnswer(config.whenShed, loaded.shedPages.get(index))
     })
     routes.push(route)
@@ -86,7 +90,7 @@ export function compileRoutes (loaded: LoadedConfig): RouteTable {
   })
   const fallback: CompiledRoute = Object.freeze({
     // '*' names the default route in logs, metrics labels and traces.
-    index: -1, match: '*', priority: 'normal', flag: null, answer: makeShedAnswer(DEFAULT_WHEN_SHED, undefined)
+    index: -1, match: '*', priority: 'normal', flag: null, origin: DEFAULT_GROUP, answer: makeShedAnswer(DEFAULT_WHEN_SHED, undefined)
   })
   return { routes, fallback, prefixes, regexes }
 }

@@ -137,7 +137,7 @@ export class Coalescer {
     })
     const url = fillUrl(ex)
     const facts: RequestFacts = { method: 'GET', url, headers: req.headers }
-    return { facts, path: url, originHeaders, primaryKey: ex.primaryKey, varyIndex, staleEntry: stale, rememberUncacheable }
+    return { facts, path: url, originHeaders, primaryKey: ex.primaryKey, varyIndex, staleEntry: stale, rememberUncacheable, group: ex.route.origin }
   }
 
   #onFilled (ex: Exchange, stale: StoredEntry | undefined, result: FillResult, alone: boolean): void {

@@ -7,6 +7,7 @@ import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../core/errors.js'
 import type { Config } from './types.js'
 import { flagValue } from './flags.js'
+import { assertOriginGroups } from '../origin/groups.js'
 
 export interface LoadedConfig {
   readonly config: Config
@@ -61,12 +62,7 @@ function assertSemantics (config: Config): void {
   if (!isLoopbackHost(config.admin.host) && config.admin.token === undefined) {
     throw new ConfigError('admin.token', `is required when admin.host (${config.admin.host}) is not a loopback address`)
   }
-  try {
-    const url = new URL(config.origin.url)
-    if (url.search !== '' || url.hash !== '') throw new Error('must not have a query or fragment')
-  } catch (err) {
-    throw new ConfigError('origin.url', `not a usable URL (${(err as Error).message})`)
-  }
+  assertOriginGroups(config)
   config.routes.forEach((route, i) => {
     if (route.match.startsWith('~')) {
       try {

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tokenMatches } from './admin-token.js'
 import { ConfigError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import type { ServerReport } from '../origin/group.js'
 
 export interface AdminDeps {
   /** Prometheus text (a cluster primary aggregates its workers'). */
@@ -28,6 +29,8 @@ export interface FlagsReport {
   readonly routes: ReadonlyArray<{ match: string, priority: string, flag: string | null }>
   readonly origin: { inFlight: number, queued: number, limit: number | null }
   readonly memcached: 'off' | readonly string[]
+  /** Each origin group's servers and their state (absent from a cluster primary: each worker checks health itself). */
+  readonly origins?: Record<string, readonly ServerReport[]>
 }
 
 export function makeAdminServer (deps: AdminDeps): Server {

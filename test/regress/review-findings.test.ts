@@ -204,7 +204,7 @@ describe('an origin that sends Cache-Control on two lines (review of 2026-12)', 
     const o = origin = await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, big))
     const { config } = parseConfig(JSON.stringify({ origin: { url: o.url, timeoutMs: 5000, connections: 1 } }))
     const limiter = new OriginLimiter({ maxInFlight: 1, queueSize: 1, queueTimeoutMs: 200, adaptive: false })
-    const upstream = new Origin(config.origin, limiter)
+    const upstream = new Origin(config, limiter)
     try {
       const ctx = (onOriginTiming: FillContext['onOriginTiming']): FillContext => ({
         origin: upstream,
