@@ -256,7 +256,7 @@ export class Pipeline implements TraceSink {
       primaryKey: joinKey(settings.keyOptions.includeHost ? keyHost : '', path, normalizedQuery),
       // Passes forward the target as sent (in origin-form); fills ask for exactly what the key names.
       forwardUrl: targetHost === undefined ? rawUrl : query === '' ? path : `${path}?${query}`,
-      route: matchRoute(settings.routes, path)
+      route: matchRoute(settings.routes, path, keyHost)
     }
   }
 

@@ -15,6 +15,8 @@ export interface RouteConfig {
   match: string
   /** The origin group: "origin" (the default group) or a name under `origins`. */
   origin: string
+  /** Only requests for this host; any host when absent. */
+  host?: string
   flag?: string
   priority: Priority
   whenShed: WhenShedConfig

@@ -275,6 +275,15 @@ describe('routes to origin groups', () => {
     expect(api.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /api/users', 'POST /api/users'])
     expect(a.requests.map((r) => r.url)).toEqual(['/home'])
   })
+
+  it('sends a host\'s requests to its group with routes[].host', async () => {
+    const a = await named('a')
+    const api = await named('api')
+    const p = await proxyFor([a.url], { origins: { api: { servers: [api.url] } }, routes: [{ match: '/', host: 'api.example.com', origin: 'api' }] })
+    expect((await get(`${p.url}/users`, { host: 'API.example.com' })).body).toBe('api')
+    expect((await get(`${p.url}/users`, { host: 'www.example.com' })).body).toBe('a')
+    expect(api.requests.map((r) => r.headers.host)).toEqual(['api.example.com'])
+  })
 })
 
 describe('reload', () => {
