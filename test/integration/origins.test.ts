@@ -162,13 +162,13 @@ describe('failover', () => {
 })
 
 describe('a server killed under load', () => {
-  it('costs no client error for GETs, is logged and measured down once per ejection, and takes load again once back', async () => {
+  it('costs no client error for GETs, is logged and measured down once per ejection, and takes load again once back', { timeout: 40_000 }, async () => {
     const a = await onPort(0, 'a')
     const b = await onPort(0, 'b')
     const aUrl = `http://127.0.0.1:${a.port}`
     const p = await proxyFor([aUrl, `http://127.0.0.1:${b.port}`], { origin: { health: { ejectMs: 1500, maxEjectMs: 3000 } } })
     const load = misses(p.url, '/load/', 200, 8)
-    await expect.poll(() => a.count()).toBeGreaterThan(20)
+    await expect.poll(() => a.count(), { timeout: 10_000 }).toBeGreaterThan(20)
     await a.close()
     const answers = await load
     expect(answers.filter((r) => r.status !== 200)).toEqual([])
