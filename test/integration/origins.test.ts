@@ -8,6 +8,8 @@ import { parseConfig } from '../../src/config/load.js'
 import { startOrigin, type TestOrigin } from '../helpers/origin.js'
 import { TestClock, get, merge, startProxy, type Got, type TestProxy } from '../helpers/proxy.js'
 
+// A loaded machine (CI, shared cores) may take seconds where an idle one takes milliseconds; a poll waits on an event.
+const POLL = { timeout: 10_000 }
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close()
@@ -111,8 +113,8 @@ describe('balancing', () => {
     a.hold()
     b.hold()
     const burst = Array.from({ length: 50 }, async () => await get(`${p.url}/cold`))
-    await expect.poll(() => a.count + b.count).toBe(1)
-    await expect.poll(async () => (await p.proxy.metrics.coalescedWaiters.get()).values[0]?.value ?? 0).toBe(49)
+    await expect.poll(() => a.count + b.count, POLL).toBe(1)
+    await expect.poll(async () => (await p.proxy.metrics.coalescedWaiters.get()).values[0]?.value ?? 0, POLL).toBe(49)
     a.release()
     b.release()
     const answers = await Promise.all(burst)
@@ -204,7 +206,7 @@ describe('active probe', () => {
     const b = await named('b')
     const aUrl = `http://127.0.0.1:${a.port}`
     const p = await proxyFor([aUrl, b.url], { origin: { health: { path: '/healthz', intervalMs: 100, downAfter: 2, upAfter: 1 } } })
-    await expect.poll(async () => (await flags(p)).origin?.[0]?.state).toBe('down')
+    await expect.poll(async () => (await flags(p)).origin?.[0]?.state, POLL).toBe('down')
     expect(downLines(p, aUrl)[0]).toMatchObject({ state: 'down', reason: 'probe' })
     const before = a.count()
     const answers = await misses(p.url, '/probed/', 6)
@@ -212,7 +214,7 @@ describe('active probe', () => {
     // Only probes reached the server marked down.
     expect(a.count() - before).toBeLessThanOrEqual(answers.length)
     healthy = true
-    await expect.poll(async () => (await flags(p)).origin?.[0]?.state).toBe('up')
+    await expect.poll(async () => (await flags(p)).origin?.[0]?.state, POLL).toBe('up')
     expect(p.logs.some((l) => l.msg === 'origin server up' && l.server === aUrl)).toBe(true)
   })
 
