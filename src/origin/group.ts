@@ -84,7 +84,8 @@ export class OriginGroup {
         const kind = classifyFailure(err)
         const error = toOriginError(err)
         server.counters.error(error.code)
-        if (kind !== null) this.record(server, { kind: 'failure', reason: kind })
+        // A retry runs on what is left of the first try's time: its timeout says little about its server.
+        if (kind !== null && (attempt === 0 || kind !== 'timeout')) this.record(server, { kind: 'failure', reason: kind })
         tried.push(server)
         if (attempt >= retries || !mayRetry(req.method, req.body != null, kind) || performance.now() - started >= timeoutMs) throw error
         last = error
