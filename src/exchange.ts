@@ -89,6 +89,7 @@ export function makeFillRequest (
     // Answer-shaping fields the answer does not vary on are not sent, and the variant is keyed without them.
     requestHeaders: dropAnswerShaping(originHeaders, headers, rules, varyIndex?.varyHeaders ?? null),
     stale,
-    credentialed: headers.cookie !== undefined || headers.authorization !== undefined
+    credentialed: headers.cookie !== undefined || headers.authorization !== undefined,
+    group: ex.route.origin
   }
 }

@@ -34,6 +34,8 @@ export interface FillRequest {
   readonly stale: StoredEntry | undefined
   /** The request carried Cookie or Authorization: an unstorable answer may be about this requester alone. */
   readonly credentialed: boolean
+  /** The origin group to ask (the route's `origin`). */
+  readonly group: string
 }
 
 /** What the origin said, for the trace and the access line. */
@@ -90,7 +92,7 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
   const headers = conditional === null ? req.originHeaders : { ...req.originHeaders, ...conditional }
   let response: OriginResponse
   try {
-    response = await ctx.origin.request({ method: 'GET', path: req.path, headers })
+    response = await ctx.origin.request({ method: 'GET', path: req.path, headers, group: req.group })
   } catch (err) {
     return { kind: 'error', error: err as CorralError, origin: null }
   }

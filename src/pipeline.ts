@@ -135,7 +135,7 @@ export class Pipeline implements TraceSink {
         trace.error = 'CORRAL_ERR_BAD_REQUEST'
         return deliverText(res, 400, 'bad request\n', null, null, ['connection', 'close'])
       }
-      target = { ...resolved, rawUrl, host, settings, route: matchRoute(settings.routes, resolved.path) }
+      target = { ...resolved, rawUrl, host, settings, route: matchRoute(settings.routes, resolved.path, resolved.keyHost) }
       this.#lastTarget = target
     }
     const { route } = target
@@ -270,7 +270,7 @@ export class Pipeline implements TraceSink {
     trace.xCache = 'PASS'
     this.#deps.metrics.originRequests.labels('pass').inc()
     const headers = makeOriginHeaders(req.headers, req.socket.remoteAddress, 'pass', ex.target.keyHost)
-    forward(this.#deps.origin, req, ex.target.forwardUrl, headers).then((outcome) => {
+    forward(this.#deps.origin, req, ex.target.forwardUrl, headers, ex.route.origin).then((outcome) => {
       switch (outcome.kind) {
         case 'stream':
           trace.originStatus = outcome.response.status

@@ -42,7 +42,7 @@ export interface Proxy {
   readonly logger: Logger
   readonly loaded: LoadedConfig
   listen (): Promise<{ port: number, adminPort: number }>
-  /** Apply a new config (hot reload). Listener addresses, origin URL and pool size need a restart. */
+  /** Apply a new config (hot reload). Listener addresses and pool size need a restart; origin servers do not. */
   apply (next: LoadedConfig): void
   /** Re-read the config file now (SIGHUP). */
   reload (): void
@@ -51,7 +51,7 @@ export interface Proxy {
 }
 
 /** Keys whose new value is only read at start. */
-const RESTART_KEYS = /^(listen\.|admin\.(host|port)$|origin\.(url|connections)$|workers$)/
+const RESTART_KEYS = /^(listen\.|admin\.(host|port)$|origin\.connections$|workers$)/
 
 export function makeSettings (loaded: LoadedConfig, cache: PipelineCache): PipelineSettings {
   const { config } = loaded
@@ -186,7 +186,8 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   let cache: BuiltCache = options.store !== undefined ? { store: options.store, fleet: null, l2: null } : makeCache(config, metrics, logger, clock)
   let settings = makeSettings(initial, cache)
   const limiter = new OriginLimiter(limiterOptions(config, settings.flags.adaptiveConcurrency))
-  const origin = new Origin(config.origin, limiter)
+  // Health deadlines and back-off timers run on the real clock: a test's frozen clock would never end a back-off.
+  const origin = new Origin(config, limiter, { logger, metrics, observe: (ms) => metrics.originDuration.observe(ms / 1000) })
   const load = { get originSaturated () { return limiter.saturated } }
   const pipeline = new Pipeline({ origin, clock, logger, metrics, load }, cache, settings)
   const server: Server = makeServer(config.listen, (req, res) => pipeline.handle(req, res), logger)
@@ -195,6 +196,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   metrics.sources.memoryCacheEntries = () => memoryTier(cache.store)?.size ?? 0
   metrics.sources.originInFlight = () => limiter.inFlight
   metrics.sources.memcachedNodes = () => cache.l2?.nodeStates() ?? []
+  metrics.sources.originServers = () => Object.entries(origin.report()).flatMap(([group, servers]) => servers.map((s) => [group, s.url, s.state === 'up'] as const))
   let watcher: ConfigWatcher | null = null
 
   const apply = (next: LoadedConfig): void => {
@@ -218,8 +220,9 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     settings = makeSettings(next, cache)
     loaded = next
     loadedAt = Date.now()
+    // Groups first: a route compiled into the new settings may name a group the old config did not have.
+    origin.update(next.config)
     pipeline.apply(settings)
-    origin.update(next.config.origin)
     limiter.update(limiterOptions(next.config, settings.flags.adaptiveConcurrency))
     logger.level = next.config.log.level
     const changes = diffConfig(prev.config, next.config)
@@ -240,7 +243,8 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     routes: settings.routes.routes.map((r) => ({ match: r.match, priority: r.priority, flag: r.flag })),
     origin: { inFlight: limiter.inFlight, queued: limiter.queued, limit: Number.isFinite(limiter.limit) ? limiter.limit : null },
     memcached: cache.fleet === null ? 'off' : loaded.config.cache.memcached.servers,
-    memcachedNodes: cache.l2 === null ? 'off' : memcachedNodesReport(cache.l2)
+    memcachedNodes: cache.l2 === null ? 'off' : memcachedNodesReport(cache.l2),
+    origins: origin.report()
   })
 
   const admin: Server | null = options.admin === false
@@ -273,7 +277,8 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
           }
         })
       }
-      logger.info({ port, adminPort, origin: config.origin.url, version: loaded.version, memcached: cache.fleet !== null }, 'listening')
+      const origins = Object.fromEntries(Object.entries(origin.report()).map(([group, servers]) => [group, servers.map((s) => s.url)]))
+      logger.info({ port, adminPort, origins, version: loaded.version, memcached: cache.fleet !== null }, 'listening')
       return { port, adminPort }
     },
     apply,

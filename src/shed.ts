@@ -3,6 +3,8 @@ import type { LoadedConfig } from './config/load.js'
 import schema from './config/schema.json' with { type: 'json' }
 import type { Priority, WhenShedConfig } from './config/types.js'
 import type { Flags } from './config/flags.js'
+import { DEFAULT_GROUP } from './origin/groups.js'
+import { normalizeHost } from './key.js'
 
 /** Why a request was not served normally: the label of the sheds-by-reason metric and the access line. */
 export type ShedReason = 'route-off' | 'cache-only' | 'shed-percent' | 'origin-saturated'
@@ -30,6 +32,10 @@ export interface CompiledRoute {
   readonly priority: Priority
   /** Name of the route's on/off flag, or null. */
   readonly flag: string | null
+  /** The origin group its misses and passes go to (routes[].origin; "origin" by default). */
+  readonly origin: string
+  /** Only requests for this host (as keys spell it); null: any host. */
+  readonly host: string | null
   readonly answer: ShedAnswer
 }
 
@@ -77,6 +83,8 @@ export function compileRoutes (loaded: LoadedConfig): RouteTable {
       match: config.match,
       priority: config.priority,
       flag: config.flag ?? null,
+      origin: config.origin,
+      host: config.host === undefined ? null : normalizeHost(config.host),
       answer: makeShedAnswer(config.whenShed, loaded.shedPages.get(index))
     })
     routes.push(route)
@@ -86,21 +94,22 @@ export function compileRoutes (loaded: LoadedConfig): RouteTable {
   })
   const fallback: CompiledRoute = Object.freeze({
     // '*' names the default route in logs, metrics labels and traces.
-    index: -1, match: '*', priority: 'normal', flag: null, answer: makeShedAnswer(DEFAULT_WHEN_SHED, undefined)
+    index: -1, match: '*', priority: 'normal', flag: null, origin: DEFAULT_GROUP, host: null, answer: makeShedAnswer(DEFAULT_WHEN_SHED, undefined)
   })
   return { routes, fallback, prefixes, regexes }
 }
 
 /**
  * First matching route in config order, else the default route. `path` is the request path without the
- * query. Prefixes are tried first (a startsWith loop is far cheaper than a regex); only the regexes listed
- * before the first matching prefix can still win, so the others are never run.
+ * query, `host` the Host as keys spell it ('' without one); a route with a `host` matches that host only. Prefixes
+ * are tried first (a startsWith loop is far cheaper than a regex); only the regexes listed before the first
+ * matching prefix can still win, so the others are never run.
  */
-export function matchRoute (table: RouteTable, path: string): CompiledRoute {
+export function matchRoute (table: RouteTable, path: string, host = ''): CompiledRoute {
   let found = table.fallback
   let foundAt = Number.POSITIVE_INFINITY
   for (const { prefix, route } of table.prefixes) {
-    if (path.startsWith(prefix)) {
+    if (path.startsWith(prefix) && (route.host === null || route.host === host)) {
       found = route
       foundAt = route.index
       break
@@ -108,7 +117,7 @@ export function matchRoute (table: RouteTable, path: string): CompiledRoute {
   }
   for (const { re, route } of table.regexes) {
     if (route.index > foundAt) break
-    if (re.test(path)) return route
+    if ((route.host === null || route.host === host) && re.test(path)) return route
   }
   return found
 }

@@ -45,6 +45,23 @@ describe('matchRoute', () => {
     expect(matchRoute(table, '/api/v2/items').index).toBe(4)
   })
 
+  it('a route with a host matches that host only, as keys spell it, and carries its origin group', () => {
+    const hosts = compileRoutes(load({
+      origins: { api: { servers: ['http://127.0.0.1:4000'] } },
+      routes: [
+        { match: '/', host: 'API.example.com', origin: 'api' },
+        { match: '~^/v\\d/', host: 'v.example.com', priority: 'critical' },
+        { match: '/' }
+      ]
+    }))
+    expect(matchRoute(hosts, '/users', 'api.example.com')).toMatchObject({ index: 0, origin: 'api', host: 'api.example.com' })
+    expect(matchRoute(hosts, '/users', 'www.example.com')).toMatchObject({ index: 2, origin: 'origin', host: null })
+    expect(matchRoute(hosts, '/users')).toMatchObject({ index: 2 })
+    expect(matchRoute(hosts, '/v1/x', 'v.example.com').index).toBe(1)
+    expect(matchRoute(hosts, '/v1/x', 'api.example.com').index).toBe(0)
+    expect(hosts.fallback.origin).toBe('origin')
+  })
+
   it('falls back to a normal default route', () => {
     const route = matchRoute(table, '/about')
     expect(route).toBe(table.fallback)

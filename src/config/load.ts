@@ -8,6 +8,7 @@ import { ConfigError } from '../core/errors.js'
 import type { Config } from './types.js'
 import { flagValue } from './flags.js'
 import { NOT_FORWARDED_ON_FILL } from '../core/headers.js'
+import { assertOriginGroups } from '../origin/groups.js'
 
 export interface LoadedConfig {
   readonly config: Config
@@ -66,12 +67,7 @@ function assertSemantics (config: Config): void {
   if (!isLoopbackHost(config.admin.host) && config.admin.token === undefined) {
     throw new ConfigError('admin.token', `is required when admin.host (${config.admin.host}) is not a loopback address`)
   }
-  try {
-    const url = new URL(config.origin.url)
-    if (url.search !== '' || url.hash !== '') throw new Error('must not have a query or fragment')
-  } catch (err) {
-    throw new ConfigError('origin.url', `not a usable URL (${(err as Error).message})`)
-  }
+  assertOriginGroups(config)
   assertForwardRequestHeaders(config.cache.forwardRequestHeaders)
   config.routes.forEach((route, i) => {
     if (route.match.startsWith('~')) {

@@ -13,16 +13,40 @@ export interface WhenShedConfig {
 
 export interface RouteConfig {
   match: string
+  /** The origin group: "origin" (the default group) or a name under `origins`. */
+  origin: string
+  /** Only requests for this host; any host when absent. */
+  host?: string
   flag?: string
   priority: Priority
   whenShed: WhenShedConfig
+}
+
+/** An origin server: a base URL, or a URL with a weight (default 1). */
+export type ServerConfig = string | { url: string, weight?: number }
+
+/** A group's health checks (schema.json definitions.health). */
+export interface HealthConfig {
+  path?: string
+  intervalMs: number
+  timeoutMs: number
+  upAfter: number
+  downAfter: number
+  failuresToEject: number
+  ejectMs: number
+  maxEjectMs: number
+  errorRatePercent: number
+  errorWindowRequests: number
+  slowStartMs: number
 }
 
 export interface Config {
   listen: { host: string, port: number, requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number }
   admin: { host: string, port: number, token?: string }
   origin: {
-    url: string
+    url?: string
+    servers?: ServerConfig[]
+    health: HealthConfig
     timeoutMs: number
     connections: number
     retries: number
@@ -51,6 +75,7 @@ export interface Config {
       leaseTtlMs?: number
     }
   }
+  origins: Record<string, { servers: ServerConfig[], health: HealthConfig }>
   workers: number | 'auto'
   flags: Record<string, FlagEntry>
   routes: RouteConfig[]

@@ -39,6 +39,14 @@ export class OriginTimeoutError extends CorralError {
   }
 }
 
+/** Every server of the origin group is down or ejected: answered at once (a stale copy, else 502), never queued. */
+export class OriginDownError extends CorralError {
+  constructor (group: string) {
+    super('CORRAL_ERR_ORIGIN_DOWN', `no healthy server in origin group "${group}"`, 502)
+    this.name = 'OriginDownError'
+  }
+}
+
 export class OriginBusyError extends CorralError {
   constructor () {
     super('CORRAL_ERR_ORIGIN_BUSY', 'origin concurrency limit reached', 503)

@@ -94,6 +94,9 @@ export class Metrics {
   readonly configReloads: Counter<'result'>
   readonly originDuration: Histogram
   readonly originInFlight: Gauge
+  readonly originUp: Gauge<'origin' | 'server'>
+  readonly originServerRequests: Counter<'origin' | 'server'>
+  readonly originServerErrors: Counter<'origin' | 'server' | 'code'>
   readonly memoryCacheBytes: Gauge
   readonly memoryCacheEntries: Gauge
   readonly memcachedUp: Gauge<'server'>
@@ -102,7 +105,9 @@ export class Metrics {
     originInFlight: () => 0,
     memoryCacheBytes: () => 0,
     memoryCacheEntries: () => 0,
-    memcachedNodes: (): ReadonlyArray<{ readonly server: string, readonly up: boolean }> => []
+    memcachedNodes: (): ReadonlyArray<{ readonly server: string, readonly up: boolean }> => [],
+    /** Every origin server as [group, server URL, usable]. */
+    originServers: (): ReadonlyArray<readonly [string, string, boolean]> => []
   }
 
   constructor () {
@@ -126,6 +131,21 @@ export class Metrics {
     // Gauges read their source when scraped, never on the request path.
     const sources = this.sources
     this.originInFlight = new Gauge({ name: 'corral_origin_in_flight', help: 'Origin requests under way', registers, collect () { this.set(sources.originInFlight()) } })
+    this.originUp = new Gauge({
+      name: 'corral_origin_up',
+      help: 'Whether an origin server takes requests (1) or is ejected or down (0), by group and server',
+      labelNames: ['origin', 'server'],
+      // Across cluster workers: up only where every worker finds it up.
+      aggregator: 'min',
+      registers,
+      collect () {
+        // Reset first: a server a reload removed must vanish, not stay at its last value.
+        this.reset()
+        for (const [origin, server, up] of sources.originServers()) this.labels(origin, server).set(up ? 1 : 0)
+      }
+    })
+    this.originServerRequests = new Counter({ name: 'corral_origin_server_requests_total', help: 'Requests sent to each origin server (retries and failovers included)', labelNames: ['origin', 'server'], registers })
+    this.originServerErrors = new Counter({ name: 'corral_origin_server_errors_total', help: 'Failures per origin server by code (status-5xx: it answered with a 5xx)', labelNames: ['origin', 'server', 'code'], registers })
     this.memoryCacheBytes = new Gauge({ name: 'corral_memory_cache_bytes', help: 'Bytes held by the in-process cache (bounded by cache.memory.maxBytes)', registers, collect () { this.set(sources.memoryCacheBytes()) } })
     this.memoryCacheEntries = new Gauge({ name: 'corral_memory_cache_entries', help: 'Records held by the in-process cache', registers, collect () { this.set(sources.memoryCacheEntries()) } })
     // Reset first: a reload may have dropped a server. Across cluster workers the lowest wins: down if any sees it down.

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tokenMatches } from './admin-token.js'
 import { ConfigError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import type { ServerReport } from '../origin/group.js'
 
 export interface AdminDeps {
   /** Prometheus text (a cluster primary aggregates its workers'). */
@@ -30,6 +31,8 @@ export interface FlagsReport {
   readonly memcached: 'off' | readonly string[]
   /** Each node as this process sees it; absent where no store runs (a cluster primary: ask a worker's metrics). */
   readonly memcachedNodes?: 'off' | ReadonlyArray<{ server: string, state: 'up' | 'down', downSince: string | null, errors: number }>
+  /** Each origin group's servers and their state (absent from a cluster primary: each worker checks health itself). */
+  readonly origins?: Record<string, readonly ServerReport[]>
 }
 
 export function makeAdminServer (deps: AdminDeps): Server {

@@ -1,14 +1,19 @@
 /**
- * fetch: how corral talks to the origin. One undici Pool with keep-alive; timeouts on headers and body; bounded
- * retries for idempotent requests after connection failures only (never after a timeout: retries amplify overload).
- * Every failure becomes a CorralError with a stable code.  [I/O]
+ * fetch: how corral talks to the origin: the one object the pipeline calls, `origin.request(req)`. It holds the
+ * process's concurrency limiter and every origin group (group.ts balances, health-checks and fails over inside one);
+ * the request's `group` (its route's `origin`) picks the group. Every failure becomes a CorralError with a stable code.
+ * Body helpers live in body.ts and are exported from here too.  [I/O]
  */
 import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
 import type { Config } from '../config/types.js'
-import { CorralError, OriginTimeoutError, OriginUnreachableError } from '../core/errors.js'
+import type { Logger } from '../core/log.js'
+import type { Metrics } from '../core/metrics.js'
 import type { OriginLimiter } from './limit.js'
+import { DEFAULT_GROUP, resolveOriginGroups } from './groups.js'
+import { OriginGroup, type GroupEvents, type ServerReport } from './group.js'
+
+export { abandon, discard, readBodyUpTo, toOriginError, type BodyRead } from './body.js'
 
 export interface OriginRequest {
   readonly method: string
@@ -16,6 +21,8 @@ export interface OriginRequest {
   readonly path: string
   readonly headers: Record<string, string | string[]>
   readonly body?: Readable | null
+  /** The origin group (the route's `origin`); the default group "origin" when absent. */
+  readonly group?: string | undefined
 }
 
 export interface OriginResponse {
@@ -43,43 +50,65 @@ export interface OriginClient {
 /** Told of every origin answer's headers: the origin-duration metric. */
 export type OriginObserver = (latencyMs: number, status: number) => void
 
-/** Connection-level failures after which an idempotent request may be sent again. */
-const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
+export interface OriginDeps {
+  /** The origin-duration metric, told of every answer's headers. */
+  readonly observe?: OriginObserver
+  /** Transition log lines (a server down, up). */
+  readonly logger?: Logger
+  /** Per-server requests and errors. */
+  readonly metrics?: Metrics
+  /** Wall-clock ms, for health deadlines. */
+  readonly now?: () => number
+}
 
 export class Origin implements OriginClient {
-  readonly #pool: Pool
   readonly #limiter: OriginLimiter | null
+  readonly #events: GroupEvents
   readonly #observe: OriginObserver | null
-  readonly #basePath: string
-  #timeoutMs: number
-  #retries: number
+  #groups = new Map<string, OriginGroup>()
+  #default: OriginGroup | undefined
+  #timeoutMs = 0
+  #retries = 0
 
   /** `limiter` guards concurrent requests (origin.maxInFlight); a request holds its slot until its body is done. */
-  constructor (origin: Config['origin'], limiter: OriginLimiter | null = null, observe: OriginObserver | null = null) {
+  constructor (config: Config, limiter: OriginLimiter | null = null, deps: OriginDeps = {}) {
     this.#limiter = limiter
-    this.#observe = observe
-    const url = new URL(origin.url)
-    this.#basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
-    this.#timeoutMs = origin.timeoutMs
-    this.#retries = origin.retries
-    this.#pool = new Pool(url.origin, {
-      connections: origin.connections,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      connect: { timeout: Math.min(origin.timeoutMs, 10_000) },
-      headersTimeout: origin.timeoutMs,
-      bodyTimeout: origin.timeoutMs
-    })
+    this.#events = makeEvents(deps)
+    this.#observe = deps.observe ?? null
+    this.update(config)
   }
 
-  /** Hot reload: timeouts and retries apply to the next request. The URL and pool size need a restart. */
-  update (origin: Config['origin']): void {
-    this.#timeoutMs = origin.timeoutMs
-    this.#retries = origin.retries
+  /**
+   * Hot reload: timeouts and retries apply to the next request; groups and their servers are added, re-weighted and
+   * removed live (a removed server drains). origin.connections applies to servers added from now on.
+   */
+  update (config: Config): void {
+    this.#timeoutMs = config.origin.timeoutMs
+    this.#retries = config.origin.retries
+    const pool = { connections: config.origin.connections, timeoutMs: config.origin.timeoutMs }
+    const next = new Map<string, OriginGroup>()
+    for (const spec of resolveOriginGroups(config)) {
+      const existing = this.#groups.get(spec.name)
+      if (existing === undefined) {
+        next.set(spec.name, new OriginGroup(spec, pool, this.#events))
+      } else {
+        existing.update(spec, pool)
+        next.set(spec.name, existing)
+      }
+    }
+    for (const [name, group] of this.#groups) if (!next.has(name)) group.close().catch(noop)
+    this.#groups = next
+    this.#default = next.get(DEFAULT_GROUP)
   }
 
   get timeoutMs (): number {
     return this.#timeoutMs
+  }
+
+  /** Every group's servers and their state, for GET /flags and corral_origin_up. */
+  report (): Record<string, ServerReport[]> {
+    const now = this.#events.now()
+    return Object.fromEntries([...this.#groups].map(([name, group]) => [name, group.report(now)]))
   }
 
   async request (req: OriginRequest): Promise<OriginResponse> {
@@ -117,138 +146,36 @@ export class Origin implements OriginClient {
   }
 
   async #send (req: OriginRequest): Promise<OriginResponse> {
-    const idempotent = req.method === 'GET' || req.method === 'HEAD'
-    for (let attempt = 0; ; attempt++) {
-      const timeoutMs = this.#timeoutMs
-      try {
-        const res = await this.#requestWithDeadline(req, timeoutMs)
-        return { status: res.statusCode, headers: res.headers, body: res.body, timeoutMs, latencyMs: 0 }
-      } catch (err) {
-        const mapped = toOriginError(err)
-        if (!idempotent || attempt >= this.#retries || !RETRYABLE.has(codeOf(err))) throw mapped
-      }
-    }
+    // load.ts refuses a route naming an unknown group, so the fallback only covers a request that began before a
+    // reload removed its group.
+    const group = (req.group === undefined ? undefined : this.#groups.get(req.group)) ?? this.#default as OriginGroup
+    const timeoutMs = this.#timeoutMs
+    const res = await group.request(req, timeoutMs, this.#retries)
+    return { status: res.statusCode, headers: res.headers, body: res.body, timeoutMs, latencyMs: 0 }
   }
 
-  /**
-   * headersTimeout only starts once a request is on a connection: one queued in the pool behind busy connections
-   * would wait there with no timer at all (and undici looks at an abort signal only once it dequeues the request).
-   * So the whole way to the headers (queue, connect, send, answer) gets `timeoutMs`, cleared once they arrive, or
-   * once undici starts reading a request body: a slow upload stays bounded by listen.requestTimeoutMs and the
-   * origin's answer by headersTimeout, as before.
-   */
-  async #requestWithDeadline (req: OriginRequest, timeoutMs: number): Promise<Dispatcher.ResponseData> {
-    const deadline = new AbortController()
-    const sent = this.#pool.request({
-      method: req.method as 'GET',
-      path: this.#basePath + req.path,
-      headers: req.headers,
-      body: req.body ?? null,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: deadline.signal
-    })
-    return await new Promise((resolve, reject) => {
-      const clear = (): void => {
-        clearTimeout(timer)
-        req.body?.off('resume', clear)
-      }
-      const timer = setTimeout(() => {
-        clear()
-        const err = new OriginTimeoutError(new QueueTimeoutError(timeoutMs))
-        reject(err)
-        // Aborted, the request never reaches the origin once dequeued; an answer racing the deadline is dropped.
-        deadline.abort(err)
-        sent.then((late) => abandon(late.body), noop)
-      }, timeoutMs)
-      req.body?.once('resume', clear)
-      sent.then((res) => {
-        clear()
-        resolve(res)
-      }, (err: unknown) => {
-        clear()
-        reject(err)
-      })
-    })
-  }
-
+  /** Stop probing; requests in flight finish, then every pool closes. */
   async close (): Promise<void> {
-    await this.#pool.close()
+    await Promise.all([...this.#groups.values()].map(async (g) => await g.close()))
   }
 }
 
-/** No connection to the origin became free (or none answered) within origin.timeoutMs. */
-class QueueTimeoutError extends Error {
-  readonly code = 'CORRAL_ERR_ORIGIN_QUEUE_TIMEOUT'
-  constructor (timeoutMs: number) {
-    super(`no origin response headers within ${timeoutMs} ms (queued for a connection, or not answered)`)
-    this.name = 'QueueTimeoutError'
-  }
-}
-
-function codeOf (err: unknown): string {
-  const e = err as { code?: string, cause?: { code?: string } }
-  return e.cause?.code ?? e.code ?? ''
-}
-
-export function toOriginError (err: unknown): CorralError {
-  if (err instanceof CorralError) return err
-  if (err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError ||
-    err instanceof undiciErrors.ConnectTimeoutError) return new OriginTimeoutError(err)
-  return new OriginUnreachableError(err)
-}
-
-export type BodyRead =
-  | { readonly kind: 'complete', readonly body: Buffer }
-  | { readonly kind: 'overflow', readonly head: Buffer[] }
-
-/**
- * Read a body into memory up to `maxBytes`. Past that it stops reading and hands back what it has, so the caller
- * can stream the head and the rest of the body through without storing it.
- */
-export async function readBodyUpTo (body: Readable, maxBytes: number): Promise<BodyRead> {
-  return await new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk)
-      size += chunk.length
-      if (size > maxBytes) {
-        cleanup()
-        body.pause()
-        resolve({ kind: 'overflow', head: chunks })
+function makeEvents (deps: OriginDeps): GroupEvents {
+  const { logger, metrics } = deps
+  return {
+    now: deps.now ?? Date.now,
+    counters: (group, server) => {
+      if (metrics === undefined) return { requests: { inc: noop }, error: noop }
+      return {
+        requests: metrics.originServerRequests.labels(group, server),
+        error: (code) => metrics.originServerErrors.labels(group, server, code).inc()
       }
+    },
+    transition: (group, server, state, reason, backoffMs) => {
+      if (state === 'up') logger?.info({ origin: group, server, state }, 'origin server up')
+      else logger?.warn({ origin: group, server, state, reason, ...(backoffMs > 0 ? { backoffMs } : {}) }, 'origin server down')
     }
-    const onEnd = (): void => {
-      cleanup()
-      resolve({ kind: 'complete', body: chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size) })
-    }
-    const onError = (err: Error): void => {
-      cleanup()
-      reject(toOriginError(err))
-    }
-    const cleanup = (): void => {
-      body.off('data', onData)
-      body.off('end', onEnd)
-      body.off('error', onError)
-    }
-    body.on('data', onData)
-    body.on('end', onEnd)
-    body.on('error', onError)
-  })
-}
-
-/** Drain a response nobody will read, so its connection returns to the pool. */
-export function discard (body: Readable): void {
-  body.on('error', noop)
-  body.resume()
-}
-
-/** Destroy a body nobody will read: its origin connection closes and its limiter slot is released at once. */
-export function abandon (body: Readable): void {
-  body.on('error', noop)
-  body.destroy()
+  }
 }
 
 function noop (): void {}

@@ -96,7 +96,8 @@ function request (key: string, headers: Record<string, string> = {}, stale?: Sto
     originHeaders: { host: 'h' },
     requestHeaders: { host: 'h', ...headers },
     stale,
-    credentialed: headers.cookie !== undefined || headers.authorization !== undefined
+    credentialed: headers.cookie !== undefined || headers.authorization !== undefined,
+    group: 'origin'
   }
 }
 

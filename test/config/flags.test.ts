@@ -70,7 +70,7 @@ describe('diffConfig', () => {
       { key: 'origin.timeoutMs', from: 10000, to: 500 },
       { key: 'cache.memcached.servers', from: ['a:1'], to: ['a:1', 'b:2'] },
       { key: 'cache.memcached.leaseTtlMs', from: undefined, to: 900 },
-      { key: 'routes', from: [], to: [{ match: '/api/', priority: 'normal', whenShed: { status: 503, retryAfter: 5 } }] }
+      { key: 'routes', from: [], to: [{ match: '/api/', origin: 'origin', priority: 'normal', whenShed: { status: 503, retryAfter: 5 } }] }
     ])
     expect(diffConfig(a, configWith({ cache: { graceSeconds: 10, memcached: { servers: ['a:1'] } } }))).toEqual([])
   })

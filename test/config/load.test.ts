@@ -31,14 +31,22 @@ describe('parseConfig defaults', () => {
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, requestTimeoutMs: 30000, headersTimeoutMs: 10000, keepAliveTimeoutMs: 5000 })
     expect(config.admin).toEqual({ host: '127.0.0.1', port: 9090 })
     expect(config.origin).toEqual({
-      url: ORIGIN.url, timeoutMs: 10000, connections: 128, retries: 1, maxInFlight: 0, queueSize: 256, queueTimeoutMs: 1000
+      url: ORIGIN.url,
+      timeoutMs: 10000,
+      connections: 128,
+      retries: 1,
+      maxInFlight: 0,
+      queueSize: 256,
+      queueTimeoutMs: 1000,
+      health: { intervalMs: 2000, timeoutMs: 1000, upAfter: 2, downAfter: 3, failuresToEject: 1, ejectMs: 10000, maxEjectMs: 60000, errorRatePercent: 0, errorWindowRequests: 20, slowStartMs: 0 }
     })
+    expect(config.origins).toEqual({})
     expect(config.cache.memory).toEqual({ maxBytes: 67108864, maxTtlSeconds: 1 })
     expect(config.cache.memcached).toMatchObject({ enabled: true, servers: [], timeoutMs: 50, prefix: 'corral:' })
     expect(config.cache.key.ignoreQueryParams).toContain('utm_source')
     expect(config.workers).toBe(1)
     expect(config.flags).toEqual({})
-    expect(config.routes).toEqual([{ match: '/api/', priority: 'normal', whenShed: { status: 503, retryAfter: 5 } }])
+    expect(config.routes).toEqual([{ match: '/api/', origin: 'origin', priority: 'normal', whenShed: { status: 503, retryAfter: 5 } }])
     expect(config.log).toEqual({ level: 'info', access: true })
     expect(version).toMatch(/^[0-9a-f]{12}$/)
     expect(shedPages.size).toBe(0)
@@ -85,7 +93,7 @@ describe('parseConfig errors name the key path', () => {
   it('missing origin.url', () => {
     const err = rejection({ origin: {} })
     expect(err.keyPath).toBe('origin.url')
-    expect(err.message).toBe('origin.url: is required')
+    expect(err.message).toBe('origin.url: is required (or origin.servers, for several servers)')
     expect(rejection({}).keyPath).toBe('origin')
   })
 

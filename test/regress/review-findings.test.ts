@@ -205,7 +205,7 @@ describe('an origin that sends Cache-Control on two lines (review of 2026-12)', 
     const o = origin = await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, big))
     const { config } = parseConfig(JSON.stringify({ origin: { url: o.url, timeoutMs: 5000, connections: 1 } }))
     const limiter = new OriginLimiter({ maxInFlight: 1, queueSize: 1, queueTimeoutMs: 200, adaptive: false })
-    const upstream = new Origin(config.origin, limiter)
+    const upstream = new Origin(config, limiter)
     try {
       // `now` is first read once the origin's headers are in: a throw there stands for any bug between them and the body.
       const ctx = (now: FillContext['now']): FillContext => ({
@@ -225,7 +225,8 @@ describe('an origin that sends Cache-Control on two lines (review of 2026-12)', 
         originHeaders: { host: 'h' },
         requestHeaders: { host: 'h' },
         stale: undefined,
-        credentialed: false
+        credentialed: false,
+        group: 'origin'
       }
       const boom = new Error('a bug after the headers')
       await expect(fill(ctx(() => { throw boom }), request)).rejects.toBe(boom)

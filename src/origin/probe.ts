@@ -1,0 +1,62 @@
+/**
+ * origin/probe: the active health check (Varnish's .probe): GET health.path on every server of a group each
+ * intervalMs, over a connection of its own (a probe queued behind a busy pool would time out and mark a healthy,
+ * busy server down), and report good (2xx, 3xx) or bad (any other status, an error, no answer in timeoutMs).  [I/O]
+ */
+import { Agent, request } from 'undici'
+import type { HealthConfig } from '../config/types.js'
+import type { OriginServer } from './server.js'
+
+/** One keep-alive connection per server for every group's probes: a probe per interval needs no more. */
+const probeAgent = new Agent({ connections: 1, keepAliveTimeout: 60_000, pipelining: 1 })
+
+export class Prober {
+  readonly #timer: ReturnType<typeof setInterval>
+  readonly #inFlight = new WeakSet<OriginServer>()
+  #stopped = false
+
+  /** Probes at once, then every intervalMs, the servers `servers()` lists at that moment (a reload changes them). */
+  constructor (
+    readonly path: string,
+    readonly options: HealthConfig,
+    servers: () => readonly OriginServer[],
+    onResult: (server: OriginServer, good: boolean) => void
+  ) {
+    const round = (): void => {
+      if (this.#stopped) return
+      for (const server of servers()) {
+        // A probe still waiting (timeoutMs above intervalMs) is not doubled.
+        if (this.#inFlight.has(server)) continue
+        this.#inFlight.add(server)
+        probeOnce(server, path, options.timeoutMs).then((good) => {
+          this.#inFlight.delete(server)
+          if (!this.#stopped) onResult(server, good)
+        }, () => { this.#inFlight.delete(server) })
+      }
+    }
+    this.#timer = setInterval(round, options.intervalMs)
+    this.#timer.unref()
+    setImmediate(round)
+  }
+
+  stop (): void {
+    this.#stopped = true
+    clearInterval(this.#timer)
+  }
+}
+
+async function probeOnce (server: OriginServer, path: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const res = await request(server.spec.url + path, {
+      dispatcher: probeAgent,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { 'user-agent': 'corral-probe' }
+    })
+    await res.body.dump()
+    return res.statusCode >= 200 && res.statusCode < 400
+  } catch {
+    return false
+  }
+}
