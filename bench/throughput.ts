@@ -3,12 +3,11 @@
  * generator, with the server's and the generator's CPU beside each round; a round whose generator was saturated does
  * not count (rounds.ts). Also the rows these sections share: ratios, per-CPU-second ratios, the generator's own row.
  */
-import type { Child } from './lib.js'
-import { startCeiling, startCorral } from './lib.js'
+import { startCeiling, startCorral, type Child } from './lib.js'
 import type { GeneratedLoad } from './loadgen/types.js'
 import { responseShape } from './probes.js'
 import { treeCpuSeconds } from './proc.js'
-import { countingMedian, isSaturated } from './rounds.js'
+import { countingMedian, isSaturated, SATURATED_SHARE } from './rounds.js'
 import { atLeast, CONNECTIONS, fmt, log, row, type Run, type Verdict } from './section.js'
 
 /** A server under test: corral has an admin URL, the ceiling none. */
@@ -161,7 +160,7 @@ export function generatorRow (r: Run, section: string, label: string, measured: 
   const counted = rounds.filter((x) => x.counted).length
   const range = cores.length > 0 ? `${fmt(Math.min(...cores), 2)}-${fmt(Math.max(...cores), 2)}` : 'n/a'
   row(r, section, label, `${r.generator.name} ${range} of ${max} core${max === 1 ? '' : 's'}; ${counted} of ${rounds.length} rounds counted`,
-    'not saturated (< 0.90)', counted === rounds.length ? 'ok' : counted === 0 ? 'void' : 'MISS')
+    `not saturated (< ${SATURATED_SHARE.toFixed(2)})`, counted === rounds.length ? 'ok' : counted === 0 ? 'void' : 'MISS')
 }
 
 export function gateClientErrors (r: Run, section: string, measured: Measured[]): void {
