@@ -44,17 +44,16 @@ export interface Measured {
 
 async function measureRound (r: Run, child: Server, path: string): Promise<Round> {
   const cpu0 = treeCpuSeconds(child.pid)
-  const t0 = performance.now()
   const load = await r.generator.run(child.url + path, CONNECTIONS, r.roundS)
-  const wallS = (performance.now() - t0) / 1000
   const serverCpuS = treeCpuSeconds(child.pid) - cpu0
-  const loadgenCores = load.generatorCpuS / wallS
+  // Shares of a core over the generator's own load window, not the wall time around it: a generator that starts a
+  // node process (autocannon) took seconds to start on a busy machine, which diluted both shares to a few percent.
+  // Its start-up CPU stays in its count, which errs towards calling it saturated.
+  const loadgenCores = load.generatorCpuS / load.durationS
   return {
     ...load,
     serverCpuS,
-    serverCores: serverCpuS / wallS,
-    // Requests over CPU seconds, not req/s over cores: the generator's start-up (a node process for autocannon) is
-    // inside the wall time but outside its own request timing, and would skew a ratio of the two.
+    serverCores: serverCpuS / load.durationS,
     perCpuS: load.requests / serverCpuS,
     loadgenCores,
     counted: !isSaturated(loadgenCores, load.generatorMaxCores)

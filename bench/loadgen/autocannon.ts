@@ -19,6 +19,7 @@ export function toLoadResult (result: AutocannonFigures, durationS: number): Loa
   // total / elapsed rather than the mean of per-second samples: a 1-2 s smoke run has one or two samples.
   const elapsedS = result.duration > 0 ? result.duration : durationS
   return {
+    durationS: elapsedS,
     rps: result.requests.total / elapsedS,
     requests: result.requests.total,
     p50Ms: result.latency.p50,

@@ -1,6 +1,8 @@
 /** What every load generator hands back, so the throughput sections do not care which one drove the round. */
 
 export interface LoadResult {
+  /** The generator's own measure of how long it sent load: the round's window, without its start-up. */
+  readonly durationS: number
   readonly rps: number
   readonly requests: number
   readonly p50Ms: number

@@ -31,6 +31,7 @@ export function parseWrkReport (stdout: string): LoadResult {
   const r = JSON.parse(line.slice(MARK.length)) as Record<string, number>
   const n = (key: string): number => r[key] ?? NaN
   return {
+    durationS: n('durationUs') / 1e6,
     rps: n('requests') / (n('durationUs') / 1e6),
     requests: n('requests'),
     p50Ms: n('p50Us') / 1000,

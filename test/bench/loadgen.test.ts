@@ -20,6 +20,7 @@ describe('parseWrkReport', () => {
   it('reads requests per second over the measured duration, latencies in ms, status and socket errors apart', () => {
     const r = parseWrkReport(stdout)
     expect(r.requests).toBe(19642)
+    expect(r.durationS).toBe(1.0998)
     expect(r.rps).toBeCloseTo(19642 / 1.0998, 3)
     expect(r.p50Ms).toBe(0.373)
     expect(r.p99Ms).toBe(3.249)
@@ -36,7 +37,7 @@ describe('parseWrkReport', () => {
 describe('toLoadResult (autocannon)', () => {
   it('divides total requests by the elapsed duration and adds timeouts to errors', () => {
     const r = toLoadResult({ duration: 2.5, non2xx: 1, errors: 2, timeouts: 3, requests: { total: 1000 }, latency: { p50: 1, p99: 4, max: 9 } }, 2)
-    expect(r).toEqual({ rps: 400, requests: 1000, p50Ms: 1, p99Ms: 4, maxMs: 9, non2xx: 1, errors: 5 })
+    expect(r).toEqual({ durationS: 2.5, rps: 400, requests: 1000, p50Ms: 1, p99Ms: 4, maxMs: 9, non2xx: 1, errors: 5 })
   })
 })
 

@@ -47,6 +47,7 @@ describe('median and countingMedian', () => {
 
 function round (rps: number, counted: boolean): Round {
   return {
+    durationS: 5,
     rps,
     requests: rps * 5,
     p50Ms: 1,
