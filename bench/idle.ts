@@ -5,7 +5,10 @@
  * server idles while the others run. Prints each server's CPU per request round by round: with the reducer, corral's
  * cost steps up for good once V8's first memory-reducing collection has run (about 100 s in). About 4 minutes.
  */
-import { canPin, load, median, pinCores, startCeiling, startCorral, stopAll, treeCpuSeconds } from './lib.js'
+import { canPin, pinCores, startCeiling, startCorral, stopAll } from './lib.js'
+import { load } from './loadgen/autocannon.js'
+import { treeCpuSeconds } from './proc.js'
+import { median } from './rounds.js'
 import { startOrigin } from './origin.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 14)

@@ -1,17 +1,15 @@
 /**
- * Shared plumbing for the benchmarks: child processes (all tracked, so the runner can stop every one on exit, error
- * or Ctrl-C), free ports, readiness, autocannon runs, concurrent bursts, and readings from /proc, corral's /metrics
- * and memcached's `stats`.
+ * The processes the benchmarks start: every child tracked (so the runner can stop each one on exit, error or Ctrl-C),
+ * free ports and readiness, pinning to cores, and the servers under test (corral, the ceiling, memcached). Load
+ * generators live in loadgen/, readings in proc.ts and probes.ts.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { connect, createServer } from 'node:net'
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import autocannon from 'autocannon'
-import { Pool } from 'undici'
-import { sumMetric } from '../src/spike/metrics.js'
 import { NO_MEMORY_REDUCER } from '../src/ops/runtime.js'
+import { parseCpuList } from './proc.js'
 
 export const ROOT = join(import.meta.dirname, '..')
 
@@ -127,12 +125,7 @@ let serverCpu: number | null = null
 const allowedCpus: { readonly list: string, readonly ids: number[] } | null = (() => {
   const out = spawnSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' })
   const list = out.status === 0 ? /list:\s*(\S+)/.exec(out.stdout)?.[1] : undefined
-  if (list === undefined) return null
-  const ids = list.split(',').flatMap((part) => {
-    const [from, to] = part.split('-').map(Number) as [number, number | undefined]
-    return to === undefined ? [from] : Array.from({ length: to - from + 1 }, (_, i) => from + i)
-  })
-  return { list, ids }
+  return list === undefined ? null : { list, ids: parseCpuList(list) }
 })()
 
 /** Whether servers and the runner can be pinned to cores of their own (taskset, and at least 2 cores allowed). */
@@ -223,174 +216,6 @@ export async function startCeiling (workers = 1): Promise<Child & { url: string 
   return { ...child, stop: child.stop, url }
 }
 
-export interface LoadResult {
-  readonly rps: number
-  readonly requests: number
-  readonly p50Ms: number
-  readonly p99Ms: number
-  readonly maxMs: number
-  readonly non2xx: number
-  readonly errors: number
-}
-
-export async function load (url: string, connections: number, durationS: number, extra: Partial<autocannon.Options> = {}): Promise<LoadResult> {
-  const result = await autocannon({ url, connections, duration: durationS, pipelining: 1, ...extra })
-  // total / elapsed rather than the mean of per-second samples: a 1-2 s smoke run has one or two samples.
-  const elapsedS = result.duration > 0 ? result.duration : durationS
-  return {
-    rps: result.requests.total / elapsedS,
-    requests: result.requests.total,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    maxMs: result.latency.max,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts
-  }
-}
-
-export interface BurstResult {
-  readonly n: number
-  readonly non2xx: number
-  readonly errors: number
-  readonly minMs: number
-  readonly medianMs: number
-  readonly maxMs: number
-  /** Responses by X-Cache value. */
-  readonly xCache: Record<string, number>
-  readonly firstError?: string
-}
-
-export interface BurstTarget {
-  readonly url: string
-  readonly count: number
-}
-
-/**
- * Fire requests all at once (one connection each, opened beforehand with a request for `warmPath` so the burst lands
- * together) and time each from its dispatch to its last body byte.
- */
-export async function burst (targets: readonly BurstTarget[], path: string, warmPath = '/__corral/health'): Promise<BurstResult> {
-  const pools = targets.map((t) => ({ pool: new Pool(t.url, { connections: t.count, pipelining: 1 }), count: t.count }))
-  const times: number[] = []
-  const xCache: Record<string, number> = {}
-  let non2xx = 0
-  let errors = 0
-  let firstError: string | undefined
-  try {
-    const one = async (pool: Pool): Promise<void> => {
-      const start = performance.now()
-      try {
-        const res = await pool.request({ path, method: 'GET' })
-        await res.body.arrayBuffer()
-        times.push(performance.now() - start)
-        if (res.statusCode < 200 || res.statusCode > 299) non2xx++
-        const x = res.headers['x-cache']
-        const label = typeof x === 'string' ? x : '(none)'
-        xCache[label] = (xCache[label] ?? 0) + 1
-      } catch (err) {
-        errors++
-        firstError ??= err instanceof Error ? err.message : String(err)
-      }
-    }
-    // Open every connection first (one cheap request per connection, all at once, so the pool opens `count`
-    // sockets); otherwise the burst is spread over the time it takes to connect hundreds of sockets.
-    await Promise.all(pools.flatMap(({ pool, count }) => Array.from({ length: count }, async () => {
-      const res = await pool.request({ path: warmPath, method: 'GET' })
-      await res.body.arrayBuffer()
-    })))
-    const all: Array<Promise<void>> = []
-    for (const { pool, count } of pools) {
-      for (let i = 0; i < count; i++) all.push(one(pool))
-    }
-    await Promise.all(all)
-  } finally {
-    await Promise.all(pools.map(async ({ pool }) => await pool.destroy()))
-  }
-  return {
-    n: times.length + errors,
-    non2xx,
-    errors,
-    minMs: times.length > 0 ? Math.min(...times) : NaN,
-    medianMs: times.length > 0 ? median(times) : NaN,
-    maxMs: times.length > 0 ? Math.max(...times) : NaN,
-    xCache,
-    ...(firstError !== undefined ? { firstError } : {})
-  }
-}
-
-/** Run `fn` over `items` with at most `concurrency` in flight. */
-export async function forEachLimit<T> (items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T
-      await fn(item)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
-}
-
-export function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
-}
-
-/** Sum of a Prometheus counter over all its label sets, from corral's admin /metrics. NaN when unreadable. */
-export async function metricSum (adminUrl: string, name: string, labelFilter = ''): Promise<number> {
-  try {
-    const res = await fetch(`${adminUrl}/metrics`)
-    return sumMetric(await res.text(), name, labelFilter) ?? 0
-  } catch {
-    return NaN
-  }
-}
-
-/** A KiB field of /proc/<pid>/status: VmRSS (resident now), VmHWM (peak resident); NaN off Linux. */
-export function statusKb (pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
-  try {
-    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return match?.[1] !== undefined ? Number(match[1]) : NaN
-  } catch {
-    return NaN
-  }
-}
-
-/** A process and its descendants (from /proc/<pid>/task/<tid>/children). */
-export function processTree (pid: number): number[] {
-  const all = [pid]
-  for (let i = 0; i < all.length; i++) {
-    const p = all[i] as number
-    try {
-      const children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim()
-      if (children !== '') all.push(...children.split(/\s+/).map(Number))
-    } catch {}
-  }
-  return all
-}
-
-/** CPU time (user + system, seconds) used so far by a process and its descendants; NaN off Linux. */
-export function treeCpuSeconds (pid: number): number {
-  let ticks = 0
-  for (const p of processTree(pid)) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-      // Fields after the ")" that closes the command name: state is field 3, utime 14, stime 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(fields[11]) + Number(fields[12])
-    } catch {
-      return NaN
-    }
-  }
-  return ticks / CLOCK_TICKS
-}
-
-const CLOCK_TICKS = ((): number => {
-  const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })
-  const n = Number(out.stdout?.trim())
-  return Number.isFinite(n) && n > 0 ? n : 100
-})()
-
 export interface Memcached extends Child {
   readonly port: number
   readonly server: string
@@ -411,45 +236,4 @@ export async function startMemcached (): Promise<Memcached | null> {
     throw err
   }
   return { ...child, stop: child.stop, port, server: `127.0.0.1:${port}` }
-}
-
-/** memcached's `stats` as numbers (cmd_get, get_hits, curr_items, …). */
-export async function memcachedStats (port: number): Promise<Record<string, number>> {
-  return await new Promise((resolve, reject) => {
-    let text = ''
-    const socket = connect(port, '127.0.0.1', () => socket.write('stats\r\n'))
-    socket.setEncoding('utf8')
-    socket.setTimeout(2000, () => socket.destroy(new Error('memcached stats timed out')))
-    socket.on('data', (chunk: string) => {
-      text += chunk
-      if (text.endsWith('END\r\n')) {
-        socket.end()
-        const stats: Record<string, number> = {}
-        for (const line of text.split('\r\n')) {
-          const [tag, name, value] = line.split(' ')
-          if (tag === 'STAT' && name !== undefined && value !== undefined) stats[name] = Number(value)
-        }
-        resolve(stats)
-      }
-    })
-    socket.once('error', reject)
-  })
-}
-
-/** Header names and the byte size of a response's head, to check that the ceiling writes what corral writes. */
-export async function responseShape (url: string): Promise<{ names: string[], headBytes: number, bodyBytes: number }> {
-  const parsed = new URL(url)
-  const pool = new Pool(parsed.origin, { connections: 1 })
-  try {
-    const res = await pool.request({ path: parsed.pathname, method: 'GET' })
-    const body = Buffer.from(await res.body.arrayBuffer())
-    const names = Object.keys(res.headers).sort()
-    let headBytes = 'HTTP/1.1 200 OK\r\n'.length + 2
-    for (const [name, value] of Object.entries(res.headers)) {
-      for (const v of Array.isArray(value) ? value : [value]) headBytes += name.length + 2 + String(v).length + 2
-    }
-    return { names, headBytes, bodyBytes: body.length }
-  } finally {
-    await pool.destroy()
-  }
 }
