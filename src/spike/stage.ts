@@ -78,25 +78,22 @@ export async function runStage (ctx: StageContext, stage: PlannedStage, index: n
   let liveResults: ThresholdResult[] | undefined
   let lastCounts = originStart
   let liveOrigin = originStart === undefined ? undefined : 0
-  let scraping = false
+  let scraping: Promise<void> | undefined
   let ticks = 0
-  let running = true
 
   const mark = (r: ThresholdResult): ThresholdResult => {
     const at = breachedAt.get(r.key)
     return r.ok || at === undefined ? r : { ...r, ...at }
   }
   const scrape = async (metrics: MetricsSource, second: number): Promise<void> => {
-    scraping = true
     try {
       const counts = await metrics.originRequests()
-      if (!running) return
       const bucket = recorder.seconds.find((b) => b.stage === stage.name && b.second === second)
       if (counts !== undefined && lastCounts !== undefined && bucket !== undefined) bucket.origin = subtractCounts(counts, lastCounts)
       lastCounts = counts
       if (counts !== undefined && originStart !== undefined) liveOrigin = counts.total - originStart.total
     } finally {
-      scraping = false
+      scraping = undefined
     }
   }
   const tick = (): void => {
@@ -107,20 +104,23 @@ export async function runStage (ctx: StageContext, stage: PlannedStage, index: n
     if (ctx.metrics !== undefined) {
       // One scrape at a time. One still running spans more than its second: neither it nor this one gets a
       // figure, and the next figure counts from when it finished.
-      if (scraping) lastCounts = undefined
-      else scrape(ctx.metrics, bucket.second).catch(() => {})
+      if (scraping !== undefined) lastCounts = undefined
+      else scraping = scrape(ctx.metrics, bucket.second).catch(() => {})
     }
     const elapsedMs = now - startMs
     if (liveResults === undefined) {
       const results = evaluateThresholds(stage.name, stage.thresholds, figuresOf(st.tally, elapsedMs, liveOrigin), 'live')
       const t = Math.round((startT + ticks) * 1000) / 1000
+      // By the tick's second, not the clock: the check at second 1 of a "1s" grace is inside it, whatever the
+      // timer's few ms of lateness.
+      const inGrace = ticks * TICK_MS <= stage.abortGraceMs
       for (const r of results) {
         if (r.ok || breachedAt.has(r.key)) continue
         breachedAt.set(r.key, { stageSecond: ticks, t })
-        if (elapsedMs < stage.abortGraceMs) graced.push(mark(r))
+        if (inGrace) graced.push(mark(r))
       }
       const breach = firstBreach(results)
-      if (breach !== undefined && elapsedMs >= stage.abortGraceMs) {
+      if (breach !== undefined && !inGrace) {
         liveResults = results.map(mark)
         ctx.abort(describeThreshold(mark(breach)))
       }
@@ -160,8 +160,9 @@ export async function runStage (ctx: StageContext, stage: PlannedStage, index: n
   }
   const durationMs = clock.now() - startMs
   const completed = !ctx.aborted()
-  // The load has ended: no live check or progress for this stage while its origin count is read.
-  running = false
+  // The load has ended. A scrape still running belongs to the last full second: let it land (makeAdminMetrics
+  // gives up after 1 s) so the partial second after it gets only its own origin requests.
+  await scraping
   const lastBucket = recorder.bucket(startMs + Math.max(0, durationMs - 1))
   lastBucket.generatorBusy ??= engine.busy()
   const originEnd = await ctx.metrics?.originRequests()
@@ -182,7 +183,7 @@ export async function runStage (ctx: StageContext, stage: PlannedStage, index: n
   })
   // A live breach keeps the figures it was decided on; the responses that trickle in while autocannon stops
   // could move a value back under its limit and contradict the abort.
-  const endSecond = Math.ceil(durationMs / 1000)
+  const endSecond = Math.max(1, Math.round(durationMs / 1000))
   const results = (liveResults ?? evaluateThresholds(stage.name, stage.thresholds, figuresOf(st.tally, durationMs, origin?.total), completed ? 'final' : 'live'))
     .map((r) => r.ok || r.stageSecond !== undefined ? r : { ...r, ...(breachedAt.get(r.key) ?? { stageSecond: endSecond, t: Math.round((startT + durationMs / 1000) * 1000) / 1000 }) })
   return { report, results, graced, ...(originEnd === undefined ? {} : { originEnd }) }

@@ -39,6 +39,19 @@ describe('parseScenario', () => {
     expect(parseScenario(text).stages.map((s) => s.name)).toEqual(['warm', 'spike', 'hold'])
   })
 
+  it('accepts the launch checklist scenario of docs/spike.md', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const text = await readFile(new URL('../../bench/scenarios/launch-checklist.json', import.meta.url), 'utf8')
+    const planned = planStages(parseScenario(text))
+    expect(planned.map((s) => [s.name, s.thresholds.maxOriginRps, s.thresholds.minHitRatio, s.abortGraceMs])).toEqual([
+      ['warm', 200, 0, 5000], ['spike', 40, 0.9, 10_000], ['steady', 40, 0.9, 5000]
+    ])
+    // docs/spike.md shows the same file, so the documented checklist is the tested one.
+    const doc = await readFile(new URL('../../docs/spike.md', import.meta.url), 'utf8')
+    const block = /### Launch checklist[^]*?```json\n([^]*?)```/.exec(doc)?.[1]
+    expect(JSON.parse(block ?? 'null')).toEqual(JSON.parse(text))
+  })
+
   it.each([
     ['invalid JSON', '{', '', /invalid JSON/],
     ['unknown top-level key', { ...base, stagez: [] }, 'stagez', /unknown key/],
