@@ -146,9 +146,18 @@ describe('a short real run', () => {
     expect(report.timeline.at(-1)?.stage).toBe('ramp')
   })
 
-  it('prints a summary line per stage', () => {
-    expect(stdout).toMatch(/^flat: \d+ requests/m)
+  it('prints a progress line each second and a summary line per stage, 5xx and errors apart', () => {
+    expect(stdout).toMatch(/^\[2\/2\] ramp {2}1s\/2s {2}\d+ req\/s {2}p99 [\d.]+ ms {2}5xx 0 {2}errors 0 {2}HIT \d+%/m)
+    expect(stdout).toMatch(/^flat: \d+ requests, .*, 5xx 0, errors 0, HIT/m)
     expect(stdout).toMatch(/^ramp: \d+ requests/m)
+  })
+
+  it('breaks the run down by path, as written in the scenario', () => {
+    expect(report.paths.map((p) => p.path).sort()).toEqual(['/', '/a', '/stale'])
+    const front = report.paths.find((p) => p.path === '/')!
+    expect(front.cache.HIT).toBe(front.requests)
+    expect(report.paths.reduce((n, p) => n + p.requests, 0)).toBe(report.stages.reduce((n, s) => n + s.requests, 0))
+    expect(report.stages[0]!.paths.length).toBe(3)
   })
 
   it('writes a self-contained report.html with the data embedded and SVG charts', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { makeMix, makePicker } from '../../src/spike/mix.js'
 import { cacheObject, errorRate, hitRatio, LatencyHistogram, makeTally, Recorder, recordResponse } from '../../src/spike/stats.js'
 import { describeThreshold, evaluateThresholds } from '../../src/spike/thresholds.js'
+import { makeGeneratorReport } from '../../src/spike/result.js'
 import { makeFleetMetrics, subtractCounts, sumMetric, sumMetricBy } from '../../src/spike/metrics.js'
 
 describe('LatencyHistogram', () => {
@@ -191,5 +192,17 @@ describe('sumMetric', () => {
     expect(sumMetric(text, 'corral_requests_total', 'cache="HIT"')).toBe(8)
     expect(sumMetric(text, 'corral_requests_total', 'cache="PASS"')).toBeUndefined()
     expect(sumMetric('corral_requests_total 5\n', 'corral_requests_total', 'cache="HIT"')).toBeUndefined()
+  })
+})
+
+describe('makeGeneratorReport', () => {
+  const second = (generatorBusy: number) => ({ t: 0, stage: 's', second: 0, tally: makeTally(), generatorBusy })
+
+  it('calls a stage saturated when half its seconds had the busiest load thread at 90% or more', () => {
+    expect(makeGeneratorReport([second(0.95), second(0.99), second(0.5), second(0.4)], 3_000_000, 4000))
+      .toEqual({ busy: 0.71, saturatedSeconds: 2, saturated: true, cpuCores: 0.75 })
+    // One busy second (connection setup, a GC) is not a saturated stage.
+    expect(makeGeneratorReport([second(0.95), second(0.3), second(0.2)], 0, 3000).saturated).toBe(false)
+    expect(makeGeneratorReport([], 0, 0)).toEqual({ busy: 0, saturatedSeconds: 0, saturated: false, cpuCores: 0 })
   })
 })
