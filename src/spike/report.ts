@@ -119,9 +119,7 @@ function verdictList (result: SpikeResult): string {
   if (v.worstPaths.length > 0) {
     items.push(`<li>worst paths: ${v.worstPaths.map((p) => `<code>${escapeHtml(p.path)}</code> (${escapeHtml(p.why)})`).join('; ')}</li>`)
   }
-  for (const stage of v.saturatedStages) {
-    items.push(`<li class="warn">load generator saturated in ${escapeHtml(stage)}: its figures are the harness's limit, not the proxy's (run with --workers)</li>`)
-  }
+  for (const line of v.saturation) items.push(`<li class="warn">${escapeHtml(line)}</li>`)
   if (items.length === 0) items.push('<li class="ok">every threshold held</li>')
   return `<h2>Verdict</h2>\n<ul class="verdict">${items.join('')}</ul>`
 }

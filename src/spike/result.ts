@@ -91,6 +91,8 @@ export interface Verdict {
   readonly worstPaths: Array<{ readonly path: string, readonly why: string }>
   /** Stages in which the load generator was saturated. */
   readonly saturatedStages: string[]
+  /** One line per saturated stage: how busy, how much CPU, and what that suggests. */
+  readonly saturation: string[]
 }
 
 export interface SpikeResult {

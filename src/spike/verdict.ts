@@ -31,8 +31,20 @@ export function makeVerdict (
     failed: thresholds.filter((t) => !t.ok).map(describeThreshold),
     graced: graced.map((t) => `${describeThreshold(t)}, inside abortGrace`),
     worstPaths: worstPaths(paths),
-    saturatedStages: stages.filter((s) => s.generator.saturated).map((s) => s.name)
+    saturatedStages: stages.filter((s) => s.generator.saturated).map((s) => s.name),
+    saturation: stages.filter((s) => s.generator.saturated).map(describeSaturation)
   }
+}
+
+/**
+ * A busy event loop that got little CPU was waiting for a core: the machine is short of CPU (shared, or the
+ * proxy runs beside the harness), and --workers will not help; one that used its core needs more threads.
+ */
+export function describeSaturation (s: StageReport): string {
+  const g = s.generator
+  const starved = g.cpuCores < g.busy / 2
+  return `load generator saturated in ${s.name} (busiest thread ${Math.round(g.busy * 100)}% busy, harness CPU ${g.cpuCores} cores): ` +
+    `its figures are the harness's limit, not the proxy's; ${starved ? 'the machine is short of CPU, so run the harness on another one' : 'run with more --workers'}`
 }
 
 /** The verdict as lines for the terminal. */
@@ -43,8 +55,6 @@ export function verdictLines (v: Verdict, interrupted: boolean): string[] {
   for (const f of v.failed) lines.push(`FAILED: ${f}`)
   for (const g of v.graced) lines.push(`note: ${g}`)
   if (!v.ok && v.worstPaths.length > 0) lines.push(`worst paths: ${v.worstPaths.map((p) => `${p.path} (${p.why})`).join('; ')}`)
-  if (v.saturatedStages.length > 0) {
-    lines.push(`WARNING: the load generator was saturated in ${v.saturatedStages.join(', ')}: those figures are the harness's limit, not the proxy's (try --workers)`)
-  }
+  for (const line of v.saturation) lines.push(`WARNING: ${line}`)
   return lines
 }

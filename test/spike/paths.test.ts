@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { makeMix, makePicker, makePrng } from '../../src/spike/mix.js'
 import { makeOffsetPicker, MAX_NAMED_LINES, parsePathsList, parseTemplate } from '../../src/spike/paths.js'
-import { worstPaths } from '../../src/spike/verdict.js'
+import { describeSaturation, worstPaths } from '../../src/spike/verdict.js'
+import type { StageReport } from '../../src/spike/result.js'
 import { splitSlice } from '../../src/spike/workers.js'
 
 describe('path templates', () => {
@@ -100,5 +101,13 @@ describe('splitSlice', () => {
     const rated = splitSlice({ connections: 4, rate: 101, durationMs: 500 }, 2)
     expect(rated.map((s) => [s.connections, s.rate])).toEqual([[2, 51], [2, 50]])
     expect(splitSlice({ connections: 1, durationMs: 1000 }, 4)).toHaveLength(1)
+  })
+})
+
+describe('describeSaturation', () => {
+  const stage = (busy: number, cpuCores: number) => ({ name: 'spike', generator: { busy, saturatedSeconds: 3, saturated: true, cpuCores } }) as unknown as StageReport
+  it('tells a thread that used its core from one that waited for a CPU', () => {
+    expect(describeSaturation(stage(0.95, 0.93))).toMatch(/busiest thread 95% busy, harness CPU 0.93 cores\): .*run with more --workers$/)
+    expect(describeSaturation(stage(0.93, 0.17))).toMatch(/the machine is short of CPU, so run the harness on another one$/)
   })
 })

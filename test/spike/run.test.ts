@@ -78,7 +78,7 @@ const chromium = ((): string | null => {
 function fakeStage (over: Partial<StageReport>): StageReport {
   return { name: 'x', kind: 'connections', connections: 1, ramp: false, plannedDurationMs: 1, durationMs: 1, startT: 0, slices: 1, completed: true, requests: 1, rps: 1, latencyMs: { p50: 1, p90: 1, p99: 1, p999: 1, max: 1 }, statuses: {}, cache: {}, hitRatio: 0, errors: 0, errorRate: 0, generator: { busy: 0, saturatedSeconds: 0, saturated: false, cpuCores: 0 }, paths: [], ...over }
 }
-const fakeBase = { ok: true, target: 't', startedAt: '', durationMs: 1, workers: 1, generatorSaturated: false, stagesPlanned: 1, thresholds: [], graceBreaches: [], verdict: { ok: true, failed: [], graced: [], worstPaths: [], saturatedStages: [] }, paths: [], timeline: [] }
+const fakeBase = { ok: true, target: 't', startedAt: '', durationMs: 1, workers: 1, generatorSaturated: false, stagesPlanned: 1, thresholds: [], graceBreaches: [], verdict: { ok: true, failed: [], graced: [], worstPaths: [], saturatedStages: [], saturation: [] }, paths: [], timeline: [] }
 
 const mix = [{ path: '/', weight: 40 }, { path: '/a', weight: 50 }, { path: '/stale', weight: 10 }]
 
