@@ -105,10 +105,11 @@ describe('origin and hit-ratio thresholds', () => {
     const breach = report!.thresholds.find((t) => t.name === 'spike.maxOriginRps')!
     expect(breach.ok).toBe(false)
     expect(breach.value).toBeGreaterThan(5)
-    // The first origin figure comes from the scrape started at second 1, so the breach is seen at second 2.
-    expect(breach.stageSecond).toBe(2)
-    expect(report!.abortReason).toMatch(/^spike\.maxOriginRps [\d.]+ > 5 \(second 2 of spike\)$/)
-    expect(out).toMatch(/^FAILED: spike\.maxOriginRps [\d.]+ > 5 \(second 2 of spike\)$/m)
+    // The first origin figure comes from the scrape started at second 1, so the breach is seen at second 2 (later
+    // only if that scrape took over a second on a loaded machine).
+    expect(breach.stageSecond).toBeGreaterThanOrEqual(2)
+    expect(report!.abortReason).toBe(`spike.maxOriginRps ${Math.round(breach.value! * 1000) / 1000} > 5 (second ${breach.stageSecond} of spike)`)
+    expect(out).toContain(`\nFAILED: ${report!.abortReason}\n`)
     expect(out).toMatch(/^worst paths: \/flood\/(a|b) \(p99 /m)
     expect(report!.verdict.worstPaths.map((p) => p.path).sort()).toEqual(['/flood/a', '/flood/b'])
     expect((report!.stages[0]!.cache.PASS ?? 0) + (report!.stages[0]!.cache.MISS ?? 0)).toBe(report!.stages[0]!.requests)
@@ -124,9 +125,12 @@ describe('origin and hit-ratio thresholds', () => {
     expect(code).toBe(1)
     // The stage ran to its end: the grace kept it going; its final figure then stopped the run.
     expect(report!.stages.map((s) => [s.name, s.completed])).toEqual([['spike', true]])
-    expect(report!.graceBreaches.map((t) => [t.name, t.stageSecond])).toEqual([['spike.maxOriginRequests', 2]])
-    expect(report!.verdict.graced[0]).toMatch(/^spike\.maxOriginRequests \d+ > 1 \(second 2 of spike\), inside abortGrace$/)
-    expect(report!.thresholds.find((t) => t.name === 'spike.maxOriginRequests')).toMatchObject({ ok: false, stageSecond: 2 })
+    expect(report!.graceBreaches.map((t) => t.name)).toEqual(['spike.maxOriginRequests'])
+    const second = report!.graceBreaches[0]!.stageSecond
+    expect(second).toBeGreaterThanOrEqual(2)
+    expect(report!.verdict.graced[0]).toMatch(new RegExp(`^spike\\.maxOriginRequests \\d+ > 1 \\(second ${second} of spike\\), inside abortGrace$`))
+    // The final result keeps the second it first breached.
+    expect(report!.thresholds.find((t) => t.name === 'spike.maxOriginRequests')).toMatchObject({ ok: false, stageSecond: second })
     expect(out).toMatch(/^note: spike\.maxOriginRequests .* inside abortGrace$/m)
   })
 
@@ -154,6 +158,24 @@ describe('origin and hit-ratio thresholds', () => {
     expect(err).toContain(`${key} needs --admin`)
     expect(report).toBeUndefined()
     expect(origin.count).toBe(before)
+  })
+})
+
+describe('replaying a pathsFile', () => {
+  it('reads it beside the scenario and breaks the run down by its lines', async () => {
+    await writeFile(join(dir, 'top-urls.txt'), '# from access.log\n/replay/a\n/replay/a\n/replay/a\n/replay/b\n')
+    const seenBefore = origin.requests.length
+    const { code, report } = await spike('replay', {
+      requests: [{ pathsFile: 'top-urls.txt' }],
+      stages: [{ name: 'replay', duration: '1s', connections: 2 }],
+      thresholds: { maxOriginRequests: 2 }
+    }, ['--target', proxy.url, '--admin', proxy.adminUrl])
+    expect(code).toBe(0)
+    expect(origin.requests.slice(seenBefore).map((r) => r.url).sort()).toEqual(['/replay/a', '/replay/b'])
+    const rows = Object.fromEntries(report!.paths.map((p) => [p.path, p.requests]))
+    expect(Object.keys(rows).sort()).toEqual(['/replay/a', '/replay/b'])
+    // Three lines of four are /replay/a: about three requests in four go there.
+    expect(rows['/replay/a']! / (rows['/replay/a']! + rows['/replay/b']!)).toBeGreaterThan(0.6)
   })
 })
 
