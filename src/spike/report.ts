@@ -120,7 +120,7 @@ function verdictList (result: SpikeResult): string {
     items.push(`<li>worst paths: ${v.worstPaths.map((p) => `<code>${escapeHtml(p.path)}</code> (${escapeHtml(p.why)})`).join('; ')}</li>`)
   }
   for (const line of v.saturation) items.push(`<li class="warn">${escapeHtml(line)}</li>`)
-  if (items.length === 0) items.push('<li class="ok">every threshold held</li>')
+  if (v.ok) items.unshift('<li class="ok">every threshold held</li>')
   return `<h2>Verdict</h2>\n<ul class="verdict">${items.join('')}</ul>`
 }
 
