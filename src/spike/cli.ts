@@ -1,10 +1,12 @@
 import { parseArgs } from 'node:util'
 import { compareReports, readReport } from './compare.js'
-import { makeAdminMetrics } from './metrics.js'
+import { makeAdminMetrics, makeFleetMetrics } from './metrics.js'
 import { writeReport } from './report.js'
 import { runSpike, type Progress, type StageReport } from './run.js'
 import { loadScenarioFile, ScenarioError } from './scenario.js'
-import { describeThreshold, type ThresholdResult } from './thresholds.js'
+import { describeThreshold, thresholdsNeedingAdmin, type ThresholdResult } from './thresholds.js'
+import { verdictLines } from './verdict.js'
+import { MAX_WORKERS } from './workers.js'
 
 export interface SpikeIo {
   readonly stdout: { write (text: string): unknown, isTTY?: boolean }
@@ -25,13 +27,17 @@ Options:
   --scenario <file>     Scenario JSON file (required)
   --report <dir>        Where report.json and report.html go (default: spike-report)
   --admin <url>         corral admin base URL, e.g. http://127.0.0.1:9090: adds origin requests per
-                        stage and per second, from its /metrics
+                        stage and per second (by reason), from its /metrics. Repeat it for a fleet
+                        behind a balancer: the origin figures are summed. Needed by the maxOriginRps
+                        and maxOriginRequests thresholds
   --admin-token <t>     Bearer token for --admin (or set CORRAL_ADMIN_TOKEN)
+  --workers <n>         Load threads (default 1). One autocannon saturates about one core; the report
+                        says when it did
   --quiet               No progress lines, only the summary
   -h, --help            This text
 
-Exit codes: 0 every threshold held; 1 a threshold breached (the run stops early);
-2 usage or scenario error; 130 interrupted (the report of what ran is still written).
+Exit codes: 0 every threshold held; 1 a threshold breached (the run stops early, after the
+stage's abortGrace); 2 usage or scenario error; 130 interrupted (the report of what ran is still written).
 `
 
 export const EXIT_OK = 0
@@ -59,8 +65,9 @@ export async function runSpikeCli (argv: string[], io: SpikeIo = defaultIo): Pro
         target: { type: 'string' },
         scenario: { type: 'string' },
         report: { type: 'string', default: 'spike-report' },
-        admin: { type: 'string' },
+        admin: { type: 'string', multiple: true },
         'admin-token': { type: 'string' },
+        workers: { type: 'string', default: '1' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false }
       }
@@ -76,8 +83,13 @@ export async function runSpikeCli (argv: string[], io: SpikeIo = defaultIo): Pro
   if (values.scenario === undefined) return usageError(io, '--scenario is required')
   const targetProblem = checkTarget(values.target)
   if (targetProblem !== undefined) return usageError(io, `--target ${targetProblem}`)
-  const adminProblem = values.admin === undefined ? undefined : checkTarget(values.admin)
-  if (adminProblem !== undefined) return usageError(io, `--admin ${adminProblem}`)
+  const admins = values.admin ?? []
+  for (const admin of admins) {
+    const adminProblem = checkTarget(admin)
+    if (adminProblem !== undefined) return usageError(io, `--admin ${adminProblem}`)
+  }
+  const workers = Number(values.workers)
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) return usageError(io, `--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${values.workers}`)
 
   let scenario
   try {
@@ -89,9 +101,13 @@ export async function runSpikeCli (argv: string[], io: SpikeIo = defaultIo): Pro
     }
     throw err
   }
+  const needAdmin = thresholdsNeedingAdmin(scenario)
+  if (needAdmin.length > 0 && admins.length === 0) {
+    return usageError(io, `${values.scenario}: ${needAdmin.join(', ')} needs --admin (origin requests are read from corral's /metrics)`)
+  }
 
   const token = values['admin-token'] ?? process.env.CORRAL_ADMIN_TOKEN
-  const metrics = values.admin === undefined ? undefined : makeAdminMetrics(values.admin, token)
+  const metrics = admins.length === 0 ? undefined : makeFleetMetrics(admins.map((a) => makeAdminMetrics(a, token)))
   const { signal, release } = interruptSignal(io)
   const progress = makeProgressPrinter(io, values.quiet)
   try {
@@ -99,17 +115,15 @@ export async function runSpikeCli (argv: string[], io: SpikeIo = defaultIo): Pro
       target: values.target,
       scenario,
       signal,
+      workers,
       ...(metrics === undefined ? {} : { metrics }),
       onProgress: progress.tick,
       onStageEnd: progress.stageEnd
     })
     const files = await writeReport(values.report, result)
-    const breached = result.thresholds.filter((t) => !t.ok)
-    if (result.ok) {
-      io.stdout.write(`ok: every threshold held (${result.thresholds.length} checked)\n`)
-    } else {
-      io.stdout.write(`FAILED: ${result.aborted === 'interrupted' ? 'interrupted' : breached.map(describeThreshold).join('; ')}\n`)
-    }
+    const lines = verdictLines(result.verdict, result.aborted === 'interrupted')
+    if (result.ok) lines[0] = `ok: every threshold held (${result.thresholds.length} checked)`
+    io.stdout.write(lines.join('\n') + '\n')
     io.stdout.write(`report: ${files.json}\n        ${files.html}\n`)
     return result.ok ? EXIT_OK : result.aborted === 'interrupted' ? EXIT_INTERRUPTED : EXIT_FAILED
   } finally {
@@ -177,7 +191,8 @@ function makeProgressPrinter (io: SpikeIo, quiet: boolean) {
     tick (p: Progress) {
       if (quiet) return
       const line = `[${p.stageIndex + 1}/${p.stageCount}] ${p.stage}  ${(p.elapsedMs / 1000).toFixed(0)}s/${(p.plannedMs / 1000).toFixed(0)}s` +
-        `  ${p.rps} req/s  p99 ${p.p99Ms} ms  errors ${p.errors}  ${cacheMix(p.cache)}`
+        `  ${p.rps} req/s  p99 ${p.p99Ms} ms  5xx ${p.fiveXx}  errors ${p.errors}  ${cacheMix(p.cache)}` +
+        (p.originRequests === undefined ? '' : `  origin ${p.originRequests}`)
       // On a terminal the line updates in place; in a log, one line per second.
       io.stdout.write(tty ? `\r\x1b[2K${line}` : `${line}\n`)
       pending = tty
@@ -185,10 +200,12 @@ function makeProgressPrinter (io: SpikeIo, quiet: boolean) {
     stageEnd (s: StageReport, results: readonly ThresholdResult[]) {
       if (pending) io.stdout.write('\n')
       pending = false
-      const origin = s.originRequests === undefined ? '' : `  origin requests ${s.originRequests}`
+      const origin = s.originRequests === undefined ? '' : `  origin requests ${s.originRequests} (${s.originRps ?? 0}/s)`
+      const fiveXx = Object.entries(s.statuses).reduce((n, [code, count]) => code.startsWith('5') ? n + count : n, 0)
+      const saturated = s.generator.saturated ? '  (load generator saturated)' : ''
       const bad = results.filter((r) => !r.ok).map(describeThreshold)
       io.stdout.write(`${s.name}: ${s.requests} requests, ${s.rps} req/s, p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms, ` +
-        `errors ${s.errors}, ${cacheMix(s.cache)}${origin}${bad.length > 0 ? `  BREACHED ${bad.join('; ')}` : ''}${s.completed ? '' : '  (cut short)'}\n`)
+        `5xx ${fiveXx}, errors ${s.errors}, ${cacheMix(s.cache)}${origin}${bad.length > 0 ? `  BREACHED ${bad.join('; ')}` : ''}${s.completed ? '' : '  (cut short)'}${saturated}\n`)
     }
   }
 }

@@ -46,7 +46,8 @@ function rowsOf (a: StageReport | undefined, b: StageReport | undefined): Row[] 
     row('errors', (s) => s.errors, true),
     row('error rate', (s) => s.errorRate, true),
     row('hit+stale %', hitRatio, false),
-    row('origin requests', (s) => s.originRequests, true)
+    row('origin requests', (s) => s.originRequests, true),
+    row('origin req/s', (s) => s.originRps, true)
   ].filter((r) => r.a !== undefined || r.b !== undefined)
 }
 

@@ -22,9 +22,48 @@ export function sumMetric (text: string, name: string, labelFilter = ''): number
   return sum
 }
 
+/** Origin requests counted by the proxy (or a fleet, summed), in total and by the `reason` label (miss, refresh, pass…). */
+export interface OriginCounts {
+  readonly total: number
+  readonly byReason: Readonly<Record<string, number>>
+}
+
+/** Each series of `name` by the value of its `label` (series without it count under ""). */
+export function sumMetricBy (text: string, name: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  const labelRe = new RegExp(`(?:^|[{,])${label}="((?:[^"\\\\]|\\\\.)*)"`)
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue
+    const rest = line.slice(name.length)
+    if (rest[0] !== '{' && rest[0] !== ' ' && rest[0] !== '\t') continue
+    const labelsEnd = rest[0] === '{' ? rest.lastIndexOf('}') + 1 : 0
+    const value = Number(rest.slice(labelsEnd).trim().split(/\s+/)[0])
+    if (!Number.isFinite(value)) continue
+    const key = labelRe.exec(rest.slice(0, labelsEnd))?.[1] ?? ''
+    out[key] = (out[key] ?? 0) + value
+  }
+  return out
+}
+
+/** Counts a − b, reason by reason (a reason new in `a` counts from 0). */
+export function subtractCounts (a: OriginCounts, b: OriginCounts): OriginCounts {
+  const byReason: Record<string, number> = {}
+  for (const [k, n] of Object.entries(a.byReason)) {
+    const d = n - (b.byReason[k] ?? 0)
+    if (d !== 0) byReason[k] = d
+  }
+  return { total: a.total - b.total, byReason }
+}
+
+export function addCounts (a: OriginCounts, b: OriginCounts): OriginCounts {
+  const byReason: Record<string, number> = { ...a.byReason }
+  for (const [k, n] of Object.entries(b.byReason)) byReason[k] = (byReason[k] ?? 0) + n
+  return { total: a.total + b.total, byReason }
+}
+
 export interface MetricsSource {
-  /** Current origin request count, or undefined when /metrics is unreachable or lacks the metric. */
-  originRequests (): Promise<number | undefined>
+  /** Current origin request counts, or undefined when /metrics is unreachable or lacks the metric. */
+  originRequests (): Promise<OriginCounts | undefined>
 }
 
 /** Scrapes `<adminUrl>/metrics`; a failure is an undefined figure, never a failed run. */
@@ -39,10 +78,30 @@ export function makeAdminMetrics (adminUrl: string, token?: string): MetricsSour
         const text = await res.text()
         // A labelled counter has no series until its first increment: a corral that has not yet asked its
         // origin anything has made 0 origin requests, not an unknown number.
-        return sumMetric(text, ORIGIN_REQUESTS_METRIC) ?? (text.includes('corral_') ? 0 : undefined)
+        const total = sumMetric(text, ORIGIN_REQUESTS_METRIC) ?? (text.includes('corral_') ? 0 : undefined)
+        return total === undefined ? undefined : { total, byReason: sumMetricBy(text, ORIGIN_REQUESTS_METRIC, 'reason') }
       } catch {
         return undefined
       }
+    }
+  }
+}
+
+/**
+ * Several proxies behind a balancer: their counts summed. One that does not answer makes the sum unknown, not
+ * smaller: a fleet total missing a member would let maxOriginRps pass on a figure that is too low.
+ */
+export function makeFleetMetrics (sources: readonly MetricsSource[]): MetricsSource {
+  if (sources.length === 1) return sources[0] as MetricsSource
+  return {
+    async originRequests () {
+      const all = await Promise.all(sources.map((s) => s.originRequests()))
+      let sum: OriginCounts = { total: 0, byReason: {} }
+      for (const c of all) {
+        if (c === undefined) return undefined
+        sum = addCounts(sum, c)
+      }
+      return sum
     }
   }
 }

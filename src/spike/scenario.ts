@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { Ajv } from 'ajv'
 import { parseWithSchema, readDocument } from '../config/schema-errors.js'
+import { parsePathsList, parseTemplate } from './paths.js'
 import schema from './scenario.schema.json' with { type: 'json' }
 
 export interface Thresholds {
@@ -7,10 +10,21 @@ export interface Thresholds {
   readonly p999Ms?: number
   readonly errorRate?: number
   readonly minRps?: number
+  readonly maxOriginRps?: number
+  readonly maxOriginRequests?: number
+  readonly minHitRatio?: number
+  /** A duration ("5s"): breaches this early in a stage are reported, not aborted on. */
+  readonly abortGrace?: string
 }
 
 export interface ScenarioRequest {
-  readonly path: string
+  /** A path, possibly a `{first..last}` template; absent when pathsFile is given. */
+  readonly path?: string
+  readonly pathsFile?: string
+  /** The pathsFile's lines, read by parseScenario. */
+  readonly paths?: readonly string[]
+  readonly pick: 'uniform' | 'zipf'
+  readonly zipfExponent: number
   readonly method: string
   readonly headers?: Readonly<Record<string, string>>
   readonly body?: string
@@ -51,6 +65,8 @@ export interface PlannedStage {
   readonly ramp: boolean
   readonly durationMs: number
   readonly thresholds: Thresholds
+  /** abortGrace resolved: live breaches before this much of the stage has run do not abort. */
+  readonly abortGraceMs: number
 }
 
 export class ScenarioError extends Error {
@@ -84,15 +100,40 @@ export function parseDuration (text: string): number | undefined {
   return Math.round(ms)
 }
 
-/** JSON text → Scenario, or a ScenarioError naming the key path and the reason. */
-export function parseScenario (text: string): Scenario {
+// A grace longer than this is a typo for a unit ("30m" for "30s"), and would disable aborts for the whole run.
+const MAX_ABORT_GRACE_MS = 3_600_000
+
+/** Reads a pathsFile named in a scenario; relative names resolve against the scenario's directory. */
+export type PathsReader = (name: string) => string
+
+/**
+ * JSON text → Scenario, or a ScenarioError naming the key path and the reason. A request's pathsFile is read with
+ * `readPaths` (default: relative to the current directory) and its lines kept in `paths`.
+ */
+export function parseScenario (text: string, readPaths: PathsReader = (name) => readFileSync(name, 'utf8')): Scenario {
   const scenario = parseWithSchema(text, validate, 'scenario', ScenarioError) as Scenario
   assertSemantics(scenario)
-  return scenario
+  return { ...scenario, requests: scenario.requests.map((r, i) => withPaths(r, i, readPaths)) }
 }
 
 export function loadScenarioFile (path: string): Scenario {
-  return parseScenario(readDocument(path, ScenarioError))
+  const dir = dirname(resolve(path))
+  return parseScenario(readDocument(path, ScenarioError), (name) => readFileSync(resolve(dir, name), 'utf8'))
+}
+
+function withPaths (r: ScenarioRequest, i: number, readPaths: PathsReader): ScenarioRequest {
+  if (r.pathsFile === undefined) return r
+  let text: string
+  try {
+    text = readPaths(r.pathsFile)
+  } catch (err) {
+    throw new ScenarioError(`requests[${i}].pathsFile`, `cannot read ${r.pathsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
+  }
+  const parsed = parsePathsList(text)
+  if ('reason' in parsed) {
+    throw new ScenarioError(`requests[${i}].pathsFile`, parsed.line === 0 ? `${r.pathsFile} ${parsed.reason}` : `${r.pathsFile} line ${parsed.line}: ${parsed.reason}`)
+  }
+  return { ...r, paths: parsed.paths }
 }
 
 /** Stages in run order with levels, ramp starts and thresholds resolved. */
@@ -104,6 +145,7 @@ export function planStages (scenario: Scenario): PlannedStage[] {
     const level = kind === 'rate' ? stage.rate ?? 1 : stage.connections ?? 1
     // A ramp from a stage of the other kind has no common scale, so it starts from zero.
     const rampStart = previous !== undefined && previous.kind === kind ? previous.level : 0
+    const thresholds: Thresholds = { ...scenario.thresholds, ...stage.thresholds }
     const next: PlannedStage = {
       name: stage.name,
       kind,
@@ -112,7 +154,8 @@ export function planStages (scenario: Scenario): PlannedStage[] {
       maxConnections: kind === 'rate' ? stage.connections ?? Math.min(Math.ceil(level), DEFAULT_RATE_CONNECTIONS) : level,
       ramp: stage.ramp,
       durationMs: parseDuration(stage.duration) ?? 0,
-      thresholds: { ...scenario.thresholds, ...stage.thresholds }
+      thresholds,
+      abortGraceMs: thresholds.abortGrace === undefined ? 0 : parseDuration(thresholds.abortGrace) ?? 0
     }
     planned.push(next)
     previous = next
@@ -122,6 +165,16 @@ export function planStages (scenario: Scenario): PlannedStage[] {
 
 /** Checks the schema cannot express. */
 function assertSemantics (scenario: Scenario): void {
+  scenario.requests.forEach((r, i) => {
+    if ((r.path === undefined) === (r.pathsFile === undefined)) throw new ScenarioError(`requests[${i}]`, 'needs path or pathsFile (one of them)')
+    const template = r.path === undefined ? undefined : parseTemplate(r.path)
+    if (typeof template === 'string') throw new ScenarioError(`requests[${i}].path`, template)
+  })
+  const checkGrace = (t: Thresholds | undefined, at: string): void => {
+    if (t?.abortGrace !== undefined && (parseDuration(t.abortGrace) ?? 0) > MAX_ABORT_GRACE_MS) throw new ScenarioError(`${at}.abortGrace`, 'must be at most 1h (60m)')
+  }
+  checkGrace(scenario.thresholds, 'thresholds')
+  scenario.stages.forEach((stage, i) => { checkGrace(stage.thresholds, `stages[${i}].thresholds`) })
   const names = new Set<string>()
   scenario.stages.forEach((stage, i) => {
     if (stage.connections === undefined && stage.rate === undefined) {

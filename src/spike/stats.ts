@@ -123,44 +123,89 @@ export function cacheObject (t: Tally): Record<string, number> {
   return out
 }
 
-/** One second of the run, for the charts. */
-export interface SecondBucket {
-  /** Seconds since the run started. */
-  readonly t: number
-  readonly stage: string
-  readonly tally: Tally
-  /** Origin requests counted by the proxy in this second, when its /metrics was reachable. */
-  originRequests?: number
+/** (HIT + STALE) / responses, the share the cache answered without the origin; undefined before any response. */
+export function hitRatio (t: Tally): number | undefined {
+  if (t.responses === 0) return undefined
+  return ((t.cache.get('HIT') ?? 0) + (t.cache.get('STALE') ?? 0)) / t.responses
 }
 
-/** Per-stage and per-second tallies of one run. */
+/** One second of a stage, for the charts. */
+export interface SecondBucket {
+  /** Seconds since the run started, at this second's start (not a whole number: stages start when they start). */
+  readonly t: number
+  readonly stage: string
+  /** Seconds since its stage started: 0 for the stage's first second. */
+  readonly second: number
+  readonly tally: Tally
+  /** Origin requests counted by the proxy in this second (by reason), when its /metrics was reachable. */
+  origin?: { total: number, byReason: Record<string, number> }
+  /** Event-loop utilisation (0–1) of the busiest load-generating thread in this second. */
+  generatorBusy?: number
+}
+
+/** What one stage has counted: the whole stage, and the stage by path label. */
+export interface StageTally {
+  readonly tally: Tally
+  readonly paths: Map<number, Tally>
+}
+
+/**
+ * Per-stage, per-path and per-second tallies of one run. Seconds are counted from each stage's start, so a
+ * second never mixes two stages and a chart's stage marker sits where the stage began.
+ */
 export class Recorder {
   readonly seconds: SecondBucket[] = []
-  private stageTally: Tally = makeTally()
+  private current: StageTally = { tally: makeTally(), paths: new Map() }
   private stageName = ''
+  private stageStartMs: number
+  private stageFirst = 0
 
-  constructor (private readonly startMs: number) {}
-
-  beginStage (name: string): Tally {
-    this.stageName = name
-    this.stageTally = makeTally()
-    return this.stageTally
+  constructor (private readonly runStartMs: number) {
+    this.stageStartMs = runStartMs
   }
 
-  response (nowMs: number, status: number, latencyMs: number, xCache: string | undefined): void {
-    recordResponse(this.stageTally, status, latencyMs, xCache)
+  beginStage (name: string, nowMs: number): StageTally {
+    this.stageName = name
+    this.stageStartMs = nowMs
+    this.stageFirst = this.seconds.length
+    this.current = { tally: makeTally(), paths: new Map() }
+    return this.current
+  }
+
+  response (nowMs: number, label: number, status: number, latencyMs: number, xCache: string | undefined): void {
+    recordResponse(this.current.tally, status, latencyMs, xCache)
+    recordResponse(this.pathTally(label), status, latencyMs, xCache)
     recordResponse(this.bucket(nowMs).tally, status, latencyMs, xCache)
   }
 
-  error (nowMs: number): void {
-    this.stageTally.errors++
+  error (nowMs: number, label: number | undefined): void {
+    this.current.tally.errors++
+    if (label !== undefined) this.pathTally(label).errors++
     this.bucket(nowMs).tally.errors++
   }
 
+  /** The current stage's per-path tallies. */
+  stagePaths (): Map<number, Tally> {
+    return this.current.paths
+  }
+
+  private pathTally (label: number): Tally {
+    let t = this.current.paths.get(label)
+    if (t === undefined) {
+      t = makeTally()
+      this.current.paths.set(label, t)
+    }
+    return t
+  }
+
+  /** The current stage's bucket for `nowMs`, creating the seconds up to it. */
   bucket (nowMs: number): SecondBucket {
-    const t = Math.max(0, Math.floor((nowMs - this.startMs) / 1000))
-    for (let i = this.seconds.length; i <= t; i++) this.seconds.push({ t: i, stage: this.stageName, tally: makeTally() })
-    const bucket = this.seconds[t]
+    const second = Math.max(0, Math.floor((nowMs - this.stageStartMs) / 1000))
+    const offset = (this.stageStartMs - this.runStartMs) / 1000
+    for (let k = this.seconds.length - this.stageFirst; k <= second; k++) {
+      this.seconds.push({ t: Math.round((offset + k) * 1000) / 1000, stage: this.stageName, second: k, tally: makeTally() })
+    }
+    const bucket = this.seconds[this.stageFirst + second]
     if (bucket === undefined) throw new Error('unreachable: bucket was just created')
     return bucket
   }

@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { runSpikeCli } from '../../src/spike/cli.js'
 import { compareReports } from '../../src/spike/compare.js'
-import { runSpike, type SpikeResult } from '../../src/spike/run.js'
+import { runSpike, type SpikeResult, type StageReport } from '../../src/spike/run.js'
 import { parseScenario } from '../../src/spike/scenario.js'
 
 // A target that answers like a proxy: X-Cache per path; it can be switched to fail.
@@ -74,6 +74,11 @@ const chromium = ((): string | null => {
     return null
   }
 })()
+
+function fakeStage (over: Partial<StageReport>): StageReport {
+  return { name: 'x', kind: 'connections', connections: 1, ramp: false, plannedDurationMs: 1, durationMs: 1, startT: 0, slices: 1, completed: true, requests: 1, rps: 1, latencyMs: { p50: 1, p90: 1, p99: 1, p999: 1, max: 1 }, statuses: {}, cache: {}, hitRatio: 0, errors: 0, errorRate: 0, generator: { busy: 0, saturatedSeconds: 0, saturated: false, cpuCores: 0 }, paths: [], ...over }
+}
+const fakeBase = { ok: true, target: 't', startedAt: '', durationMs: 1, workers: 1, generatorSaturated: false, stagesPlanned: 1, thresholds: [], graceBreaches: [], verdict: { ok: true, failed: [], graced: [], worstPaths: [], saturatedStages: [], saturation: [] }, paths: [], timeline: [] }
 
 const mix = [{ path: '/', weight: 40 }, { path: '/a', weight: 50 }, { path: '/stale', weight: 10 }]
 
@@ -141,9 +146,18 @@ describe('a short real run', () => {
     expect(report.timeline.at(-1)?.stage).toBe('ramp')
   })
 
-  it('prints a summary line per stage', () => {
-    expect(stdout).toMatch(/^flat: \d+ requests/m)
+  it('prints a progress line each second and a summary line per stage, 5xx and errors apart', () => {
+    expect(stdout).toMatch(/^\[2\/2\] ramp {2}1s\/2s {2}\d+ req\/s {2}p99 [\d.]+ ms {2}5xx 0 {2}errors 0 {2}HIT \d+%/m)
+    expect(stdout).toMatch(/^flat: \d+ requests, .*, 5xx 0, errors 0, HIT/m)
     expect(stdout).toMatch(/^ramp: \d+ requests/m)
+  })
+
+  it('breaks the run down by path, as written in the scenario', () => {
+    expect(report.paths.map((p) => p.path).sort()).toEqual(['/', '/a', '/stale'])
+    const front = report.paths.find((p) => p.path === '/')!
+    expect(front.cache.HIT).toBe(front.requests)
+    expect(report.paths.reduce((n, p) => n + p.requests, 0)).toBe(report.stages.reduce((n, s) => n + s.requests, 0))
+    expect(report.stages[0]!.paths.length).toBe(3)
   })
 
   it('writes a self-contained report.html with the data embedded and SVG charts', () => {
@@ -206,7 +220,7 @@ describe('aborting', () => {
     const report = JSON.parse(await readFile(join(dir, 'failing/report.json'), 'utf8')) as SpikeResult
     expect(report.ok).toBe(false)
     expect(report.aborted).toBe('threshold')
-    expect(report.abortReason).toMatch(/^warm\.errorRate 1 > 0\.01$/)
+    expect(report.abortReason).toMatch(/^warm\.errorRate 1 > 0\.01 \(second 1 of warm\)$/)
     // Only the first of five 1 s steps (or the start of the second) ran; the spike stage never started.
     expect(report.stages).toHaveLength(1)
     expect(report.stages[0]?.slices).toBeLessThanOrEqual(2)
@@ -276,7 +290,7 @@ describe('origin counts scraped from the admin port', () => {
         async originRequests () {
           scrapes++
           if (served === 0) now += 60_000
-          return served
+          return { total: served, byReason: { miss: served } }
         }
       },
       scenario: parseScenario(JSON.stringify({ requests: mix, stages: [{ name: 'only', duration: '500ms', connections: 2 }] }))
@@ -298,8 +312,9 @@ describe('origin counts scraped from the admin port', () => {
       target,
       metrics: {
         originRequests: async () => {
-          if (served === 0 || pendingAtProgress !== -1) return 0
-          return await new Promise<number>((resolve) => { hanging.push(() => { resolve(0) }) })
+          const zero = { total: 0, byReason: {} }
+          if (served === 0 || pendingAtProgress !== -1) return zero
+          return await new Promise<typeof zero>((resolve) => { hanging.push(() => { resolve(zero) }) })
         }
       },
       onProgress: () => {
@@ -311,7 +326,7 @@ describe('origin counts scraped from the admin port', () => {
       scenario: parseScenario(JSON.stringify({ requests: mix, stages: [{ name: 'failing', duration: '10s', connections: 2 }], thresholds: { errorRate: 0.01 } }))
     })
     expect(pendingAtProgress).toBeGreaterThanOrEqual(1)
-    expect(result).toMatchObject({ ok: false, aborted: 'threshold', abortReason: 'failing.errorRate 1 > 0.01' })
+    expect(result).toMatchObject({ ok: false, aborted: 'threshold', abortReason: 'failing.errorRate 1 > 0.01 (second 1 of failing)' })
     expect(result.stages.map((s) => [s.name, s.completed])).toEqual([['failing', false]])
   })
 })
@@ -346,16 +361,16 @@ describe('cli usage', () => {
   })
 
   it('compareReports marks stages present in only one report', () => {
-    const stage = { name: 'x', kind: 'connections' as const, connections: 1, ramp: false, plannedDurationMs: 1, durationMs: 1, slices: 1, completed: true, requests: 1, rps: 1, latencyMs: { p50: 1, p90: 1, p99: 1, p999: 1, max: 1 }, statuses: {}, cache: {}, errors: 0, errorRate: 0 }
-    const base = { ok: true, target: 't', startedAt: '', durationMs: 1, stagesPlanned: 1, thresholds: [], timeline: [] }
+    const stage = fakeStage({})
+    const base = fakeBase
     const lines = compareReports({ ...base, stages: [stage] }, { ...base, stages: [{ ...stage, name: 'y' }] })
     expect(lines).toContain('stage x (only in a)')
     expect(lines).toContain('stage y (only in b)')
   })
 
   it('compareReports keeps long figures in their columns (a histogram percentile has many decimals)', () => {
-    const stage = { name: 'x', kind: 'connections' as const, connections: 1, ramp: false, plannedDurationMs: 1, durationMs: 1, slices: 1, completed: true, requests: 1, rps: 1, latencyMs: { p50: 1, p90: 1, p99: 8.120116994196762, p999: 1, max: 1 }, statuses: {}, cache: {}, errors: 0, errorRate: 0 }
-    const base = { ok: true, target: 't', startedAt: '', durationMs: 1, stagesPlanned: 1, thresholds: [], timeline: [] }
+    const stage = fakeStage({ latencyMs: { p50: 1, p90: 1, p99: 8.120116994196762, p999: 1, max: 1 } })
+    const base = fakeBase
     const lines = compareReports({ ...base, stages: [stage] }, { ...base, stages: [{ ...stage, latencyMs: { ...stage.latencyMs, p99: 18.12011699419676 } }] })
     expect(lines.find((l) => l.includes('p99 ms'))).toMatch(/p99 ms\s+8\.12\s+18\.12\s+\+10 \(\+123\.2%\) worse/)
   })

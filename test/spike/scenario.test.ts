@@ -39,11 +39,33 @@ describe('parseScenario', () => {
     expect(parseScenario(text).stages.map((s) => s.name)).toEqual(['warm', 'spike', 'hold'])
   })
 
+  it('accepts the launch checklist scenario of docs/spike.md', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const text = await readFile(new URL('../../bench/scenarios/launch-checklist.json', import.meta.url), 'utf8')
+    const planned = planStages(parseScenario(text))
+    expect(planned.map((s) => [s.name, s.thresholds.maxOriginRps, s.thresholds.minHitRatio, s.abortGraceMs])).toEqual([
+      ['warm', 200, 0, 5000], ['spike', 40, 0.9, 10_000], ['steady', 40, 0.9, 5000]
+    ])
+    // docs/spike.md shows the same file, so the documented checklist is the tested one.
+    const doc = await readFile(new URL('../../docs/spike.md', import.meta.url), 'utf8')
+    const block = /### Launch checklist[^]*?```json\n([^]*?)```/.exec(doc)?.[1]
+    expect(JSON.parse(block ?? 'null')).toEqual(JSON.parse(text))
+  })
+
   it.each([
     ['invalid JSON', '{', '', /invalid JSON/],
     ['unknown top-level key', { ...base, stagez: [] }, 'stagez', /unknown key/],
     ['missing requests', { stages: base.stages }, 'requests', /is required/],
-    ['missing path', { ...base, requests: [{ weight: 1 }] }, 'requests[0].path', /is required/],
+    ['missing path', { ...base, requests: [{ weight: 1 }] }, 'requests[0]', /needs path or pathsFile/],
+    ['path and pathsFile', { ...base, requests: [{ path: '/', pathsFile: 'x.txt' }] }, 'requests[0]', /needs path or pathsFile \(one of them\)/],
+    ['two ranges in a template', { ...base, requests: [{ path: '/{1..2}/{1..3}' }] }, 'requests[0].path', /one \{first..last\} range/],
+    ['unknown pick', { ...base, requests: [{ path: '/{1..9}', pick: 'pareto' }] }, 'requests[0].pick', /must be one of "uniform", "zipf"/],
+    ['zipfExponent 0', { ...base, requests: [{ path: '/{1..9}', pick: 'zipf', zipfExponent: 0 }] }, 'requests[0].zipfExponent', /must be > 0/],
+    ['minHitRatio above 1', { ...base, thresholds: { minHitRatio: 1.5 } }, 'thresholds.minHitRatio', /must be <= 1/],
+    ['maxOriginRps negative', { ...base, thresholds: { maxOriginRps: -1 } }, 'thresholds.maxOriginRps', /must be >= 0/],
+    ['maxOriginRequests fractional', { ...base, stages: [{ ...base.stages[0], thresholds: { maxOriginRequests: 1.5 } }] }, 'stages[0].thresholds.maxOriginRequests', /must be integer/],
+    ['abortGrace not a duration', { ...base, thresholds: { abortGrace: '5' } }, 'thresholds.abortGrace', /must be a duration like/],
+    ['abortGrace over an hour', { ...base, stages: [{ ...base.stages[0], thresholds: { abortGrace: '61m' } }] }, 'stages[0].thresholds.abortGrace', /at most 1h/],
     ['relative path', { ...base, requests: [{ path: 'x' }] }, 'requests[0].path', /must start with "\/"/],
     ['zero weight', { ...base, requests: [{ path: '/' }, { path: '/a', weight: 0 }] }, 'requests[1].weight', /must be > 0/],
     ['unknown method', { ...base, requests: [{ path: '/', method: 'FETCH' }] }, 'requests[0].method', /must be one of/],
@@ -64,6 +86,25 @@ describe('parseScenario', () => {
     expect(err.keyPath).toBe(keyPath)
     expect(err.message).toMatch(reason)
     if (keyPath !== '') expect(err.message.startsWith(`${keyPath}: `)).toBe(true)
+  })
+})
+
+describe('pathsFile', () => {
+  it('reads the file through the reader, relative to the scenario', () => {
+    const s = parseScenario(JSON.stringify({ ...base, requests: [{ pathsFile: 'top.txt' }] }), (name) => {
+      expect(name).toBe('top.txt')
+      return '/a\n/b\n'
+    })
+    expect(s.requests[0]?.paths).toEqual(['/a', '/b'])
+  })
+
+  it('names the key and the line of a bad path, and an unreadable file', () => {
+    const bad = (): string => '/ok\nnot-a-path\n'
+    expect(() => parseScenario(JSON.stringify({ ...base, requests: [{ pathsFile: 'top.txt' }] }), bad))
+      .toThrow('requests[0].pathsFile: top.txt line 2: must start with "/"')
+    const missing = (): string => { throw Object.assign(new Error('nope'), { code: 'ENOENT' }) }
+    expect(() => parseScenario(JSON.stringify({ ...base, requests: [{ pathsFile: 'gone.txt' }] }), missing))
+      .toThrow('requests[0].pathsFile: cannot read gone.txt: ENOENT')
   })
 })
 
@@ -94,6 +135,16 @@ describe('planStages and planSlices', () => {
   it('merges stage thresholds over the scenario-wide ones, key by key', () => {
     expect(stages[0]?.thresholds).toEqual({ p99Ms: 100, errorRate: 0.01 })
     expect(stages[1]?.thresholds).toEqual({ p99Ms: 500, errorRate: 0.01 })
+  })
+
+  it('resolves abortGrace per stage, the stage\'s own over the scenario-wide one', () => {
+    const graced = planStages(parseScenario(JSON.stringify({
+      ...base,
+      thresholds: { abortGrace: '2s', maxOriginRps: 5 },
+      stages: [{ name: 'a', duration: '1s', connections: 1 }, { name: 'b', duration: '1s', connections: 1, thresholds: { abortGrace: '500ms' } }]
+    })))
+    expect(graced.map((s) => s.abortGraceMs)).toEqual([2000, 500])
+    expect(stages[0]?.abortGraceMs).toBe(0)
   })
 
   it('runs a ramp as 1 s steps ending at the target level', () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { makePicker } from '../../src/spike/run.js'
-import { cacheObject, errorRate, LatencyHistogram, makeTally, Recorder, recordResponse } from '../../src/spike/stats.js'
-import { evaluateThresholds } from '../../src/spike/thresholds.js'
-import { sumMetric } from '../../src/spike/metrics.js'
+import { makeMix, makePicker } from '../../src/spike/mix.js'
+import { cacheObject, errorRate, hitRatio, LatencyHistogram, makeTally, Recorder, recordResponse } from '../../src/spike/stats.js'
+import { describeThreshold, evaluateThresholds } from '../../src/spike/thresholds.js'
+import { makeGeneratorReport } from '../../src/spike/result.js'
+import { makeFleetMetrics, subtractCounts, sumMetric, sumMetricBy } from '../../src/spike/metrics.js'
 
 describe('LatencyHistogram', () => {
   it('gives percentiles within 1% of the exact values', () => {
@@ -54,14 +55,30 @@ describe('tallies', () => {
     expect(errorRate(makeTally())).toBe(0)
   })
 
-  it('buckets by second since the start and labels the stage', () => {
+  it('counts seconds from each stage\'s start, so no second mixes two stages', () => {
     const r = new Recorder(10_000)
-    r.beginStage('a')
-    r.response(10_100, 200, 1, 'HIT')
-    r.beginStage('b')
-    r.response(12_500, 200, 1, 'MISS')
-    r.error(12_600)
-    expect(r.seconds.map((s) => [s.t, s.stage, s.tally.responses, s.tally.errors])).toEqual([[0, 'a', 1, 0], [1, 'b', 0, 0], [2, 'b', 1, 1]])
+    r.beginStage('a', 10_000)
+    r.response(10_100, 0, 200, 1, 'HIT')
+    r.response(11_100, 0, 200, 1, 'HIT')
+    // Stage b starts 1.3 s into the run: its first second runs 1.3–2.3 s, its marker sits at 1.3 s.
+    r.beginStage('b', 11_300)
+    r.response(11_400, 1, 200, 1, 'MISS')
+    r.response(12_500, 1, 200, 1, 'MISS')
+    r.error(12_600, 1)
+    expect(r.seconds.map((s) => [s.t, s.stage, s.second, s.tally.responses, s.tally.errors])).toEqual([
+      [0, 'a', 0, 1, 0], [1, 'a', 1, 1, 0], [1.3, 'b', 0, 1, 0], [2.3, 'b', 1, 1, 1]
+    ])
+    expect([...r.stagePaths()].map(([label, t]) => [label, t.responses, t.errors])).toEqual([[1, 2, 1]])
+  })
+
+  it('hitRatio is (HIT + STALE) / responses', () => {
+    const t = makeTally()
+    recordResponse(t, 200, 1, 'HIT')
+    recordResponse(t, 200, 1, 'STALE')
+    recordResponse(t, 200, 1, 'MISS')
+    recordResponse(t, 200, 1, 'PASS')
+    expect(hitRatio(t)).toBe(0.5)
+    expect(hitRatio(makeTally())).toBeUndefined()
   })
 })
 
@@ -91,8 +108,58 @@ describe('evaluateThresholds', () => {
   })
 })
 
+describe('evaluateThresholds on the origin and the cache', () => {
+  const figures = { rps: 50, p99Ms: 1, p999Ms: 1, errorRate: 0, hitRatio: 0.8, originRequests: 120, originRps: 12 }
+
+  it('checks maxOriginRps, maxOriginRequests and minHitRatio', () => {
+    expect(evaluateThresholds('spike', { maxOriginRps: 10, maxOriginRequests: 200, minHitRatio: 0.9 }, figures, 'final').map((r) => [r.key, r.value, r.ok])).toEqual([
+      ['maxOriginRps', 12, false], ['maxOriginRequests', 120, true], ['minHitRatio', 0.8, false]
+    ])
+  })
+
+  it('skips an origin figure not yet known while live, and fails it at the end', () => {
+    const unknown = { rps: 50, p99Ms: 1, p999Ms: 1, errorRate: 0 }
+    expect(evaluateThresholds('s', { maxOriginRps: 10, minHitRatio: 0.5 }, unknown, 'live')).toEqual([])
+    const final = evaluateThresholds('s', { maxOriginRps: 10 }, unknown, 'final')
+    expect(final).toEqual([{ name: 's.maxOriginRps', stage: 's', key: 'maxOriginRps', limit: 10, value: null, ok: false }])
+    expect(describeThreshold(final[0]!)).toBe('s.maxOriginRps not measured: no origin figure from --admin')
+  })
+
+  it('names the second of a breach', () => {
+    const [r] = evaluateThresholds('spike', { minHitRatio: 0.9 }, figures, 'live')
+    expect(describeThreshold({ ...r!, stageSecond: 3, t: 7.2 })).toBe('spike.minHitRatio 0.8 < 0.9 (second 3 of spike)')
+  })
+})
+
+describe('origin counts by reason', () => {
+  const text = [
+    'corral_origin_requests_total{reason="miss"} 12',
+    'corral_origin_requests_total{reason="refresh"} 3',
+    'corral_origin_requests_total{reason="pass"} 1',
+    'corral_origin_requests_total_created{reason="miss"} 1700000000'
+  ].join('\n')
+
+  it('splits a counter by one label', () => {
+    expect(sumMetricBy(text, 'corral_origin_requests_total', 'reason')).toEqual({ miss: 12, refresh: 3, pass: 1 })
+    expect(subtractCounts({ total: 16, byReason: { miss: 12, refresh: 3, pass: 1 } }, { total: 10, byReason: { miss: 9, refresh: 1 } }))
+      .toEqual({ total: 6, byReason: { miss: 3, refresh: 2, pass: 1 } })
+  })
+
+  it('sums a fleet, and is unknown when one member does not answer', async () => {
+    const a = { originRequests: async () => ({ total: 5, byReason: { miss: 5 } }) }
+    const b = { originRequests: async () => ({ total: 2, byReason: { miss: 1, refresh: 1 } }) }
+    const down = { originRequests: async () => undefined }
+    expect(await makeFleetMetrics([a, b]).originRequests()).toEqual({ total: 7, byReason: { miss: 6, refresh: 1 } })
+    expect(await makeFleetMetrics([a, down]).originRequests()).toBeUndefined()
+  })
+})
+
 describe('makePicker', () => {
-  const requests = [{ path: '/', method: 'GET', weight: 40 }, { path: '/a', method: 'GET', weight: 30 }, { path: '/b', method: 'POST', weight: 30, body: 'x' }]
+  const requests = makeMix([
+    { path: '/', method: 'GET', weight: 40, pick: 'uniform', zipfExponent: 1 },
+    { path: '/a', method: 'GET', weight: 30, pick: 'uniform', zipfExponent: 1 },
+    { path: '/b', method: 'POST', weight: 30, body: 'x', pick: 'uniform', zipfExponent: 1 }
+  ])
 
   it('follows the weights and is the same for the same seed', () => {
     const pick = makePicker(requests, 7)
@@ -125,5 +192,17 @@ describe('sumMetric', () => {
     expect(sumMetric(text, 'corral_requests_total', 'cache="HIT"')).toBe(8)
     expect(sumMetric(text, 'corral_requests_total', 'cache="PASS"')).toBeUndefined()
     expect(sumMetric('corral_requests_total 5\n', 'corral_requests_total', 'cache="HIT"')).toBeUndefined()
+  })
+})
+
+describe('makeGeneratorReport', () => {
+  const second = (generatorBusy: number) => ({ t: 0, stage: 's', second: 0, tally: makeTally(), generatorBusy })
+
+  it('calls a stage saturated when half its seconds had the busiest load thread at 90% or more', () => {
+    expect(makeGeneratorReport([second(0.95), second(0.99), second(0.5), second(0.4)], 3_000_000, 4000))
+      .toEqual({ busy: 0.71, saturatedSeconds: 2, saturated: true, cpuCores: 0.75 })
+    // One busy second (connection setup, a GC) is not a saturated stage.
+    expect(makeGeneratorReport([second(0.95), second(0.3), second(0.2)], 0, 3000).saturated).toBe(false)
+    expect(makeGeneratorReport([], 0, 0)).toEqual({ busy: 0, saturatedSeconds: 0, saturated: false, cpuCores: 0 })
   })
 })
