@@ -9,7 +9,12 @@
  *   npm run bench:origins -- --smoke      2 s, 1 round
  */
 import { parseArgs } from 'node:util'
-import { load, median, metricSum, startCorral, stopAll, takeUnexpectedExits, treeCpuSeconds, type Corral, type LoadResult } from './lib.js'
+import { startCorral, stopAll, takeUnexpectedExits, type Corral } from './lib.js'
+import { load } from './loadgen/autocannon.js'
+import type { LoadResult } from './loadgen/types.js'
+import { median } from './rounds.js'
+import { metricSum } from './probes.js'
+import { treeCpuSeconds } from './proc.js'
 import { startOrigin, type BenchOrigin } from './origin.js'
 
 const { values } = parseArgs({ options: { smoke: { type: 'boolean', default: false } } })
