@@ -4,7 +4,7 @@ import memjs from 'memjs'
 import { systemClock, type Clock } from '../core/clock.js'
 import { CorralError } from '../core/errors.js'
 import { decodeRecord, encodeRecord, type MetaMemo } from './codec.js'
-import { NodeRing } from './ring.js'
+import { NodeRing, splitHostPort } from './ring.js'
 import type { CacheRecord, CacheStore, LeaseStore } from './types.js'
 
 export type SkipReason = 'too-large' | 'node-down'
@@ -298,14 +298,17 @@ export class MemcachedStore implements CacheStore, LeaseStore {
   }
 
   #newClient (address: string): memjs.Client {
-    const client = memjs.Client.create(address, {
+    const options = {
       retries: 0,
       failover: false,
       timeout: this.#clientSeconds,
       conntimeout: this.#clientSeconds,
       keepAlive: true,
       logger: silentLogger
-    })
+    }
+    // Built from the ring's own parse, not memjs.Client.create's, which splits `[::1]:11211` on every colon.
+    const { host, port } = splitHostPort(address) as { host: string, port: number }
+    const client = new memjs.Client([new memjs.Server(host, port, undefined, undefined, options)], options)
     batchWrites(client)
     return client
   }
