@@ -30,7 +30,8 @@ import { CACHE_STATUS, deliverEntry, deliverHit, deliverNotModified, deliverShed
 import { dropConnectionListed, makeOriginRequestHeaders } from './core/headers.js'
 import { ConfigError, errorCode, type CorralError } from './core/errors.js'
 import { tokenMatches } from './ops/admin-token.js'
-import { Trace, TRACE, formatTrace, type TraceSink } from './core/trace.js'
+import { Trace, TRACE, extraHeaders, type TraceSink } from './core/trace.js'
+import { takeRequestId } from './core/request-id.js'
 import type { Exchange } from './exchange.js'
 import { Coalescer } from './coalesce/miss.js'
 import { writeAccessLine } from './core/log.js'
@@ -42,6 +43,8 @@ export interface PipelineSettings {
   readonly maxObjectBytes: number
   readonly hitForPassMs: number
   readonly accessLog: boolean
+  /** Take or make each request's X-Request-Id (core/request-id.ts): on with the access line that shows it. */
+  readonly requestIds: boolean
   readonly routes: RouteTable
   readonly flags: Flags
   /** admin.token: a request carrying it in X-Corral-Debug gets its trace. Undefined: nothing is revealed. */
@@ -176,6 +179,7 @@ export class Pipeline implements TraceSink {
     }
     const { route } = target
     if (req.headers.connection !== undefined) dropConnectionListed(req.headers)
+    if (settings.requestIds) trace.requestId = takeRequestId(req.headers)
     if (req.headers['x-corral-debug'] !== undefined && settings.debugToken !== undefined) {
       trace.debug = tokenMatches(settings.debugToken, String(req.headers['x-corral-debug']))
     }
@@ -308,7 +312,7 @@ export class Pipeline implements TraceSink {
     }
     trace.xCache = 'HIT'
     trace.bytes = ex.isHead ? 0 : entry.body.length
-    deliverHit(ex.res, entry, now, ex.isHead)
+    deliverHit(ex.res, entry, now, ex.isHead, trace.requestId)
     limitSendStall(ex.res, this.#deps.origin.timeoutMs)
   }
 
@@ -316,7 +320,7 @@ export class Pipeline implements TraceSink {
     const { trace, req } = ex
     trace.xCache = xCache
     trace.bytes = ex.isHead ? 0 : entry.body.length
-    const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
+    const extra = extraHeaders(trace)
     const { headers } = req
     if ((headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) &&
       isNotModifiedForClient(entry, headers['if-none-match'], headers['if-modified-since'])) {
@@ -331,7 +335,7 @@ export class Pipeline implements TraceSink {
     trace.xCache = xCache
     const length = result.response.headers['content-length']
     trace.bytes = typeof length === 'string' ? Number(length) : 0
-    const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
+    const extra = extraHeaders(trace)
     streamResponse(ex.res, result.response, result.head, xCache, cacheStatus, ex.isHead, extra)
       .catch((err: unknown) => this.#fail(ex, err))
   }
@@ -352,7 +356,7 @@ export class Pipeline implements TraceSink {
     ex.trace.xCache = 'MISS'
     ex.trace.error = error.code
     this.#deps.logger.warn({ url: ex.url, code: error.code, cause: (error.cause as Error | undefined)?.message }, error.message)
-    deliverText(ex.res, error.status, `${error.message}\n`, 'MISS', CACHE_STATUS.error)
+    ex.trace.bytes = deliverText(ex.res, error.status, `${error.message}\n`, 'MISS', CACHE_STATUS.error, extraHeaders(ex.trace) ?? undefined)
   }
 
   /** Stream through without touching the cache. */
@@ -375,7 +379,7 @@ export class Pipeline implements TraceSink {
         this.#deps.metrics.originErrors.labels(trace.error).inc()
         if (trace.error === 'CORRAL_ERR_ORIGIN_BUSY') return this.#shed(ex.res, trace, ex.route, 'origin-saturated', ex.isHead)
         this.#deps.logger.warn({ url: ex.url, code: trace.error }, error.message)
-        deliverText(ex.res, error.status ?? 502, `${error.message}\n`, 'PASS', CACHE_STATUS.error)
+        trace.bytes = deliverText(ex.res, error.status ?? 502, `${error.message}\n`, 'PASS', CACHE_STATUS.error, extraHeaders(trace) ?? undefined)
       })
   }
 
@@ -397,7 +401,7 @@ export class Pipeline implements TraceSink {
     trace.xCache = 'SHED'
     trace.shed = reason
     this.#deps.metrics.sheds.labels(reason, route.match).inc()
-    deliverShed(res, route.answer, reason, isHead, trace.debug ? ['x-corral-trace', formatTrace(trace)] : null)
+    trace.bytes = deliverShed(res, route.answer, reason, isHead, extraHeaders(trace))
     limitSendStall(res, this.#deps.origin.timeoutMs)
   }
 
@@ -449,7 +453,7 @@ export class Pipeline implements TraceSink {
 
   #badRequest (res: ServerResponse, trace: Trace): void {
     trace.error = 'CORRAL_ERR_BAD_REQUEST'
-    deliverText(res, 400, 'bad request\n', null, null, ['connection', 'close'])
+    trace.bytes = deliverText(res, 400, 'bad request\n', null, null, ['connection', 'close'])
   }
 
   #health (res: ServerResponse): void {
@@ -463,7 +467,7 @@ export class Pipeline implements TraceSink {
   #failed (res: ServerResponse, trace: Trace, url: string | undefined, err: unknown): void {
     this.#deps.logger.error({ err, url }, 'internal error')
     trace.error = errorCode(err)
-    deliverText(res, 500, 'internal error\n', 'MISS', null)
+    trace.bytes = deliverText(res, 500, 'internal error\n', 'MISS', null, extraHeaders(trace) ?? undefined)
   }
 
   /** One access line and the request metrics, when the response is done (or the client left). */
@@ -471,7 +475,7 @@ export class Pipeline implements TraceSink {
     const ms = performance.now() - trace.start
     const xCache = trace.xCache ?? 'ERROR'
     const { metrics } = this.#deps
-    metrics.requests.record(xCache, ms / 1000)
+    metrics.requests.record(xCache, ms / 1000, res.statusCode)
     if (this.#settings.accessLog) writeAccessLine(this.#deps.logger, trace, res, ms, this.#settings.flags.trace)
   }
 }
