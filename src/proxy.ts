@@ -221,7 +221,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     metrics.configReloads.labels('applied').inc()
     logger.info({ version: next.version, previous: prev.version, flags, changes }, 'config applied')
     for (const change of flags) logger.info(change, 'flag changed')
-    if (logger.isLevelEnabled('debug')) logger.debug({ version: next.version, store: cache === before ? 'kept' : 'replaced', fleet: cache.fleet === before.fleet ? 'kept' : 'replaced' }, 'reload decisions')
+    if (logger.isLevelEnabled('debug')) logger.debug({ version: next.version, store: cache.store === before.store ? 'kept' : 'replaced', fleet: cache.fleet === before.fleet ? 'kept' : 'replaced' }, 'reload decisions')
     const needRestart = changes.filter((c) => RESTART_KEYS.test(c.key)).map((c) => c.key)
     if (needRestart.length > 0) logger.warn({ keys: needRestart }, 'these keys take effect on restart only')
   }

@@ -1,5 +1,5 @@
 /** Issue 16 item 1: the CLI's help, version and one-line errors, through the real bin (tsx). */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -95,5 +95,31 @@ describe('corral serve and check fail in one line', () => {
       `${path}: 2 problems`,
       ''
     ].join('\n'))
+  })
+})
+
+describe('corral serve --log-format pretty', () => {
+  it('writes one human line per event through pino-pretty instead of JSON', async () => {
+    const path = configFile('pretty.json', { origin: { url: 'http://127.0.0.1:9' }, listen: { port: 0 }, admin: { port: 0 } })
+    const child = spawn(process.execPath, ['--no-memory-reducer', '--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', path, '--log-format', 'pretty'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    try {
+      await expect.poll(() => output, { timeout: 15_000 }).toMatch(/stopped|listening/)
+    } finally {
+      child.kill('SIGTERM')
+    }
+    expect(await exited).toBe(0)
+    expect(output).toMatch(/INFO.*listening/)
+    expect(output).toMatch(/INFO.*stopped/)
+    expect(output.split('\n').filter((l) => l.startsWith('{'))).toEqual([])
+  })
+
+  it('refuses another format in one line', async () => {
+    const run = await corral('serve', '--log-format', 'text')
+    expect(run.code).toBe(2)
+    expect(run.stderr).toBe('corral serve: --log-format must be json or pretty (got "text")\n')
   })
 })
