@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http'
 import type { StoredEntry } from './core/entry.js'
 import type { Exchange } from './exchange.js'
 import type { OriginResponse } from './origin/fetch.js'
-import { formatTrace } from './core/trace.js'
+import { extraHeaders } from './core/trace.js'
 import { isNotModifiedForClient } from './policy/revalidate.js'
 import { streamResponse } from './pass.js'
 import type { XCache } from './core/metrics.js'
@@ -26,7 +26,7 @@ export function serveHit (ex: Exchange, entry: StoredEntry, now: number, stallMs
   }
   trace.xCache = 'HIT'
   trace.bytes = ex.isHead ? 0 : entry.body.length
-  deliverHit(ex.res, entry, now, ex.isHead)
+  deliverHit(ex.res, entry, now, ex.isHead, trace.requestId)
   limitSendStall(ex.res, stallMs)
 }
 
@@ -35,7 +35,7 @@ export function serveEntry (ex: Exchange, entry: StoredEntry, now: number, xCach
   const { trace, req } = ex
   trace.xCache = xCache
   trace.bytes = ex.isHead ? 0 : entry.body.length
-  const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
+  const extra = extraHeaders(trace)
   const { headers } = req
   if ((headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) &&
     isNotModifiedForClient(entry, headers['if-none-match'], headers['if-modified-since'])) {
@@ -53,7 +53,7 @@ export async function relayResponse (
   trace.xCache = xCache
   const length = response.headers['content-length']
   trace.bytes = typeof length === 'string' ? Number(length) : 0
-  const extra = trace.debug ? ['x-corral-trace', formatTrace(trace)] : null
+  const extra = extraHeaders(trace)
   await streamResponse(ex.res, response, head, xCache, cacheStatus, ex.isHead, extra)
 }
 
@@ -79,7 +79,7 @@ let lastMemo: HitHeaders | undefined
  * A fresh hit. Age and ttl change once a second, so the header list is built once per entry per second and reused
  * (node:http only reads it): building it was a measurable part of a hit (--cpu-prof, bench section 1).
  */
-export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number, head: boolean): void {
+export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number, head: boolean, requestId: string | null): void {
   const age = ageSeconds(entry, now)
   const ttl = ttlSeconds(entry, now)
   let memo = lastHeaders === entry.headers ? lastMemo : HIT_HEADERS.get(entry.headers)
@@ -89,7 +89,8 @@ export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number
   }
   lastHeaders = entry.headers
   lastMemo = memo
-  res.writeHead(entry.status, memo.headers)
+  // The request id is the one per-request header: one copy of the list, and only while ids are on.
+  res.writeHead(entry.status, requestId === null ? memo.headers : memo.headers.concat('x-request-id', requestId))
   if (head) res.end()
   else res.end(entry.body)
 }
@@ -138,26 +139,29 @@ export function deliverNotModified (
   res.end()
 }
 
-/** A short text answer corral makes itself (errors, health, shed). */
-export function deliverText (res: ServerResponse, status: number, body: string, xCache: XCache | null, cacheStatus: string | null, extra: readonly string[] = []): void {
+/** A short text answer corral makes itself (errors, health, shed); returns the body bytes sent (the access line's). */
+export function deliverText (res: ServerResponse, status: number, body: string, xCache: XCache | null, cacheStatus: string | null, extra: readonly string[] = []): number {
   if (res.headersSent) {
     res.destroy()
-    return
+    return 0
   }
   const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store']
   if (xCache !== null) headers.push('x-cache', xCache)
   if (cacheStatus !== null) headers.push('cache-status', cacheStatus)
   for (const h of extra) headers.push(h)
   res.writeHead(status, headers)
-  res.end(res.req.method === 'HEAD' ? undefined : body)
+  const head = res.req.method === 'HEAD'
+  res.end(head ? undefined : body)
+  return head ? 0 : Buffer.byteLength(body)
 }
 
-/** A shed answer: the route's ready-made status, headers (X-Cache: SHED among them) and body. */
-export function deliverShed (res: ServerResponse, answer: ShedAnswer, reason: ShedReason, head: boolean, extra: readonly string[] | null): void {
+/** A shed answer: the route's ready-made status, headers (X-Cache: SHED among them) and body; returns the body bytes sent. */
+export function deliverShed (res: ServerResponse, answer: ShedAnswer, reason: ShedReason, head: boolean, extra: readonly string[] | null): number {
   const headers = answer.headers.concat('cache-status', SHED_STATUS[reason])
   if (extra !== null) for (const h of extra) headers.push(h)
   res.writeHead(answer.status, headers)
   res.end(head ? undefined : answer.body)
+  return head ? 0 : answer.body.length
 }
 
 const SHED_STATUS: { readonly [R in ShedReason]: string } = {

@@ -34,6 +34,8 @@ export interface PipelineSettings {
   readonly debugToken: string | undefined
   /** In-process waiters' deadline (origin.timeoutMs, plus the fleet's wait with memcached). */
   readonly waitTimeoutMs: number
+  /** Take or make each request's X-Request-Id (core/request-id.ts): on with the access line that shows it. */
+  readonly requestIds: boolean
 }
 
 export interface PipelineDeps {

@@ -34,7 +34,8 @@ import { CACHE_STATUS, deliverShed, deliverText, limitSendStall, relayResponse, 
 import { dropConnectionListed, makeOriginHeaders } from './core/headers.js'
 import { errorCode, type CorralError } from './core/errors.js'
 import { tokenMatches } from './ops/admin-token.js'
-import { Trace, TRACE, formatTrace, type TraceSink } from './core/trace.js'
+import { Trace, TRACE, extraHeaders, type TraceSink } from './core/trace.js'
+import { takeRequestId } from './core/request-id.js'
 import { makeFillRequest, type Exchange, type PipelineCache, type PipelineDeps, type PipelineSettings, type ResolvedTarget } from './exchange.js'
 import { markStale, purge, purgeKeyOf, type InvalidateContext } from './invalidate.js'
 
@@ -128,18 +129,21 @@ export class Pipeline implements TraceSink {
       if (pathOf(rawUrl) === HEALTH_PATH) {
         // Load balancer probes are neither logged nor counted: they would drown the access log.
         trace.done = true
-        return deliverText(res, this.draining ? 503 : 200, this.draining ? 'draining\n' : 'ok\n', null, null)
+        deliverText(res, this.draining ? 503 : 200, this.draining ? 'draining\n' : 'ok\n', null, null)
+        return
       }
       const resolved = resolveTarget(rawUrl, host, settings.keyOptions, this.#hosts)
       if (resolved === null) {
         trace.error = 'CORRAL_ERR_BAD_REQUEST'
-        return deliverText(res, 400, 'bad request\n', null, null, ['connection', 'close'])
+        trace.bytes = deliverText(res, 400, 'bad request\n', null, null, ['connection', 'close'])
+        return
       }
       target = { ...resolved, rawUrl, host, settings, route: matchRoute(settings.routes, resolved.path, resolved.keyHost) }
       this.#lastTarget = target
     }
     const { route } = target
     if (req.headers.connection !== undefined) dropConnectionListed(req.headers)
+    if (settings.requestIds) trace.requestId = takeRequestId(req.headers)
     if (req.headers['x-corral-debug'] !== undefined && settings.debugToken !== undefined) {
       trace.debug = tokenMatches(settings.debugToken, String(req.headers['x-corral-debug']))
     }
@@ -250,7 +254,7 @@ export class Pipeline implements TraceSink {
         ex.trace.xCache = xCache
         ex.trace.error = failure.code
         this.#deps.logger.warn({ url: ex.target.forwardUrl, code: failure.code, cause: (failure.cause as Error | undefined)?.message }, failure.message)
-        return deliverText(ex.res, failure.status, `${failure.message}\n`, xCache, CACHE_STATUS.error)
+        ex.trace.bytes = deliverText(ex.res, failure.status, `${failure.message}\n`, xCache, CACHE_STATUS.error, extraHeaders(ex.trace) ?? undefined)
       }
     }
   }
@@ -301,7 +305,7 @@ export class Pipeline implements TraceSink {
     trace.xCache = 'SHED'
     trace.shed = reason
     this.#deps.metrics.sheds.labels(reason, route.match).inc()
-    deliverShed(res, route.answer, reason, isHead, trace.debug ? ['x-corral-trace', formatTrace(trace)] : null)
+    trace.bytes = deliverShed(res, route.answer, reason, isHead, extraHeaders(trace))
     limitSendStall(res, this.#deps.origin.timeoutMs)
   }
 
@@ -328,7 +332,7 @@ export class Pipeline implements TraceSink {
   #failed (res: ServerResponse, trace: Trace, url: string | undefined, err: unknown): void {
     this.#deps.logger.error({ err, url }, 'internal error')
     trace.error = errorCode(err)
-    deliverText(res, 500, 'internal error\n', 'MISS', null)
+    trace.bytes = deliverText(res, 500, 'internal error\n', 'MISS', null, extraHeaders(trace) ?? undefined)
   }
 
   /** One access line and the request metrics, when the response is done (or the client left). */
@@ -336,7 +340,7 @@ export class Pipeline implements TraceSink {
     const ms = performance.now() - trace.start
     const xCache = trace.xCache ?? 'ERROR'
     const { metrics } = this.#deps
-    metrics.requests.record(xCache, ms / 1000)
+    metrics.requests.record(xCache, ms / 1000, res.statusCode)
     if (this.#settings.accessLog) writeAccessLine(this.#deps.logger, trace, res, ms, this.#settings.flags.trace)
   }
 }

@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http'
 import { isDeepStrictEqual } from 'node:util'
-import type { Config } from './config/types.js'
+import type { Config, LogFormat } from './config/types.js'
 import { assertAdminTokenForBoundHost, type LoadedConfig } from './config/load.js'
 import type { CacheStore } from './store/types.js'
 import { MemoryStore } from './store/memory.js'
@@ -22,8 +22,8 @@ import { makeFillHeaderRules } from './core/headers.js'
 import { compileRoutes } from './shed.js'
 import { diffConfig, diffFlags, flagsRecord, resolveFlags } from './config/flags.js'
 import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch.js'
-import { drainServer, listenOn, makeServer } from './receive.js'
-import { makeAdminServer, type FlagsReport } from './ops/admin.js'
+import { drainServer, holdBeforeDrain, listenOn, makeServer } from './receive.js'
+import { isoRejected, makeAdminServer, type FlagsReport } from './ops/admin.js'
 
 export interface ProxyOptions {
   readonly logger?: Logger
@@ -34,6 +34,8 @@ export interface ProxyOptions {
   readonly configPath?: string
   /** false: no admin listener (cluster workers; the primary runs it). */
   readonly admin?: boolean
+  /** `corral serve --log-format`, over log.format. */
+  readonly logFormat?: LogFormat
 }
 
 export interface Proxy {
@@ -46,8 +48,11 @@ export interface Proxy {
   apply (next: LoadedConfig): void
   /** Re-read the config file now (SIGHUP). */
   reload (): void
-  /** SIGTERM: health turns 503, stop accepting, finish in-flight requests, close. */
-  close (graceMs?: number): Promise<void>
+  /**
+   * SIGTERM: health turns 503 (for `drainDelayMs` while still serving), stop accepting, finish in-flight requests
+   * (bounded by `graceMs`), close.
+   */
+  close (graceMs?: number, drainDelayMs?: number): Promise<void>
 }
 
 /** Keys whose new value is only read at start. */
@@ -68,6 +73,7 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache): Pipel
     fillHeaders: makeFillHeaderRules(config.cache.forwardRequestHeaders),
     hitForPassMs: config.cache.hitForPassSeconds * 1000,
     accessLog: config.log.access,
+    requestIds: config.log.access,
     routes: compileRoutes(loaded),
     flags: resolveFlags(config),
     debugToken: config.admin.token,
@@ -113,11 +119,11 @@ export function makeCache (config: Config, metrics: Metrics, logger: Logger, clo
     onNodeUp: (server, downMs) => { logger.info({ server, downMs }, 'memcached node back up') }
   })
   const store = new TieredStore({ l1: { maxBytes: memory.maxBytes, maxTtlMs: memory.maxTtlSeconds * 1000 }, l2, clock })
-  return { store, fleet: makeFleet(config, l2, metrics), l2 }
+  return { store, fleet: makeFleet(config, l2, metrics, logger), l2 }
 }
 
 /** Fleet leases on `l2`: rebuilt alone when only origin.timeoutMs or leaseTtlMs change, keeping the store (and L1). */
-function makeFleet (config: Config, l2: MemcachedStore, metrics: Metrics): FleetLease {
+function makeFleet (config: Config, l2: MemcachedStore, metrics: Metrics, logger: Logger): FleetLease {
   const leaseTtlMs = config.cache.memcached.leaseTtlMs ?? config.origin.timeoutMs
   return new FleetLease({
     leases: l2,
@@ -127,7 +133,10 @@ function makeFleet (config: Config, l2: MemcachedStore, metrics: Metrics): Fleet
     // longer, store/memcached.ts rounds up), then a takeover's own fetch.
     waitMs: leaseTtlMs + 1000 + config.origin.timeoutMs,
     now: systemClock.now,
-    onLease: (result) => metrics.leases.labels(result).inc()
+    onLease: (result, key) => {
+      metrics.leases.labels(result).inc()
+      if (logger.isLevelEnabled('debug')) logger.debug({ key, result }, 'fleet lease')
+    }
   })
 }
 
@@ -180,7 +189,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   let loaded = initial
   let loadedAt = Date.now()
   const config = initial.config
-  const logger = options.logger ?? makeLogger(config.log.level)
+  const logger = options.logger ?? makeLogger(config.log.level, undefined, options.logFormat ?? config.log.format)
   const clock = options.clock ?? systemClock
   const metrics = new Metrics()
   let cache: BuiltCache = options.store !== undefined ? { store: options.store, fleet: null, l2: null } : makeCache(config, metrics, logger, clock)
@@ -197,6 +206,8 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   metrics.sources.originInFlight = () => limiter.inFlight
   metrics.sources.memcachedNodes = () => cache.l2?.nodeStates() ?? []
   metrics.sources.originServers = () => Object.entries(origin.report()).flatMap(([group, servers]) => servers.map((s) => [group, s.url, s.state === 'up'] as const))
+  metrics.sources.flags = () => settings.flags.switches
+  metrics.sources.config = () => ({ version: loaded.version, loadedAt, rejected: watcher?.status().rejected != null })
   let watcher: ConfigWatcher | null = null
 
   const apply = (next: LoadedConfig): void => {
@@ -206,6 +217,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     assertAdminTokenForBoundHost(config.admin.host, next.config)
     const prev = loaded
     const prevFlags = settings.flags
+    const before = cache
     if (options.store === undefined && !isDeepStrictEqual(storeShape(prev.config), storeShape(next.config))) {
       const old = cache
       cache = makeCache(next.config, metrics, logger, clock)
@@ -214,7 +226,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       setTimeout(() => { old.store.close().catch(() => {}) }, retiredCacheCloseDelayMs(old)).unref()
     } else if (cache.l2 !== null && !isDeepStrictEqual(fleetShape(prev.config), fleetShape(next.config))) {
       // Same store, same L1: only the lease's timings change. Requests already waiting finish on the old lease.
-      cache = { store: cache.store, fleet: makeFleet(next.config, cache.l2, metrics), l2: cache.l2 }
+      cache = { store: cache.store, fleet: makeFleet(next.config, cache.l2, metrics, logger), l2: cache.l2 }
       pipeline.useCache(cache)
     }
     settings = makeSettings(next, cache)
@@ -230,6 +242,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     metrics.configReloads.labels('applied').inc()
     logger.info({ version: next.version, previous: prev.version, flags, changes }, 'config applied')
     for (const change of flags) logger.info(change, 'flag changed')
+    if (logger.isLevelEnabled('debug')) logger.debug({ version: next.version, store: cache.store === before.store ? 'kept' : 'replaced', fleet: cache.fleet === before.fleet ? 'kept' : 'replaced' }, 'reload decisions')
     const needRestart = changes.filter((c) => RESTART_KEYS.test(c.key)).map((c) => c.key)
     if (needRestart.length > 0) logger.warn({ keys: needRestart }, 'these keys take effect on restart only')
   }
@@ -238,7 +251,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     version: loaded.version,
     loadedAt: new Date(loadedAt).toISOString(),
     file: options.configPath ?? null,
-    rejected: watcher?.status().rejected ?? null,
+    rejected: isoRejected(watcher?.status().rejected ?? null),
     flags: flagsRecord(settings.flags),
     routes: settings.routes.routes.map((r) => ({ match: r.match, priority: r.priority, flag: r.flag })),
     origin: { inFlight: limiter.inFlight, queued: limiter.queued, limit: Number.isFinite(limiter.limit) ? limiter.limit : null },
@@ -285,10 +298,12 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     reload () {
       watcher?.reload()
     },
-    async close (graceMs = 10_000) {
+    async close (graceMs = 10_000, drainDelayMs = 0) {
       if (pipeline.draining) return
       pipeline.draining = true
       watcher?.close()
+      // Health says 503 from here on, while requests are still served: a balancer needs a few probes to notice.
+      await holdBeforeDrain(drainDelayMs, logger)
       await drainServer(server, graceMs)
       if (admin !== null) await drainServer(admin, 100)
       await origin.close()

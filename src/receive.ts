@@ -132,3 +132,14 @@ export async function drainServer (server: Server, graceMs: number): Promise<voi
   clearInterval(sweep)
   clearTimeout(timer)
 }
+
+/**
+ * listen.drainDelayMs: after SIGTERM, keep the listener open and serving for `delayMs` while the health path answers
+ * 503 (pipeline.draining), so a load balancer sees the 503 and takes the instance out before it refuses connections.
+ * The timer is not unref'd: the process must stay for it even when no request keeps it busy.
+ */
+export async function holdBeforeDrain (delayMs: number, logger: Logger): Promise<void> {
+  if (delayMs <= 0) return
+  logger.info({ drainDelayMs: delayMs }, 'health answers 503; still serving until the drain delay ends')
+  await new Promise<void>((resolve) => setTimeout(resolve, delayMs))
+}

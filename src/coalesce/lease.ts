@@ -29,7 +29,7 @@ export interface FleetLeaseOptions {
   /** How long a follower waits for someone's fill, in total, before giving up (longer than the lease). */
   readonly waitMs: number
   readonly now: () => number
-  readonly onLease?: (result: NonNullable<LeaseStep>) => void
+  readonly onLease?: (result: NonNullable<LeaseStep>, key: string) => void
 }
 
 const FIRST_POLL_MS = 10
@@ -56,7 +56,7 @@ export class FleetLease {
     const o = this.#o
     const note = (step: NonNullable<LeaseStep>): void => {
       if (trace !== null) trace.lease = step
-      o.onLease?.(step)
+      o.onLease?.(step, key)
     }
     const first = await o.leases.tryLease(key, o.leaseTtlMs)
     note(first)

@@ -1,6 +1,8 @@
 /** The config after validation and defaults (schema.json is the source of every default and description). */
 export type FlagValue = boolean | number
 export type FlagEntry = FlagValue | { value: FlagValue, note?: string }
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+export type LogFormat = 'json' | 'pretty'
 export type Priority = 'critical' | 'normal' | 'sheddable'
 
 export interface WhenShedConfig {
@@ -41,8 +43,9 @@ export interface HealthConfig {
 }
 
 export interface Config {
-  listen: { host: string, port: number, requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number }
-  admin: { host: string, port: number, token?: string }
+  listen: { host: string, port: number, requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number, drainDelayMs: number }
+  /** `token` is the one in force: CORRAL_ADMIN_TOKEN, else the tokenFile's contents, else the file's own (load.ts). */
+  admin: { host: string, port: number, token?: string, tokenFile?: string }
   origin: {
     url?: string
     servers?: ServerConfig[]
@@ -79,5 +82,5 @@ export interface Config {
   workers: number | 'auto'
   flags: Record<string, FlagEntry>
   routes: RouteConfig[]
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent', access: boolean }
+  log: { level: LogLevel, access: boolean, format: LogFormat }
 }

@@ -1,5 +1,6 @@
 /** Every metric corral exports, in one place (Prometheus text on the admin listener's /metrics). */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { VERSION } from './build-info.js'
 
 export type XCache = 'HIT' | 'MISS' | 'STALE' | 'PASS' | 'SHED' | 'REVALIDATED'
 export type RequestOutcome = XCache | 'ERROR'
@@ -7,24 +8,52 @@ export type RequestOutcome = XCache | 'ERROR'
 const OUTCOMES: readonly RequestOutcome[] = ['HIT', 'MISS', 'STALE', 'PASS', 'SHED', 'REVALIDATED', 'ERROR']
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
+/** Live values the scrape-time gauges read. */
+export interface MetricSources {
+  originInFlight: () => number
+  memoryCacheBytes: () => number
+  memoryCacheEntries: () => number
+  /** Each flag's name and value in force. */
+  flags: () => Iterable<readonly [string, boolean | number]>
+  /** The config in force: version, load time (epoch ms), and whether the file's latest edit was refused. */
+  config: () => { version: string, loadedAt: number, rejected: boolean }
+  /** Each memcached node as this process sees it. */
+  memcachedNodes: () => ReadonlyArray<{ readonly server: string, readonly up: boolean }>
+  /** Every origin server as [group, server URL, usable]. */
+  originServers: () => ReadonlyArray<readonly [string, string, boolean]>
+}
+
 interface MetricValue { value: number, labels: Record<string, string | number>, metricName?: string }
 
+/** Status codes a response can carry (node:http refuses others): one counter slot each, per outcome. */
+const MIN_STATUS = 100
+const STATUS_SLOTS = 500
+
 /**
- * Requests by outcome and their latency histogram, kept as plain numbers and turned into Prometheus values only
- * when scraped. prom-client's labelled Counter.inc + Histogram.observe cost about 2.5 µs per request (measured with
- * --cpu-prof on the L1 hit path), over a tenth of a whole hit; these cost a few array writes.
+ * Requests by outcome and client status code, and their latency histogram by outcome, kept as plain numbers and
+ * turned into Prometheus values only when scraped. prom-client's labelled Counter.inc + Histogram.observe cost about
+ * 2.5 µs per request (measured with --cpu-prof on the L1 hit path), over a tenth of a whole hit; these cost a few
+ * array writes (the status code is an index, not a label lookup).
  */
 export class RequestStats {
   readonly #counts = new Float64Array(OUTCOMES.length)
+  /** Per outcome, a slot per status code 100-599. */
+  readonly #byStatus = new Float64Array(OUTCOMES.length * STATUS_SLOTS)
   /** Per outcome: one cumulative-free count per bucket plus +Inf, then sum. */
   readonly #buckets = OUTCOMES.map(() => new Float64Array(DURATION_BUCKETS.length + 1))
   readonly #sums = new Float64Array(OUTCOMES.length)
   readonly #index = Object.fromEntries(OUTCOMES.map((outcome, i) => [outcome, i])) as Record<RequestOutcome, number>
 
-  record (outcome: RequestOutcome, seconds: number): void {
+  record (outcome: RequestOutcome, seconds: number, status: number): void {
     const i = this.#index[outcome]
     const counts = this.#counts
     counts[i] = (counts[i] as number) + 1
+    const slot = status - MIN_STATUS
+    if (slot >= 0 && slot < STATUS_SLOTS) {
+      const byStatus = this.#byStatus
+      const at = i * STATUS_SLOTS + slot
+      byStatus[at] = (byStatus[at] as number) + 1
+    }
     this.#sums[i] = (this.#sums[i] as number) + seconds
     const buckets = this.#buckets[i] as Float64Array
     let b = 0
@@ -36,20 +65,34 @@ export class RequestStats {
     return this.#counts[this.#index[outcome]] as number
   }
 
+  /** Requests of one outcome answered with `status`. */
+  countStatus (outcome: RequestOutcome, status: number): number {
+    return this.#byStatus[this.#index[outcome] * STATUS_SLOTS + status - MIN_STATUS] ?? 0
+  }
+
+  #requestValues (): MetricValue[] {
+    const values: MetricValue[] = []
+    const byStatus = this.#byStatus
+    OUTCOMES.forEach((cache, i) => {
+      if (this.#counts[i] === 0) return
+      for (let slot = 0; slot < STATUS_SLOTS; slot++) {
+        const value = byStatus[i * STATUS_SLOTS + slot] as number
+        if (value !== 0) values.push({ value, labels: { cache, code: slot + MIN_STATUS } })
+      }
+    })
+    return values
+  }
+
   /** prom-client's metric interface (what Registry.registerMetric and the cluster aggregator read). */
   requestsMetric (): unknown {
+    const name = 'corral_requests_total'
+    const help = 'Client requests by X-Cache outcome (ERROR: corral failed before choosing one) and the status code the client got'
     return {
-      name: 'corral_requests_total',
-      help: 'Client requests by X-Cache outcome (ERROR: corral failed before choosing one)',
+      name,
+      help,
       type: 'counter',
       aggregator: 'sum',
-      get: async () => ({
-        name: 'corral_requests_total',
-        help: 'Client requests by X-Cache outcome (ERROR: corral failed before choosing one)',
-        type: 'counter',
-        aggregator: 'sum',
-        values: OUTCOMES.flatMap((cache, i): MetricValue[] => this.#counts[i] === 0 ? [] : [{ value: this.#counts[i] as number, labels: { cache } }])
-      })
+      get: async () => ({ name, help, type: 'counter', aggregator: 'sum', values: this.#requestValues() })
     }
   }
 
@@ -100,14 +143,20 @@ export class Metrics {
   readonly memoryCacheBytes: Gauge
   readonly memoryCacheEntries: Gauge
   readonly memcachedUp: Gauge<'server'>
-  /** What the gauges report; the proxy points these at its live cache and limiter. */
-  readonly sources = {
+  readonly buildInfo: Gauge<'version' | 'node'>
+  readonly flag: Gauge<'name'>
+  readonly configInfo: Gauge<'version'>
+  readonly configLoaded: Gauge
+  readonly configLastReloadSuccessful: Gauge
+  /** What the gauges report; the proxy points these at its live cache, limiter, flags, config and servers. */
+  readonly sources: MetricSources = {
     originInFlight: () => 0,
     memoryCacheBytes: () => 0,
     memoryCacheEntries: () => 0,
-    memcachedNodes: (): ReadonlyArray<{ readonly server: string, readonly up: boolean }> => [],
-    /** Every origin server as [group, server URL, usable]. */
-    originServers: (): ReadonlyArray<readonly [string, string, boolean]> => []
+    flags: () => [],
+    config: () => ({ version: '', loadedAt: 0, rejected: false }),
+    memcachedNodes: () => [],
+    originServers: () => []
   }
 
   constructor () {
@@ -160,5 +209,47 @@ export class Metrics {
         for (const node of sources.memcachedNodes()) this.labels(node.server).set(node.up ? 1 : 0)
       }
     })
+    // A cluster's workers report the same build, flags and config: the aggregate is one worker's, not their sum.
+    this.buildInfo = new Gauge({ name: 'corral_build_info', help: 'Always 1; the labels say which corral and which node run', labelNames: ['version', 'node'], aggregator: 'first', registers })
+    this.buildInfo.labels(VERSION, process.versions.node).set(1)
+    this.flag = new Gauge({
+      name: 'corral_flag',
+      help: 'Each flag\'s value in force (true 1, false 0, numbers as they are)',
+      labelNames: ['name'],
+      aggregator: 'first',
+      registers,
+      collect () {
+        this.reset()
+        for (const [name, value] of sources.flags()) this.labels(name).set(typeof value === 'boolean' ? Number(value) : value)
+      }
+    })
+    this.configInfo = new Gauge({
+      name: 'corral_config_info',
+      help: 'Always 1; the label is the version (hash of the effective config) in force, as /flags shows it',
+      labelNames: ['version'],
+      aggregator: 'first',
+      registers,
+      collect () {
+        this.reset()
+        this.labels(sources.config().version).set(1)
+      }
+    })
+    this.configLoaded = new Gauge({
+      name: 'corral_config_last_reload_timestamp_seconds',
+      help: 'When the config in force was loaded (start or the last applied edit), Unix seconds',
+      aggregator: 'max',
+      registers,
+      collect () { this.set(sources.config().loadedAt / 1000) }
+    })
+    this.configLastReloadSuccessful = new Gauge({
+      name: 'corral_config_last_reload_successful',
+      help: '1 when the file on disk is the config in force, 0 while its latest edit is refused (the last good config serves)',
+      aggregator: 'min',
+      registers,
+      collect () { this.set(sources.config().rejected ? 0 : 1) }
+    })
+    // process_cpu_seconds_total, process_resident_memory_bytes, nodejs_eventloop_lag_*, nodejs_gc_duration_seconds, …:
+    // sampled by timers and a GC observer, read on scrape; nothing runs per request.
+    collectDefaultMetrics({ register: this.registry })
   }
 }

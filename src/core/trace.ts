@@ -29,6 +29,8 @@ export class Trace {
   originMs = 0
   bytes = 0
   error: string | null = null
+  /** X-Request-Id (core/request-id.ts); null while access lines are off. */
+  requestId: string | null = null
   /** The client proved it holds the admin token: answer with the trace header. */
   debug = false
   done = false
@@ -52,4 +54,13 @@ export function formatTrace (trace: Trace): string {
     `elapsed=${(performance.now() - trace.start).toFixed(2)}ms`
   ]
   return parts.join('; ')
+}
+
+/**
+ * Headers corral adds to a response for this request, beyond the cache's own: X-Request-Id when ids are on, the
+ * X-Corral-Trace answer for a client that showed the admin token. Null (nothing to add, nothing allocated) otherwise.
+ */
+export function extraHeaders (trace: Trace): string[] | null {
+  if (trace.debug) return trace.requestId === null ? ['x-corral-trace', formatTrace(trace)] : ['x-request-id', trace.requestId, 'x-corral-trace', formatTrace(trace)]
+  return trace.requestId === null ? null : ['x-request-id', trace.requestId]
 }

@@ -24,7 +24,8 @@ export interface FlagsReport {
   readonly version: string
   readonly loadedAt: string
   readonly file: string | null
-  readonly rejected: null | { message: string, keyPath: string, at: number }
+  /** `at` in ISO 8601, as every time corral shows. */
+  readonly rejected: null | { message: string, keyPath: string, at: string }
   readonly flags: Record<string, { value: unknown, note: string | null }>
   readonly routes: ReadonlyArray<{ match: string, priority: string, flag: string | null }>
   readonly origin: { inFlight: number, queued: number, limit: number | null }
@@ -33,6 +34,11 @@ export interface FlagsReport {
   readonly memcachedNodes?: 'off' | ReadonlyArray<{ server: string, state: 'up' | 'down', downSince: string | null, errors: number }>
   /** Each origin group's servers and their state (absent from a cluster primary: each worker checks health itself). */
   readonly origins?: Record<string, readonly ServerReport[]>
+}
+
+/** The watcher's refusal with its time as ISO 8601 (the watcher keeps epoch milliseconds). */
+export function isoRejected (rejected: { message: string, keyPath: string, at: number } | null): FlagsReport['rejected'] {
+  return rejected === null ? null : { ...rejected, at: new Date(rejected.at).toISOString() }
 }
 
 export function makeAdminServer (deps: AdminDeps): Server {

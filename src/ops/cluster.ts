@@ -13,7 +13,7 @@ import { assertAdminTokenForBoundHost, type LoadedConfig } from '../config/load.
 import type { Config } from '../config/types.js'
 import type { Logger } from '../core/log.js'
 import type { Proxy } from '../proxy.js'
-import { makeAdminServer, type FlagsReport } from './admin.js'
+import { isoRejected, makeAdminServer, type FlagsReport } from './admin.js'
 import { drainServer, listenOn } from '../receive.js'
 import { logRejectedEdit, watchConfig } from '../config/watch.js'
 import { flagsRecord, resolveFlags } from '../config/flags.js'
@@ -100,7 +100,7 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
         version: loaded.version,
         loadedAt: new Date(loadedAt).toISOString(),
         file: configPath,
-        rejected: watcher.status().rejected,
+        rejected: isoRejected(watcher.status().rejected),
         flags: flagsRecord(resolveFlags(loaded.config)),
         routes: loaded.config.routes.map((r) => ({ match: r.match, priority: r.priority, flag: r.flag ?? null })),
         origin: { inFlight: -1, queued: -1, limit: loaded.config.origin.maxInFlight === 0 ? null : loaded.config.origin.maxInFlight },

@@ -20,3 +20,21 @@ export function choosesMemoryReducer (execArgv: readonly string[]): boolean {
 export function workerExecArgv (execArgv: readonly string[]): string[] {
   return choosesMemoryReducer(execArgv) ? [...execArgv] : [...execArgv, NO_MEMORY_REDUCER]
 }
+
+/** Set in the environment of a process corral started again with NO_MEMORY_REDUCER: it never respawns itself twice. */
+export const RESPAWNED_ENV = 'CORRAL_RESPAWNED'
+
+/**
+ * How to run `corral serve` again without the memory reducer, or null to go on in this process: when node's command
+ * line already says anything about it (the operator's `--memory-reducer` wins), in a cluster worker (the primary
+ * gave it the flag), or when this process is itself the respawned one (a node that ignored the flag must not loop).
+ * The new process is node with this one's flags (tsx's loader, --inspect, …) plus NO_MEMORY_REDUCER, and the same
+ * script and arguments.
+ */
+export function respawnArgs (
+  execArgv: readonly string[], argv: readonly string[], env: Readonly<Record<string, string | undefined>>, isWorker: boolean
+): string[] | null {
+  if (argv[2] !== 'serve' || isWorker || env[RESPAWNED_ENV] !== undefined || choosesMemoryReducer(execArgv)) return null
+  if (argv.includes('--help') || argv.includes('-h')) return null
+  return [...execArgv, NO_MEMORY_REDUCER, ...argv.slice(1)]
+}

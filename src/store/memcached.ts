@@ -7,7 +7,7 @@ import { expirySeconds, leaseExpirySeconds } from './expiry.js'
 import { KeyMemo, leaseKey } from './key-memo.js'
 import { LeaseRenewals } from './lease-renewal.js'
 import { NodeHealth, type NodeState, type OperationOutcome } from './node-health.js'
-import { NodeRing } from './ring.js'
+import { NodeRing, splitHostPort } from './ring.js'
 import { UNREACHABLE, type SharedTier, type Unreachable } from './shared-tier.js'
 import type { CacheRecord, LeaseStore } from './types.js'
 import { batchWrites } from './write-batching.js'
@@ -250,14 +250,17 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   }
 
   #newClient (address: string): memjs.Client {
-    const client = memjs.Client.create(address, {
+    const options = {
       retries: 0,
       failover: false,
       timeout: this.#clientSeconds,
       conntimeout: this.#clientSeconds,
       keepAlive: true,
       logger: silentLogger
-    })
+    }
+    // Built from the ring's own parse, not memjs.Client.create's, which splits `[::1]:11211` on every colon.
+    const { host, port } = splitHostPort(address) as { host: string, port: number }
+    const client = new memjs.Client([new memjs.Server(host, port, undefined, undefined, options)], options)
     batchWrites(client)
     return client
   }

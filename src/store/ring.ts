@@ -29,10 +29,22 @@ function assertNodes (nodes: readonly string[]): void {
   }
   const seen = new Set<string>()
   for (const node of nodes) {
-    if (typeof node !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(node)) {
-      throw new TypeError(`expected a node as "host:port", got ${JSON.stringify(node)}`)
+    if (typeof node !== 'string' || splitHostPort(node) === null) {
+      throw new TypeError(`expected a node as "host:port" or "[ipv6]:port", got ${JSON.stringify(node)}`)
     }
     if (seen.has(node)) throw new TypeError(`node ${node} is listed twice`)
     seen.add(node)
   }
+}
+
+/**
+ * `host:port` or `[ipv6]:port` → the host as net.connect takes it (no brackets) and the port; null when it is neither
+ * or the port is outside 1-65535. memjs's own parser splits on every colon, so an IPv6 node needs this.
+ */
+export function splitHostPort (node: string): { host: string, port: number } | null {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(node)
+  if (match === null) return null
+  const port = Number(match[3])
+  if (port < 1 || port > 65535) return null
+  return { host: (match[1] ?? match[2]) as string, port }
 }

@@ -2,7 +2,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { assertAdminTokenForBoundHost, isLoopbackHost, loadConfigFile, parseConfig } from '../../src/config/load.js'
+import { assertAdminTokenForBoundHost, configVersion, isLoopbackHost, loadConfigFile, parseConfig } from '../../src/config/load.js'
+import { problemsOf } from '../../src/config/schema-errors.js'
 import { ConfigError } from '../../src/core/errors.js'
 
 const ORIGIN = { url: 'http://127.0.0.1:3000' }
@@ -28,7 +29,7 @@ function rejection (config: unknown): ConfigError {
 describe('parseConfig defaults', () => {
   it('fills every default from the schema', () => {
     const { config, version, shedPages } = parse({ origin: ORIGIN, routes: [{ match: '/api/' }] })
-    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, requestTimeoutMs: 30000, headersTimeoutMs: 10000, keepAliveTimeoutMs: 5000 })
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, requestTimeoutMs: 30000, headersTimeoutMs: 10000, keepAliveTimeoutMs: 5000, drainDelayMs: 0 })
     expect(config.admin).toEqual({ host: '127.0.0.1', port: 9090 })
     expect(config.origin).toEqual({
       url: ORIGIN.url,
@@ -47,15 +48,20 @@ describe('parseConfig defaults', () => {
     expect(config.workers).toBe(1)
     expect(config.flags).toEqual({})
     expect(config.routes).toEqual([{ match: '/api/', origin: 'origin', priority: 'normal', whenShed: { status: 503, retryAfter: 5 } }])
-    expect(config.log).toEqual({ level: 'info', access: true })
+    expect(config.log).toEqual({ level: 'info', access: true, format: 'json' })
     expect(version).toMatch(/^[0-9a-f]{12}$/)
     expect(shedPages.size).toBe(0)
   })
 
-  it('versions the bytes: the same text gives the same version, any edit another', () => {
-    const text = JSON.stringify({ origin: ORIGIN })
-    expect(parseConfig(text).version).toBe(parseConfig(text).version)
-    expect(parseConfig(text + '\n').version).not.toBe(parseConfig(text).version)
+  it('versions the effective config: reformatting, reordering or writing out a default is not a change', () => {
+    const text = JSON.stringify({ origin: ORIGIN, flags: { cacheOnly: false, shedPercent: 0 } })
+    const version = parseConfig(text).version
+    expect(parseConfig(text + '\n').version).toBe(version)
+    expect(parseConfig(JSON.stringify({ flags: { shedPercent: 0, cacheOnly: false }, origin: ORIGIN }, null, 2)).version).toBe(version)
+    expect(parseConfig(JSON.stringify({ origin: ORIGIN, flags: { cacheOnly: false, shedPercent: 0 }, listen: { port: 8080 } })).version).toBe(version)
+    expect(parseConfig(JSON.stringify({ origin: ORIGIN, flags: { cacheOnly: true, shedPercent: 0 } })).version).not.toBe(version)
+    // The watcher's pre-parse version agrees with the loaded one, so a reformatted file is skipped as unchanged.
+    expect(configVersion(text + '\n\n')).toBe(version)
   })
 
   it('reads whenShed files relative to the config file', () => {
@@ -76,14 +82,14 @@ describe('parseConfig errors name the key path', () => {
   it('unknown key', () => {
     const err = rejection({ origin: ORIGIN, cache: { bogus: 1 } })
     expect(err.keyPath).toBe('cache.bogus')
-    expect(err.message).toBe('cache.bogus: unknown key')
+    expect(err.message).toMatch(/^cache\.bogus: unknown key \(known here: memory, maxObjectBytes, /)
     expect(rejection({ origin: ORIGIN, listn: {} }).keyPath).toBe('listn')
   })
 
   it('wrong type', () => {
     const err = rejection({ origin: { ...ORIGIN, timeoutMs: 'soon' } })
     expect(err.keyPath).toBe('origin.timeoutMs')
-    expect(err.message).toMatch(/^origin\.timeoutMs: must be integer/)
+    expect(err.message).toBe('origin.timeoutMs: must be a whole number (got "soon")')
     expect(rejection({ origin: ORIGIN, flags: { cacheOnly: 'yes' } }).keyPath).toBe('flags.cacheOnly')
     expect(rejection({ origin: ORIGIN, flags: { shedPercent: 101 } }).keyPath).toBe('flags.shedPercent')
     expect(rejection({ origin: ORIGIN, routes: [{ match: '/', priority: 'urgent' }] }).message)
@@ -115,7 +121,7 @@ describe('parseConfig errors name the key path', () => {
   it('unreadable whenShed.file', () => {
     const err = rejection({ origin: ORIGIN, routes: [{ match: '/' }, { match: '/x', whenShed: { file: 'missing.html' } }] })
     expect(err.keyPath).toBe('routes[1].whenShed.file')
-    expect(err.message).toMatch(/cannot read missing\.html: ENOENT/)
+    expect(err.message).toMatch(/cannot read missing\.html: no such file \(ENOENT\)/)
     if (process.getuid?.() !== 0) {
       writeFileSync(join(dir, 'secret.html'), 'x')
       chmodSync(join(dir, 'secret.html'), 0o000)
@@ -129,7 +135,7 @@ describe('parseConfig errors name the key path', () => {
   })
 
   it('a typo inside a { value, note } flag names the typo, not the flag type', () => {
-    expect(rejection({ origin: ORIGIN, flags: { cacheOnly: { value: true, nte: 'x' } } }).message).toBe('flags.cacheOnly.nte: unknown key')
+    expect(rejection({ origin: ORIGIN, flags: { cacheOnly: { value: true, nte: 'x' } } }).message).toBe('flags.cacheOnly.nte: unknown key; did you mean "note"?')
     expect(rejection({ origin: ORIGIN, flags: { cacheOnly: { value: 'on' } } }).keyPath).toBe('flags.cacheOnly.value')
   })
 
@@ -150,7 +156,74 @@ describe('parseConfig errors name the key path', () => {
       throw new Error('expected a rejection')
     })()
     expect(err.code).toBe('CORRAL_ERR_CONFIG')
-    expect(err.message).toMatch(/cannot read .*nope\.json: ENOENT/)
+    expect(err.message).toMatch(/cannot read .*nope\.json: no such file \(ENOENT\)/)
+  })
+})
+
+describe('corral check tells everything at once (issue 16)', () => {
+  it('reports every problem, each with its key path and a sentence, and a guess for a misspelt key', () => {
+    const err = rejection({
+      origin: { ...ORIGIN, timeoutMs: 'soon' },
+      listen: { prot: 80 },
+      cache: { memroy: {}, memcached: { servers: ['127.0.0.1:11211', '127.0.0.1:99999'] } },
+      flags: { cacheOnly: 'yes' },
+      routes: [{ match: '/', priority: 'urgent' }]
+    })
+    expect(problemsOf(err)).toEqual([
+      { keyPath: 'listen.prot', reason: 'unknown key; did you mean "port"?' },
+      { keyPath: 'origin.timeoutMs', reason: 'must be a whole number (got "soon")' },
+      { keyPath: 'cache.memroy', reason: 'unknown key; did you mean "memory"?' },
+      { keyPath: 'cache.memcached.servers[1]', reason: expect.stringMatching(/^must be host:port with a port from 1 to 65535/) },
+      { keyPath: 'flags.cacheOnly', reason: 'must be true or false or an object (got "yes")' },
+      { keyPath: 'routes[0].priority', reason: 'must be one of "critical", "normal", "sheddable" (got "urgent")' }
+    ])
+    // The log line and /flags carry them all in one message, named after the first.
+    expect(err.keyPath).toBe('listen.prot')
+    expect(err.message).toMatch(/^listen\.prot: unknown key; did you mean "port"\?; origin\.timeoutMs: must be a whole number/)
+  })
+
+  it('checks beyond the schema report together too', () => {
+    const err = rejection({ origin: ORIGIN, routes: [{ match: 'api/' }, { match: '/c', flag: 'nope' }, { match: '/', whenShed: { file: 'missing.html' } }] })
+    expect(problemsOf(err).map((p) => p.keyPath)).toEqual(['routes[0].match', 'routes[1].flag', 'routes[2].whenShed.file'])
+  })
+
+  it('memcached servers: IPv6 in brackets and host names pass, ports outside 1-65535 and bare IPv6 do not', () => {
+    const servers = ['127.0.0.1:11211', '[::1]:11211', '[fe80::1:2]:1', 'cache-1.internal:65535']
+    expect(parse({ origin: ORIGIN, cache: { memcached: { servers } } }).config.cache.memcached.servers).toEqual(servers)
+    for (const bad of ['127.0.0.1:99999', '127.0.0.1:0', '127.0.0.1:65536', '::1:11211', '[::1]', 'host', 'a b:1']) {
+      expect(rejection({ origin: ORIGIN, cache: { memcached: { servers: [bad] } } }).keyPath, bad).toBe('cache.memcached.servers[0]')
+    }
+  })
+
+  it('new keys refuse bad values naming the key', () => {
+    expect(rejection({ origin: ORIGIN, listen: { drainDelayMs: -1 } }).keyPath).toBe('listen.drainDelayMs')
+    expect(rejection({ origin: ORIGIN, listen: { drainDelayMs: 300_001 } }).message).toBe('listen.drainDelayMs: must be <= 300000 (got 300001)')
+    expect(rejection({ origin: ORIGIN, log: { format: 'text' } }).message).toBe('log.format: must be one of "json", "pretty" (got "text")')
+    expect(rejection({ origin: ORIGIN, admin: { token: 'a-long-admin-token-0123', tokenFile: 't' } }).message).toBe('admin: set token or tokenFile, not both')
+  })
+})
+
+describe('the admin token outside the watched file (issue 16)', () => {
+  const TOKEN = 'a-long-admin-token-from-elsewhere'
+
+  it('comes from CORRAL_ADMIN_TOKEN, over the file', () => {
+    const text = JSON.stringify({ origin: ORIGIN, admin: { host: '0.0.0.0', token: 'the-token-in-the-file-0123' } })
+    expect(parseConfig(text, dir, { CORRAL_ADMIN_TOKEN: TOKEN }).config.admin.token).toBe(TOKEN)
+    expect(parseConfig(text, dir, {}).config.admin.token).toBe('the-token-in-the-file-0123')
+    // The environment satisfies the off-loopback rule too.
+    expect(parseConfig(JSON.stringify({ origin: ORIGIN, admin: { host: '0.0.0.0' } }), dir, { CORRAL_ADMIN_TOKEN: TOKEN }).config.admin.token).toBe(TOKEN)
+  })
+
+  it('comes from admin.tokenFile, relative to the config, trimmed; a short or unreadable one is refused naming the source', () => {
+    writeFileSync(join(dir, 'admin-token'), `${TOKEN}\n`)
+    expect(parseConfig(JSON.stringify({ origin: ORIGIN, admin: { tokenFile: 'admin-token' } }), dir, {}).config.admin.token).toBe(TOKEN)
+    const missing = rejection({ origin: ORIGIN, admin: { tokenFile: 'no-such-token' } })
+    expect(missing.message).toBe('admin.tokenFile: cannot read no-such-token: no such file (ENOENT)')
+    writeFileSync(join(dir, 'short-token'), 'short\n')
+    expect(rejection({ origin: ORIGIN, admin: { tokenFile: 'short-token' } }).message).toBe('admin.tokenFile: the token must be at least 16 characters long (got 5)')
+    let refused: unknown
+    try { parseConfig(JSON.stringify({ origin: ORIGIN }), dir, { CORRAL_ADMIN_TOKEN: 'short' }) } catch (err) { refused = err }
+    expect((refused as ConfigError).keyPath).toBe('CORRAL_ADMIN_TOKEN')
   })
 })
 

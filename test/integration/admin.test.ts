@@ -55,9 +55,9 @@ describe('admin listener', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
     const text = res.text
-    expect(text).toContain('corral_requests_total{cache="MISS"} 1\n')
-    expect(text).toContain('corral_requests_total{cache="HIT"} 1\n')
-    expect(text).toContain('corral_requests_total{cache="SHED"} 2\n')
+    expect(text).toContain('corral_requests_total{cache="MISS",code="200"} 1\n')
+    expect(text).toContain('corral_requests_total{cache="HIT",code="200"} 1\n')
+    expect(text).toContain('corral_requests_total{cache="SHED",code="503"} 2\n')
     expect(text).toContain('corral_origin_requests_total{reason="miss"} 1\n')
     expect(text).toContain('corral_sheds_total{reason="route-off",route="/beta/"} 2\n')
     expect(text).toContain('# TYPE corral_config_reloads_total counter')

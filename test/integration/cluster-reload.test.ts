@@ -13,7 +13,7 @@ import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
 import { freePort } from '../helpers/memcached.js'
 import { cliChildren, probe, tempConfigFile, until, type ConfigFile, type Json } from '../helpers/config-file.js'
 import type { Got } from '../helpers/proxy.js'
-import { NO_MEMORY_REDUCER } from '../../src/ops/runtime.js'
+import { NO_MEMORY_REDUCER, RESPAWNED_ENV } from '../../src/ops/runtime.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const TOKEN = 'a-long-admin-token-0123456789'
@@ -87,7 +87,10 @@ describe('workers: 2, hot reload', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file.path], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true
+      detached: true,
+      // As a respawned process (ops/respawn.ts): this primary keeps running without the flag instead of starting
+      // itself again with it, so the test still shows that workers get the flag whatever their primary has.
+      env: { ...process.env, [RESPAWNED_ENV]: '1' }
     })
     primaryPid = child.pid as number
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })

@@ -308,7 +308,7 @@ describe('corral check', () => {
   })
 
   it.each([
-    ['{ "origin": { "url": "http://127.0.0.1:3000", "timeoutMs": "soon" } }', 'origin.timeoutMs: must be integer'],
+    ['{ "origin": { "url": "http://127.0.0.1:3000", "timeoutMs": "soon" } }', 'origin.timeoutMs: must be a whole number (got "soon")'],
     ['{ "origin": { "url": "http://127.0.0.1:3000" }, "cache": { "bogus": 1 } }', 'cache.bogus: unknown key'],
     ['{ "listen": {} }', 'origin: is required'],
     ['{ "origin": { "url": "http://127.0.0.1:3000" }, ', 'invalid JSON']

@@ -78,9 +78,9 @@ describe('hot reload', () => {
 
   it.each([
     { what: 'broken JSON', bad: '{\n  "origin": {\n    "url": "http://127.0.0.1:1",\n', keyPath: '', message: /^invalid JSON at line 4, column 1: .*position \d+/ },
-    { what: 'a wrong type', bad: { origin: { timeoutMs: 'fast' } }, keyPath: 'origin.timeoutMs', message: /^origin\.timeoutMs: must be integer/ },
-    { what: 'a wrong type for a flag', bad: { flags: { cacheOnly: 'yes' } }, keyPath: 'flags.cacheOnly', message: /^flags\.cacheOnly: must be boolean/ },
-    { what: 'an unknown key', bad: { cache: { memroy: { maxBytes: 1024 } } }, keyPath: 'cache.memroy', message: /^cache\.memroy: unknown key/ },
+    { what: 'a wrong type', bad: { origin: { timeoutMs: 'fast' } }, keyPath: 'origin.timeoutMs', message: /^origin\.timeoutMs: must be a whole number \(got "fast"\)/ },
+    { what: 'a wrong type for a flag', bad: { flags: { cacheOnly: 'yes' } }, keyPath: 'flags.cacheOnly', message: /^flags\.cacheOnly: must be true or false or an object \(got "yes"\)/ },
+    { what: 'an unknown key', bad: { cache: { memroy: { maxBytes: 1024 } } }, keyPath: 'cache.memroy', message: /^cache\.memroy: unknown key; did you mean "memory"\?/ },
     { what: 'an unknown key in a route', bad: { routes: [{ match: '/beta/', flag: 'beta', prioirty: 'critical' }] }, keyPath: 'routes[0].prioirty', message: /^routes\[0\]\.prioirty: unknown key/ }
   ])('$what is rejected with the key path in the message, and the old flags stay in force', async ({ bad, keyPath, message }) => {
     const o = await origin()

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { choosesMemoryReducer, NO_MEMORY_REDUCER, workerExecArgv } from '../../src/ops/runtime.js'
+import { choosesMemoryReducer, NO_MEMORY_REDUCER, RESPAWNED_ENV, respawnArgs, workerExecArgv } from '../../src/ops/runtime.js'
 import { startCli, type CliProcess } from '../helpers/config-file.js'
 
 describe('node flags', () => {
@@ -13,19 +13,53 @@ describe('node flags', () => {
   })
 })
 
+describe('respawnArgs: corral serve runs itself again with the flag, once', () => {
+  const argv = ['/usr/bin/node', '/opt/corral/dist/cli.js', 'serve', '--config', 'proxy.config.json']
+
+  it('adds the flag to node\'s own arguments, keeping the script and its arguments', () => {
+    expect(respawnArgs([], argv, {}, false)).toEqual([NO_MEMORY_REDUCER, '/opt/corral/dist/cli.js', 'serve', '--config', 'proxy.config.json'])
+    expect(respawnArgs(['--import', 'tsx'], argv, {}, false)).toEqual(['--import', 'tsx', NO_MEMORY_REDUCER, ...argv.slice(1)])
+  })
+
+  it('leaves the operator\'s choice, a cluster worker, a respawned process and other commands alone', () => {
+    expect(respawnArgs(['--memory-reducer'], argv, {}, false)).toBeNull()
+    expect(respawnArgs([NO_MEMORY_REDUCER], argv, {}, false)).toBeNull()
+    expect(respawnArgs([], argv, {}, true)).toBeNull()
+    expect(respawnArgs([], argv, { [RESPAWNED_ENV]: '1' }, false)).toBeNull()
+    expect(respawnArgs([], ['/usr/bin/node', 'cli.js', 'check'], {}, false)).toBeNull()
+    expect(respawnArgs([], [...argv, '--help'], {}, false)).toBeNull()
+  })
+})
+
 describe('corral serve, one process', () => {
   let cli: CliProcess | undefined
   afterEach(async () => { await cli?.kill() })
 
   const config = { origin: { url: 'http://127.0.0.1:9' }, log: { level: 'info' } }
-  const WARNING = /"level":40.*"fix":"node --no-memory-reducer [^"]*".*memory reducer is on/
 
-  it('warns, naming the fix, when node runs with V8\'s memory reducer', async () => {
+  /** The pid in the `listening` line: the process that serves. */
+  function servingPid (output: string): number {
+    return Number(/"pid":(\d+),[^\n]*"msg":"listening"/.exec(output)?.[1])
+  }
+
+  it('started by node without the flag, runs itself again with it; SIGTERM to the first process stops both', async () => {
     cli = await startCli(config, { nodeArgs: [] })
     const started = cli
-    // Log lines are written in batches: wait for the one that follows the warning.
     await expect.poll(() => started.output, { timeout: 5000 }).toContain('"msg":"listening"')
-    expect(started.output).toMatch(WARNING)
+    const pid = servingPid(started.output)
+    expect(pid).not.toBe(started.pid)
+    expect(started.children()).toEqual([pid])
+    expect(started.output).not.toMatch(/memory reducer is on/)
+    started.child.kill('SIGTERM')
+    expect(await started.exited).toEqual({ code: 0, signal: null })
+    expect(started.output).toContain('"msg":"stopped"')
+  })
+
+  it('the operator\'s explicit --memory-reducer wins: no second process', async () => {
+    cli = await startCli(config, { nodeArgs: ['--memory-reducer'] })
+    const started = cli
+    await expect.poll(() => started.output, { timeout: 5000 }).toContain('"msg":"listening"')
+    expect(servingPid(started.output)).toBe(started.pid)
   })
 
   it('says nothing when started as npm start starts it', async () => {
@@ -33,6 +67,7 @@ describe('corral serve, one process', () => {
     const started = cli
     // The warning would come before this line, in the same batch or an earlier one.
     await expect.poll(() => started.output, { timeout: 5000 }).toContain('"msg":"listening"')
+    expect(servingPid(started.output)).toBe(started.pid)
     expect(started.output).not.toMatch(/memory reducer/)
   })
 })

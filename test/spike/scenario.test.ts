@@ -73,7 +73,7 @@ describe('parseScenario', () => {
     ['HEAD method', { ...base, requests: [{ path: '/' }, { path: '/', method: 'HEAD' }] }, 'requests[1].method', /must be one of/],
     // autocannon refuses a timeout under 1 s: such a file used to pass here and then throw out of the run, with no report.
     ['timeoutSeconds below 1', { ...base, timeoutSeconds: 0.5 }, 'timeoutSeconds', /must be >= 1/],
-    ['header not a string', { ...base, requests: [{ path: '/', headers: { a: 1 } }] }, 'requests[0].headers.a', /must be string/],
+    ['header not a string', { ...base, requests: [{ path: '/', headers: { a: 1 } }] }, 'requests[0].headers.a', /must be a string/],
     ['bad duration', { ...base, stages: [base.stages[0], { name: 'two', duration: '30 seconds', connections: 1 }] }, 'stages[1].duration', /must be a duration like "500ms", "30s" or "2m"/],
     ['zero duration', { ...base, stages: [{ name: 'a', duration: '0s', connections: 1 }] }, 'stages[0].duration', /longer than 0/],
     ['no load', { ...base, stages: [{ name: 'a', duration: '1s' }] }, 'stages[0]', /connections or rate/],

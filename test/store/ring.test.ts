@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { memcachedKey } from '../../src/store/memcached.js'
-import { NodeRing } from '../../src/store/ring.js'
+import { NodeRing, splitHostPort } from '../../src/store/ring.js'
 
 const A = '10.0.0.1:11211'
 const B = '10.0.0.2:11211'
@@ -45,5 +45,18 @@ describe('NodeRing', () => {
     expect(() => new NodeRing([])).toThrow(TypeError)
     expect(() => new NodeRing(['localhost'])).toThrow(TypeError)
     expect(() => new NodeRing([A, A])).toThrow(TypeError)
+  })
+})
+
+describe('splitHostPort (issue 16: IPv6 memcached nodes)', () => {
+  it('takes host:port and [ipv6]:port, and refuses ports outside 1-65535 and unbracketed IPv6', () => {
+    expect(splitHostPort('127.0.0.1:11211')).toEqual({ host: '127.0.0.1', port: 11211 })
+    expect(splitHostPort('[::1]:11211')).toEqual({ host: '::1', port: 11211 })
+    expect(splitHostPort('cache-1.internal:65535')).toEqual({ host: 'cache-1.internal', port: 65535 })
+    for (const bad of ['127.0.0.1:0', '127.0.0.1:65536', '127.0.0.1:99999', '::1:11211', '[::1]', 'host', 'a b:1']) {
+      expect(splitHostPort(bad), bad).toBeNull()
+    }
+    expect(new NodeRing(['[::1]:11211', A]).nodes).toEqual(['[::1]:11211', A])
+    expect(() => new NodeRing(['127.0.0.1:99999'])).toThrow(/host:port/)
   })
 })
