@@ -9,6 +9,7 @@ import type { OriginResponse } from './origin/fetch.js'
 import { extraHeaders } from './core/trace.js'
 import { isNotModifiedForClient } from './policy/revalidate.js'
 import { streamResponse } from './pass.js'
+import { decideRange, type RangeAnswer, type StoredRepresentation } from './policy/range.js'
 import type { XCache } from './core/metrics.js'
 import { ageSeconds, ttlSeconds } from './policy/usable.js'
 import type { ShedAnswer, ShedReason } from './shed.js'
@@ -18,20 +19,25 @@ import { ClientStalledError } from './core/errors.js'
  * The hot path: a fresh entry, most often from memory, answered synchronously. A conditional or debug request takes
  * the full road (serveEntry).
  */
-export function serveHit (ex: Exchange, entry: StoredEntry, now: number, stallMs: number): void {
+export function serveHit (ex: Exchange, entry: StoredEntry, now: number, stallMs: number, strip: ReadonlySet<string>): void {
   const { trace, req } = ex
   const { headers } = req
-  if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined || trace.debug) {
-    return serveEntry(ex, entry, now, 'HIT', hitCacheStatus(ttlSeconds(entry, now)), stallMs)
+  if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined || headers.range !== undefined || trace.debug) {
+    return serveEntry(ex, entry, now, 'HIT', hitCacheStatus(ttlSeconds(entry, now)), stallMs, strip)
   }
   trace.xCache = 'HIT'
   trace.bytes = ex.isHead ? 0 : entry.body.length
-  deliverHit(ex.res, entry, now, ex.isHead, trace.requestId)
+  deliverHit(ex.res, entry, now, ex.isHead, trace.requestId, strip)
   limitSendStall(ex.res, stallMs)
 }
 
-/** A stored entry for this exchange: 304 when the client's validators match (RFC 9110 §13.1), else the entry. */
-export function serveEntry (ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, stallMs: number): void {
+/**
+ * A stored entry for this exchange: 304 when the client's validators match (RFC 9110 §13.1, evaluated before Range,
+ * §13.2.2), 206 or 416 for a Range the stored bytes can answer (§14), else the entry.
+ */
+export function serveEntry (
+  ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, stallMs: number, strip: ReadonlySet<string>
+): void {
   const { trace, req } = ex
   trace.xCache = xCache
   trace.bytes = ex.isHead ? 0 : entry.body.length
@@ -41,27 +47,75 @@ export function serveEntry (ex: Exchange, entry: StoredEntry, now: number, xCach
     isNotModifiedForClient(entry, headers['if-none-match'], headers['if-modified-since'])) {
     return deliverNotModified(ex.res, entry, now, xCache, cacheStatus, extra)
   }
-  deliverEntry(ex.res, entry, now, xCache, cacheStatus, ex.isHead, extra)
+  if (headers.range !== undefined) {
+    const range = decideRange({ method: req.method ?? 'GET', range: headers.range, ifRange: headers['if-range'] }, representationOf(entry), now)
+    if (range.kind !== 'whole') {
+      trace.bytes = range.kind === 'partial' ? range.end - range.start + 1 : 0
+      deliverRange(ex.res, entry, now, xCache, cacheStatus, range, extra, strip)
+      return limitSendStall(ex.res, stallMs)
+    }
+  }
+  deliverEntry(ex.res, entry, now, xCache, cacheStatus, ex.isHead, extra, strip)
   limitSendStall(ex.res, stallMs)
+}
+
+function representationOf (entry: StoredEntry): StoredRepresentation {
+  let date: string | undefined
+  for (let i = 0; i < entry.headers.length; i += 2) if (entry.headers[i] === 'date') date = entry.headers[i + 1]
+  return { status: entry.status, length: entry.body.length, etag: entry.etag, lastModified: entry.lastModified, date }
+}
+
+/**
+ * RFC 9110 §14.4 / §15.3.7: a 206 with the one range asked for (several disjoint ranges get the whole 200:
+ * policy/range.ts), or §15.5.17: 416 with `Content-Range: bytes *\/length`.
+ */
+function deliverRange (
+  res: ServerResponse, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string,
+  range: Exclude<RangeAnswer, { kind: 'whole' }>, extra: readonly string[] | null, strip: ReadonlySet<string>
+): void {
+  const headers: string[] = []
+  const flat = entry.headers
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i] as string
+    if (name !== 'content-length' && !strip.has(name)) headers.push(name, flat[i + 1] as string)
+  }
+  const body = range.kind === 'partial' ? entry.body.subarray(range.start, range.end + 1) : EMPTY
+  headers.push('content-range', range.contentRange, 'content-length', String(body.length), 'age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
+  if (extra !== null) for (const h of extra) headers.push(h)
+  res.writeHead(range.kind === 'partial' ? 206 : 416, headers)
+  res.end(body)
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** The stored header list without the fields never delivered (Surrogate-Control, …); the same list when none is there. */
+function deliverable (flat: readonly string[], strip: ReadonlySet<string>): readonly string[] {
+  let i = 0
+  while (i < flat.length && !strip.has(flat[i] as string)) i += 2
+  if (i >= flat.length) return flat
+  const out: string[] = []
+  for (let j = 0; j < flat.length; j += 2) if (!strip.has(flat[j] as string)) out.push(flat[j] as string, flat[j + 1] as string)
+  return out
 }
 
 /** An origin response relayed to this exchange as it arrives (pass.ts streams it). */
 export async function relayResponse (
-  ex: Exchange, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string
+  ex: Exchange, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string, strip: ReadonlySet<string>
 ): Promise<void> {
   const { trace } = ex
   trace.xCache = xCache
   const length = response.headers['content-length']
   trace.bytes = typeof length === 'string' ? Number(length) : 0
   const extra = extraHeaders(trace)
-  await streamResponse(ex.res, response, head, xCache, cacheStatus, ex.isHead, extra)
+  await streamResponse(ex.res, response, head, xCache, cacheStatus, ex.isHead, extra, strip)
 }
 
 /** Writes a cached entry. One array concat per hit; no header parsing. */
 export function deliverEntry (
-  res: ServerResponse, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, head: boolean, extra: readonly string[] | null
+  res: ServerResponse, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, head: boolean, extra: readonly string[] | null,
+  strip: ReadonlySet<string>
 ): void {
-  const headers = entry.headers.concat('age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
+  const headers = deliverable(entry.headers, strip).concat('age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
   if (extra !== null) for (const h of extra) headers.push(h)
   res.writeHead(entry.status, headers)
   if (head) res.end()
@@ -79,12 +133,12 @@ let lastMemo: HitHeaders | undefined
  * A fresh hit. Age and ttl change once a second, so the header list is built once per entry per second and reused
  * (node:http only reads it): building it was a measurable part of a hit (--cpu-prof, bench section 1).
  */
-export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number, head: boolean, requestId: string | null): void {
+export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number, head: boolean, requestId: string | null, strip: ReadonlySet<string>): void {
   const age = ageSeconds(entry, now)
   const ttl = ttlSeconds(entry, now)
   let memo = lastHeaders === entry.headers ? lastMemo : HIT_HEADERS.get(entry.headers)
   if (memo === undefined || memo.age !== age || memo.ttl !== ttl) {
-    memo = { age, ttl, headers: entry.headers.concat('age', String(age), 'x-cache', 'HIT', 'cache-status', hitCacheStatus(ttl)) }
+    memo = { age, ttl, headers: deliverable(entry.headers, strip).concat('age', String(age), 'x-cache', 'HIT', 'cache-status', hitCacheStatus(ttl)) }
     HIT_HEADERS.set(entry.headers, memo)
   }
   lastHeaders = entry.headers
@@ -179,9 +233,11 @@ export const CACHE_STATUS = {
   revalidated: 'corral; fwd=stale; fwd-status=304; stored',
   refetched: 'corral; fwd=stale; stored',
   bypass: 'corral; fwd=bypass',
+  bypassStored: 'corral; fwd=bypass; stored',
   hitForPass: 'corral; fwd=bypass; detail=hit-for-pass',
   method: 'corral; fwd=method',
-  error: 'corral; fwd=uri-miss; detail=origin-error'
+  error: 'corral; fwd=uri-miss; detail=origin-error',
+  onlyIfCached: 'corral; fwd=miss; detail=only-if-cached'
 } as const
 
 export function hitCacheStatus (ttl: number): string {

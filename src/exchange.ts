@@ -36,6 +36,8 @@ export interface PipelineSettings {
   readonly waitTimeoutMs: number
   /** Take or make each request's X-Request-Id (core/request-id.ts): on with the access line that shows it. */
   readonly requestIds: boolean
+  /** Response fields addressed to corral or surrogates (policy/targeted.ts), never delivered: Surrogate-Control, … */
+  readonly removedBeforeDelivery: ReadonlySet<string>
 }
 
 export interface PipelineDeps {

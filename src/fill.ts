@@ -13,6 +13,7 @@ import { abandon, readBodyUpTo, type OriginClient, type OriginResponse } from '.
 import { decideStorable, type Deadlines, type NotStorableReason, type StoreOptions } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { withoutFields } from './policy/omit.js'
+import { isStaleBetterThanError } from './policy/prefer-stale.js'
 import { makeVariantKey, parseVary } from './key.js'
 import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
 import type { CorralError } from './core/errors.js'
@@ -53,6 +54,11 @@ export type FillResult =
   | {
     readonly kind: 'entry',
     readonly entry: StoredEntry,
+    /**
+     * What the leader's own client gets: the entry with the fields the store verdict kept out of it (§5.2.2.4
+     * `no-cache="set-cookie"` stores the page without its cookie; the request that got the cookie keeps it).
+     */
+    readonly own: StoredEntry,
     readonly vary: VaryIndex | null,
     readonly revalidated: boolean,
     readonly shareable: boolean,
@@ -116,6 +122,8 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
     return storeRevalidated(ctx, req, req.stale, response.headers, now, origin)
   }
 
+  // An origin error must not replace a good copy still inside its stale-if-error window, even one it lets be stored.
+  if (isStaleBetterThanError(req.stale, response.status, now)) return { kind: 'stream', response, head: null, reason: 'error-status', origin }
   const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
   const verdict = decideStorable(facts, response, now, ctx.storeOptions)
   const declaredLength = Number(firstValue(response.headers['content-length']) ?? 0)
@@ -136,7 +144,8 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
   const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
   const entry = makeEntry(key, response.status, withoutFields(response.headers, verdict.omitFields), read.body, verdict.deadlines)
-  return { kind: 'entry', entry, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }
+  const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, response.headers, read.body, verdict.deadlines)
+  return { kind: 'entry', entry, own, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }
 }
 
 function storeRevalidated (
@@ -149,10 +158,10 @@ function storeRevalidated (
   if (!verdict.storable) {
     // The origin no longer lets the page be kept: this request gets the merge once, and the stored copy goes.
     const entry = makeEntry(stale.key, stale.status, merged, stale.body, UNSTORED(now))
-    return { kind: 'entry', entry, vary: req.varyIndex, revalidated: true, shareable: false, written: safely(ctx, ctx.store.delete(stale.key)), origin }
+    return { kind: 'entry', entry, own: entry, vary: req.varyIndex, revalidated: true, shareable: false, written: safely(ctx, ctx.store.delete(stale.key)), origin }
   }
   const entry = makeEntry(stale.key, stale.status, withoutFields(merged, verdict.omitFields), stale.body, verdict.deadlines)
-  return { kind: 'entry', entry, vary: req.varyIndex, revalidated: true, shareable: true, written: safely(ctx, ctx.store.set(entry.key, entry, verdict.ttlMs)), origin }
+  return { kind: 'entry', entry, own: entry, vary: req.varyIndex, revalidated: true, shareable: true, written: safely(ctx, ctx.store.set(entry.key, entry, verdict.ttlMs)), origin }
 }
 
 function UNSTORED (now: number): Deadlines {

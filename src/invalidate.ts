@@ -8,6 +8,8 @@ import { ConfigError } from './core/errors.js'
 import { isPromise } from './store/types.js'
 import type { HitForPass } from './coalesce/hit-for-pass.js'
 import { HostNormalizer, resolveTarget, type KeyOptions } from './key.js'
+import { decideInvalidation } from './policy/invalidate.js'
+import type { HeaderRecord } from './core/headers.js'
 
 export interface InvalidateContext {
   readonly store: CacheStore
@@ -35,6 +37,40 @@ export async function markStale (ctx: InvalidateContext, primaryKey: string, now
     await store.set(primaryKey, { ...record, freshUntil: now, staleWhileRevalidateUntil: now }, ttlMs)
   } catch (err) {
     ctx.logger.warn({ err }, 'store update failed')
+  }
+}
+
+/** An unsafe request and the origin's answer to it: what RFC 9111 §4.4 invalidation reads. */
+export interface UnsafeAnswer {
+  readonly method: string
+  readonly status: number
+  /** The request target as received. */
+  readonly target: string
+  readonly host: string
+  readonly headers: HeaderRecord
+}
+
+/** RFC 9111 §4.4: mark stale the target URI and the same-origin Location / Content-Location URIs (policy/invalidate.ts). */
+export async function invalidateAfterUnsafe (
+  ctx: InvalidateContext, answer: UnsafeAnswer, options: KeyOptions, now: number, keepStaleSeconds: number
+): Promise<void> {
+  const uris = decideInvalidation({
+    method: answer.method,
+    status: answer.status,
+    target: answer.target,
+    host: answer.host,
+    location: answer.headers.location,
+    contentLocation: answer.headers['content-location'],
+    scheme: 'http'
+  })
+  for (const uri of uris) {
+    let key: string
+    try {
+      key = purgeKeyOf(uri.target, uri.host === '' ? undefined : uri.host, options)
+    } catch {
+      continue
+    }
+    await markStale(ctx, key, now, keepStaleSeconds)
   }
 }
 

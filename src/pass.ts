@@ -37,9 +37,9 @@ export async function forward (
  */
 export async function streamResponse (
   res: ServerResponse, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string,
-  isHead: boolean, extra: readonly string[] | null
+  isHead: boolean, extra: readonly string[] | null, strip: ReadonlySet<string>
 ): Promise<void> {
-  const headers = toFlatHeaders(response.headers, REPLACED)
+  const headers = toFlatHeaders(response.headers, REPLACED, strip)
   appendVia(headers)
   headers.push('x-cache', xCache, 'cache-status', cacheStatus)
   if (extra !== null) for (const h of extra) headers.push(h)

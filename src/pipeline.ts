@@ -28,7 +28,7 @@ import { Coalescer, type MissOutcome } from './coalesce/miss.js'
 import type { FillContext } from './fill.js'
 import { HostNormalizer, makeVariantKey, pathOf, resolveTarget } from './key.js'
 import { decideShed, matchRoute, type CompiledRoute, type ShedReason } from './shed.js'
-import { decideFallback, decideUsable, ttlSeconds, type NoAnswerCause } from './policy/usable.js'
+import { decideFallback, decideUsable, ttlSeconds, type NoAnswerCause, type Usability } from './policy/usable.js'
 import { forward } from './pass.js'
 import { CACHE_STATUS, deliverShed, deliverText, limitSendStall, relayResponse, serveEntry, serveHit, staleCacheStatus } from './deliver.js'
 import { dropConnectionListed, makeOriginHeaders } from './core/headers.js'
@@ -37,7 +37,8 @@ import { tokenMatches } from './ops/admin-token.js'
 import { Trace, TRACE, extraHeaders, type TraceSink } from './core/trace.js'
 import { takeRequestId } from './core/request-id.js'
 import { makeFillRequest, type Exchange, type PipelineCache, type PipelineDeps, type PipelineSettings, type ResolvedTarget } from './exchange.js'
-import { markStale, purge, purgeKeyOf, type InvalidateContext } from './invalidate.js'
+import { invalidateAfterUnsafe, purge, purgeKeyOf, type InvalidateContext } from './invalidate.js'
+import { isOnlyIfCached } from './policy/conditional.js'
 
 export type { PipelineCache, PipelineDeps, PipelineSettings } from './exchange.js'
 
@@ -161,9 +162,10 @@ export class Pipeline implements TraceSink {
       // RFC 9110 §9.2.1: OPTIONS and TRACE are safe; a CORS preflight must not evict the page.
       return method === 'OPTIONS' || method === 'TRACE' ? this.#pass(ex, CACHE_STATUS.method) : this.#passUnsafe(ex)
     }
-    // Responses to these are per-user or partial: never looked up, never shared, never stored.
-    if (req.headers.authorization !== undefined || req.headers.range !== undefined) return this.#pass(ex, CACHE_STATUS.bypass)
-
+    // A request with credentials gets the origin's answer, never a stored one; RFC 9111 §3.5 lets that answer be stored
+    // for others only when it says so (public, s-maxage, must-revalidate). A Range takes the cache's road: answered from
+    // the whole stored response (deliver.ts), and a miss fills the whole object.
+    if (req.headers.authorization !== undefined) return this.#passAuthorized(ex)
     const found = this.#cache.store.get(target.primaryKey)
     if (isPromise(found)) {
       trace.tier = 'shared'
@@ -193,7 +195,8 @@ export class Pipeline implements TraceSink {
     const { clock } = this.#deps
     const now = ex.trace.tier === 'memory' && clock.at !== undefined ? clock.at(ex.trace.start) : clock.now()
     const usability = entry === undefined ? 'expired' : decideUsable(entry, now)
-    if (usability === 'fresh') return serveHit(ex, entry as StoredEntry, now, this.#deps.origin.timeoutMs)
+    if (usability === 'fresh') return serveHit(ex, entry as StoredEntry, now, this.#deps.origin.timeoutMs, this.#settings.removedBeforeDelivery)
+    if (ex.req.headers['cache-control'] !== undefined && isOnlyIfCached(ex.req.headers)) return this.#onlyIfCached(ex, entry, usability, now)
     if (ex.cacheOnly !== null) return this.#fallback(ex, entry, ex.cacheOnly, null)
     const fill = makeFillRequest(ex, key, varyIndex, entry, this.#settings.fillHeaders)
     if (usability === 'stale') {
@@ -259,16 +262,49 @@ export class Pipeline implements TraceSink {
     }
   }
 
+  /** An Authorization request: a fill of its own (no lookup, flight or lease), stored only if the answer allows it. */
+  #passAuthorized (ex: Exchange): void {
+    if (ex.isHead || ex.cacheOnly !== null) return this.#pass(ex, CACHE_STATUS.bypass)
+    ex.trace.xCache = 'PASS'
+    const fill = makeFillRequest(ex, ex.target.primaryKey, null, undefined, this.#settings.fillHeaders)
+    this.#coalescer.bypass(fill, ex.trace).then((outcome) => {
+      const now = this.#deps.clock.now()
+      switch (outcome.kind) {
+        case 'fetched':
+        case 'collapsed':
+          return this.#serve(ex, outcome.entry, now, 'PASS', CACHE_STATUS.bypassStored)
+        case 'stream':
+          return this.#relay(ex, outcome.response, outcome.head, 'PASS', CACHE_STATUS.bypass)
+        case 'pass':
+          return this.#pass(ex, CACHE_STATUS.bypass)
+        case 'failed':
+          return this.#originFailed(ex, undefined, outcome.error)
+        default:
+          return assertNever(outcome)
+      }
+    }).catch((err: unknown) => this.#fail(ex, err))
+  }
+
+  /**
+   * RFC 9111 §5.2.1.7: the client wants no origin traffic. A stale copy corral may serve answers (nothing is refreshed
+   * for it); else 504, which costs the origin nothing.
+   */
+  #onlyIfCached (ex: Exchange, entry: StoredEntry | undefined, usability: Usability, now: number): void {
+    if (entry !== undefined && usability === 'stale') return this.#serve(ex, entry, now, 'STALE', staleCacheStatus(ttlSeconds(entry, now), 'only-if-cached'))
+    ex.trace.xCache = 'MISS'
+    ex.trace.bytes = deliverText(ex.res, 504, 'not in cache (only-if-cached)\n', 'MISS', CACHE_STATUS.onlyIfCached, extraHeaders(ex.trace) ?? undefined)
+  }
+
   #serve (ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string): void {
-    serveEntry(ex, entry, now, xCache, cacheStatus, this.#deps.origin.timeoutMs)
+    serveEntry(ex, entry, now, xCache, cacheStatus, this.#deps.origin.timeoutMs, this.#settings.removedBeforeDelivery)
   }
 
   #relay (ex: Exchange, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string): void {
-    relayResponse(ex, response, head, xCache, cacheStatus).catch((err: unknown) => this.#fail(ex, err))
+    relayResponse(ex, response, head, xCache, cacheStatus, this.#settings.removedBeforeDelivery).catch((err: unknown) => this.#fail(ex, err))
   }
 
-  /** Stream through without touching the cache. */
-  #pass (ex: Exchange, cacheStatus: string): void {
+  /** Stream through without touching the cache; `onAnswer` sees the origin's response headers first. */
+  #pass (ex: Exchange, cacheStatus: string, onAnswer: ((response: OriginResponse) => void) | null = null): void {
     if (ex.cacheOnly !== null) return this.#fallback(ex, undefined, ex.cacheOnly, null)
     const { req, trace } = ex
     trace.xCache = 'PASS'
@@ -279,6 +315,7 @@ export class Pipeline implements TraceSink {
         case 'stream':
           trace.originStatus = outcome.response.status
           trace.originMs = outcome.response.latencyMs
+          onAnswer?.(outcome.response)
           return this.#relay(ex, outcome.response, null, 'PASS', cacheStatus)
         case 'failed':
           return this.#originFailed(ex, undefined, outcome.error)
@@ -287,18 +324,19 @@ export class Pipeline implements TraceSink {
   }
 
   /**
-   * RFC 9111 §4.4: a successful unsafe request invalidates the URI's stored responses. Only one the origin answered
-   * with a success: a shed answer (cacheOnly, shedPercent, origin saturation) never reached the origin, whatever
-   * its status (a lite page may be a 200), and marking the page stale would send refreshes to an origin that
-   * shedding is protecting.
+   * RFC 9111 §4.4: an unsafe request the origin answered without an error invalidates the target URI and the
+   * same-origin URIs in Location and Content-Location (invalidate.ts). Only an answer from the origin: a shed answer
+   * never reached it, whatever its status (a lite page may be a 200), and marking pages stale would send refreshes to
+   * an origin that shedding is protecting.
    */
   #passUnsafe (ex: Exchange): void {
-    const { res, trace, target } = ex
-    res.once('finish', () => {
-      if (trace.originStatus === 0 || trace.originStatus >= 400) return
-      markStale(this.#invalidateContext(), target.primaryKey, this.#deps.clock.now(), this.#settings.storeOptions.keepStaleSeconds).catch(noop)
+    this.#pass(ex, CACHE_STATUS.method, (response) => {
+      const { req } = ex
+      const settings = this.#settings
+      invalidateAfterUnsafe(this.#invalidateContext(), {
+        method: req.method ?? 'POST', status: response.status, target: req.url ?? '/', host: req.headers.host ?? '', headers: response.headers
+      }, settings.keyOptions, this.#deps.clock.now(), settings.storeOptions.keepStaleSeconds).catch(noop)
     })
-    this.#pass(ex, CACHE_STATUS.method)
   }
 
   #shed (res: ServerResponse, trace: Trace, route: CompiledRoute, reason: ShedReason, isHead: boolean): void {

@@ -18,6 +18,7 @@ import { makeLogger, type Logger } from './core/log.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { Pipeline, type PipelineCache, type PipelineSettings } from './pipeline.js'
 import { makeKeyOptions } from './key.js'
+import { fieldsRemovedBeforeDelivery, makeTargetList } from './policy/targeted.js'
 import { makeFillHeaderRules } from './core/headers.js'
 import { compileRoutes } from './shed.js'
 import { diffConfig, diffFlags, flagsRecord, resolveFlags } from './config/flags.js'
@@ -67,6 +68,7 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache): Pipel
       staleIfErrorSeconds: config.cache.staleIfErrorSeconds,
       heuristicFraction: config.cache.heuristicFraction,
       storeSetCookie: config.cache.storeSetCookie,
+      targetedFields: makeTargetList(config.cache.targetedFields),
       keepStaleSeconds: config.cache.keepStaleSeconds
     },
     maxObjectBytes: config.cache.maxObjectBytes,
@@ -74,6 +76,7 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache): Pipel
     hitForPassMs: config.cache.hitForPassSeconds * 1000,
     accessLog: config.log.access,
     requestIds: config.log.access,
+    removedBeforeDelivery: fieldsRemovedBeforeDelivery(makeTargetList(config.cache.targetedFields)),
     routes: compileRoutes(loaded),
     flags: resolveFlags(config),
     debugToken: config.admin.token,

@@ -47,8 +47,11 @@ export interface CoalescerDeps {
   readonly logger: Logger
 }
 
-/** leader: of a flight others may wait on; refresh: a background one nobody waits on; hit-for-pass: alone. */
-type Role = 'leader' | 'refresh' | 'hit-for-pass'
+/**
+ * leader: of a flight others may wait on; refresh: a background one nobody waits on; hit-for-pass: alone, for a URL
+ * remembered as uncacheable; bypass: alone, for a request that may not share (Authorization).
+ */
+type Role = 'leader' | 'refresh' | 'hit-for-pass' | 'bypass'
 
 const PASS_HIT_FOR_PASS: MissOutcome = { kind: 'pass', detail: 'hit-for-pass' }
 const PASS_BYPASS: MissOutcome = { kind: 'pass', detail: 'bypass' }
@@ -100,6 +103,14 @@ export class Coalescer {
     }
   }
 
+  /**
+   * A request that may not share (it carries Authorization): its own fill, without flight or lease, so nobody waits on
+   * a credentialed answer; stored when the answer allows it (RFC 9111 §3.5), and it leaves no hit-for-pass memory.
+   */
+  async bypass (req: FillRequest, notes: MissNotes): Promise<MissOutcome> {
+    return await this.#lead(req, notes, null, 'bypass')
+  }
+
   /** Stale-while-revalidate: one refresh per key (per fleet, with leases), stored; nobody waits on it. */
   refresh (req: FillRequest): void {
     const settle = this.#deps.flight.lead(req.key)
@@ -120,7 +131,7 @@ export class Coalescer {
    */
   async #lead (req: FillRequest, notes: MissNotes, settle: ((outcome: FlightOutcome) => void) | null, role: Role): Promise<MissOutcome> {
     let release: (() => void) | null = null
-    const fleet = role === 'hit-for-pass' ? null : this.#fleet
+    const fleet = role === 'hit-for-pass' || role === 'bypass' ? null : this.#fleet
     if (fleet !== null) {
       const turn = await fleet.takeTurn(req.key, req.primaryKey, req.requestHeaders, req.stale?.storedAt ?? 0, notes)
       switch (turn.kind) {
@@ -162,7 +173,7 @@ export class Coalescer {
       else release()
     }
     switch (result.kind) {
-      case 'entry': return { kind: 'fetched', entry: result.entry, revalidated: result.revalidated }
+      case 'entry': return { kind: 'fetched', entry: result.own, revalidated: result.revalidated }
       case 'stream': return { kind: 'stream', response: result.response, head: result.head, reason: result.reason, hitForPass: role === 'hit-for-pass' }
       case 'error': return { kind: 'failed', error: result.error }
     }
@@ -185,7 +196,7 @@ export class Coalescer {
         // An origin in trouble: waiters get its status (or a stale copy), not a request each to the failing origin.
         if (result.reason === 'error-status') return { kind: 'error', error: new OriginStatusError(result.response.status) }
         if (req.credentialed && result.reason !== 'too-large') return RETRY_OUTCOME
-        if (role !== 'refresh') hitForPass.remember(req.primaryKey)
+        if (role === 'leader' || role === 'hit-for-pass') hitForPass.remember(req.primaryKey)
         return PASS_OUTCOME
       case 'error':
         return { kind: 'error', error: result.error }

@@ -65,6 +65,7 @@ export interface Config {
     keepStaleSeconds: number
     heuristicFraction: number
     hitForPassSeconds: number
+    targetedFields: string[]
     storeSetCookie: boolean
     forwardRequestHeaders: string[]
     key: { sortQuery: boolean, ignoreQueryParams: string[], includeHost: boolean }

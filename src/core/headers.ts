@@ -45,12 +45,12 @@ export function isHopByHop (name: string): boolean {
  * A response's end-to-end headers as a flat `[name, value, …]` array for `writeHead`, minus hop-by-hop fields and
  * `skip` (names the caller replaces). Multi-valued fields stay separate pairs (Set-Cookie must not be joined).
  */
-export function toFlatHeaders (headers: HeaderRecord, skip: ReadonlySet<string>): string[] {
+export function toFlatHeaders (headers: HeaderRecord, skip: ReadonlySet<string>, skipToo: ReadonlySet<string> | null = null): string[] {
   const listed = connectionListed(headers.connection)
   const flat: string[] = []
   for (const name in headers) {
     const value = headers[name]
-    if (value === undefined || isHopByHop(name) || skip.has(name) || (listed?.has(name) ?? false)) continue
+    if (value === undefined || isHopByHop(name) || skip.has(name) || (skipToo?.has(name) ?? false) || (listed?.has(name) ?? false)) continue
     if (Array.isArray(value)) {
       for (const v of value) flat.push(name, v)
     } else {
@@ -178,6 +178,9 @@ export const SURROGATE_DEVICE = 'corral'
 /** Sent on fills (W3C Edge Architecture 1.0 §2.1) so the origin knows a surrogate named corral is there. */
 export const SURROGATE_CAPABILITY = `${SURROGATE_DEVICE}="Surrogate/1.0"`
 
+/** A pass is told of corral too: an origin may answer it with Surrogate-Control for corral. */
+const PASS_OVERRIDES = { 'surrogate-capability': SURROGATE_CAPABILITY }
+
 /** Request fields never forwarded on a fill: the stored response must be the full, unconditional one. */
 const FILL_OVERRIDES = {
   'if-none-match': null,
@@ -199,7 +202,7 @@ const FILL_OVERRIDES = {
 export function makeOriginHeaders (
   incoming: IncomingHttpHeaders, clientAddress: string | undefined, role: 'pass' | 'fill', keyHost: string
 ): Record<string, string | string[]> {
-  if (role === 'pass') return makeOriginRequestHeaders(incoming, clientAddress, 'http', null)
+  if (role === 'pass') return makeOriginRequestHeaders(incoming, clientAddress, 'http', PASS_OVERRIDES)
   return makeOriginRequestHeaders(incoming, clientAddress, 'http', {
     ...FILL_OVERRIDES,
     ...(incoming.host === undefined ? null : { host: keyHost, 'x-forwarded-host': keyHost }),

@@ -63,7 +63,7 @@ describe('parseScenario', () => {
     ['zipfExponent 0', { ...base, requests: [{ path: '/{1..9}', pick: 'zipf', zipfExponent: 0 }] }, 'requests[0].zipfExponent', /must be > 0/],
     ['minHitRatio above 1', { ...base, thresholds: { minHitRatio: 1.5 } }, 'thresholds.minHitRatio', /must be <= 1/],
     ['maxOriginRps negative', { ...base, thresholds: { maxOriginRps: -1 } }, 'thresholds.maxOriginRps', /must be >= 0/],
-    ['maxOriginRequests fractional', { ...base, stages: [{ ...base.stages[0], thresholds: { maxOriginRequests: 1.5 } }] }, 'stages[0].thresholds.maxOriginRequests', /must be integer/],
+    ['maxOriginRequests fractional', { ...base, stages: [{ ...base.stages[0], thresholds: { maxOriginRequests: 1.5 } }] }, 'stages[0].thresholds.maxOriginRequests', /must be a whole number/],
     ['abortGrace not a duration', { ...base, thresholds: { abortGrace: '5' } }, 'thresholds.abortGrace', /must be a duration like/],
     ['abortGrace over an hour', { ...base, stages: [{ ...base.stages[0], thresholds: { abortGrace: '61m' } }] }, 'stages[0].thresholds.abortGrace', /at most 1h/],
     ['relative path', { ...base, requests: [{ path: 'x' }] }, 'requests[0].path', /must start with "\/"/],
