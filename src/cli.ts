@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * cli: `corral serve | check | spike`. The only module that calls process.exit.
+ * cli: `corral serve | check | spike | purge`. The only module that calls process.exit.
  */
 import { parseArgs } from 'node:util'
 import { loadConfigFile, type LoadedConfig } from './config/load.js'
@@ -15,6 +15,7 @@ const USAGE = `usage:
   corral serve --config <file>     run the proxy
   corral check --config <file>     validate a config; exits non-zero with the key and the reason
   corral spike --target <url> --scenario <file> [--report <dir>]   run a load scenario (corral spike --help)
+  corral purge --admin <url> (--url U | --tag T | --prefix P) [--host H] [--soft]   purge cached pages
 `
 
 async function main (argv: string[]): Promise<number> {
@@ -28,6 +29,8 @@ async function main (argv: string[]): Promise<number> {
       const { runSpikeCli } = await import('./spike/cli.js')
       return await runSpikeCli(rest)
     }
+    case 'purge':
+      return await (await import('./purge/cli.js')).runPurgeCli(rest)
     case '--help':
     case '-h':
     case 'help':

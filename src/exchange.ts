@@ -8,6 +8,7 @@ import type { CompiledRoute, RouteTable, ShedLoad, ShedReason } from './shed.js'
 import type { Target } from './key.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
 import type { FillRequest } from './fill.js'
+import type { FillPurge } from './purge/fill-purge.js'
 import { makeOriginHeaders } from './core/headers.js'
 import type { CacheStore } from './store/types.js'
 import type { Clock } from './core/clock.js'
@@ -32,6 +33,8 @@ export interface PipelineSettings {
   readonly debugToken: string | undefined
   /** In-process waiters' deadline (origin.timeoutMs, plus the fleet's wait with memcached). */
   readonly waitTimeoutMs: number
+  /** Cache tags and purge records for fills (purge/fill-purge.ts). */
+  readonly fillPurge?: FillPurge | undefined
 }
 
 export interface PipelineDeps {

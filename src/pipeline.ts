@@ -83,8 +83,8 @@ export class Pipeline implements TraceSink {
 
   #fillContext (): FillContext {
     const { origin, clock, logger } = this.#deps
-    const { storeOptions, maxObjectBytes } = this.#settings
-    return { origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, logger }
+    const { storeOptions, maxObjectBytes, fillPurge } = this.#settings
+    return { origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, logger, purge: fillPurge }
   }
 
   handle (req: IncomingMessage, res: ServerResponse): void {

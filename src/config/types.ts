@@ -49,6 +49,8 @@ export interface Config {
       maxItemBytes: number
       leaseTtlMs?: number
     }
+    tags: { headers: string[], removeFromResponse: boolean }
+    purge: { pollIntervalMs: number, softStaleSeconds: number, recordTtlSeconds: number }
   }
   workers: number | 'auto'
   flags: Record<string, FlagEntry>
