@@ -91,15 +91,16 @@ export class BanList {
     return this.#size
   }
 
+  /**
+   * A record already held is not added again: a cluster worker applies its primary's purge at once and then reads the
+   * same record from memcached, and a new purge channel reads every live record again.
+   */
   add (record: BanRecord): void {
+    const list = record.kind === 'prefix' ? this.#prefixes : listOf(record.kind === 'url' ? this.#urls : this.#tags, record.value)
+    if (list.some((r) => r.at === record.at && r.soft === record.soft && r.host === record.host && r.value === record.value)) return
+    list.push(record)
     this.#size++
     if (record.at > this.#newestAt) this.#newestAt = record.at
-    switch (record.kind) {
-      case 'url': return push(this.#urls, record.value, record)
-      case 'tag': return push(this.#tags, record.value, record)
-      case 'prefix':
-        this.#prefixes.push(record)
-    }
   }
 
   /**
@@ -144,10 +145,13 @@ export class BanList {
 
 const NONE: readonly BanRecord[] = []
 
-function push (map: Map<string, BanRecord[]>, value: string, record: BanRecord): void {
-  const list = map.get(value)
-  if (list === undefined) map.set(value, [record])
-  else list.push(record)
+function listOf (map: Map<string, BanRecord[]>, value: string): BanRecord[] {
+  let list = map.get(value)
+  if (list === undefined) {
+    list = []
+    map.set(value, list)
+  }
+  return list
 }
 
 /** A record from the wire (memcached, IPC), or undefined when it is not one. */

@@ -71,6 +71,16 @@ describe('BanList.screen', () => {
     expect(bans.screen(entry('h/z', ['b']))?.freshUntil).toBe(T + 60_000)
   })
 
+  it('holds a record once, however often it arrives', () => {
+    const bans = new BanList(30_000)
+    bans.add(rec('tag', 'a', T + 1))
+    bans.add(rec('tag', 'a', T + 1))
+    bans.add(rec('prefix', 'h/', T + 1))
+    bans.add(rec('prefix', 'h/', T + 1))
+    bans.add(rec('tag', 'a', T + 1, true))
+    expect(bans.size).toBe(3)
+  })
+
   it('prefix records scan; expire forgets old records', () => {
     const bans = new BanList(30_000)
     bans.add(rec('prefix', 'h/news/', T + 1))
