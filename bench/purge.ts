@@ -6,14 +6,52 @@
  *      so only the purge record can make it forget), 5 times;
  *   3. soft-purge burst: a soft tag purge, then 100 concurrent requests split over A and B: every answer should be
  *      STALE at hit latency and the origin should see exactly one refresh.
+ *   0. the local check a memcached read pays (BanList.screen), ns per entry, with 10,000 live records.
  * Bounded: ~10 s, a few hundred requests, loopback only. Prints one JSON line per section.
  */
 import { createServer } from 'node:http'
 import { burst, metricSum, sleep, startCorral, startMemcached, stopAll } from './lib.js'
+import { BanList } from '../src/purge/bans.js'
+import type { StoredEntry } from '../src/core/entry.js'
 
 const ORIGIN_DELAY_MS = 300
 
+/** ns per BanList.screen call for an entry with 3 tags, against 10,000 tag/url records and 20 prefix records. */
+function screenCost (): Record<string, number> {
+  const bans = new BanList(30_000)
+  const t = Date.now()
+  for (let i = 0; i < 10_000; i++) bans.add({ kind: i % 2 === 0 ? 'tag' : 'url', value: i % 2 === 0 ? `tag-${i}` : `h.test/p${i}`, host: '', at: t + i, soft: false })
+  for (let i = 0; i < 20; i++) bans.add({ kind: 'prefix', value: `h.test/section-${i}/`, host: '', at: t + i, soft: true })
+  const entry = (requestedAt: number): StoredEntry => ({
+    kind: 'entry',
+    key: 'h.test/article/123',
+    status: 200,
+    headers: [],
+    body: Buffer.alloc(0),
+    storedAt: requestedAt,
+    initialAgeSeconds: 0,
+    freshUntil: requestedAt + 60_000,
+    staleWhileRevalidateUntil: requestedAt + 70_000,
+    staleIfErrorUntil: requestedAt,
+    mustRevalidate: false,
+    etag: undefined,
+    lastModified: undefined,
+    requestedAt,
+    tags: ['article-123', 'front', 'world']
+  })
+  const time = (e: StoredEntry): number => {
+    const n = 1_000_000
+    let kept = 0
+    for (let i = 0; i < 100_000; i++) if (bans.screen(e) !== undefined) kept++
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) if (bans.screen(e) !== undefined) kept++
+    return kept < 0 ? 0 : Math.round(Number(process.hrtime.bigint() - start) / n * 10) / 10
+  }
+  return { requestedAfterEveryRecordNs: time(entry(t + 20_000)), requestedBeforeRecordsNs: time(entry(t - 1)) }
+}
+
 async function main (): Promise<void> {
+  console.log(JSON.stringify({ section: 'local check per memcached read (BanList.screen), 10,000 records', ...screenCost() }))
   const memcached = await startMemcached()
   if (memcached === null) throw new Error('bench:purge needs memcached on PATH')
   let originRequests = 0

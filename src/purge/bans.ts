@@ -38,17 +38,27 @@ export function recordMatches (record: BanRecord, entry: StoredEntry): boolean {
   switch (record.kind) {
     case 'url':
       // A variant's key is the primary key, a newline, the Vary epoch and values (key.ts makeVariantKey).
-      return entry.key === record.value || (entry.key.startsWith(record.value) && entry.key.charCodeAt(record.value.length) === NEWLINE)
+      return entry.key === record.value || (entry.key.charCodeAt(record.value.length) === NEWLINE && hasPrefix(entry.key, record.value))
     case 'prefix':
-      return entry.key.startsWith(record.value)
+      return hasPrefix(entry.key, record.value)
     case 'tag':
       return entry.tags !== undefined && entry.tags.includes(record.value) &&
-        (record.host === '' || (entry.key.startsWith(record.host) && entry.key.charCodeAt(record.host.length) === SLASH))
+        (record.host === '' || (entry.key.charCodeAt(record.host.length) === SLASH && hasPrefix(entry.key, record.host)))
   }
 }
 
 const NEWLINE = 10
 const SLASH = 47
+
+/**
+ * `s.startsWith(p)`, compared from the end: keys of one site share their host, so they differ last. node 20's
+ * startsWith cost ~85 ns a call against ~19 ns for this loop (bench/purge.ts, 20 prefix records per memcached read).
+ */
+function hasPrefix (s: string, p: string): boolean {
+  if (p.length > s.length) return false
+  for (let i = p.length - 1; i >= 0; i--) if (s.charCodeAt(i) !== p.charCodeAt(i)) return false
+  return true
+}
 
 /** When the entry's fill asked the origin: what a record's `at` is compared with. */
 export function requestedAtOf (entry: StoredEntry): number {
@@ -109,19 +119,17 @@ export class BanList {
    */
   screen (entry: StoredEntry): StoredEntry | undefined {
     if (requestedAtOf(entry) >= this.#newestAt) return entry
-    let softAt = 0
-    const visit = (record: BanRecord): boolean => {
-      const verdict = judge(record, entry)
-      if (verdict.action === 'drop') return true
-      if (verdict.action === 'soften' && verdict.at > softAt) softAt = verdict.at
-      return false
-    }
     const primaryEnd = entry.key.indexOf('\n')
-    for (const record of this.#urls.get(primaryEnd === -1 ? entry.key : entry.key.slice(0, primaryEnd)) ?? NONE) if (visit(record)) return undefined
+    let softAt = scan(this.#urls.get(primaryEnd === -1 ? entry.key : entry.key.slice(0, primaryEnd)), entry, 0)
+    if (softAt === DROPPED) return undefined
     if (entry.tags !== undefined) {
-      for (const tag of entry.tags) for (const record of this.#tags.get(tag) ?? NONE) if (visit(record)) return undefined
+      for (let i = 0; i < entry.tags.length; i++) {
+        softAt = scan(this.#tags.get(entry.tags[i] as string), entry, softAt)
+        if (softAt === DROPPED) return undefined
+      }
     }
-    for (const record of this.#prefixes) if (visit(record)) return undefined
+    softAt = scan(this.#prefixes, entry, softAt)
+    if (softAt === DROPPED) return undefined
     return softAt === 0 ? entry : soften(entry, softAt, this.softStaleMs)
   }
 
@@ -143,7 +151,20 @@ export class BanList {
   }
 }
 
-const NONE: readonly BanRecord[] = []
+const DROPPED = -1
+
+/** The latest soft record's time among `records` that purge `entry` (at least `softAt`), or DROPPED for a hard one. */
+function scan (records: readonly BanRecord[] | undefined, entry: StoredEntry, softAt: number): number {
+  if (records === undefined) return softAt
+  const requestedAt = requestedAtOf(entry)
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as BanRecord
+    if (requestedAt >= record.at || !recordMatches(record, entry)) continue
+    if (!record.soft) return DROPPED
+    if (record.at > softAt) softAt = record.at
+  }
+  return softAt
+}
 
 function listOf (map: Map<string, BanRecord[]>, value: string): BanRecord[] {
   let list = map.get(value)
