@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * cli: `corral serve | check | spike | --version`. The only module that calls process.exit.
+ * cli: `corral serve | check | spike | purge | --version`. The only module that calls process.exit.
  *
  * `corral serve` started by node without a word about V8's memory reducer (`npx corral`, a global install, a unit
  * file) runs itself again once with `--no-memory-reducer` (ops/runtime.ts says why and when). This file imports

@@ -9,6 +9,7 @@ import type { Target } from './key.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
 import type { FillRequest } from './fill.js'
 import { dropAnswerShaping, makeOriginHeaders, type FillHeaderRules } from './core/headers.js'
+import type { FillPurge } from './purge/fill-purge.js'
 import type { CacheStore } from './store/types.js'
 import type { Clock } from './core/clock.js'
 import type { Logger } from './core/log.js'
@@ -38,6 +39,8 @@ export interface PipelineSettings {
   readonly requestIds: boolean
   /** Response fields addressed to corral or surrogates (policy/targeted.ts), never delivered: Surrogate-Control, … */
   readonly removedBeforeDelivery: ReadonlySet<string>
+  /** Cache tags and purge records for fills (purge/fill-purge.ts). */
+  readonly fillPurge?: FillPurge | undefined
 }
 
 export interface PipelineDeps {

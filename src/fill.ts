@@ -17,6 +17,7 @@ import { isStaleBetterThanError } from './policy/prefer-stale.js'
 import { makeVariantKey, parseVary } from './key.js'
 import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
 import type { CorralError } from './core/errors.js'
+import { entryPurgeFields, screenForStore, type EntryPurgeFields, type FillPurge } from './purge/fill-purge.js'
 
 /** One fill, made once by the pipeline from the request; it holds no client connection. */
 export interface FillRequest {
@@ -83,10 +84,12 @@ export interface FillContext {
   /** Fields the operator forwards on fills are keyed as if the origin had named them in Vary (core/headers.ts). */
   readonly fillHeaders: FillHeaderRules
   readonly logger: Logger
+  /** Tags and purge records (purge/fill-purge.ts); absent: entries carry neither. */
+  readonly purge?: FillPurge | undefined
 }
 
 /** Headers corral sets itself on the way out; the origin's are dropped. */
-const REPLACED = new Set(['age', 'content-length', 'x-cache', 'cache-status'])
+export const REPLACED = new Set(['age', 'content-length', 'x-cache', 'cache-status'])
 
 /** A 5xx is an origin in trouble, not a page: never stored over a good copy, shared with waiters as a failure. */
 export function isOriginFailureStatus (status: number): boolean {
@@ -96,6 +99,8 @@ export function isOriginFailureStatus (status: number): boolean {
 export async function fill (ctx: FillContext, req: FillRequest): Promise<FillResult> {
   const conditional = req.stale !== undefined ? makeConditionalHeaders(req.stale) : null
   const headers = conditional === null ? req.originHeaders : { ...req.originHeaders, ...conditional }
+  // Before the request: a purge issued while it is in flight names this fill too (purge/bans.ts).
+  const requestedAt = ctx.now()
   let response: OriginResponse
   try {
     response = await ctx.origin.request({ method: 'GET', path: req.path, headers, group: req.group })
@@ -103,7 +108,7 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
     return { kind: 'error', error: err as CorralError, origin: null }
   }
   try {
-    return await onHeaders(ctx, req, response)
+    return await onHeaders(ctx, req, response, requestedAt)
   } catch (err) {
     // The body holds an origin limiter slot until it ends or closes (origin/fetch.ts), and a paused one holds its
     // undici connection: whatever throws between the headers and the body's last byte must not keep either for ever.
@@ -113,13 +118,13 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
 }
 
 /** The origin's headers have arrived: decide, then read (or hand over) the body. */
-async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse): Promise<FillResult> {
+async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse, requestedAt: number): Promise<FillResult> {
   const now = ctx.now()
   const origin: OriginFacts = { status: response.status, ms: response.latencyMs }
 
   if (response.status === 304 && req.stale !== undefined) {
     response.body.resume()
-    return storeRevalidated(ctx, req, req.stale, response.headers, now, origin)
+    return storeRevalidated(ctx, req, req.stale, response.headers, now, origin, requestedAt)
   }
 
   // An origin error must not replace a good copy still inside its stale-if-error window, even one it lets be stored.
@@ -143,25 +148,27 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
   const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
   const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
-  const entry = makeEntry(key, response.status, withoutFields(response.headers, verdict.omitFields), read.body, verdict.deadlines)
-  const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, response.headers, read.body, verdict.deadlines)
+  const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, response.headers, requestedAt)
+  const entry = makeEntry(key, response.status, withoutFields(response.headers, verdict.omitFields), read.body, verdict.deadlines, purge)
+  const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, response.headers, read.body, verdict.deadlines, purge)
   return { kind: 'entry', entry, own, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }
 }
 
 function storeRevalidated (
-  ctx: FillContext, req: FillRequest, stale: StoredEntry, notModified: HeaderRecord, now: number, origin: OriginFacts
+  ctx: FillContext, req: FillRequest, stale: StoredEntry, notModified: HeaderRecord, now: number, origin: OriginFacts, requestedAt: number
 ): FillResult {
+  const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, notModified, requestedAt, stale)
   // RFC 9111 §4.3.4: the 304's fields update the stored response; freshness is decided again from the merge.
   const merged = mergeNotModified(stale, notModified)
   const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
   const verdict = decideStorable(facts, { status: stale.status, headers: merged }, now, ctx.storeOptions)
   if (!verdict.storable) {
     // The origin no longer lets the page be kept: this request gets the merge once, and the stored copy goes.
-    const entry = makeEntry(stale.key, stale.status, merged, stale.body, UNSTORED(now))
+    const entry = makeEntry(stale.key, stale.status, merged, stale.body, UNSTORED(now), purge)
     return { kind: 'entry', entry, own: entry, vary: req.varyIndex, revalidated: true, shareable: false, written: safely(ctx, ctx.store.delete(stale.key)), origin }
   }
-  const entry = makeEntry(stale.key, stale.status, withoutFields(merged, verdict.omitFields), stale.body, verdict.deadlines)
-  return { kind: 'entry', entry, own: entry, vary: req.varyIndex, revalidated: true, shareable: true, written: safely(ctx, ctx.store.set(entry.key, entry, verdict.ttlMs)), origin }
+  const entry = makeEntry(stale.key, stale.status, withoutFields(merged, verdict.omitFields), stale.body, verdict.deadlines, purge)
+  return { kind: 'entry', entry, own: entry, vary: req.varyIndex, revalidated: true, shareable: true, written: storeEntry(ctx, req.primaryKey, null, entry, verdict.ttlMs), origin }
 }
 
 function UNSTORED (now: number): Deadlines {
@@ -174,8 +181,8 @@ function makeVaryIndex (req: FillRequest, vary: string[], now: number): VaryInde
   return { kind: 'vary', key: req.primaryKey, varyHeaders: vary, epoch: randomBytes(6).toString('base64url'), storedAt: now }
 }
 
-export function makeEntry (key: string, status: number, headers: HeaderRecord, body: Buffer, d: Deadlines): StoredEntry {
-  const flat = toFlatHeaders(headers, REPLACED)
+export function makeEntry (key: string, status: number, headers: HeaderRecord, body: Buffer, d: Deadlines, purge?: EntryPurgeFields): StoredEntry {
+  const flat = toFlatHeaders(headers, purge?.dropHeaders ?? REPLACED)
   flat.push('content-length', String(body.length))
   appendVia(flat)
   return {
@@ -191,7 +198,9 @@ export function makeEntry (key: string, status: number, headers: HeaderRecord, b
     staleIfErrorUntil: d.staleIfErrorUntil,
     mustRevalidate: d.mustRevalidate,
     etag: firstValue(headers.etag),
-    lastModified: firstValue(headers['last-modified'])
+    lastModified: firstValue(headers['last-modified']),
+    requestedAt: purge?.requestedAt,
+    tags: purge?.tags
   }
 }
 
@@ -199,8 +208,11 @@ export function makeEntry (key: string, status: number, headers: HeaderRecord, b
 const VARY_INDEX_TTL_MS = 24 * 3600_000
 
 async function storeEntry (ctx: FillContext, primaryKey: string, index: VaryIndex | null, entry: StoredEntry, ttlMs: number): Promise<void> {
-  if (index !== null) await safely(ctx, ctx.store.set(primaryKey, index, Math.max(ttlMs, VARY_INDEX_TTL_MS)))
-  await safely(ctx, ctx.store.set(entry.key, entry, ttlMs))
+  // A purge issued since the fill asked the origin: stored softened, or not at all.
+  const kept = screenForStore(ctx.purge, entry, ttlMs)
+  if (kept === null) return
+  if (index !== null) await safely(ctx, ctx.store.set(primaryKey, index, Math.max(kept.ttlMs, VARY_INDEX_TTL_MS)))
+  await safely(ctx, ctx.store.set(kept.entry.key, kept.entry, kept.ttlMs))
 }
 
 async function safely (ctx: FillContext, op: void | Promise<void>): Promise<void> {

@@ -86,8 +86,8 @@ export class Pipeline implements TraceSink {
 
   #fillContext (): FillContext {
     const { origin, clock, logger } = this.#deps
-    const { storeOptions, maxObjectBytes, fillHeaders } = this.#settings
-    return { origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, fillHeaders, logger }
+    const { storeOptions, maxObjectBytes, fillHeaders, fillPurge } = this.#settings
+    return { origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, fillHeaders, logger, purge: fillPurge }
   }
 
   handle (req: IncomingMessage, res: ServerResponse): void {

@@ -25,6 +25,13 @@ import { diffConfig, diffFlags, flagsRecord, resolveFlags } from './config/flags
 import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch.js'
 import { drainServer, holdBeforeDrain, listenOn, makeServer } from './receive.js'
 import { isoRejected, makeAdminServer, type FlagsReport } from './ops/admin.js'
+import { BanList } from './purge/bans.js'
+import { ScreenedStore } from './purge/screened-store.js'
+import { makeFillPurge } from './purge/fill-purge.js'
+import { PurgeChannel } from './purge/fleet.js'
+import { Purger } from './purge/purger.js'
+import type { PurgeOrder, PurgeReport } from './purge/order.js'
+import { REPLACED } from './fill.js'
 
 export interface ProxyOptions {
   readonly logger?: Logger
@@ -49,6 +56,8 @@ export interface Proxy {
   apply (next: LoadedConfig): void
   /** Re-read the config file now (SIGHUP). */
   reload (): void
+  /** An operator's purge (admin /purge); `publish: false` applies it here only (a cluster worker that does not publish). */
+  purge (order: PurgeOrder, publish?: boolean): Promise<PurgeReport>
   /**
    * SIGTERM: health turns 503 (for `drainDelayMs` while still serving), stop accepting, finish in-flight requests
    * (bounded by `graceMs`), close.
@@ -59,9 +68,13 @@ export interface Proxy {
 /** Keys whose new value is only read at start. */
 const RESTART_KEYS = /^(listen\.|admin\.(host|port)$|origin\.connections$|workers$)/
 
-export function makeSettings (loaded: LoadedConfig, cache: PipelineCache): PipelineSettings {
+export function makeSettings (loaded: LoadedConfig, cache: PipelineCache, bans?: BanList): PipelineSettings {
   const { config } = loaded
+  const { tags, purge } = config.cache
   return {
+    fillPurge: bans === undefined
+      ? undefined
+      : makeFillPurge({ headers: tags.headers.map((h) => h.toLowerCase()), removeFromResponse: tags.removeFromResponse }, bans, purge.recordTtlSeconds * 1000, REPLACED),
     keyOptions: makeKeyOptions(config),
     storeOptions: {
       graceSeconds: config.cache.graceSeconds,
@@ -88,6 +101,8 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache): Pipel
 /** The built cache plus the memcached client under it (null with the embedded cache alone), for rebuilding the lease. */
 export interface BuiltCache extends PipelineCache {
   readonly l2: MemcachedStore | null
+  /** l2 as reads see it, through the purge records. */
+  readonly shared?: CacheStore
 }
 
 function usesMemcached (config: Config): boolean {
@@ -98,7 +113,7 @@ function usesMemcached (config: Config): boolean {
  * The embedded cache alone, or L1 in front of memcached with fleet leases. memcached errors become metrics (and a
  * debug line), never a client error; a node going down and coming back is one log line each.
  */
-export function makeCache (config: Config, metrics: Metrics, logger: Logger, clock: Clock): BuiltCache {
+export function makeCache (config: Config, metrics: Metrics, logger: Logger, clock: Clock, bans?: BanList): BuiltCache {
   const { memory, memcached } = config.cache
   if (!usesMemcached(config)) {
     return { store: new MemoryStore({ maxBytes: memory.maxBytes }), fleet: null, l2: null }
@@ -121,16 +136,19 @@ export function makeCache (config: Config, metrics: Metrics, logger: Logger, clo
     },
     onNodeUp: (server, downMs) => { logger.info({ server, downMs }, 'memcached node back up') }
   })
-  const store = new TieredStore({ l1: { maxBytes: memory.maxBytes, maxTtlMs: memory.maxTtlSeconds * 1000 }, l2, clock })
-  return { store, fleet: makeFleet(config, l2, metrics, logger), l2 }
+  // Every entry read from memcached goes through the purge records (purge/screened-store.ts): L1's fills and a fleet
+  // follower's polls alike, so neither hands out a page purged by tag or prefix.
+  const shared = bans === undefined ? l2 : new ScreenedStore(l2, bans)
+  const store = new TieredStore({ l1: { maxBytes: memory.maxBytes, maxTtlMs: memory.maxTtlSeconds * 1000 }, l2: shared, clock })
+  return { store, fleet: makeFleet(config, l2, metrics, logger, shared), l2, shared }
 }
 
 /** Fleet leases on `l2`: rebuilt alone when only origin.timeoutMs or leaseTtlMs change, keeping the store (and L1). */
-function makeFleet (config: Config, l2: MemcachedStore, metrics: Metrics, logger: Logger): FleetLease {
+function makeFleet (config: Config, l2: MemcachedStore, metrics: Metrics, logger: Logger, shared: CacheStore = l2): FleetLease {
   const leaseTtlMs = config.cache.memcached.leaseTtlMs ?? config.origin.timeoutMs
   return new FleetLease({
     leases: l2,
-    shared: l2,
+    shared,
     leaseTtlMs,
     // A follower outwaits the lease (a dead leader's lease expires first; memcached may keep it up to a second
     // longer, store/memcached.ts rounds up), then a takeover's own fetch.
@@ -183,6 +201,35 @@ function memcachedNodesReport (l2: MemcachedStore): NonNullable<FlagsReport['mem
   }))
 }
 
+/** What the purge channel is built from: the purge keys' node and namespace, and the poll. */
+function channelShape (config: Config): unknown {
+  if (!usesMemcached(config)) return null
+  const { servers, prefix, timeoutMs } = config.cache.memcached
+  return { servers, prefix, timeoutMs, purge: config.cache.purge }
+}
+
+/** Purge records through memcached (purge/fleet.ts); null with the embedded cache alone. */
+function makePurgeChannel (config: Config, logger: Logger, purger: Purger): PurgeChannel | null {
+  if (!usesMemcached(config)) return null
+  const { servers, prefix, timeoutMs } = config.cache.memcached
+  const { pollIntervalMs, recordTtlSeconds } = config.cache.purge
+  return new PurgeChannel({
+    servers,
+    prefix,
+    pollMs: pollIntervalMs,
+    recordTtlSeconds,
+    // A poll is off the request path: it may wait longer than a request's memcached budget.
+    timeoutMs: Math.max(timeoutMs, 500),
+    logger,
+    onRecords: (records) => {
+      const touched = purger.apply(records)
+      logger.info({ records: records.length, touched }, 'purge records applied')
+    }
+  })
+}
+
+function noop (): void {}
+
 function limiterOptions (config: Config, adaptive: boolean): ConstructorParameters<typeof OriginLimiter>[0] {
   const { maxInFlight, queueSize, queueTimeoutMs } = config.origin
   return { maxInFlight, queueSize, queueTimeoutMs, adaptive }
@@ -195,8 +242,9 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   const logger = options.logger ?? makeLogger(config.log.level, undefined, options.logFormat ?? config.log.format)
   const clock = options.clock ?? systemClock
   const metrics = new Metrics()
-  let cache: BuiltCache = options.store !== undefined ? { store: options.store, fleet: null, l2: null } : makeCache(config, metrics, logger, clock)
-  let settings = makeSettings(initial, cache)
+  const bans = new BanList(config.cache.purge.softStaleSeconds * 1000)
+  let cache: BuiltCache = options.store !== undefined ? { store: options.store, fleet: null, l2: null } : makeCache(config, metrics, logger, clock, bans)
+  let settings = makeSettings(initial, cache, bans)
   const limiter = new OriginLimiter(limiterOptions(config, settings.flags.adaptiveConcurrency))
   // Health deadlines and back-off timers run on the real clock: a test's frozen clock would never end a back-off.
   const origin = new Origin(config, limiter, { logger, metrics, observe: (ms) => metrics.originDuration.observe(ms / 1000) })
@@ -212,6 +260,18 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   metrics.sources.flags = () => settings.flags.switches
   metrics.sources.config = () => ({ version: loaded.version, loadedAt, rejected: watcher?.status().rejected != null })
   let watcher: ConfigWatcher | null = null
+  const purger = new Purger({
+    bans,
+    metrics,
+    logger,
+    now: () => clock.now(),
+    memory: () => memoryTier(cache.store),
+    deleteKey: async (key) => await pipeline.invalidate(key),
+    keyOptions: () => settings.keyOptions,
+    recordTtlMs: () => loaded.config.cache.purge.recordTtlSeconds * 1000
+  })
+  let channel = options.store === undefined ? makePurgeChannel(config, logger, purger) : null
+  purger.useChannel(channel)
 
   const apply = (next: LoadedConfig): void => {
     // Before anything changes: a refused edit (the watcher reports it) leaves the last good config in force. Checked in
@@ -223,16 +283,23 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     const before = cache
     if (options.store === undefined && !isDeepStrictEqual(storeShape(prev.config), storeShape(next.config))) {
       const old = cache
-      cache = makeCache(next.config, metrics, logger, clock)
+      cache = makeCache(next.config, metrics, logger, clock, bans)
       pipeline.useCache(cache)
       // Requests already on the old cache finish there; then its connections close.
       setTimeout(() => { old.store.close().catch(() => {}) }, retiredCacheCloseDelayMs(old)).unref()
     } else if (cache.l2 !== null && !isDeepStrictEqual(fleetShape(prev.config), fleetShape(next.config))) {
       // Same store, same L1: only the lease's timings change. Requests already waiting finish on the old lease.
-      cache = { store: cache.store, fleet: makeFleet(next.config, cache.l2, metrics, logger), l2: cache.l2 }
+      cache = { ...cache, fleet: makeFleet(next.config, cache.l2, metrics, logger, cache.shared) }
       pipeline.useCache(cache)
     }
-    settings = makeSettings(next, cache)
+    if (options.store === undefined && !isDeepStrictEqual(channelShape(prev.config), channelShape(next.config))) {
+      channel?.close()
+      channel = makePurgeChannel(next.config, logger, purger)
+      purger.useChannel(channel)
+      channel?.start().catch(noop)
+    }
+    bans.softStaleMs = next.config.cache.purge.softStaleSeconds * 1000
+    settings = makeSettings(next, cache, bans)
     loaded = next
     loadedAt = Date.now()
     // Groups first: a route compiled into the new settings may name a group the old config did not have.
@@ -271,7 +338,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       token: () => loaded.config.admin.token,
       isDraining: () => pipeline.draining,
       flags: flagsReport,
-      purge: async (url, host) => await pipeline.invalidateUrl(url, host)
+      purge: async (order) => await purger.purge(order)
     })
 
   return {
@@ -280,6 +347,8 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     logger,
     get loaded () { return loaded },
     async listen () {
+      // Before serving: the purge records still alive, or a restarted proxy would serve purged pages from memcached.
+      await channel?.start()
       const port = await listenOn(server, config.listen.host, config.listen.port)
       const adminPort = admin === null ? 0 : await listenOn(admin, config.admin.host, config.admin.port)
       if (options.configPath !== undefined) {
@@ -301,10 +370,14 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     reload () {
       watcher?.reload()
     },
+    async purge (order, publish = true) {
+      return await purger.purge(order, publish)
+    },
     async close (graceMs = 10_000, drainDelayMs = 0) {
       if (pipeline.draining) return
       pipeline.draining = true
       watcher?.close()
+      channel?.close()
       // Health says 503 from here on, while requests are still served: a balancer needs a few probes to notice.
       await holdBeforeDrain(drainDelayMs, logger)
       await drainServer(server, graceMs)

@@ -15,6 +15,7 @@ import { fill, type FillContext, type FillRequest, type FillResult, type StreamR
 import type { FleetLease } from './lease.js'
 import { PASS_OUTCOME, RETRY_OUTCOME, type FlightOutcome, type SingleFlight } from './single-flight.js'
 import type { HitForPass } from './hit-for-pass.js'
+import { dropLocalCopy } from './drop-local-copy.js'
 
 /** What happened to a miss. The pipeline's one switch over it picks X-Cache, Cache-Status and the delivery. */
 export type MissOutcome =
@@ -136,6 +137,7 @@ export class Coalescer {
       const turn = await fleet.takeTurn(req.key, req.primaryKey, req.requestHeaders, req.stale?.storedAt ?? 0, notes)
       switch (turn.kind) {
         case 'filled':
+          dropLocalCopy(this.#fill.store, turn.entry.key)
           // A fill found at a variant key comes back without its Vary index: the one the lookup found names it, and
           // waiters need it to recognise the entry as their variant (with null they would each go to the origin).
           settle?.({ kind: 'entry', entry: turn.entry, vary: turn.vary ?? req.varyIndex })

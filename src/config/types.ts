@@ -78,6 +78,8 @@ export interface Config {
       maxItemBytes: number
       leaseTtlMs?: number
     }
+    tags: { headers: string[], removeFromResponse: boolean }
+    purge: { pollIntervalMs: number, softStaleSeconds: number, recordTtlSeconds: number }
   }
   origins: Record<string, { servers: ServerConfig[], health: HealthConfig }>
   workers: number | 'auto'

@@ -31,6 +31,13 @@ export interface StoredEntry extends EntryDeadlines {
   readonly body: Buffer
   readonly etag: string | undefined
   readonly lastModified: string | undefined
+  /**
+   * Epoch ms when the fill that made this entry asked the origin (purge/bans.ts: an invalidation record made after
+   * it purges the entry, also when the answer arrived later). Absent on entries from before purges existed: storedAt.
+   */
+  readonly requestedAt?: number | undefined
+  /** The origin's cache tags (Surrogate-Key, Cache-Tag; purge/tags.ts), parsed once at store time. Absent: none. */
+  readonly tags?: readonly string[] | undefined
 }
 
 /**

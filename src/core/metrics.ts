@@ -135,6 +135,7 @@ export class Metrics {
   readonly memcachedSkips: Counter<'reason'>
   readonly leases: Counter<'result'>
   readonly configReloads: Counter<'result'>
+  readonly purges: Counter<'kind' | 'mode'>
   readonly originDuration: Histogram
   readonly originInFlight: Gauge
   readonly originUp: Gauge<'origin' | 'server'>
@@ -171,6 +172,7 @@ export class Metrics {
     this.memcachedSkips = new Counter({ name: 'corral_memcached_skips_total', help: 'memcached operations skipped (node down, entry too large)', labelNames: ['reason'], registers })
     this.leases = new Counter({ name: 'corral_leases_total', help: 'Fleet lease attempts by result', labelNames: ['result'], registers })
     this.configReloads = new Counter({ name: 'corral_config_reloads_total', help: 'Config file reloads by result', labelNames: ['result'], registers })
+    this.purges = new Counter({ name: 'corral_purges_total', help: 'Purge records issued here (admin /purge), by kind (url, tag, prefix) and mode (hard, soft)', labelNames: ['kind', 'mode'], registers })
     this.originDuration = new Histogram({
       name: 'corral_origin_duration_seconds',
       help: 'Time to the origin\'s response headers',

@@ -4,7 +4,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { tokenMatches } from './admin-token.js'
-import { ConfigError } from '../core/errors.js'
+import { answerPurge } from '../purge/admin-route.js'
+import type { PurgeOrder, PurgeReport } from '../purge/order.js'
 import type { Logger } from '../core/log.js'
 import type { ServerReport } from '../origin/group.js'
 
@@ -15,8 +16,8 @@ export interface AdminDeps {
   token: () => string | undefined
   isDraining: () => boolean
   flags: () => FlagsReport
-  /** Resolves with the cache key purged; throws a ConfigError for an unusable URL. */
-  purge: (url: string, host: string | undefined) => Promise<string>
+  /** Carries out a purge (purge/purger.ts); throws a ConfigError for an unusable URL, prefix or host. */
+  purge: (order: PurgeOrder) => Promise<PurgeReport>
 }
 
 /** GET /flags: what is in force, and whether the file on disk was rejected. */
@@ -72,20 +73,11 @@ async function handleAdmin (deps: AdminDeps, req: IncomingMessage, res: ServerRe
     case 'GET /flags':
       return json(res, 200, deps.flags())
     case 'POST /purge': {
-      const target = url.searchParams.get('url')
-      if (target === null || target === '') return json(res, 400, { error: 'missing ?url=<absolute url or path>' })
-      let key: string
-      try {
-        key = await deps.purge(target, url.searchParams.get('host') ?? undefined)
-      } catch (err) {
-        if (err instanceof ConfigError) return json(res, 400, { error: err.message })
-        throw err
-      }
-      deps.logger.info({ url: target, key }, 'purged')
-      return json(res, 200, { purged: target, key })
+      const answer = await answerPurge(url.searchParams, deps.purge)
+      return json(res, answer.status, answer.body)
     }
     default:
-      return json(res, 404, { error: 'not found', endpoints: ['GET /health', 'GET /metrics', 'GET /flags', 'POST /purge?url='] })
+      return json(res, 404, { error: 'not found', endpoints: ['GET /health', 'GET /metrics', 'GET /flags', 'POST /purge?url= | ?tag= | ?prefix=&host= [&soft=1]'] })
   }
 }
 

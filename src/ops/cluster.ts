@@ -19,6 +19,7 @@ import { logRejectedEdit, watchConfig } from '../config/watch.js'
 import { flagsRecord, resolveFlags } from '../config/flags.js'
 import { ConfigError } from '../core/errors.js'
 import { workerExecArgv } from './runtime.js'
+import type { PurgeOrder, PurgeReport } from '../purge/order.js'
 
 export function resolveWorkers (workers: Config['workers']): number {
   return workers === 'auto' ? availableParallelism() : workers
@@ -38,8 +39,9 @@ function fromWire (wire: WireConfig): LoadedConfig {
   return { config: wire.config, version: wire.version, shedPages: new Map(wire.shedPages.map(([i, page]) => [i, Buffer.from(page, 'base64')])) }
 }
 
-interface PurgeRequest { readonly type: 'corral:purge', readonly id: string, readonly url: string, readonly host: string | undefined }
-interface PurgeReply { readonly type: 'corral:purged', readonly id: string, readonly key?: string, readonly error?: string }
+/** `publish`: this worker also writes the records to memcached (one per group does; all apply them at once). */
+interface PurgeRequest { readonly type: 'corral:purge', readonly id: string, readonly order: PurgeOrder, readonly publish: boolean }
+interface PurgeReply { readonly type: 'corral:purged', readonly id: string, readonly report?: PurgeReport, readonly error?: string, readonly refused?: boolean }
 
 /** A worker that dies this soon after starting is crash-looping: replacements back off. */
 const CRASH_LOOP_MS = 2000
@@ -107,7 +109,7 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
         memcached: loaded.config.cache.memcached.enabled && loaded.config.cache.memcached.servers.length > 0 ? loaded.config.cache.memcached.servers : 'off'
       }
     },
-    purge: async (url, host) => await broadcastPurge(url, host)
+    purge: async (order) => await broadcastPurge(order)
   })
   await listenOn(admin, initial.config.admin.host, initial.config.admin.port)
   logger.info({ workers, adminPort: initial.config.admin.port }, 'cluster primary started')
@@ -138,11 +140,15 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
   })
 }
 
-/** Every worker drops the URL from its L1 and deletes it from memcached (idempotent); resolves with the key. */
-async function broadcastPurge (url: string, host: string | undefined): Promise<string> {
+/**
+ * Every worker applies the purge to its own memory at once (with the embedded cache this is the only way it reaches
+ * them); the first also publishes it to memcached for the fleet (the others would only write the same records again).
+ * Resolves with the workers' reports summed.
+ */
+async function broadcastPurge (order: PurgeOrder): Promise<PurgeReport> {
   const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected())
   const id = randomUUID()
-  const replies = await Promise.all(workers.map(async (worker) => await new Promise<PurgeReply>((resolve) => {
+  const replies = await Promise.all(workers.map(async (worker, i) => await new Promise<PurgeReply>((resolve) => {
     const onMessage = (message: PurgeReply): void => {
       if (message?.type !== 'corral:purged' || message.id !== id) return
       worker.off('message', onMessage)
@@ -154,11 +160,14 @@ async function broadcastPurge (url: string, host: string | undefined): Promise<s
       resolve({ type: 'corral:purged', id, error: 'worker did not answer' })
     }, 5000)
     worker.on('message', onMessage)
-    worker.send({ type: 'corral:purge', id, url, host } satisfies PurgeRequest)
+    worker.send({ type: 'corral:purge', id, order, publish: i === 0 } satisfies PurgeRequest)
   })))
-  const failed = replies.find((r) => r.error !== undefined)
-  if (failed?.error !== undefined && replies.every((r) => r.key === undefined)) throw new ConfigError('url', failed.error)
-  return replies.find((r) => r.key !== undefined)?.key ?? ''
+  const refused = replies.find((r) => r.refused === true)
+  if (refused?.error !== undefined) throw new ConfigError('', refused.error)
+  const reports = replies.flatMap((r) => r.report === undefined ? [] : [r.report])
+  const first = reports[0]
+  if (first === undefined) throw new Error(replies.find((r) => r.error !== undefined)?.error ?? 'no worker to purge')
+  return { ...first, touched: reports.reduce((sum, r) => sum + r.touched, 0), fleet: reports.some((r) => r.fleet) }
 }
 
 /**
@@ -199,7 +208,7 @@ export function serveWorker (proxy: Proxy): void {
   process.on('message', (message: PurgeRequest) => {
     if (message?.type !== 'corral:purge') return
     const reply = (r: Omit<PurgeReply, 'type' | 'id'>): void => { process.send?.({ type: 'corral:purged', id: message.id, ...r }) }
-    proxy.pipeline.invalidateUrl(message.url, message.host).then((key) => reply({ key }),
-      (err: unknown) => reply({ error: err instanceof ConfigError ? err.message : String(err) }))
+    proxy.purge(message.order, message.publish).then((report) => reply({ report }),
+      (err: unknown) => reply(err instanceof ConfigError ? { error: err.message, refused: true } : { error: String(err) }))
   })
 }

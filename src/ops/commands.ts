@@ -20,7 +20,8 @@ export const USAGE = `usage: corral <command> [options]
 commands:
   serve --config <file>     run the proxy
   check --config <file>     validate a config: every problem, each with its key path; non-zero exit if any
-  spike --target <url> --scenario <file> [--report <dir>]   run a load scenario
+  spike --target <url> --scenario <file> [--report <dir>] [--admin <url>]… [--workers N]   run a load scenario
+  purge --admin <url> (--url U | --tag T | --prefix P) [--host H] [--soft]   purge cached pages, fleet-wide
 
   corral <command> --help   that command's options
   corral --version          print the version
@@ -54,6 +55,10 @@ export async function main (argv: readonly string[]): Promise<number> {
     case 'spike': {
       const { runSpikeCli } = await import('../spike/cli.js')
       return await runSpikeCli(rest)
+    }
+    case 'purge': {
+      const { runPurgeCli } = await import('../purge/cli.js')
+      return await runPurgeCli(rest)
     }
     case '--version':
     case '-v':

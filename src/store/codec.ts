@@ -94,7 +94,9 @@ export function withBody (m: Omit<StoredEntry, 'body'>, body: Buffer): StoredEnt
     staleIfErrorUntil: m.staleIfErrorUntil,
     mustRevalidate: m.mustRevalidate,
     etag: m.etag,
-    lastModified: m.lastModified
+    lastModified: m.lastModified,
+    requestedAt: m.requestedAt,
+    tags: m.tags
   }
 }
 
@@ -104,11 +106,15 @@ function readEntry (m: Record<string, unknown>, body: Buffer): StoredEntry | und
     !isFiniteNumber(m['initialAgeSeconds']) || !isFiniteNumber(m['freshUntil']) ||
     !isFiniteNumber(m['staleWhileRevalidateUntil']) || !isFiniteNumber(m['staleIfErrorUntil']) ||
     typeof m['mustRevalidate'] !== 'boolean' || !isOptionalString(m['etag']) || !isOptionalString(m['lastModified']) ||
-    !isWritableHead(m['headers'], body.length)
+    !isWritableHead(m['headers'], body.length) ||
+    !(m['requestedAt'] === undefined || isFiniteNumber(m['requestedAt'])) || !(m['tags'] === undefined || isStringArray(m['tags']))
   ) return undefined
   // JSON drops undefined members; the type wants them present.
   if (!('etag' in m)) m['etag'] = undefined
   if (!('lastModified' in m)) m['lastModified'] = undefined
+  // An untagged entry stores no `tags` (JSON drops undefined): it costs no byte in memcached.
+  if (!('requestedAt' in m)) m['requestedAt'] = undefined
+  if (!('tags' in m)) m['tags'] = undefined
   m['body'] = body
   return m as unknown as StoredEntry
 }

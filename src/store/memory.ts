@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import { recordSize, type CacheRecord, type CacheStore } from './types.js'
+import { recordSize, type CacheRecord, type CacheStore, type StoredEntry } from './types.js'
 
 export interface MemoryStoreOptions {
   maxBytes: number
@@ -84,6 +84,30 @@ export class MemoryStore implements CacheStore {
 
   delete (key: string): void {
     this.#lru.delete(key)
+  }
+
+  /**
+   * Apply a purge to every entry held here, at once (purge/sweep.ts), so that a memory hit never checks purges:
+   * `change` answers the entry to keep, undefined to drop it, or a replacement (kept for the TTL it had left).
+   * Answers how many entries it dropped or replaced. O(entries): run once per purge, never per request.
+   */
+  sweep (change: (entry: StoredEntry) => StoredEntry | undefined): number {
+    const changes: Array<[string, StoredEntry | undefined]> = []
+    // Collected first: lru-cache's iterators are not specified for writes under way.
+    for (const [key, record] of this.#lru.entries()) {
+      if (record.kind !== 'entry') continue
+      const next = change(record)
+      if (next !== record) changes.push([key, next])
+    }
+    for (const [key, next] of changes) {
+      if (next === undefined) {
+        this.#lru.delete(key)
+        continue
+      }
+      const ttl = this.#lru.getRemainingTTL(key)
+      if (ttl > 0) this.#lru.set(key, next, { ttl: Number.isFinite(ttl) ? Math.ceil(ttl) : 0, size: recordSize(next) })
+    }
+    return changes.length
   }
 
   get calculatedSize (): number {

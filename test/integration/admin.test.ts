@@ -99,7 +99,7 @@ describe('admin listener', () => {
     expect((await page('/p?x=1')).headers['x-cache']).toBe('HIT')
     const purged = await admin(`/purge?url=${encodeURIComponent(`http://${HOST}/p?x=1`)}`, 'POST')
     expect(purged.status).toBe(200)
-    expect(JSON.parse(purged.text)).toMatchObject({ purged: `http://${HOST}/p?x=1` })
+    expect(JSON.parse(purged.text)).toMatchObject({ purged: { kind: 'url', values: [`http://${HOST}/p?x=1`] }, mode: 'hard', fleet: false })
     const after = await page('/p?x=1')
     expect([after.headers['x-cache'], after.body]).toEqual(['MISS', 'page 2'])
 

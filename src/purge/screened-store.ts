@@ -1,0 +1,40 @@
+/**
+ * purge/screened-store: memcached as the purge records leave it. Wraps the shared tier so that every entry read from
+ * it (by L1 on a miss, by a fleet follower polling for a fill) has been through the ban list: an entry filled
+ * before a matching purge is a miss (hard) or comes back stale (soft). memcached copies are never rewritten by a
+ * purge; every proxy applies the records it knows on read. Costs a local check per memcached read, no round trip.
+ */
+import type { CacheRecord, CacheStore, MaybePromise } from '../store/types.js'
+import type { BanList } from './bans.js'
+
+export class ScreenedStore implements CacheStore {
+  readonly name: string
+  readonly #inner: CacheStore
+  readonly #bans: BanList
+
+  constructor (inner: CacheStore, bans: BanList) {
+    this.name = inner.name
+    this.#inner = inner
+    this.#bans = bans
+  }
+
+  get (key: string): MaybePromise<CacheRecord | undefined> {
+    const found = this.#inner.get(key)
+    return found instanceof Promise ? found.then(this.#screen) : this.#screen(found)
+  }
+
+  readonly #screen = (record: CacheRecord | undefined): CacheRecord | undefined =>
+    record?.kind === 'entry' ? this.#bans.screen(record) : record
+
+  set (key: string, record: CacheRecord, ttlMs: number): MaybePromise<void> {
+    return this.#inner.set(key, record, ttlMs)
+  }
+
+  delete (key: string): MaybePromise<void> {
+    return this.#inner.delete(key)
+  }
+
+  async close (): Promise<void> {
+    await this.#inner.close()
+  }
+}
