@@ -37,7 +37,7 @@ import { tokenMatches } from './ops/admin-token.js'
 import { Trace, TRACE, extraHeaders, type TraceSink } from './core/trace.js'
 import { takeRequestId } from './core/request-id.js'
 import { makeFillRequest, type Exchange, type PipelineCache, type PipelineDeps, type PipelineSettings, type ResolvedTarget } from './exchange.js'
-import { invalidateAfterUnsafe, purge, purgeKeyOf, type InvalidateContext } from './invalidate.js'
+import { invalidateAfterUnsafe, purge, type InvalidateContext } from './invalidate.js'
 import { isOnlyIfCached } from './policy/conditional.js'
 
 export type { PipelineCache, PipelineDeps, PipelineSettings } from './exchange.js'
@@ -354,13 +354,6 @@ export class Pipeline implements TraceSink {
   /** Drop a URL's entry (and, through its Vary index, every variant): the admin purge. */
   async invalidate (primaryKey: string): Promise<void> {
     await purge(this.#invalidateContext(), primaryKey)
-  }
-
-  /** Purge by URL: absolute (`http://host/path?q`), or a path with the host given apart. Returns the key purged. */
-  async invalidateUrl (url: string, host: string | undefined): Promise<string> {
-    const key = purgeKeyOf(url, host, this.#settings.keyOptions)
-    await this.invalidate(key)
-    return key
   }
 
   #fail (ex: Exchange, err: unknown): void {

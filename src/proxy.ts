@@ -65,6 +65,17 @@ export interface Proxy {
   close (graceMs?: number, drainDelayMs?: number): Promise<void>
 }
 
+/**
+ * Response fields never delivered: those addressed to corral or surrogates (policy/targeted.ts) and, when configured,
+ * the cache-tag headers. Stored entries lose the tags at store time already; this also takes them off answers that
+ * are relayed without being stored (passes, uncacheable fills).
+ */
+function deliveryStrip (config: Config): ReadonlySet<string> {
+  const strip = new Set(fieldsRemovedBeforeDelivery(makeTargetList(config.cache.targetedFields)))
+  if (config.cache.tags.removeFromResponse) for (const name of config.cache.tags.headers) strip.add(name.toLowerCase())
+  return strip
+}
+
 /** Keys whose new value is only read at start. */
 const RESTART_KEYS = /^(listen\.|admin\.(host|port)$|origin\.connections$|workers$)/
 
@@ -89,7 +100,7 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache, bans?:
     hitForPassMs: config.cache.hitForPassSeconds * 1000,
     accessLog: config.log.access,
     requestIds: config.log.access,
-    removedBeforeDelivery: fieldsRemovedBeforeDelivery(makeTargetList(config.cache.targetedFields)),
+    removedBeforeDelivery: deliveryStrip(config),
     routes: compileRoutes(loaded),
     flags: resolveFlags(config),
     debugToken: config.admin.token,

@@ -118,6 +118,13 @@ describe('RFC 9213 / W3C Edge Architecture: fields addressed to corral are not d
     expect(r.headers['surrogate-control']).toBeUndefined()
   })
 
+  it('cache tags are not delivered on an answer that is relayed without being stored either', async () => {
+    const { proxy } = await start(answer(200, { 'cache-control': 'no-store', 'surrogate-key': 'article-1 front' }, 'p'))
+    const r = await get(`${proxy.url}/tagged`)
+    expect(r.headers['x-cache']).toBe('MISS')
+    expect(r.headers['surrogate-key']).toBeUndefined()
+  })
+
   it('cache.targetedFields chooses which fields win: an empty list leaves Cache-Control alone in charge', async () => {
     const { origin, proxy } = await start(answer(200, { 'cache-control': 'no-store', 'corral-cache-control': 'max-age=60' }, 'p'), { targetedFields: [] })
     await get(`${proxy.url}/cc`)
