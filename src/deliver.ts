@@ -98,6 +98,12 @@ function deliverable (flat: readonly string[], strip: ReadonlySet<string>): read
   return out
 }
 
+/** A short answer corral makes itself for this exchange (an error, a 504); the trace records it. */
+export function serveText (ex: Exchange, status: number, text: string, xCache: XCache, cacheStatus: string | null): void {
+  ex.trace.xCache = xCache
+  ex.trace.bytes = deliverText(ex.res, status, text, xCache, cacheStatus, extraHeaders(ex.trace) ?? undefined)
+}
+
 /** An origin response relayed to this exchange as it arrives (pass.ts streams it). */
 export async function relayResponse (
   ex: Exchange, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string, strip: ReadonlySet<string>

@@ -9,6 +9,9 @@ import { isPromise } from './store/types.js'
 import type { HitForPass } from './coalesce/hit-for-pass.js'
 import { HostNormalizer, resolveTarget, type KeyOptions } from './key.js'
 import { decideInvalidation } from './policy/invalidate.js'
+import { decideHeadUpdate } from './policy/revalidate.js'
+import { decideStorable, type StoreOptions } from './policy/storable.js'
+import { makeEntry } from './fill.js'
 import type { HeaderRecord } from './core/headers.js'
 
 export interface InvalidateContext {
@@ -71,6 +74,31 @@ export async function invalidateAfterUnsafe (
       continue
     }
     await markStale(ctx, key, now, keepStaleSeconds)
+  }
+}
+
+/**
+ * RFC 9111 §4.3.5: a 200 to a HEAD that reached the origin (a pass) says what the stored GET would look like now:
+ * when its validators and length agree, the stored response takes its headers and freshness; otherwise it is marked
+ * stale (policy/revalidate.ts decideHeadUpdate). A Vary index is left alone (the HEAD names no variant).
+ */
+export async function freshenFromHead (
+  ctx: InvalidateContext, primaryKey: string, status: number, headers: HeaderRecord, now: number, options: StoreOptions
+): Promise<void> {
+  if (status !== 200) return
+  try {
+    const found = ctx.store.get(primaryKey)
+    const record = isPromise(found) ? await found : found
+    if (record?.kind !== 'entry') return
+    const update = decideHeadUpdate(record, status, headers)
+    const verdict = update.kind === 'update'
+      ? decideStorable({ method: 'GET', url: primaryKey, headers: {} }, { status: record.status, headers: update.headers }, now, options)
+      : null
+    if (update.kind === 'stale' || verdict === null || !verdict.storable) return await markStale(ctx, primaryKey, now, options.keepStaleSeconds)
+    const rebuilt = makeEntry(record.key, record.status, update.headers, record.body, verdict.deadlines)
+    await ctx.store.set(primaryKey, { ...rebuilt, requestedAt: now, tags: record.tags }, verdict.ttlMs)
+  } catch (err) {
+    ctx.logger.warn({ err }, 'store update failed')
   }
 }
 

@@ -30,14 +30,14 @@ import { HostNormalizer, makeVariantKey, pathOf, resolveTarget } from './key.js'
 import { decideShed, matchRoute, type CompiledRoute, type ShedReason } from './shed.js'
 import { decideFallback, decideUsable, ttlSeconds, type NoAnswerCause, type Usability } from './policy/usable.js'
 import { forward } from './pass.js'
-import { CACHE_STATUS, deliverShed, deliverText, limitSendStall, relayResponse, serveEntry, serveHit, staleCacheStatus } from './deliver.js'
+import { CACHE_STATUS, deliverShed, deliverText, limitSendStall, relayResponse, serveEntry, serveHit, serveText, staleCacheStatus } from './deliver.js'
 import { dropConnectionListed, makeOriginHeaders } from './core/headers.js'
-import { errorCode, type CorralError } from './core/errors.js'
+import { assertNever, errorCode, type CorralError } from './core/errors.js'
 import { tokenMatches } from './ops/admin-token.js'
-import { Trace, TRACE, extraHeaders, type TraceSink } from './core/trace.js'
+import { Trace, extraHeaders, finishOnClose, type TraceSink } from './core/trace.js'
 import { takeRequestId } from './core/request-id.js'
 import { makeFillRequest, type Exchange, type PipelineCache, type PipelineDeps, type PipelineSettings, type ResolvedTarget } from './exchange.js'
-import { invalidateAfterUnsafe, purge, type InvalidateContext } from './invalidate.js'
+import { freshenFromHead, invalidateAfterUnsafe, purge, type InvalidateContext } from './invalidate.js'
 import { isOnlyIfCached } from './policy/conditional.js'
 
 export type { PipelineCache, PipelineDeps, PipelineSettings } from './exchange.js'
@@ -109,8 +109,7 @@ export class Pipeline implements TraceSink {
         this.finish(trace, res)
       }
     } else {
-      ;(res as ResponseWithTrace)[TRACE] = trace
-      res.once('close', onResponseDone)
+      finishOnClose(res, trace)
     }
   }
 
@@ -253,11 +252,9 @@ export class Pipeline implements TraceSink {
         return this.#shed(ex.res, ex.trace, ex.route, shedReason, ex.isHead)
       case 'error': {
         const failure = error as CorralError
-        const xCache = ex.trace.xCache === 'PASS' ? 'PASS' : 'MISS'
-        ex.trace.xCache = xCache
         ex.trace.error = failure.code
         this.#deps.logger.warn({ url: ex.target.forwardUrl, code: failure.code, cause: (failure.cause as Error | undefined)?.message }, failure.message)
-        ex.trace.bytes = deliverText(ex.res, failure.status, `${failure.message}\n`, xCache, CACHE_STATUS.error, extraHeaders(ex.trace) ?? undefined)
+        return serveText(ex, failure.status, `${failure.message}\n`, ex.trace.xCache === 'PASS' ? 'PASS' : 'MISS', CACHE_STATUS.error)
       }
     }
   }
@@ -291,8 +288,7 @@ export class Pipeline implements TraceSink {
    */
   #onlyIfCached (ex: Exchange, entry: StoredEntry | undefined, usability: Usability, now: number): void {
     if (entry !== undefined && usability === 'stale') return this.#serve(ex, entry, now, 'STALE', staleCacheStatus(ttlSeconds(entry, now), 'only-if-cached'))
-    ex.trace.xCache = 'MISS'
-    ex.trace.bytes = deliverText(ex.res, 504, 'not in cache (only-if-cached)\n', 'MISS', CACHE_STATUS.onlyIfCached, extraHeaders(ex.trace) ?? undefined)
+    serveText(ex, 504, 'not in cache (only-if-cached)\n', 'MISS', CACHE_STATUS.onlyIfCached)
   }
 
   #serve (ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string): void {
@@ -316,6 +312,10 @@ export class Pipeline implements TraceSink {
           trace.originStatus = outcome.response.status
           trace.originMs = outcome.response.latencyMs
           onAnswer?.(outcome.response)
+          // RFC 9111 §4.3.5: a HEAD that reached the origin freshens (or stales) the stored GET.
+          if (ex.isHead && outcome.response.status === 200) {
+            freshenFromHead(this.#invalidateContext(), ex.target.primaryKey, 200, outcome.response.headers, this.#deps.clock.now(), this.#settings.storeOptions).catch(noop)
+          }
           return this.#relay(ex, outcome.response, null, 'PASS', cacheStatus)
         case 'failed':
           return this.#originFailed(ex, undefined, outcome.error)
@@ -377,19 +377,3 @@ export class Pipeline implements TraceSink {
 }
 
 function noop (): void {}
-
-function assertNever (value: never): never {
-  throw new Error(`unhandled miss outcome: ${JSON.stringify(value)}`)
-}
-
-interface ResponseWithTrace extends ServerResponse {
-  [TRACE]?: Trace
-}
-
-/** A plain function, not a closure per request: it finds its trace on the response. */
-function onResponseDone (this: ServerResponse): void {
-  const trace = (this as ResponseWithTrace)[TRACE]
-  if (trace === undefined || trace.done) return
-  trace.done = true
-  trace.sink.finish(trace, this)
-}

@@ -80,3 +80,8 @@ export class ClientStalledError extends CorralError {
     this.name = 'ClientStalledError'
   }
 }
+
+/** The end of an exhaustive switch: reached only if a union grew a member its switch does not handle. */
+export function assertNever (value: never): never {
+  throw new Error(`unhandled case: ${JSON.stringify(value)}`)
+}

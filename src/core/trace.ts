@@ -64,3 +64,21 @@ export function extraHeaders (trace: Trace): string[] | null {
   if (trace.debug) return trace.requestId === null ? ['x-corral-trace', formatTrace(trace)] : ['x-request-id', trace.requestId, 'x-corral-trace', formatTrace(trace)]
   return trace.requestId === null ? null : ['x-request-id', trace.requestId]
 }
+
+interface ResponseWithTrace extends ServerResponse {
+  [TRACE]?: Trace
+}
+
+/** A response still under way is accounted for when it closes: its trace goes to its sink then. */
+export function finishOnClose (res: ServerResponse, trace: Trace): void {
+  ;(res as ResponseWithTrace)[TRACE] = trace
+  res.once('close', onResponseDone)
+}
+
+/** A plain function, not a closure per request: it finds its trace on the response. */
+function onResponseDone (this: ServerResponse): void {
+  const trace = (this as ResponseWithTrace)[TRACE]
+  if (trace === undefined || trace.done) return
+  trace.done = true
+  trace.sink.finish(trace, this)
+}

@@ -4,10 +4,11 @@
  * before a matching purge is a miss (hard) or comes back stale (soft). memcached copies are never rewritten by a
  * purge; every proxy applies the records it knows on read. Costs a local check per memcached read, no round trip.
  */
+import { isSharedTier, UNREACHABLE, type SharedTier, type Unreachable } from '../store/shared-tier.js'
 import type { CacheRecord, CacheStore, MaybePromise } from '../store/types.js'
 import type { BanList } from './bans.js'
 
-export class ScreenedStore implements CacheStore {
+export class ScreenedStore implements SharedTier {
   readonly name: string
   readonly #inner: CacheStore
   readonly #bans: BanList
@@ -25,6 +26,26 @@ export class ScreenedStore implements CacheStore {
 
   readonly #screen = (record: CacheRecord | undefined): CacheRecord | undefined =>
     record?.kind === 'entry' ? this.#bans.screen(record) : record
+
+  /**
+   * The shared tier's outage-aware read (store/shared-tier.ts), screened like get: TieredStore's outage mode must see
+   * through this wrapper (issue 13 item 7), or L1 would fall back to its 1 s cap while memcached is down.
+   */
+  async lookup (key: string): Promise<CacheRecord | undefined | Unreachable> {
+    const inner = this.#inner
+    const found = isSharedTier(inner) ? await inner.lookup(key) : await inner.get(key)
+    return found === UNREACHABLE ? found : this.#screen(found)
+  }
+
+  isReachable (key: string): boolean {
+    const inner = this.#inner
+    return isSharedTier(inner) ? inner.isReachable(key) : true
+  }
+
+  onNodeBack (listener: () => void): void {
+    const inner = this.#inner
+    if (isSharedTier(inner)) inner.onNodeBack(listener)
+  }
 
   set (key: string, record: CacheRecord, ttlMs: number): MaybePromise<void> {
     return this.#inner.set(key, record, ttlMs)

@@ -167,6 +167,36 @@ describe('RFC 9111 §4.4: invalidation by unsafe methods', () => {
   })
 })
 
+describe('RFC 9111 §4.3.5: a 200 to a HEAD freshens the stored GET', () => {
+  function headOrigin (etagOfHead: string): OriginHandler {
+    return (req, res) => {
+      const head = req.method === 'HEAD'
+      res.writeHead(200, { 'cache-control': head ? 'max-age=60' : 'max-age=10', etag: head ? etagOfHead : '"a"', 'content-length': String(BODY.length) })
+      res.end(head ? undefined : BODY)
+    }
+  }
+
+  it('matching validators: the stored GET takes the HEAD\'s freshness', async () => {
+    const { origin, proxy } = await start(headOrigin('"a"'))
+    await get(`${proxy.url}/h`)
+    clock.advance(8000)
+    // A HEAD with credentials reaches the origin as a pass.
+    await get(`${proxy.url}/h`, { authorization: 'Bearer x' }, 'HEAD')
+    expect(origin.requests[1]?.method).toBe('HEAD')
+    clock.advance(5000)
+    await expect.poll(async () => (await get(`${proxy.url}/h`)).headers['x-cache']).toBe('HIT')
+    expect(origin.count).toBe(2)
+  })
+
+  it('another ETag: the stored GET is not served again without the origin', async () => {
+    const { origin, proxy } = await start(headOrigin('"b"'))
+    await get(`${proxy.url}/h2`)
+    await get(`${proxy.url}/h2`, { authorization: 'Bearer x' }, 'HEAD')
+    await expect.poll(async () => (await get(`${proxy.url}/h2`)).headers['x-cache']).not.toBe('HIT')
+    expect(origin.count).toBeGreaterThan(2)
+  })
+})
+
 describe('RFC 9111 §5.2.1.7: only-if-cached', () => {
   it('nothing stored: 504 and no origin request; stored and fresh: served', async () => {
     const { origin, proxy } = await start(answer(200, { 'cache-control': 'max-age=60' }, 'page'))

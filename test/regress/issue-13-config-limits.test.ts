@@ -27,6 +27,7 @@ const LIMITED = [
   'listen.requestTimeoutMs', 'listen.headersTimeoutMs', 'listen.keepAliveTimeoutMs', 'listen.drainDelayMs',
   'origin.timeoutMs', 'origin.queueTimeoutMs',
   'origin.health.intervalMs', 'origin.health.timeoutMs', 'origin.health.ejectMs', 'origin.health.maxEjectMs', 'origin.health.slowStartMs',
+  'cache.purge.pollIntervalMs', 'cache.purge.softStaleSeconds', 'cache.purge.recordTtlSeconds',
   'cache.memory.maxBytes', 'cache.memory.maxTtlSeconds', 'cache.maxObjectBytes', 'cache.graceSeconds',
   'cache.staleIfErrorSeconds', 'cache.keepStaleSeconds', 'cache.hitForPassSeconds',
   'cache.memcached.timeoutMs', 'cache.memcached.retryDownMs', 'cache.memcached.maxItemBytes', 'cache.memcached.leaseTtlMs',
