@@ -197,6 +197,7 @@ export function makeEntry (key: string, status: number, headers: HeaderRecord, b
     staleWhileRevalidateUntil: d.staleWhileRevalidateUntil,
     staleIfErrorUntil: d.staleIfErrorUntil,
     mustRevalidate: d.mustRevalidate,
+    graceWindow: d.graceWindow,
     etag: firstValue(headers.etag),
     lastModified: firstValue(headers['last-modified']),
     requestedAt: purge?.requestedAt,

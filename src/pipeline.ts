@@ -199,7 +199,8 @@ export class Pipeline implements TraceSink {
     if (ex.cacheOnly !== null) return this.#fallback(ex, entry, ex.cacheOnly, null)
     const fill = makeFillRequest(ex, key, varyIndex, entry, this.#settings.fillHeaders)
     if (usability === 'stale') {
-      this.#serve(ex, entry as StoredEntry, now, 'STALE', staleCacheStatus(ttlSeconds(entry as StoredEntry, now), 'stale-while-revalidate'))
+      const stale = entry as StoredEntry
+      this.#serve(ex, stale, now, 'STALE', staleCacheStatus(ttlSeconds(stale, now), stale.graceWindow === true ? 'grace' : 'stale-while-revalidate'))
       return this.#coalescer.refresh(fill)
     }
     this.#coalescer.miss(fill, ex.trace, ex.isHead)

@@ -18,6 +18,11 @@ export interface EntryDeadlines {
   readonly staleIfErrorUntil: number
   /** must-revalidate / proxy-revalidate / no-cache: never served stale without the origin's word. */
   readonly mustRevalidate: boolean
+  /**
+   * The stale-while-revalidate window is the operator's cache.graceSeconds, not the origin's stale-while-revalidate:
+   * such an answer says `detail=grace`. Absent (not false) otherwise, so an entry costs no byte for it in memcached.
+   */
+  readonly graceWindow?: true | undefined
 }
 
 /** A cached response, ready to write: `headers` go to `res.writeHead` as they are. */

@@ -127,7 +127,15 @@ export function decideStorable (req: RequestFacts, res: ResponseFacts, now: numb
   const usefulUntil = staleIfErrorUntil + keepSeconds * 1000
   return {
     storable: true,
-    deadlines: { storedAt: now, initialAgeSeconds, freshUntil, staleWhileRevalidateUntil, staleIfErrorUntil, mustRevalidate },
+    deadlines: {
+      storedAt: now,
+      initialAgeSeconds,
+      freshUntil,
+      staleWhileRevalidateUntil,
+      staleIfErrorUntil,
+      mustRevalidate,
+      graceWindow: swrSeconds > 0 && deltaSeconds(cc, 'stale-while-revalidate') === undefined ? true : undefined
+    },
     ttlMs: Math.max(MIN_TTL_MS, usefulUntil - now),
     omitFields
   }

@@ -93,6 +93,7 @@ export function withBody (m: Omit<StoredEntry, 'body'>, body: Buffer): StoredEnt
     staleWhileRevalidateUntil: m.staleWhileRevalidateUntil,
     staleIfErrorUntil: m.staleIfErrorUntil,
     mustRevalidate: m.mustRevalidate,
+    graceWindow: m.graceWindow,
     etag: m.etag,
     lastModified: m.lastModified,
     requestedAt: m.requestedAt,
@@ -107,7 +108,8 @@ function readEntry (m: Record<string, unknown>, body: Buffer): StoredEntry | und
     !isFiniteNumber(m['staleWhileRevalidateUntil']) || !isFiniteNumber(m['staleIfErrorUntil']) ||
     typeof m['mustRevalidate'] !== 'boolean' || !isOptionalString(m['etag']) || !isOptionalString(m['lastModified']) ||
     !isWritableHead(m['headers'], body.length) ||
-    !(m['requestedAt'] === undefined || isFiniteNumber(m['requestedAt'])) || !(m['tags'] === undefined || isStringArray(m['tags']))
+    !(m['requestedAt'] === undefined || isFiniteNumber(m['requestedAt'])) || !(m['tags'] === undefined || isStringArray(m['tags'])) ||
+    !(m['graceWindow'] === undefined || m['graceWindow'] === true)
   ) return undefined
   // JSON drops undefined members; the type wants them present.
   if (!('etag' in m)) m['etag'] = undefined
@@ -115,6 +117,7 @@ function readEntry (m: Record<string, unknown>, body: Buffer): StoredEntry | und
   // An untagged entry stores no `tags` (JSON drops undefined): it costs no byte in memcached.
   if (!('requestedAt' in m)) m['requestedAt'] = undefined
   if (!('tags' in m)) m['tags'] = undefined
+  if (!('graceWindow' in m)) m['graceWindow'] = undefined
   m['body'] = body
   return m as unknown as StoredEntry
 }

@@ -238,3 +238,21 @@ describe('RFC 5861 §4: a stored error never replaces a good copy inside its sta
     expect(r.headers['cache-status']).toContain('stale-if-error')
   })
 })
+
+describe('issue 16.9: a stale answer says which window it came from', () => {
+  it('inside the operator\'s grace window: detail=grace; inside the origin\'s stale-while-revalidate: its own name', async () => {
+    origin = await startOrigin((req, res) => {
+      res.writeHead(200, { 'cache-control': req.url === '/swr' ? 'max-age=1, stale-while-revalidate=60' : 'max-age=1' })
+      res.end('x')
+    })
+    proxy = await startProxy(origin.url, { cache: { graceSeconds: 60 } }, { clock })
+    await get(`${proxy.url}/grace`)
+    await get(`${proxy.url}/swr`)
+    clock.advance(2000)
+    const graced = await get(`${proxy.url}/grace`)
+    expect(graced.headers['x-cache']).toBe('STALE')
+    expect(graced.headers['cache-status']).toContain('detail=grace')
+    const swr = await get(`${proxy.url}/swr`)
+    expect(swr.headers['cache-status']).toContain('detail=stale-while-revalidate')
+  })
+})
