@@ -110,10 +110,9 @@ export async function relayResponse (
 ): Promise<void> {
   const { trace } = ex
   trace.xCache = xCache
-  const length = response.headers['content-length']
-  trace.bytes = typeof length === 'string' ? Number(length) : 0
+  trace.bytes = 0
   const extra = extraHeaders(trace)
-  await streamResponse(ex.res, response, head, xCache, cacheStatus, ex.isHead, extra, strip)
+  await streamResponse(ex.res, response, head, xCache, cacheStatus, ex.isHead, extra, strip, trace)
 }
 
 /** Writes a cached entry. One array concat per hit; no header parsing. */

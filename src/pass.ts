@@ -37,7 +37,7 @@ export async function forward (
  */
 export async function streamResponse (
   res: ServerResponse, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string,
-  isHead: boolean, extra: readonly string[] | null, strip: ReadonlySet<string>
+  isHead: boolean, extra: readonly string[] | null, strip: ReadonlySet<string>, tally: { bytes: number }
 ): Promise<void> {
   const headers = toFlatHeaders(response.headers, REPLACED, strip)
   appendVia(headers)
@@ -52,15 +52,20 @@ export async function streamResponse (
     return
   }
   let blocked = false
-  if (head !== null) for (const chunk of head) blocked = !res.write(chunk) || blocked
-  await pump(response.body, res, blocked, response.timeoutMs)
+  if (head !== null) {
+    for (const chunk of head) {
+      tally.bytes += chunk.length
+      blocked = !res.write(chunk) || blocked
+    }
+  }
+  await pump(response.body, res, blocked, response.timeoutMs, tally)
 }
 
 /**
  * Copy `body` into `res` with backpressure. While `res` needs draining the body is paused and a stall deadline runs:
  * if the client takes no more data for `stallMs`, both sides are destroyed.
  */
-async function pump (body: Readable, res: ServerResponse, blocked: boolean, stallMs: number): Promise<void> {
+async function pump (body: Readable, res: ServerResponse, blocked: boolean, stallMs: number, tally: { bytes: number }): Promise<void> {
   await new Promise<void>((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined
     let done = false
@@ -85,6 +90,8 @@ async function pump (body: Readable, res: ServerResponse, blocked: boolean, stal
       timer ??= setTimeout(onStall, stallMs)
     }
     const onData = (chunk: Buffer): void => {
+      // The access line's bytes: what was handed to the client, chunked or not (a Content-Length may be absent).
+      tally.bytes += chunk.length
       if (!res.write(chunk)) wait()
     }
     const onDrain = (): void => {

@@ -38,6 +38,13 @@ describe('access lines and request ids', () => {
         res.destroy()
         return
       }
+      if (req.url === '/chunked') {
+        // No Content-Length, not storable: streamed through in chunks.
+        res.writeHead(200, { 'cache-control': 'no-store', 'content-type': 'text/plain' })
+        res.write(PAGE)
+        res.end(PAGE)
+        return
+      }
       await answer(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }, PAGE)(req, res, 0)
     })
     proxy = await startProxy(origin.url, {
@@ -102,6 +109,12 @@ describe('access lines and request ids', () => {
     expect(broken.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-/)
     expect(await flushed('/broken')).toMatchObject({ status: 502, bytes: Buffer.byteLength(broken.body) })
     expect(Buffer.byteLength(broken.body)).toBeGreaterThan(0)
+  })
+
+  it('a streamed answer without Content-Length counts the bytes it sent', async () => {
+    const r = await get(`${proxy.url}/chunked`)
+    expect(r.headers['content-length']).toBeUndefined()
+    expect(await flushed('/chunked')).toMatchObject({ status: 200, bytes: 2 * Buffer.byteLength(PAGE) })
   })
 
   it('with the trace flag on, the line keeps bytes and the new fields', async () => {
