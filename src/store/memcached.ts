@@ -316,7 +316,14 @@ export class MemcachedStore implements SharedTier, LeaseStore {
 
   /** Probes a down node whose time is up, unless an operation already is (or it is up again). */
   #probe (node: Node): void {
-    if (this.#closed || node.health.admit(this.#clock.now()) !== 'probe') return
+    if (this.#closed) return
+    if (node.health.admit(this.#clock.now()) !== 'probe') {
+      // A timer can fire a little before the clock reaches the node's deadline (timers and the wall clock drift
+      // apart): look again shortly, or the chain of probes would end and, with no operation asking, the node would
+      // never be seen back. An operation already probing decides the next step itself.
+      if (node.health.isDown && !node.health.isProbing) setTimeout(() => { this.#probe(node) }, Math.min(50, this.#options.retryDownMs)).unref()
+      return
+    }
     const probeKey = this.#probeKey
     // #call never rejects; the catch is for the linter's sake and a future change.
     this.#call<unknown>(node, 'probe', (done) => node.client.get(probeKey, (err, value) => done(err, value))).catch(() => {})

@@ -67,6 +67,11 @@ export class NodeHealth {
     this.#retryDownMs = retryDownMs
   }
 
+  /** An operation is out as this node's probe: its outcome decides what comes next. */
+  get isProbing (): boolean {
+    return this.#probing
+  }
+
   get isDown (): boolean {
     return this.#downUntil !== 0
   }
