@@ -83,7 +83,7 @@ export async function invalidateAfterUnsafe (
  * stale (policy/revalidate.ts decideHeadUpdate). A Vary index is left alone (the HEAD names no variant).
  */
 export async function freshenFromHead (
-  ctx: InvalidateContext, primaryKey: string, status: number, headers: HeaderRecord, now: number, options: StoreOptions
+  ctx: InvalidateContext, primaryKey: string, requestHeaders: HeaderRecord, status: number, headers: HeaderRecord, now: number, options: StoreOptions
 ): Promise<void> {
   if (status !== 200) return
   try {
@@ -92,7 +92,9 @@ export async function freshenFromHead (
     if (record?.kind !== 'entry') return
     const update = decideHeadUpdate(record, status, headers)
     const verdict = update.kind === 'update'
-      ? decideStorable({ method: 'GET', url: primaryKey, headers: {} }, { status: record.status, headers: update.headers }, now, options)
+      // Judged for the request that got it: an answer to Authorization updates a shared copy only when it could have
+      // been shared itself (§3.5), so one user's fields never reach everyone's page.
+      ? decideStorable({ method: 'GET', url: primaryKey, headers: requestHeaders }, { status: record.status, headers: update.headers }, now, options)
       : null
     if (update.kind === 'stale' || verdict === null || !verdict.storable) return await markStale(ctx, primaryKey, now, options.keepStaleSeconds)
     const rebuilt = makeEntry(record.key, record.status, update.headers, record.body, verdict.deadlines)

@@ -315,7 +315,7 @@ export class Pipeline implements TraceSink {
           onAnswer?.(outcome.response)
           // RFC 9111 §4.3.5: a HEAD that reached the origin freshens (or stales) the stored GET.
           if (ex.isHead && outcome.response.status === 200) {
-            freshenFromHead(this.#invalidateContext(), ex.target.primaryKey, 200, outcome.response.headers, this.#deps.clock.now(), this.#settings.storeOptions).catch(noop)
+            freshenFromHead(this.#invalidateContext(), ex.target.primaryKey, req.headers, 200, outcome.response.headers, this.#deps.clock.now(), this.#settings.storeOptions).catch(noop)
           }
           return this.#relay(ex, outcome.response, null, 'PASS', cacheStatus)
         case 'failed':

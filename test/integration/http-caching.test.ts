@@ -171,7 +171,7 @@ describe('RFC 9111 §4.3.5: a 200 to a HEAD freshens the stored GET', () => {
   function headOrigin (etagOfHead: string): OriginHandler {
     return (req, res) => {
       const head = req.method === 'HEAD'
-      res.writeHead(200, { 'cache-control': head ? 'max-age=60' : 'max-age=10', etag: head ? etagOfHead : '"a"', 'content-length': String(BODY.length) })
+      res.writeHead(200, { 'cache-control': head ? 'public, max-age=60' : 'max-age=10', etag: head ? etagOfHead : '"a"', 'content-length': String(BODY.length) })
       res.end(head ? undefined : BODY)
     }
   }
@@ -194,6 +194,19 @@ describe('RFC 9111 §4.3.5: a 200 to a HEAD freshens the stored GET', () => {
     await get(`${proxy.url}/h2`, { authorization: 'Bearer x' }, 'HEAD')
     await expect.poll(async () => (await get(`${proxy.url}/h2`)).headers['x-cache']).not.toBe('HIT')
     expect(origin.count).toBeGreaterThan(2)
+  })
+
+  it('a HEAD answer to Authorization that could not be shared itself does not update the shared copy (§3.5)', async () => {
+    const { origin, proxy } = await start((req, res) => {
+      const head = req.method === 'HEAD'
+      res.writeHead(200, { 'cache-control': head ? 'max-age=60' : 'max-age=10', etag: '"a"', 'content-length': String(BODY.length), ...(head ? { 'x-user': 'alice' } : {}) })
+      res.end(head ? undefined : BODY)
+    })
+    await get(`${proxy.url}/h3`)
+    await get(`${proxy.url}/h3`, { authorization: 'Bearer alice' }, 'HEAD')
+    const next = await get(`${proxy.url}/h3`)
+    expect(next.headers['x-user']).toBeUndefined()
+    expect(origin.count).toBeGreaterThanOrEqual(2)
   })
 })
 
