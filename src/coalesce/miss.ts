@@ -169,11 +169,11 @@ export class Coalescer {
     // Decided even with nobody to tell (a hit-for-pass URL fetched alone): it also keeps the hit-for-pass memory.
     const forWaiters = this.#forWaiters(req, result, role)
     settle?.(forWaiters)
-    // The lease is held until the store write lands: a follower polling memcached must find the fill, not a free lease.
-    if (release !== null) {
-      if (result.kind === 'entry') result.written.then(release, release)
-      else release()
-    }
+    // Waiters have the entry already; the leader answers once the store write has landed, and the lease is held until
+    // then: a request on another proxy right after this answer, or a follower polling memcached, must find the fill
+    // (not a miss and a free lease, which would cost the origin a second fetch). `written` never rejects.
+    if (result.kind === 'entry') await result.written
+    release?.()
     switch (result.kind) {
       case 'entry': return { kind: 'fetched', entry: result.own, revalidated: result.revalidated }
       case 'stream': return { kind: 'stream', response: result.response, head: result.head, reason: result.reason, hitForPass: role === 'hit-for-pass' }
