@@ -2,26 +2,19 @@
  * Issue 14, the rules that needed the miss path's wiring, through real sockets: a counting origin, a corral proxy and
  * a settable clock. Each test is named after the section it pins.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { closeAfterEach } from '../helpers/opened.js'
 import { startOrigin, answer, type OriginHandler, type TestOrigin } from '../helpers/origin.js'
 import { startProxy, get, TestClock, type TestProxy } from '../helpers/proxy.js'
 
-let origin: TestOrigin | undefined
-let proxy: TestProxy | undefined
+const { opened } = closeAfterEach()
 const clock = new TestClock()
-
-afterEach(async () => {
-  await proxy?.close()
-  await origin?.close()
-  proxy = undefined
-  origin = undefined
-})
 
 const BODY = '0123456789abcdefghij'
 
 async function start (handler: OriginHandler, cache: Record<string, unknown> = {}): Promise<{ origin: TestOrigin, proxy: TestProxy }> {
-  origin = await startOrigin(handler)
-  proxy = await startProxy(origin.url, { cache: { graceSeconds: 0, staleIfErrorSeconds: 0, ...cache } }, { clock })
+  const origin = opened(await startOrigin(handler))
+  const proxy = opened(await startProxy(origin.url, { cache: { graceSeconds: 0, staleIfErrorSeconds: 0, ...cache } }, { clock }))
   return { origin, proxy }
 }
 
@@ -254,11 +247,11 @@ describe('RFC 5861 §4: a stored error never replaces a good copy inside its sta
 
 describe('issue 16.9: a stale answer says which window it came from', () => {
   it('inside the operator\'s grace window: detail=grace; inside the origin\'s stale-while-revalidate: its own name', async () => {
-    origin = await startOrigin((req, res) => {
+    const origin = opened(await startOrigin((req, res) => {
       res.writeHead(200, { 'cache-control': req.url === '/swr' ? 'max-age=1, stale-while-revalidate=60' : 'max-age=1' })
       res.end('x')
-    })
-    proxy = await startProxy(origin.url, { cache: { graceSeconds: 60 } }, { clock })
+    }))
+    const proxy = opened(await startProxy(origin.url, { cache: { graceSeconds: 60 } }, { clock }))
     await get(`${proxy.url}/grace`)
     await get(`${proxy.url}/swr`)
     clock.advance(2000)

@@ -3,24 +3,17 @@
  * clock. (Range, invalidation, HEAD freshening and only-if-cached need the miss-path wiring; their rules are unit
  * tested beside their modules.)
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { closeAfterEach } from '../helpers/opened.js'
 import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
 import { startProxy, get, TestClock, type TestProxy } from '../helpers/proxy.js'
 
-let origin: TestOrigin | undefined
-let proxy: TestProxy | undefined
+const { opened } = closeAfterEach()
 const clock = new TestClock()
 
-afterEach(async () => {
-  await proxy?.close()
-  await origin?.close()
-  proxy = undefined
-  origin = undefined
-})
-
 async function start (headers: Record<string, string>, status = 200): Promise<{ origin: TestOrigin, proxy: TestProxy }> {
-  origin = await startOrigin(answer(status, headers, 'body'))
-  proxy = await startProxy(origin.url, { cache: { graceSeconds: 0 } }, { clock })
+  const origin = opened(await startOrigin(answer(status, headers, 'body')))
+  const proxy = opened(await startProxy(origin.url, { cache: { graceSeconds: 0 } }, { clock }))
   return { origin, proxy }
 }
 
@@ -72,11 +65,11 @@ describe('issue 14 through real sockets', () => {
   })
 
   it('RFC 9111 §4.1: Accept-Language spellings that mean the same share one variant, and the origin sees the normalised value', async () => {
-    origin = await startOrigin((req, res) => {
+    const origin = opened(await startOrigin((req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language' })
       res.end(`al=${req.headers['accept-language'] ?? ''}`)
-    })
-    proxy = await startProxy(origin.url, {}, { clock })
+    }))
+    const proxy = opened(await startProxy(origin.url, {}, { clock }))
     const a = await get(`${proxy.url}/l`, { 'accept-language': 'fr;q=0.50 , EN-us' })
     const b = await get(`${proxy.url}/l`, { 'accept-language': 'en-US,fr;q=0.5' })
     expect(a.body).toBe('al=en-us,fr;q=0.5')
@@ -87,12 +80,12 @@ describe('issue 14 through real sockets', () => {
 
   it('W3C Edge Architecture §2.1: fills advertise Surrogate-Capability, and Surrogate-Control governs corral\'s caching', async () => {
     let capability: string | undefined
-    origin = await startOrigin((req, res) => {
+    const origin = opened(await startOrigin((req, res) => {
       capability = req.headers['surrogate-capability'] as string | undefined
       res.writeHead(200, { 'surrogate-control': 'max-age=60;corral', 'cache-control': 'no-store' })
       res.end('s')
-    })
-    proxy = await startProxy(origin.url, {}, { clock })
+    }))
+    const proxy = opened(await startProxy(origin.url, {}, { clock }))
     await get(`${proxy.url}/s`)
     expect((await get(`${proxy.url}/s`)).headers['x-cache']).toBe('HIT')
     expect(capability).toBe('corral="Surrogate/1.0"')

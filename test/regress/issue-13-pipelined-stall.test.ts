@@ -3,22 +3,13 @@
  * page, then stops reading. The responses behind the first wait in node:http's queue with no socket of their own;
  * the cut-off after origin.timeoutMs without progress (README, "limits") must hold for them too.
  */
-import { connect, type Socket } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
-import { startOrigin, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, type TestProxy } from '../helpers/proxy.js'
+import { connect } from 'node:net'
+import { describe, expect, it } from 'vitest'
+import { closeAfterEach } from '../helpers/opened.js'
+import { startOrigin } from '../helpers/origin.js'
+import { startProxy, get } from '../helpers/proxy.js'
 
-let origin: TestOrigin | undefined
-let proxy: TestProxy | undefined
-const sockets: Socket[] = []
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy()
-  await proxy?.close()
-  await origin?.close()
-  proxy = undefined
-  origin = undefined
-})
+const { opened, sockets } = closeAfterEach()
 
 // 8 × 900 KB is more than loopback takes from a client that never reads (tcp_wmem's 4 MiB ceiling plus the reader's
 // untouched 128 KiB receive buffer here): the rest waits in node:http's queue, as in the issue.
@@ -27,11 +18,11 @@ const PIPELINED = 8
 
 describe('a pipelining client that never reads', () => {
   it('is cut off after origin.timeoutMs without progress, queued responses included', async () => {
-    const o = origin = await startOrigin((_req, res) => {
+    const o = opened(await startOrigin((_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': String(PAGE.length) })
       res.end(PAGE)
-    })
-    const p = proxy = await startProxy(o.url, { origin: { timeoutMs: 500 } })
+    }))
+    const p = opened(await startProxy(o.url, { origin: { timeoutMs: 500 } }))
     const first = await get(`${p.url}/big`, { host: 'site.test' })
     expect(first.headers['x-cache']).toBe('MISS')
     expect(first.body.length).toBe(PAGE.length)

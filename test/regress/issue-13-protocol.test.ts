@@ -2,29 +2,20 @@
  * Issue 13, item 6: protocol corners. Two Host fields are a 400 (RFC 9112 §3.2); a malformed request pipelined
  * behind an uncached one does not replace the answer still on its way; `OPTIONS *` is answered by corral itself.
  */
-import { connect, type Socket } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
-import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, rawRequest, type TestProxy } from '../helpers/proxy.js'
+import { connect } from 'node:net'
+import { describe, expect, it } from 'vitest'
+import { closeAfterEach } from '../helpers/opened.js'
+import { startOrigin, answer } from '../helpers/origin.js'
+import { startProxy, get, rawRequest } from '../helpers/proxy.js'
 
-let origin: TestOrigin | undefined
-let proxy: TestProxy | undefined
-const sockets: Socket[] = []
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy()
-  await proxy?.close()
-  await origin?.close()
-  proxy = undefined
-  origin = undefined
-})
+const { opened, sockets } = closeAfterEach()
 
 const page = answer(200, { 'cache-control': 'max-age=60' }, (n) => `page-${n}`)
 
 describe('two Host fields', () => {
   it('are refused with 400 and never reach the origin or the cache (RFC 9112 §3.2)', async () => {
-    const o = origin = await startOrigin(page)
-    const p = proxy = await startProxy(o.url)
+    const o = opened(await startOrigin(page))
+    const p = opened(await startProxy(o.url))
     const twice = await rawRequest(p.url, 'GET /x HTTP/1.1\r\nHost: site.test\r\nHost: victim.test')
     expect(twice).toMatch(/^HTTP\/1\.1 400 /)
     const same = await rawRequest(p.url, 'GET /x HTTP/1.1\r\nHost: site.test\r\nHost: site.test')
@@ -39,8 +30,8 @@ describe('two Host fields', () => {
 
 describe('a malformed request pipelined behind an uncached one', () => {
   it('does not replace the pending answer: the client gets it in full, then the connection closes', async () => {
-    const o = origin = await startOrigin(answer(200, { 'cache-control': 'no-store', 'content-length': '4' }, 'slow'))
-    const p = proxy = await startProxy(o.url)
+    const o = opened(await startOrigin(answer(200, { 'cache-control': 'no-store', 'content-length': '4' }, 'slow')))
+    const p = opened(await startProxy(o.url))
     o.hold()
     const { port } = new URL(p.url)
     let data = ''
@@ -61,8 +52,8 @@ describe('a malformed request pipelined behind an uncached one', () => {
 
 describe('OPTIONS *', () => {
   it('is answered by corral with 200 and Allow, without a trip to the origin or a warning', async () => {
-    const o = origin = await startOrigin(page)
-    const p = proxy = await startProxy(o.url)
+    const o = opened(await startOrigin(page))
+    const p = opened(await startProxy(o.url))
     const options = await rawRequest(p.url, 'OPTIONS * HTTP/1.1\r\nHost: site.test')
     expect(options).toMatch(/^HTTP\/1\.1 200 /)
     expect(options).toMatch(/\r\nallow: GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE\r\n/i)
@@ -76,8 +67,8 @@ describe('OPTIONS *', () => {
   })
 
   it('an OPTIONS for a path still goes to the origin', async () => {
-    const o = origin = await startOrigin(answer(204, { allow: 'GET, POST' }, ''))
-    const p = proxy = await startProxy(o.url)
+    const o = opened(await startOrigin(answer(204, { allow: 'GET, POST' }, '')))
+    const p = opened(await startProxy(o.url))
     const res = await get(`${p.url}/api`, { host: 'site.test' }, 'OPTIONS')
     expect(res.status).toBe(204)
     expect(res.headers.allow).toBe('GET, POST')

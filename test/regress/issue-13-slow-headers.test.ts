@@ -6,23 +6,14 @@
  */
 import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { afterEach, describe, expect, it } from 'vitest'
-import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, type TestProxy } from '../helpers/proxy.js'
+import { describe, expect, it } from 'vitest'
+import { closeAfterEach } from '../helpers/opened.js'
+import { startOrigin, answer } from '../helpers/origin.js'
+import { startProxy } from '../helpers/proxy.js'
 import { parseConfig } from '../../src/config/load.js'
 import { ConfigError } from '../../src/core/errors.js'
 
-let origin: TestOrigin | undefined
-let proxy: TestProxy | undefined
-const sockets: Socket[] = []
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy()
-  await proxy?.close()
-  await origin?.close()
-  proxy = undefined
-  origin = undefined
-})
+const { opened, sockets } = closeAfterEach()
 
 interface Slow { socket: Socket, data: () => string, closedAfterMs: Promise<number> }
 
@@ -43,8 +34,8 @@ const PARTIAL = 'GET / HTTP/1.1\r\nHost: site.test\r\nX-Slow: 1\r\n'
 
 describe('slow-header clients', () => {
   it('with listen.requestTimeoutMs 2000, each is answered 408 and closed soon after 2 s, not at node\'s 30 s check', async () => {
-    const o = origin = await startOrigin(answer(200, {}, 'ok'))
-    const p = proxy = await startProxy(o.url, { listen: { requestTimeoutMs: 2000 } })
+    const o = opened(await startOrigin(answer(200, {}, 'ok')))
+    const p = opened(await startProxy(o.url, { listen: { requestTimeoutMs: 2000 } }))
     const clients = Array.from({ length: 50 }, () => slowClient(p.url, PARTIAL))
     const closedAfter = await Promise.all(clients.map(async (c) => await c.closedAfterMs))
     for (const c of clients) expect(c.data()).toMatch(/^HTTP\/1\.1 408 /)
@@ -56,8 +47,8 @@ describe('slow-header clients', () => {
   })
 
   it('listen.headersTimeoutMs bounds the headers alone: a slow body is still let through until requestTimeoutMs', async () => {
-    const o = origin = await startOrigin(answer(200, { 'cache-control': 'no-store' }, 'stored'))
-    const p = proxy = await startProxy(o.url, { listen: { requestTimeoutMs: 30_000, headersTimeoutMs: 1000 } })
+    const o = opened(await startOrigin(answer(200, { 'cache-control': 'no-store' }, 'stored')))
+    const p = opened(await startProxy(o.url, { listen: { requestTimeoutMs: 30_000, headersTimeoutMs: 1000 } }))
     const headers = slowClient(p.url, PARTIAL)
     const body = slowClient(p.url, 'POST /upload HTTP/1.1\r\nHost: site.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\n01234')
     // The gate: the slow-header client is cut (after headersTimeoutMs) while the upload, headers done, is still open.

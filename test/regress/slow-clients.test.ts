@@ -7,21 +7,12 @@
 import type { ServerResponse } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { request } from 'undici'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { closeAfterEach } from '../helpers/opened.js'
 import { startOrigin, type TestOrigin } from '../helpers/origin.js'
 import { startProxy, get, manyConnections, rawRequest, type TestProxy } from '../helpers/proxy.js'
 
-let origin: TestOrigin | undefined
-let proxy: TestProxy | undefined
-const sockets: Socket[] = []
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy()
-  await proxy?.close()
-  await origin?.close()
-  proxy = undefined
-  origin = undefined
-})
+const { opened, sockets } = closeAfterEach()
 
 const CHUNK = Buffer.alloc(64 * 1024, 'x')
 
@@ -65,7 +56,7 @@ function inFlight (p: TestProxy): number {
 
 describe('a client that stops reading a streamed response', () => {
   it('is cut off after origin.timeoutMs: the origin slot comes back and other pages reach the origin again', async () => {
-    const o = origin = await startOrigin((req, res) => {
+    const o = opened(await startOrigin((req, res) => {
       if (req.url === '/big') {
         res.writeHead(200, { 'cache-control': 'no-store' })
         stream(res, Infinity)
@@ -73,8 +64,8 @@ describe('a client that stops reading a streamed response', () => {
         res.writeHead(200, { 'cache-control': 'no-store' })
         res.end('other')
       }
-    })
-    const p = proxy = await startProxy(o.url, { origin: { timeoutMs: 500, maxInFlight: 1, queueSize: 0 } })
+    }))
+    const p = opened(await startProxy(o.url, { origin: { timeoutMs: 500, maxInFlight: 1, queueSize: 0 } }))
     const stalled = rawClient(p.url, 'GET /big HTTP/1.1\r\nHost: site.test\r\n\r\n')
     stalled.socket.pause()
     await o.arrived(1)
@@ -90,7 +81,7 @@ describe('a client that stops reading a streamed response', () => {
   })
 
   it('a request queued behind busy origin connections gets 504 after origin.timeoutMs, not an endless wait', async () => {
-    const o = origin = await startOrigin((req, res) => {
+    const o = opened(await startOrigin((req, res) => {
       res.writeHead(200, { 'cache-control': 'no-store' })
       if (req.url !== '/drip') {
         res.end('other')
@@ -99,8 +90,8 @@ describe('a client that stops reading a streamed response', () => {
       // A body that trickles for ever, each chunk well inside bodyTimeout: the one connection stays busy.
       const drip = setInterval(() => res.write('.'), 20)
       res.on('close', () => clearInterval(drip))
-    })
-    const p = proxy = await startProxy(o.url, { origin: { timeoutMs: 500, connections: 1 } })
+    }))
+    const p = opened(await startProxy(o.url, { origin: { timeoutMs: 500, connections: 1 } }))
     const dripping = await request(`${p.url}/drip`, { dispatcher: manyConnections })
     expect(dripping.statusCode).toBe(200)
     dripping.body.resume()
@@ -118,14 +109,14 @@ describe('HEAD answered from a streamed origin GET', () => {
   it('hangs up on the origin body instead of reading it to the end', async () => {
     let originClosed!: (finished: boolean) => void
     const outcome = new Promise<boolean>((resolve) => { originClosed = resolve })
-    const o = origin = await startOrigin((_req, res) => {
+    const o = opened(await startOrigin((_req, res) => {
       let finished = false
       res.on('finish', () => { finished = true })
       res.on('close', () => originClosed(finished))
       res.writeHead(200, { 'cache-control': 'no-store', 'content-length': String(BIGGEST * CHUNK.length) })
       stream(res, BIGGEST)
-    })
-    const p = proxy = await startProxy(o.url, { origin: { maxInFlight: 4 } })
+    }))
+    const p = opened(await startProxy(o.url, { origin: { maxInFlight: 4 } }))
     const head = await get(`${p.url}/big`, {}, 'HEAD')
     expect(head.status).toBe(200)
     expect(head.headers['content-length']).toBe(String(BIGGEST * CHUNK.length))
@@ -140,12 +131,12 @@ describe('errors on the client socket', () => {
   it('a malformed pipelined request does not write a 400 into the response under way', async () => {
     let finish!: () => void
     const rest = new Promise<void>((resolve) => { finish = resolve })
-    const o = origin = await startOrigin((_req, res) => {
+    const o = opened(await startOrigin((_req, res) => {
       res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '10' })
       res.write('01234')
       rest.then(() => res.end('56789'), () => {})
-    })
-    const p = proxy = await startProxy(o.url)
+    }))
+    const p = opened(await startProxy(o.url))
     const client = rawClient(p.url, 'GET /a HTTP/1.1\r\nHost: site.test\r\n\r\n')
     await expect.poll(() => client.data().endsWith('01234')).toBe(true)
     client.socket.write('BLAH\x01\r\n\r\n')
@@ -162,8 +153,8 @@ describe('errors on the client socket', () => {
   })
 
   it('answers oversized request headers with 431, as node:http does', async () => {
-    const o = origin = await startOrigin((_req, res) => { res.end('ok') })
-    const p = proxy = await startProxy(o.url)
+    const o = opened(await startOrigin((_req, res) => { res.end('ok') }))
+    const p = opened(await startProxy(o.url))
     const answer = await rawRequest(p.url, `GET / HTTP/1.1\r\nHost: site.test\r\nX-Big: ${'a'.repeat(32 * 1024)}`)
     expect(answer).toMatch(/^HTTP\/1\.1 431 /)
     expect(o.count).toBe(0)
@@ -171,11 +162,11 @@ describe('errors on the client socket', () => {
   })
 
   it('an origin that breaks off mid-body is logged at warn with its code, not as a bad request', async () => {
-    const o = origin = await startOrigin((_req, res) => {
+    const o = opened(await startOrigin((_req, res) => {
       res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '10' })
       res.write('abc', () => res.destroy())
-    })
-    const p = proxy = await startProxy(o.url, { origin: { retries: 0 } })
+    }))
+    const p = opened(await startProxy(o.url, { origin: { retries: 0 } }))
     const client = rawClient(p.url, 'GET /x HTTP/1.1\r\nHost: site.test\r\n\r\n')
     await client.closed
     expect(client.data()).toMatch(/^HTTP\/1\.1 200 /)
@@ -189,14 +180,14 @@ describe('errors on the client socket', () => {
 describe('a client that stops reading a cached page', () => {
   /** An origin answering `page` as cacheable, behind a proxy that may store it and gives clients `timeoutMs`. */
   async function cachedPageSetup (page: Buffer, timeoutMs: number): Promise<{ o: TestOrigin, p: TestProxy }> {
-    const o = origin = await startOrigin((_req, res) => {
+    const o = opened(await startOrigin((_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': String(page.length) })
       res.end(page)
-    })
-    const p = proxy = await startProxy(o.url, {
+    }))
+    const p = opened(await startProxy(o.url, {
       origin: { timeoutMs },
       cache: { maxObjectBytes: page.length, memory: { maxBytes: 2 * page.length } }
-    })
+    }))
     return { o, p }
   }
 
