@@ -7,7 +7,7 @@ import type { Logger } from './core/log.js'
 import { ConfigError } from './core/errors.js'
 import { isPromise } from './store/types.js'
 import type { HitForPass } from './coalesce/hit-for-pass.js'
-import { HostNormalizer, resolveTarget, type KeyOptions } from './key.js'
+import { HostNormalizer, resolveTarget, splitTarget, type KeyOptions } from './key.js'
 import { decideInvalidation } from './policy/invalidate.js'
 import { decideHeadUpdate } from './policy/revalidate.js'
 import { decideStorable, type StoreOptions } from './policy/storable.js'
@@ -119,7 +119,7 @@ export async function purge (ctx: InvalidateContext, primaryKey: string): Promis
  * request's key is (key.ts resolveTarget), Host checks included, so a purge names exactly what a request filed.
  */
 export function purgeKeyOf (url: string, host: string | undefined, options: KeyOptions): string {
-  const absoluteHost = /^https?:\/\/([^/?#]*)/i.exec(url)?.[1]
+  const absoluteHost = splitTarget(url).host
   if (absoluteHost === undefined && host === undefined && options.includeHost) {
     throw new ConfigError('url', 'a path-only purge needs ?host=<host> (cache keys include the host), or give an absolute URL')
   }
