@@ -15,9 +15,10 @@ import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js
 import { withoutFields } from './policy/omit.js'
 import { isStaleBetterThanError } from './policy/prefer-stale.js'
 import { makeVariantKey, parseVary } from './key.js'
-import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
+import { firstValue, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
+import { makeEntry } from './core/make-entry.js'
 import type { CorralError } from './core/errors.js'
-import { entryPurgeFields, screenForStore, type EntryPurgeFields, type FillPurge } from './purge/fill-purge.js'
+import { entryPurgeFields, screenForStore, type FillPurge } from './purge/fill-purge.js'
 
 /** One fill, made once by the pipeline from the request; it holds no client connection. */
 export interface FillRequest {
@@ -87,9 +88,6 @@ export interface FillContext {
   /** Tags and purge records (purge/fill-purge.ts); absent: entries carry neither. */
   readonly purge?: FillPurge | undefined
 }
-
-/** Headers corral sets itself on the way out; the origin's are dropped. */
-export const REPLACED = new Set(['age', 'content-length', 'x-cache', 'cache-status'])
 
 /** A 5xx is an origin in trouble, not a page: never stored over a good copy, shared with waiters as a failure. */
 export function isOriginFailureStatus (status: number): boolean {
@@ -179,30 +177,6 @@ function makeVaryIndex (req: FillRequest, vary: string[], now: number): VaryInde
   const known = req.varyIndex
   if (known !== null && known.varyHeaders.length === vary.length && known.varyHeaders.every((h, i) => h === vary[i])) return known
   return { kind: 'vary', key: req.primaryKey, varyHeaders: vary, epoch: randomBytes(6).toString('base64url'), storedAt: now }
-}
-
-export function makeEntry (key: string, status: number, headers: HeaderRecord, body: Buffer, d: Deadlines, purge?: EntryPurgeFields): StoredEntry {
-  const flat = toFlatHeaders(headers, purge?.dropHeaders ?? REPLACED)
-  flat.push('content-length', String(body.length))
-  appendVia(flat)
-  return {
-    kind: 'entry',
-    key,
-    status,
-    headers: flat,
-    body,
-    storedAt: d.storedAt,
-    initialAgeSeconds: d.initialAgeSeconds,
-    freshUntil: d.freshUntil,
-    staleWhileRevalidateUntil: d.staleWhileRevalidateUntil,
-    staleIfErrorUntil: d.staleIfErrorUntil,
-    mustRevalidate: d.mustRevalidate,
-    graceWindow: d.graceWindow,
-    etag: firstValue(headers.etag),
-    lastModified: firstValue(headers['last-modified']),
-    requestedAt: purge?.requestedAt,
-    tags: purge?.tags
-  }
 }
 
 /** How long a Vary index lives: longer than any of its variants, so a variant is never orphaned by accident. */

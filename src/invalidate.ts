@@ -11,7 +11,7 @@ import { HostNormalizer, resolveTarget, splitTarget, type KeyOptions } from './k
 import { decideInvalidation } from './policy/invalidate.js'
 import { decideHeadUpdate } from './policy/revalidate.js'
 import { decideStorable, type StoreOptions } from './policy/storable.js'
-import { makeEntry } from './fill.js'
+import { makeEntry } from './core/make-entry.js'
 import type { HeaderRecord } from './core/headers.js'
 
 export interface InvalidateContext {

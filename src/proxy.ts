@@ -31,7 +31,7 @@ import { makeFillPurge } from './purge/fill-purge.js'
 import { PurgeChannel } from './purge/fleet.js'
 import { Purger } from './purge/purger.js'
 import type { PurgeOrder, PurgeReport } from './purge/order.js'
-import { REPLACED } from './fill.js'
+import { REPLACED } from './core/make-entry.js'
 
 export interface ProxyOptions {
   readonly logger?: Logger

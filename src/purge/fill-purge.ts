@@ -6,6 +6,7 @@
  */
 import type { StoredEntry } from '../core/entry.js'
 import type { HeaderRecord } from '../core/headers.js'
+import type { EntryPurgeFields } from '../core/make-entry.js'
 import { parseTags, type TagOptions } from './tags.js'
 import type { BanList } from './bans.js'
 
@@ -19,13 +20,6 @@ export interface FillPurge {
    * record must outlive every entry it could match, or a restarted proxy would serve that entry again.
    */
   readonly maxTtlMs: number
-}
-
-/** What an entry carries for purges besides its response. */
-export interface EntryPurgeFields {
-  readonly requestedAt: number
-  readonly tags: readonly string[] | undefined
-  readonly dropHeaders: ReadonlySet<string>
 }
 
 export function makeFillPurge (tags: TagOptions, bans: BanList, maxTtlMs: number, replaced: ReadonlySet<string>): FillPurge {
