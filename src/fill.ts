@@ -13,7 +13,7 @@ import { abandon, readBodyUpTo, type OriginClient, type OriginResponse } from '.
 import { decideStorable, type Deadlines, type NotStorableReason, type StoreOptions } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { withoutFields } from './policy/omit.js'
-import { isStaleBetterThanError } from './policy/prefer-stale.js'
+import { decideOriginError } from './policy/origin-error.js'
 import { makeVariantKey, parseVary } from './key.js'
 import { firstValue, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
 import { makeEntry } from './core/make-entry.js'
@@ -89,11 +89,6 @@ export interface FillContext {
   readonly purge?: FillPurge | undefined
 }
 
-/** A 5xx is an origin in trouble, not a page: never stored over a good copy, shared with waiters as a failure. */
-export function isOriginFailureStatus (status: number): boolean {
-  return status >= 500
-}
-
 export async function fill (ctx: FillContext, req: FillRequest): Promise<FillResult> {
   const conditional = req.stale !== undefined ? makeConditionalHeaders(req.stale) : null
   const headers = conditional === null ? req.originHeaders : { ...req.originHeaders, ...conditional }
@@ -125,15 +120,16 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
     return storeRevalidated(ctx, req, req.stale, response.headers, now, origin, requestedAt)
   }
 
-  // An origin error must not replace a good copy still inside its stale-if-error window, even one it lets be stored.
-  if (isStaleBetterThanError(req.stale, response.status, now)) return { kind: 'stream', response, head: null, reason: 'error-status', origin }
   const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
   const verdict = decideStorable(facts, response, now, ctx.storeOptions)
   const declaredLength = Number(firstValue(response.headers['content-length']) ?? 0)
-  if (!verdict.storable || declaredLength > ctx.maxObjectBytes) {
-    const reason = isOriginFailureStatus(response.status) ? 'error-status' : !verdict.storable ? verdict.reason : 'too-large'
-    return { kind: 'stream', response, head: null, reason, origin }
-  }
+  const keep = verdict.storable && declaredLength <= ctx.maxObjectBytes
+  // An origin error must not replace a good copy still inside its stale-if-error window, even one it lets be stored;
+  // one nobody may keep is an origin in trouble, shared with waiters as a failure (coalesce/miss.ts).
+  const onError = decideOriginError(req.stale, response.status, keep, now)
+  if (onError === 'stale' || (onError === 'error' && !keep)) return { kind: 'stream', response, head: null, reason: 'error-status', origin }
+  if (!verdict.storable) return { kind: 'stream', response, head: null, reason: verdict.reason, origin }
+  if (!keep) return { kind: 'stream', response, head: null, reason: 'too-large', origin }
 
   let read
   try {

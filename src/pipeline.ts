@@ -28,7 +28,8 @@ import { Coalescer, type MissOutcome } from './coalesce/miss.js'
 import type { FillContext } from './fill.js'
 import { HostNormalizer, makeVariantKey, pathOf, resolveTarget } from './key.js'
 import { decideShed, matchRoute, type CompiledRoute, type ShedReason } from './shed.js'
-import { decideFallback, decideUsable, ttlSeconds, type NoAnswerCause, type Usability } from './policy/usable.js'
+import { decideUsable, ttlSeconds, type Usability } from './policy/usable.js'
+import { decideFallback, decideOriginError, type NoAnswerCause } from './policy/origin-error.js'
 import { forward } from './pass.js'
 import { CACHE_STATUS, deliverShed, deliverText, limitSendStall, relayResponse, serveEntry, serveHit, serveText, staleCacheStatus } from './deliver.js'
 import { dropConnectionListed, makeOriginHeaders } from './core/headers.js'
@@ -218,7 +219,7 @@ export class Pipeline implements TraceSink {
       case 'collapsed':
         return this.#serve(ex, outcome.entry, now, 'HIT', CACHE_STATUS.collapsed)
       case 'stream':
-        if (outcome.reason === 'error-status' && decideFallback(stale, 'origin-error', now) === 'stale') {
+        if (outcome.reason === 'error-status' && decideOriginError(stale, outcome.response.status, false, now) === 'stale') {
           discard(outcome.response.body)
           return this.#serve(ex, stale as StoredEntry, now, 'STALE', staleCacheStatus(ttlSeconds(stale as StoredEntry, now), 'stale-if-error'))
         }
