@@ -85,8 +85,7 @@ const silentLogger = { log () {} }
  * node is judged by NodeHealth, and a node marked down gets a new memjs client (see Node.client) and is skipped, with
  * nothing sent, until its probe answers.
  *
- * Lease semantics differ from the LeaseStore doc comment in types.ts on purpose: `tryLease` says whether the lease
- * could be decided at all, and `acquire` answers true when memcached is unreachable. A fleet whose memcached is
+ * Leases fail open: `tryLease` answers 'unavailable' when memcached is unreachable, and the caller leads. A fleet whose memcached is
  * down must fall back to in-process coalescing (every process fetches once) rather than have every request wait
  * for a leader that can never be elected.
  */
@@ -210,11 +209,6 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     if (added !== true) return 'held'
     this.#leases.hold(itemKey, token, ttlMs)
     return 'acquired'
-  }
-
-  /** true for 'acquired' and for 'unavailable' (fail open, see the class comment); false only when another holds it. */
-  async acquire (key: string, ttlMs: number): Promise<boolean> {
-    return (await this.tryLease(key, ttlMs)) !== 'held'
   }
 
   /**
