@@ -17,6 +17,7 @@ import type { Metrics } from './core/metrics.js'
 import type { OriginClient } from './origin/fetch.js'
 import type { StoreOptions } from './policy/storable.js'
 import type { FleetLease } from './coalesce/lease.js'
+import type { HitForPass } from './coalesce/hit-for-pass.js'
 import type { Flags } from './config/flags.js'
 import type { KeyOptions } from './key.js'
 
@@ -50,6 +51,8 @@ export interface PipelineDeps {
   readonly metrics: Metrics
   /** Live load figures for shedding (origin saturation). */
   readonly load: ShedLoad
+  /** URLs remembered as uncacheable; made by the wiring, shared with the purges that make a URL forgotten. */
+  readonly hitForPass: HitForPass
 }
 
 /** The cache in force; swapped as a whole when the memcached settings change on reload. */

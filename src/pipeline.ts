@@ -23,7 +23,6 @@ import type { XCache } from './core/metrics.js'
 import { discard, type OriginResponse } from './origin/fetch.js'
 import type { Priority } from './config/types.js'
 import { SingleFlight } from './coalesce/single-flight.js'
-import { HitForPass } from './coalesce/hit-for-pass.js'
 import { Coalescer, type MissOutcome } from './coalesce/miss.js'
 import type { FillContext } from './fill.js'
 import { HostNormalizer, makeVariantKey, pathOf, resolveTarget } from './key.js'
@@ -38,7 +37,7 @@ import { tokenMatches } from './ops/admin-token.js'
 import { Trace, extraHeaders, finishOnClose, type TraceSink } from './core/trace.js'
 import { takeRequestId } from './core/request-id.js'
 import { makeFillRequest, type Exchange, type PipelineCache, type PipelineDeps, type PipelineSettings, type ResolvedTarget } from './exchange.js'
-import { freshenFromHead, invalidateAfterUnsafe, purge, type InvalidateContext } from './invalidate.js'
+import { freshenFromHead, invalidateAfterUnsafe, type InvalidateContext } from './purge/invalidate.js'
 import { isOnlyIfCached } from './policy/conditional.js'
 
 export type { PipelineCache, PipelineDeps, PipelineSettings } from './exchange.js'
@@ -48,7 +47,6 @@ export const HEALTH_PATH = '/__corral/health'
 export class Pipeline implements TraceSink {
   readonly #deps: PipelineDeps
   readonly #flight: SingleFlight
-  readonly #hitForPass: HitForPass
   readonly #coalescer: Coalescer
   /** One counter per priority, so each priority's shed share is exact (shed.ts). */
   readonly #tickets: Record<Priority, number> = { critical: 0, normal: 0, sheddable: 0 }
@@ -63,15 +61,14 @@ export class Pipeline implements TraceSink {
     this.#cache = cache
     this.#settings = settings
     this.#flight = new SingleFlight(settings.waitTimeoutMs)
-    this.#hitForPass = new HitForPass(settings.hitForPassMs)
-    this.#coalescer = new Coalescer({ flight: this.#flight, hitForPass: this.#hitForPass, metrics: deps.metrics, logger: deps.logger }, this.#fillContext(), cache.fleet)
+    this.#coalescer = new Coalescer({ flight: this.#flight, hitForPass: deps.hitForPass, metrics: deps.metrics, logger: deps.logger }, this.#fillContext(), cache.fleet)
   }
 
   /** Hot reload: the next request reads the new settings. */
   apply (settings: PipelineSettings): void {
     this.#settings = settings
     this.#flight.waitTimeoutMs = settings.waitTimeoutMs
-    this.#hitForPass.ttlMs = settings.hitForPassMs
+    this.#deps.hitForPass.ttlMs = settings.hitForPassMs
     this.#coalescer.use(this.#fillContext(), this.#cache.fleet)
   }
 
@@ -350,12 +347,7 @@ export class Pipeline implements TraceSink {
   }
 
   #invalidateContext (): InvalidateContext {
-    return { store: this.#cache.store, hitForPass: this.#hitForPass, logger: this.#deps.logger }
-  }
-
-  /** Drop a URL's entry (and, through its Vary index, every variant): the admin purge. */
-  async invalidate (primaryKey: string): Promise<void> {
-    await purge(this.#invalidateContext(), primaryKey)
+    return { store: this.#cache.store, hitForPass: this.#deps.hitForPass, logger: this.#deps.logger }
   }
 
   #fail (ex: Exchange, err: unknown): void {

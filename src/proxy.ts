@@ -32,6 +32,8 @@ import { PurgeChannel } from './purge/fleet.js'
 import { Purger } from './purge/purger.js'
 import type { PurgeOrder, PurgeReport } from './purge/order.js'
 import { REPLACED } from './core/make-entry.js'
+import { HitForPass } from './coalesce/hit-for-pass.js'
+import { deleteUrl } from './purge/invalidate.js'
 
 export interface ProxyOptions {
   readonly logger?: Logger
@@ -260,7 +262,8 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   // Health deadlines and back-off timers run on the real clock: a test's frozen clock would never end a back-off.
   const origin = new Origin(config, limiter, { logger, metrics, observe: (ms) => metrics.originDuration.observe(ms / 1000) })
   const load = { get originSaturated () { return limiter.saturated } }
-  const pipeline = new Pipeline({ origin, clock, logger, metrics, load }, cache, settings)
+  const hitForPass = new HitForPass(settings.hitForPassMs)
+  const pipeline = new Pipeline({ origin, clock, logger, metrics, load, hitForPass }, cache, settings)
   const server: Server = makeServer(config.listen, (req, res) => pipeline.handle(req, res), logger)
   // Gauges read on scrape, never on the request path.
   metrics.sources.memoryCacheBytes = () => memoryTier(cache.store)?.calculatedSize ?? 0
@@ -277,7 +280,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     logger,
     now: () => clock.now(),
     memory: () => memoryTier(cache.store),
-    deleteKey: async (key) => await pipeline.invalidate(key),
+    deleteKey: async (key) => { await deleteUrl({ store: cache.store, hitForPass, logger }, key) },
     keyOptions: () => settings.keyOptions,
     recordTtlMs: () => loaded.config.cache.purge.recordTtlSeconds * 1000
   })
