@@ -1,6 +1,6 @@
 /**
- * The pipeline's records: what it is built from and reads per config load, and the one request on its way through it
- * (the Exchange). Only the pipeline holds an Exchange: no stage below the driver sees it.
+ * exchange: the pipeline's records: what it is built from and reads per config load, and the one request on its way
+ * through it (the Exchange). Only the pipeline holds an Exchange: no stage below the driver sees it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Trace } from './core/trace.js'
@@ -8,7 +8,14 @@ import type { CompiledRoute, RouteTable, ShedLoad, ShedReason } from './shed.js'
 import type { Target } from './key.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
 import type { FillRequest } from './fill.js'
-import { dropAnswerShaping, makeOriginHeaders, type FillHeaderRules } from './core/headers.js'
+import type { FillHeaderRules } from './core/headers.js'
+import type { CorralError } from './core/errors.js'
+import type { MissOutcome } from './coalesce/miss.js'
+import type { NoAnswerCause } from './policy/origin-error.js'
+import type { Answer } from './answer.js'
+import type { LookupVerdict } from './policy/lookup.js'
+import type { SingleFlight } from './coalesce/single-flight.js'
+import type { Coalescer } from './coalesce/miss.js'
 import type { FillPurge } from './purge/fill-purge.js'
 import type { CacheStore } from './store/types.js'
 import type { Clock } from './core/clock.js'
@@ -62,6 +69,22 @@ export interface PipelineCache {
   readonly fleet: FleetLease | null
 }
 
+/** The steps of pipeline.ts's table, and the two words that stop its loop (`park`: waiting on I/O). */
+export type Step = 'recv' | 'lookup' | 'variant' | 'decide' | 'hit' | 'stale' | 'miss' | 'bypass' | 'outcome' | 'pass' | 'fallback' | 'done' | 'park'
+
+/** What a step reads of the driver: the deps, the config and cache in force, the coalescing state, and the loop. */
+export interface Driver {
+  readonly deps: PipelineDeps
+  readonly settings: PipelineSettings
+  readonly cache: PipelineCache
+  readonly flight: SingleFlight
+  readonly coalescer: Coalescer
+  /** A parked step's continuation: the loop again, from the step it names. */
+  resume (ex: Exchange, step: Step): void
+  /** Something threw: one 500 for this request. */
+  fail (ex: Exchange, err: unknown): void
+}
+
 /** A request target resolved for the settings in force, kept while requests repeat it. */
 export interface ResolvedTarget extends Target {
   readonly rawUrl: string
@@ -70,36 +93,63 @@ export interface ResolvedTarget extends Target {
   readonly route: CompiledRoute
 }
 
-/** A request in flight through the pipeline. One per request, fixed shape. */
-export interface Exchange {
+/**
+ * A request in flight through the pipeline: one per request, fixed shape (every field set in the constructor, so V8
+ * keeps one hidden class). The steps read and write it; no stage below the driver sees it.
+ */
+export class Exchange {
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly trace: Trace
-  /** What the request names: path, normalised query, key, and the target a pass forwards. */
-  readonly target: Target
-  readonly route: CompiledRoute
+  /** What the request names: path, normalised query, key, route, and the target a pass forwards. */
+  readonly target: ResolvedTarget
   readonly isHead: boolean
   /** Set when shedding allows only cached answers: why. */
   readonly cacheOnly: ShedReason | null
+  /** The key looked up: the primary key, or the variant key its Vary index names (computed once, at lookup). */
+  key: string
+  vary: VaryIndex | null = null
+  /** What the lookup found (an expired one too: validators, a stand-in). */
+  entry: StoredEntry | undefined = undefined
+  /** The clock when the lookup was decided. */
+  now = 0
+  /** The lookup verdict (policy/lookup.ts), or `bypass` for the Authorization road. */
+  verdict: LookupVerdict | 'bypass' = 'miss'
+  /** The answer a pass gives (method, bypass, hit-for-pass); the fallback's cause and error. */
+  answer: Answer = 'method'
+  cause: NoAnswerCause = 'origin-error'
+  error: CorralError | null = null
+  /** The miss: its fill request (made once, kept across a retry), its outcome, and how many waits it took. */
+  fill: FillRequest | null = null
+  outcome: MissOutcome | null = null
+  rounds = 0
+
+  constructor (req: IncomingMessage, res: ServerResponse, trace: Trace, target: ResolvedTarget, isHead: boolean, cacheOnly: ShedReason | null) {
+    this.req = req
+    this.res = res
+    this.trace = trace
+    this.target = target
+    this.isHead = isHead
+    this.cacheOnly = cacheOnly
+    this.key = target.primaryKey
+  }
 }
 
-/** A fill is made once, from the request: the coalescer and the origin never see the client's connection. */
-export function makeFillRequest (
-  ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined, rules: FillHeaderRules
-): FillRequest {
+/**
+ * A fill is made once, from the request: the coalescer and the origin never see the client's connection. It carries
+ * the client's headers as they are: only a leader builds origin headers from them (fill.ts makeOriginAsk).
+ */
+export function makeFillRequest (ex: Exchange): FillRequest {
   const { req, target } = ex
   const { headers } = req
-  const originHeaders = makeOriginHeaders(headers, req.socket.remoteAddress, 'fill', target.keyHost)
   return {
-    key,
+    key: ex.key,
     primaryKey: target.primaryKey,
-    varyIndex,
+    varyIndex: ex.vary,
     path: target.normalizedQuery === '' ? target.path : `${target.path}?${target.normalizedQuery}`,
-    originHeaders,
-    // Answer-shaping fields the answer does not vary on are not sent, and the variant is keyed without them.
-    requestHeaders: dropAnswerShaping(originHeaders, headers, rules, varyIndex?.varyHeaders ?? null),
-    stale,
+    client: { headers, address: req.socket.remoteAddress, keyHost: target.keyHost },
+    stale: ex.entry,
     credentialed: headers.cookie !== undefined || headers.authorization !== undefined,
-    group: ex.route.origin
+    group: target.route.origin
   }
 }

@@ -15,7 +15,8 @@ import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js
 import { withoutFields } from './policy/omit.js'
 import { decideOriginError } from './policy/origin-error.js'
 import { makeVariantKey, parseVary } from './key.js'
-import { firstValue, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
+import type { IncomingHttpHeaders } from 'node:http'
+import { dropAnswerShaping, firstValue, makeOriginHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
 import { makeEntry } from './core/make-entry.js'
 import type { CorralError } from './core/errors.js'
 import { entryPurgeFields, screenForStore, type FillPurge } from './purge/fill-purge.js'
@@ -29,16 +30,40 @@ export interface FillRequest {
   readonly varyIndex: VaryIndex | null
   /** Path and the normalised query the key names: exactly what the origin is asked for. */
   readonly path: string
-  /** Origin request headers without validators (core/headers.ts makeOriginHeaders, role 'fill'). */
-  readonly originHeaders: Record<string, string | string[]>
-  /** The client's request headers as the origin receives them (core/headers.ts dropAnswerShaping): they pick the variant. */
-  readonly requestHeaders: HeaderRecord
+  /**
+   * The client's side, as received: only a leader turns it into an origin request (makeOriginAsk), so the requests
+   * waiting on a flight build no headers they would never send.
+   */
+  readonly client: ClientFacts
   /** The expired or stale entry being replaced: validators for a conditional request, a stale-if-error stand-in. */
   readonly stale: StoredEntry | undefined
   /** The request carried Cookie or Authorization: an unstorable answer may be about this requester alone. */
   readonly credentialed: boolean
   /** The origin group to ask (the route's `origin`). */
   readonly group: string
+}
+
+/** What a fill needs of the client's request. */
+export interface ClientFacts {
+  readonly headers: IncomingHttpHeaders
+  readonly address: string | undefined
+  /** The host the key names (sent as Host on fills). */
+  readonly keyHost: string
+}
+
+/** What a leader sends the origin, and the request headers that pick the variant. */
+export interface OriginAsk {
+  /** Origin request headers without validators (core/headers.ts makeOriginHeaders, role 'fill'). */
+  readonly originHeaders: Record<string, string | string[]>
+  /** The client's request headers as the origin receives them (core/headers.ts dropAnswerShaping). */
+  readonly requestHeaders: HeaderRecord
+}
+
+/** Built once per fill, by the leader: answer-shaping fields the answer does not vary on are not sent, nor keyed. */
+export function makeOriginAsk (req: FillRequest, rules: FillHeaderRules): OriginAsk {
+  const { headers, address, keyHost } = req.client
+  const originHeaders = makeOriginHeaders(headers, address, 'fill', keyHost)
+  return { originHeaders, requestHeaders: dropAnswerShaping(originHeaders, headers, rules, req.varyIndex?.varyHeaders ?? null) }
 }
 
 /** What the origin said, for the trace and the access line. */
@@ -89,9 +114,9 @@ export interface FillContext {
   readonly purge?: FillPurge | undefined
 }
 
-export async function fill (ctx: FillContext, req: FillRequest): Promise<FillResult> {
+export async function fill (ctx: FillContext, req: FillRequest, ask: OriginAsk): Promise<FillResult> {
   const conditional = req.stale !== undefined ? makeConditionalHeaders(req.stale) : null
-  const headers = conditional === null ? req.originHeaders : { ...req.originHeaders, ...conditional }
+  const headers = conditional === null ? ask.originHeaders : { ...ask.originHeaders, ...conditional }
   // Before the request: a purge issued while it is in flight names this fill too (purge/bans.ts).
   const requestedAt = ctx.now()
   let response: OriginResponse
@@ -101,7 +126,7 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
     return { kind: 'error', error: err as CorralError, origin: null }
   }
   try {
-    return await onHeaders(ctx, req, response, requestedAt)
+    return await onHeaders(ctx, req, ask.requestHeaders, response, requestedAt)
   } catch (err) {
     // The body holds an origin limiter slot until it ends or closes (origin/fetch.ts), and a paused one holds its
     // undici connection: whatever throws between the headers and the body's last byte must not keep either for ever.
@@ -111,16 +136,16 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
 }
 
 /** The origin's headers have arrived: decide, then read (or hand over) the body. */
-async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse, requestedAt: number): Promise<FillResult> {
+async function onHeaders (ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, response: OriginResponse, requestedAt: number): Promise<FillResult> {
   const now = ctx.now()
   const origin: OriginFacts = { status: response.status, ms: response.latencyMs }
 
   if (response.status === 304 && req.stale !== undefined) {
     response.body.resume()
-    return storeRevalidated(ctx, req, req.stale, response.headers, now, origin, requestedAt)
+    return storeRevalidated(ctx, req, requestHeaders, req.stale, response.headers, now, origin, requestedAt)
   }
 
-  const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
+  const facts = { method: 'GET', url: req.path, headers: requestHeaders }
   const verdict = decideStorable(facts, response, now, ctx.storeOptions)
   const declaredLength = Number(firstValue(response.headers['content-length']) ?? 0)
   const keep = verdict.storable && declaredLength <= ctx.maxObjectBytes
@@ -141,7 +166,7 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
 
   const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
-  const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
+  const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, requestHeaders)
   const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, response.headers, requestedAt)
   const entry = makeEntry(key, response.status, withoutFields(response.headers, verdict.omitFields), read.body, verdict.deadlines, purge)
   const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, response.headers, read.body, verdict.deadlines, purge)
@@ -149,12 +174,13 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
 }
 
 function storeRevalidated (
-  ctx: FillContext, req: FillRequest, stale: StoredEntry, notModified: HeaderRecord, now: number, origin: OriginFacts, requestedAt: number
+  ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, stale: StoredEntry, notModified: HeaderRecord, now: number, origin: OriginFacts,
+  requestedAt: number
 ): FillResult {
   const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, notModified, requestedAt, stale)
   // RFC 9111 §4.3.4: the 304's fields update the stored response; freshness is decided again from the merge.
   const merged = mergeNotModified(stale, notModified)
-  const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
+  const facts = { method: 'GET', url: req.path, headers: requestHeaders }
   const verdict = decideStorable(facts, { status: stale.status, headers: merged }, now, ctx.storeOptions)
   if (!verdict.storable) {
     // The origin no longer lets the page be kept: this request gets the merge once, and the stored copy goes.

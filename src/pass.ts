@@ -15,7 +15,7 @@ const REPLACED = new Set(['x-cache', 'cache-status'])
 
 export type ForwardOutcome =
   | { readonly kind: 'stream', readonly response: OriginResponse }
-  | { readonly kind: 'failed', readonly error: CorralError }
+  | { readonly kind: 'error', readonly error: CorralError }
 
 /** Send the client's request on to the origin as it is (method, target, body); never rejects. */
 export async function forward (
@@ -26,7 +26,7 @@ export async function forward (
   try {
     return { kind: 'stream', response: await origin.request({ method, path, headers, body: hasBody ? req : null, group }) }
   } catch (err) {
-    return { kind: 'failed', error: err instanceof CorralError ? err : toOriginError(err) }
+    return { kind: 'error', error: err instanceof CorralError ? err : toOriginError(err) }
   }
 }
 

@@ -54,6 +54,11 @@ export class SingleFlight {
     return (outcome) => this.#settle(key, flight, outcome)
   }
 
+  /** Is a fetch for `key` under way (the lookup verdict `busy`)? */
+  has (key: string): boolean {
+    return this.#flights.has(key)
+  }
+
   /** Wait for the flight on `key`; undefined when there is none. */
   wait (key: string): Promise<FlightOutcome> | undefined {
     const flight = this.#flights.get(key)

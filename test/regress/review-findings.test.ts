@@ -222,17 +222,17 @@ describe('an origin that sends Cache-Control on two lines (review of 2026-12)', 
         primaryKey: '/p',
         varyIndex: null,
         path: '/p',
-        originHeaders: { host: 'h' },
-        requestHeaders: { host: 'h' },
+        client: { headers: { host: 'h' }, address: undefined, keyHost: 'h' },
         stale: undefined,
         credentialed: false,
         group: 'origin'
       }
+      const ask = { originHeaders: { host: 'h' }, requestHeaders: { host: 'h' } }
       const boom = new Error('a bug after the headers')
-      await expect(fill(ctx(() => { throw boom }), request)).rejects.toBe(boom)
+      await expect(fill(ctx(() => { throw boom }), request, ask)).rejects.toBe(boom)
       await expect.poll(() => limiter.inFlight).toBe(0)
       // The one slot and the one connection are free for the next fill.
-      const next = await fill(ctx(() => Date.now()), request)
+      const next = await fill(ctx(() => Date.now()), request, ask)
       expect(next.kind).toBe('entry')
       expect(next.kind === 'entry' && next.entry.body.toString()).toBe(big)
     } finally {
