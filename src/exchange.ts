@@ -94,10 +94,11 @@ export interface ResolvedTarget extends Target {
 }
 
 /**
- * A request in flight through the pipeline: one per request, fixed shape (every field set in the constructor, so V8
- * keeps one hidden class). The steps read and write it; no stage below the driver sees it.
+ * A request in flight through the pipeline: one per request, fixed shape (an object literal from makeExchange, every
+ * field present, so V8 keeps one hidden class and allocates it from a boilerplate). The steps read and write it; no
+ * stage below the driver sees it.
  */
-export class Exchange {
+export interface Exchange {
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly trace: Trace
@@ -108,30 +109,45 @@ export class Exchange {
   readonly cacheOnly: ShedReason | null
   /** The key looked up: the primary key, or the variant key its Vary index names (computed once, at lookup). */
   key: string
-  vary: VaryIndex | null = null
+  vary: VaryIndex | null
   /** What the lookup found (an expired one too: validators, a stand-in). */
-  entry: StoredEntry | undefined = undefined
+  entry: StoredEntry | undefined
   /** The clock when the lookup was decided. */
-  now = 0
+  now: number
   /** The lookup verdict (policy/lookup.ts), or `bypass` for the Authorization road. */
-  verdict: LookupVerdict | 'bypass' = 'miss'
-  /** The answer a pass gives (method, bypass, hit-for-pass); the fallback's cause and error. */
-  answer: Answer = 'method'
-  cause: NoAnswerCause = 'origin-error'
-  error: CorralError | null = null
+  verdict: LookupVerdict | 'bypass'
+  /** The answer a pass gives (method, bypass, hit-for-pass). */
+  answer: Answer
+  /** Why the fallback step runs, and the origin's error if there was one. */
+  cause: NoAnswerCause
+  error: CorralError | null
   /** The miss: its fill request (made once, kept across a retry), its outcome, and how many waits it took. */
-  fill: FillRequest | null = null
-  outcome: MissOutcome | null = null
-  rounds = 0
+  fill: FillRequest | null
+  outcome: MissOutcome | null
+  rounds: number
+}
 
-  constructor (req: IncomingMessage, res: ServerResponse, trace: Trace, target: ResolvedTarget, isHead: boolean, cacheOnly: ShedReason | null) {
-    this.req = req
-    this.res = res
-    this.trace = trace
-    this.target = target
-    this.isHead = isHead
-    this.cacheOnly = cacheOnly
-    this.key = target.primaryKey
+export function makeExchange (
+  req: IncomingMessage, res: ServerResponse, trace: Trace, target: ResolvedTarget, isHead: boolean, cacheOnly: ShedReason | null
+): Exchange {
+  return {
+    req,
+    res,
+    trace,
+    target,
+    isHead,
+    cacheOnly,
+    key: target.primaryKey,
+    vary: null,
+    entry: undefined,
+    now: 0,
+    verdict: 'miss',
+    answer: 'method',
+    cause: 'origin-error',
+    error: null,
+    fill: null,
+    outcome: null,
+    rounds: 0
   }
 }
 

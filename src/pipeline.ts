@@ -33,7 +33,7 @@ import { assertNever, errorCode } from './core/errors.js'
 import { tokenMatches } from './ops/admin-token.js'
 import { Trace, extraHeaders, finishOnClose, type TraceSink } from './core/trace.js'
 import { takeRequestId } from './core/request-id.js'
-import { Exchange, type Driver, type PipelineCache, type PipelineDeps, type PipelineSettings, type ResolvedTarget, type Step } from './exchange.js'
+import { makeExchange, type Driver, type Exchange, type PipelineCache, type PipelineDeps, type PipelineSettings, type ResolvedTarget, type Step } from './exchange.js'
 import { decide, hit, lookup, recv, stale, variant } from './steps/lookup.js'
 import { bypass, miss, outcome } from './steps/miss.js'
 import { fallback, pass } from './steps/origin.js'
@@ -179,7 +179,7 @@ export class Pipeline implements TraceSink, Driver {
     const decision = decideShed(route, settings.flags, this.deps.load, this.#tickets[route.priority]++)
     if (decision.action === 'reject') return shed(this, res, trace, route, decision.reason, req.method === 'HEAD')
     trace.key = target.primaryKey
-    return new Exchange(req, res, trace, target, req.method === 'HEAD', decision.action === 'cache-only' ? decision.reason : null)
+    return makeExchange(req, res, trace, target, req.method === 'HEAD', decision.action === 'cache-only' ? decision.reason : null)
   }
 
   #untraced (trace: Trace, _: unknown): null {
