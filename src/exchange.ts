@@ -1,6 +1,6 @@
 /**
  * exchange: the pipeline's records: what it is built from and reads per config load, and the one request on its way
- * through it (the Exchange). Only the pipeline holds an Exchange: no stage below the driver sees it.
+ * through it (the Exchange). Only the driver (pipeline.ts and its steps/) holds an Exchange: no stage below it does.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Trace } from './core/trace.js'

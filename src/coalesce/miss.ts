@@ -1,6 +1,7 @@
 /**
- * coalesce/miss: who goes to the origin, and what came of it. A miss joins the key's flight or leads it; a leader with
- * a fleet takes the memcached lease or waits for another process's fill; then fill (fetch → store). Every path ends
+ * coalesce/miss: who goes to the origin, and what came of it. The driver's lookup verdict (policy/lookup.ts) picks the
+ * road: lead the key's flight, wait on it, or go alone (hit-for-pass); a leader with a fleet takes the memcached lease
+ * or waits for another process's fill; then fill (fetch → store). Every path ends
  * in a MissOutcome returned to the pipeline, which alone turns it into an answer (Varnish: the step returns an action
  * word and the driver switches on it). Stale-while-revalidate refreshes take the same road with nobody waiting.
  */
@@ -36,7 +37,7 @@ export type MissOutcome =
   /** The flight changed hands before this request joined it: the driver decides its lookup verdict again. */
   | { readonly kind: 'retry' }
 
-/** What the coalescer notes of a miss for the trace and the access line (Trace has these fields). */
+/** What the coalescer notes of a miss; the driver copies them into the trace (steps/miss.ts). */
 export interface MissNotes {
   lease: LeaseStep
   coalesced: boolean
