@@ -112,7 +112,7 @@ export interface Exchange {
   vary: VaryIndex | null
   /** What the lookup found (an expired one too: validators, a stand-in). */
   entry: StoredEntry | undefined
-  /** The clock when the lookup was decided. */
+  /** The clock when the lookup was decided (not kept for a hit, which reads it again: steps/lookup.ts). */
   now: number
   /** The lookup verdict (policy/lookup.ts), or `bypass` for the Authorization road. */
   verdict: LookupVerdict | 'bypass'
