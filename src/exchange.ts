@@ -112,7 +112,7 @@ export interface Exchange {
   vary: VaryIndex | null
   /** What the lookup found (an expired one too: validators, a stand-in). */
   entry: StoredEntry | undefined
-  /** The clock when the lookup was decided (not kept for a hit, which reads it again: steps/lookup.ts). */
+  /** The clock when the lookup was decided. */
   now: number
   /** The lookup verdict (policy/lookup.ts), or `bypass` for the Authorization road. */
   verdict: LookupVerdict | 'bypass'
@@ -140,7 +140,8 @@ export function makeExchange (
     key: target.primaryKey,
     vary: null,
     entry: undefined,
-    now: 0,
+    // A double from the start (epoch ms is no small integer): the field never changes representation.
+    now: 0.5,
     verdict: 'miss',
     answer: 'method',
     cause: 'origin-error',

@@ -116,27 +116,27 @@ export class Pipeline implements TraceSink, Driver {
     }
   }
 
-  /** The driver loop: no closure and no allocation of its own, so a plain hit costs what its steps cost. */
+  /** The driver loop and its table, one case per step: no closure and no allocation of its own. */
   #run (ex: Exchange, first: Step): void {
     let step = first
-    while (step !== 'done' && step !== 'park') step = this.#step(ex, step)
-  }
-
-  /** The table: one case per step, each a function of the driver and the exchange. */
-  #step (ex: Exchange, step: Exclude<Step, 'done' | 'park'>): Step {
-    switch (step) {
-      case 'lookup': return lookup(this, ex)
-      case 'decide': return decide(this, ex)
-      case 'hit': return hit(this, ex)
-      case 'variant': return variant(this, ex)
-      case 'recv': return recv(ex)
-      case 'stale': return stale(this, ex)
-      case 'miss': return miss(this, ex)
-      case 'bypass': return bypass(this, ex)
-      case 'outcome': return outcome(this, ex)
-      case 'pass': return pass(this, ex)
-      case 'fallback': return fallback(this, ex)
-      default: return assertNever(step)
+    for (;;) {
+      switch (step) {
+        case 'lookup': step = lookup(this, ex); break
+        case 'decide': step = decide(this, ex); break
+        case 'hit': step = hit(this, ex); break
+        case 'variant': step = variant(this, ex); break
+        case 'recv': step = recv(ex); break
+        case 'stale': step = stale(this, ex); break
+        case 'miss': step = miss(this, ex); break
+        case 'bypass': step = bypass(this, ex); break
+        case 'outcome': step = outcome(this, ex); break
+        case 'pass': step = pass(this, ex); break
+        case 'fallback': step = fallback(this, ex); break
+        case 'done':
+        case 'park':
+          return
+        default: return assertNever(step)
+      }
     }
   }
 
