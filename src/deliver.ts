@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http'
 import type { StoredEntry } from './core/entry.js'
 import type { Exchange } from './exchange.js'
-import type { OriginResponse } from './origin/fetch.js'
+import type { OriginResponse } from './origin/types.js'
 import { extraHeaders } from './core/trace.js'
 import { isNotModifiedForClient } from './policy/revalidate.js'
 import { streamResponse } from './pass.js'

@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
-import { abandon, toOriginError, type OriginClient, type OriginResponse } from './origin/fetch.js'
+import { abandon, toOriginError } from './origin/body.js'
+import type { OriginClient, OriginResponse } from './origin/types.js'
 import type { XCache } from './core/metrics.js'
 import { appendVia, toFlatHeaders } from './core/headers.js'
 import { ClientStalledError, CorralError } from './core/errors.js'

@@ -3,11 +3,12 @@ import type { LoadedConfig } from './config/load.js'
 import schema from './config/schema.json' with { type: 'json' }
 import type { Priority, WhenShedConfig } from './config/types.js'
 import type { Flags } from './config/flags.js'
-import { DEFAULT_GROUP } from './origin/groups.js'
+import { DEFAULT_GROUP } from './config/origin-groups.js'
 import { normalizeHost } from './key.js'
+import type { ShedReason } from './core/shed-reason.js'
 
 /** Why a request was not served normally: the label of the sheds-by-reason metric and the access line. */
-export type ShedReason = 'route-off' | 'cache-only' | 'shed-percent' | 'origin-saturated'
+export type { ShedReason }
 
 /**
  * serve: the normal pipeline. cache-only: a cached copy of any age may answer, a miss gets the route's

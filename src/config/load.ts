@@ -7,8 +7,8 @@ import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../core/errors.js'
 import type { Config } from './types.js'
 import { flagValue } from './flags.js'
-import { NOT_FORWARDED_ON_FILL } from '../core/headers.js'
-import { assertOriginGroups } from '../origin/groups.js'
+import { NOT_FORWARDED_ON_FILL } from '../core/origin-headers.js'
+import { assertOriginGroups } from './origin-groups.js'
 
 export interface LoadedConfig {
   readonly config: Config

@@ -13,7 +13,7 @@ import { assertAdminTokenForBoundHost, type LoadedConfig } from '../config/load.
 import type { Config } from '../config/types.js'
 import type { Logger } from '../core/log.js'
 import type { Proxy } from '../proxy.js'
-import { isoRejected, makeAdminServer, type FlagsReport } from './admin.js'
+import { isoRejected, makeAdminServer, type FlagsReport } from '../admin.js'
 import { drainServer, listenOn } from '../receive.js'
 import { logRejectedEdit, watchConfig } from '../config/watch.js'
 import { flagsRecord, resolveFlags } from '../config/flags.js'

@@ -4,7 +4,7 @@
  * in when the origin fails afterwards.
  */
 import { firstValue, type HeaderValue } from '../core/headers.js'
-import { splitTarget } from '../key.js'
+import { splitTarget } from '../core/target.js'
 
 /** RFC 9110 §9.2.1: the safe methods; every other method, known or not (M-SEARCH), is unsafe. */
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])

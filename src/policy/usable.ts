@@ -3,7 +3,7 @@
  * carries (policy/storable.ts computed them when the response was stored).
  */
 import type { StoredEntry } from '../core/entry.js'
-import type { ShedReason } from '../shed.js'
+import type { ShedReason } from '../core/shed-reason.js'
 
 /**
  * - fresh: serve it.

@@ -10,7 +10,7 @@ import { startOrigin, type OriginHandler, type TestOrigin } from '../helpers/ori
 import { startProxy, get, type TestProxy } from '../helpers/proxy.js'
 import { parseConfig } from '../../src/config/load.js'
 import { ConfigError } from '../../src/core/errors.js'
-import { NOT_FORWARDED_ON_FILL } from '../../src/core/headers.js'
+import { NOT_FORWARDED_ON_FILL } from '../../src/core/origin-headers.js'
 
 let origin: TestOrigin | undefined
 let proxy: TestProxy | undefined

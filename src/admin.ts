@@ -3,11 +3,11 @@
  * every request needs `Authorization: Bearer <token>`.  [I/O]
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { tokenMatches } from './admin-token.js'
-import { answerPurge } from '../purge/admin-route.js'
-import type { PurgeOrder, PurgeReport } from '../purge/order.js'
-import type { Logger } from '../core/log.js'
-import type { ServerReport } from '../origin/group.js'
+import { tokenMatches } from './core/admin-token.js'
+import { answerPurge } from './purge/admin-route.js'
+import type { PurgeOrder, PurgeReport } from './purge/order.js'
+import type { Logger } from './core/log.js'
+import type { ServerReport } from './origin/group.js'
 
 export interface AdminDeps {
   /** Prometheus text (a cluster primary aggregates its workers'). */
