@@ -5,7 +5,7 @@
 import type { Config } from './config/types.js'
 import { joinValue, type HeaderRecord, type HeaderValue } from './core/headers.js'
 import { normalizeAcceptEncoding, normalizeAcceptLanguage } from './core/vary.js'
-import { splitTarget } from './core/target.js'
+import { normalizeHost, splitTarget } from './core/target.js'
 
 export interface KeyOptions {
   readonly sortQuery: boolean
@@ -110,15 +110,6 @@ export class HostNormalizer {
     this.#normalized = normalized
     return normalized
   }
-}
-
-/** A Host as keys spell it: lower-case, without `:80` or a trailing dot. Fills send the origin this same spelling. */
-export function normalizeHost (host: string | undefined): string {
-  if (host === undefined) return ''
-  let h = host.toLowerCase()
-  if (h.endsWith(':80')) h = h.slice(0, -3)
-  if (h.endsWith('.')) h = h.slice(0, -1)
-  return h
 }
 
 /**

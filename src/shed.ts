@@ -4,7 +4,7 @@ import schema from './config/schema.json' with { type: 'json' }
 import type { Priority, WhenShedConfig } from './config/types.js'
 import type { Flags } from './config/flags.js'
 import { DEFAULT_GROUP } from './config/origin-groups.js'
-import { normalizeHost } from './key.js'
+import { normalizeHost } from './core/target.js'
 import type { ShedReason } from './core/shed-reason.js'
 
 /** Why a request was not served normally: the label of the sheds-by-reason metric and the access line. */
