@@ -13,18 +13,16 @@ import type { OriginLimiter } from './origin/limit.js'
 import type { Metrics } from './core/metrics.js'
 import type { Logger } from './core/log.js'
 import { systemClock, type Clock } from './core/clock.js'
-import type { PipelineCache, PipelineSettings } from './pipeline.js'
+import type { PipelineCache, PipelineSettings } from './exchange.js'
 import { makeKeyOptions } from './key.js'
 import { fieldsRemovedBeforeDelivery, makeTargetList } from './policy/targeted.js'
 import { makeFillHeaderRules } from './core/origin-headers.js'
 import { compileRoutes } from './shed.js'
 import { resolveFlags } from './config/flags.js'
-import type { FlagsReport } from './admin.js'
-import type { BanList } from './purge/bans.js'
+import type { BanList, BanRecord } from './purge/bans.js'
 import { ScreenedStore } from './purge/screened-store.js'
 import { makeFillPurge } from './purge/fill-purge.js'
 import { PurgeChannel } from './purge/fleet.js'
-import type { Purger } from './purge/purger.js'
 import { REPLACED } from './fill.js'
 import { usesMemcached } from './proxy-reload.js'
 
@@ -143,17 +141,8 @@ export function memoryTier (store: CacheStore): MemoryStore | undefined {
   return undefined
 }
 
-export function memcachedNodesReport (l2: MemcachedStore): NonNullable<FlagsReport['memcachedNodes']> {
-  return l2.nodeStates().map(({ server, up, downSince, errors }) => ({
-    server,
-    state: up ? 'up' : 'down',
-    downSince: downSince === null ? null : new Date(downSince).toISOString(),
-    errors
-  }))
-}
-
 /** Purge records through memcached (purge/fleet.ts); null with the embedded cache alone. */
-export function makePurgeChannel (config: Config, logger: Logger, purger: Purger): PurgeChannel | null {
+export function makePurgeChannel (config: Config, logger: Logger, purger: { apply (records: readonly BanRecord[]): number }): PurgeChannel | null {
   if (!usesMemcached(config)) return null
   const { servers, prefix, timeoutMs } = config.cache.memcached
   const { pollIntervalMs, recordTtlSeconds } = config.cache.purge

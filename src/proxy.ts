@@ -7,6 +7,7 @@ import type { Server } from 'node:http'
 import type { LogFormat } from './config/types.js'
 import { assertAdminTokenForBoundHost, type LoadedConfig } from './config/load.js'
 import type { CacheStore } from './store/types.js'
+import type { MemcachedStore } from './store/memcached.js'
 import { Origin } from './origin/fetch.js'
 import { OriginLimiter } from './origin/limit.js'
 import { Metrics } from './core/metrics.js'
@@ -19,9 +20,10 @@ import { drainServer, holdBeforeDrain, listenOn, makeServer } from './receive.js
 import { isoRejected, makeAdminServer, type FlagsReport } from './admin.js'
 import { BanList } from './purge/bans.js'
 import { Purger } from './purge/purger.js'
+import { answerPurge } from './purge/admin-route.js'
 import type { PurgeOrder, PurgeReport } from './purge/order.js'
 import {
-  limiterOptions, makeCache, makeFleet, makePurgeChannel, makeSettings, memcachedNodesReport, memoryTier, retiredCacheCloseDelayMs,
+  limiterOptions, makeCache, makeFleet, makePurgeChannel, makeSettings, memoryTier, retiredCacheCloseDelayMs,
   type BuiltCache
 } from './proxy-build.js'
 import { keysNeedingRestart, planReload } from './proxy-reload.js'
@@ -59,6 +61,15 @@ export interface Proxy {
 }
 
 function noop (): void {}
+
+function memcachedNodesReport (l2: MemcachedStore): NonNullable<FlagsReport['memcachedNodes']> {
+  return l2.nodeStates().map(({ server, up, downSince, errors }) => ({
+    server,
+    state: up ? 'up' : 'down',
+    downSince: downSince === null ? null : new Date(downSince).toISOString(),
+    errors
+  }))
+}
 
 export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}): Proxy {
   let loaded = initial
@@ -164,7 +175,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       token: () => loaded.config.admin.token,
       isDraining: () => pipeline.draining,
       flags: flagsReport,
-      purge: async (order) => await purger.purge(order)
+      purge: async (params) => await answerPurge(params, async (order) => await purger.purge(order))
     })
 
   return {

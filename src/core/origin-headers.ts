@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { connectionListed, isHopByHop, joinValue, VIA } from './headers.js'
 import { normalizeAcceptEncoding, normalizeAcceptLanguage } from './vary.js'
+import { SURROGATE_CAPABILITY } from './surrogate.js'
 
 /**
  * Client request fields never sent to the origin:
@@ -117,12 +118,6 @@ export function makeOriginRequestHeaders (
   }
   return out
 }
-
-/** The W3C Edge Architecture device token corral answers to (`max-age=60;corral`). */
-export const SURROGATE_DEVICE = 'corral'
-
-/** Sent on fills (W3C Edge Architecture 1.0 §2.1) so the origin knows a surrogate named corral is there. */
-export const SURROGATE_CAPABILITY = `${SURROGATE_DEVICE}="Surrogate/1.0"`
 
 /** A pass is told of corral too: an origin may answer it with Surrogate-Control for corral. */
 const PASS_OVERRIDES = { 'surrogate-capability': SURROGATE_CAPABILITY }

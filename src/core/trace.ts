@@ -4,7 +4,9 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { ServerResponse } from 'node:http'
-import type { XCache } from './metrics.js'
+
+/** The X-Cache value a request was answered with (the requests metric's label too). */
+export type XCache = 'HIT' | 'MISS' | 'STALE' | 'PASS' | 'SHED' | 'REVALIDATED'
 
 export const TRACE = Symbol('corral.trace')
 
