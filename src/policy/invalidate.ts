@@ -1,6 +1,6 @@
 /**
  * policy/invalidate: which stored URIs an answer to an unsafe request invalidates (RFC 9111 §4.4). Pure: corral
- * marks them stale fleet-wide (DESIGN.md §5, soft purge), it does not delete them, so a stale copy can still stand
+ * marks them stale fleet-wide (docs/architecture.md, Lessons: mark stale, do not delete), it does not delete them, so a stale copy can still stand
  * in when the origin fails afterwards.
  */
 import { firstValue, type HeaderValue } from '../core/headers.js'

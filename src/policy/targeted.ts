@@ -9,7 +9,7 @@ import type { HeaderRecord } from '../core/headers.js'
 import { parseCacheControl, tokenizeDirectives, type Directives } from './cache-control.js'
 import { parseDictionary } from './structured.js'
 
-/** The default target list, most specific first (DESIGN.md §2, origin-to-corral headers). */
+/** The default target list, most specific first (README, HTTP caching rules: origin-to-corral headers). */
 export const DEFAULT_TARGETED_FIELDS: readonly string[] = ['corral-cache-control', 'cdn-cache-control', 'surrogate-control']
 
 export { SURROGATE_CAPABILITY, SURROGATE_DEVICE } from '../core/surrogate.js'
