@@ -4,7 +4,8 @@
  * Absolute numbers on a shared machine: compare runs on the same machine, not across machines.
  */
 import { parseConfig } from '../src/config/load.js'
-import { compileRoutes, decideShed, matchRoute } from '../src/shed.js'
+import { compileRoutes, matchRoute } from '../src/shed-routes.js'
+import { decideShed } from '../src/shed.js'
 import { resolveFlags } from '../src/config/flags.js'
 import { makeCacheKey, makeKeyOptions, normalizeQuery } from '../src/key.js'
 import { splitTarget } from '../src/core/target.js'

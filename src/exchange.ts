@@ -4,7 +4,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Trace } from './core/trace.js'
-import type { CompiledRoute, RouteTable, ShedLoad, ShedReason } from './shed.js'
+import type { CompiledRoute, RouteTable } from './shed-routes.js'
+import type { ShedLoad, ShedReason } from './shed.js'
 import type { Target } from './key.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
 import type { FillRequest } from './fill.js'
