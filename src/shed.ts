@@ -48,7 +48,7 @@ export function isShedTicket (ticket: number, threshold: number): boolean {
 }
 
 /** The per-cent share of a priority's requests that shedPercent P sheds: sheddable routes go first. */
-export function shedThreshold (priority: Priority, shedPercent: number): number {
+function shedThreshold (priority: Priority, shedPercent: number): number {
   switch (priority) {
     case 'critical': return 0
     case 'sheddable': return Math.min(100, shedPercent * 2)

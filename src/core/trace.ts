@@ -44,7 +44,7 @@ export class Trace {
 }
 
 /** The X-Corral-Trace header value: `key=…; route=…; tier=…; …`, values quoted only when needed. */
-export function formatTrace (trace: Trace): string {
+function formatTrace (trace: Trace): string {
   const parts = [
     `key="${(trace.key ?? '').replace(/["\\\r\n]/g, '_')}"`,
     `route=${trace.route ?? '-'}`,

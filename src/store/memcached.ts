@@ -9,8 +9,6 @@ import type { CacheRecord, LeaseStore } from './types.js'
 
 export { expirySeconds, leaseExpirySeconds } from './expiry.js'
 export { leaseKey, memcachedKey } from './key-memo.js'
-export type { LeaseResult } from './memcached-leases.js'
-export type { MemcachedNodeState, SkipReason } from './memcached-nodes.js'
 
 export interface MemcachedStoreOptions {
   /** `host:port` of every node; the ring decides which one owns a key. */
