@@ -116,7 +116,7 @@ export function makeFleet (config: Config, l2: MemcachedStore, metrics: Metrics,
     shared,
     leaseTtlMs,
     // A follower outwaits the lease (a dead leader's lease expires first; memcached may keep it up to a second
-    // longer, store/memcached.ts rounds up), then a takeover's own fetch.
+    // longer, store/expiry.ts rounds up), then a takeover's own fetch.
     waitMs: leaseTtlMs + 1000 + config.origin.timeoutMs,
     now: systemClock.now,
     onLease: (result, key) => {

@@ -20,7 +20,7 @@ export interface OriginResponse {
   readonly body: Readable
   /**
    * origin.timeoutMs when this response was fetched. Streaming it on to a client that stops reading gives up after
-   * as long (pass.ts): a paused body holds its pool connection and limiter slot, and undici's bodyTimeout never fires.
+   * as long (deliver-stream.ts): a paused body holds its pool connection and limiter slot, and undici's bodyTimeout never fires.
    */
   readonly timeoutMs: number
   /** Milliseconds from asking to the response headers, queue included: the origin call's one timing. */

@@ -45,7 +45,7 @@ export function decideInvalidation (ex: UnsafeExchange): InvalidatedUri[] {
   } catch {
     return []
   }
-  // The target itself keeps the client's spelling byte for byte, as its cache key does (key.ts splitTarget).
+  // The target itself keeps the client's spelling byte for byte, as its cache key does (core/target.ts splitTarget).
   const split = splitTarget(ex.target)
   const host = split.host ?? ex.host
   const out: InvalidatedUri[] = [{ host, target: split.query === '' ? split.path : `${split.path}?${split.query}` }]

@@ -1,7 +1,7 @@
 /**
  * Issue 13, item 2: client fields that shape a shared page. A method override on a fill made the origin answer a
  * cacheable 405 that every client then got; X-Host, X-Forwarded-Server and X-Original-Host were forwarded and their
- * reflected value cached. Fills drop them (core/headers.ts NOT_FORWARDED_ON_FILL) unless the answer varies on them
+ * reflected value cached. Fills drop them (core/origin-headers.ts NOT_FORWARDED_ON_FILL) unless the answer varies on them
  * or the operator allows them (cache.forwardRequestHeaders); passes keep them.
  */
 import { afterEach, describe, expect, it } from 'vitest'
