@@ -1,5 +1,5 @@
 /**
- * purge/admin-route: `POST /purge` on the admin listener (admin.ts dispatches here). The query becomes an order
+ * purge/admin-route: `POST /purge` on the admin listener (ops/admin.ts dispatches here). The query becomes an order
  * (purge/order.ts); the answer is JSON: what was asked, hard or soft, entries touched here, and `"fleet": true` when
  * the records went through memcached.  [I/O: the answer]
  */
