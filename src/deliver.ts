@@ -9,7 +9,8 @@ import { cacheStatusOf } from './answer.js'
 import { decideRange, type RangeAnswer, type StoredRepresentation } from './policy/range.js'
 import type { XCache } from './core/metrics.js'
 import { ageSeconds, ttlSeconds } from './policy/usable.js'
-import type { ShedAnswer, ShedReason } from './shed.js'
+import type { ShedReason } from './core/shed-reason.js'
+import type { ShedAnswer } from './core/shed-reason.js'
 import { ClientStalledError } from './core/errors.js'
 
 /**

@@ -9,17 +9,19 @@ import { randomBytes } from 'node:crypto'
 import type { CacheStore } from './store/types.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
 import type { Logger } from './core/log.js'
-import { abandon, readBodyUpTo, type OriginClient, type OriginResponse } from './origin/fetch.js'
+import { abandon, readBodyUpTo } from './origin/body.js'
+import { type OriginClient, type OriginResponse } from './origin/types.js'
 import { decideStorable, type Deadlines, type NotStorableReason, type StoreOptions } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { withoutFields } from './policy/omit.js'
 import { decideOriginError } from './policy/origin-error.js'
-import { makeVariantKey, parseVary } from './key.js'
+import { makeVariantKey } from './key.js'
+import { parseVary } from './core/vary.js'
 import type { IncomingHttpHeaders } from 'node:http'
-import { dropAnswerShaping, firstValue, makeOriginHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
-import { makeEntry } from './core/make-entry.js'
+import { firstValue, type HeaderRecord } from './core/headers.js'
+import { dropAnswerShaping, makeOriginHeaders, withKeyedHeaders, type FillHeaderRules } from './core/origin-headers.js'
+import { makeEntry, type FillPurgePort } from './core/make-entry.js'
 import type { CorralError } from './core/errors.js'
-import { entryPurgeFields, screenForStore, type FillPurge } from './purge/fill-purge.js'
 
 /** One fill, made once by the pipeline from the request; it holds no client connection. */
 export interface FillRequest {
@@ -111,7 +113,7 @@ export interface FillContext {
   readonly fillHeaders: FillHeaderRules
   readonly logger: Logger
   /** Tags and purge records (purge/fill-purge.ts); absent: entries carry neither. */
-  readonly purge?: FillPurge | undefined
+  readonly purge?: FillPurgePort | undefined
 }
 
 export async function fill (ctx: FillContext, req: FillRequest, ask: OriginAsk): Promise<FillResult> {
@@ -167,7 +169,7 @@ async function onHeaders (ctx: FillContext, req: FillRequest, requestHeaders: He
   const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
   const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, requestHeaders)
-  const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, response.headers, requestedAt)
+  const purge = ctx.purge === undefined ? undefined : ctx.purge.fieldsOf(response.headers, requestedAt)
   const entry = makeEntry(key, response.status, withoutFields(response.headers, verdict.omitFields), read.body, verdict.deadlines, purge)
   const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, response.headers, read.body, verdict.deadlines, purge)
   return { kind: 'entry', entry, own, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }
@@ -177,7 +179,7 @@ function storeRevalidated (
   ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, stale: StoredEntry, notModified: HeaderRecord, now: number, origin: OriginFacts,
   requestedAt: number
 ): FillResult {
-  const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, notModified, requestedAt, stale)
+  const purge = ctx.purge === undefined ? undefined : ctx.purge.fieldsOf(notModified, requestedAt, stale)
   // RFC 9111 §4.3.4: the 304's fields update the stored response; freshness is decided again from the merge.
   const merged = mergeNotModified(stale, notModified)
   const facts = { method: 'GET', url: req.path, headers: requestHeaders }
@@ -206,7 +208,7 @@ const VARY_INDEX_TTL_MS = 24 * 3600_000
 
 async function storeEntry (ctx: FillContext, primaryKey: string, index: VaryIndex | null, entry: StoredEntry, ttlMs: number): Promise<void> {
   // A purge issued since the fill asked the origin: stored softened, or not at all.
-  const kept = screenForStore(ctx.purge, entry, ttlMs)
+  const kept = ctx.purge === undefined ? { entry, ttlMs } : ctx.purge.screen(entry, ttlMs)
   if (kept === null) return
   if (index !== null) await safely(ctx, ctx.store.set(primaryKey, index, Math.max(kept.ttlMs, VARY_INDEX_TTL_MS)))
   await safely(ctx, ctx.store.set(kept.entry.key, kept.entry, kept.ttlMs))

@@ -7,14 +7,14 @@ import { Readable } from 'node:stream'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { Pipeline } from '../src/pipeline.js'
-import { makeSettings } from '../src/proxy.js'
+import { makeSettings } from '../src/proxy-build.js'
 import { parseConfig } from '../src/config/load.js'
 import { MemoryStore } from '../src/store/memory.js'
 import { HitForPass } from '../src/coalesce/hit-for-pass.js'
 import { Metrics } from '../src/core/metrics.js'
 import { makeLogger } from '../src/core/log.js'
 import { ANSWERS } from '../src/answer.js'
-import type { OriginClient, OriginRequest, OriginResponse } from '../src/origin/fetch.js'
+import type { OriginClient, OriginRequest, OriginResponse } from '../src/origin/types.js'
 
 const T0 = 1_700_000_000_000
 

@@ -39,3 +39,13 @@ export function makeEntry (key: string, status: number, headers: HeaderRecord, b
     tags: purge?.tags
   }
 }
+
+/**
+ * What a fill asks of the purge records (purge/fill-purge.ts builds it when the config loads): the purge fields of a
+ * new entry, and whether a purge issued while the fill was in flight removed it. Declared here so the fill, a stage,
+ * is handed it without importing purge/, another stage.
+ */
+export interface FillPurgePort {
+  fieldsOf: (headers: HeaderRecord, requestedAt: number, previous?: StoredEntry) => EntryPurgeFields
+  screen: (entry: StoredEntry, ttlMs: number) => { entry: StoredEntry, ttlMs: number } | null
+}

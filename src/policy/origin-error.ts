@@ -5,7 +5,7 @@
 import type { StoredEntry } from '../core/entry.js'
 import { isStaleBetterThanError } from './prefer-stale.js'
 import { mayServeOnError } from './usable.js'
-import type { ShedReason } from '../shed.js'
+import type { ShedReason } from '../core/shed-reason.js'
 
 /**
  * - page: not an origin failure (status below 500): judged as any answer is.

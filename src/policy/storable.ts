@@ -7,7 +7,7 @@
  * Vary: *, the operator's grace and stale-if-error defaults.
  */
 import { isHopByHop, type HeaderRecord, type HeaderValue } from '../core/headers.js'
-import { parseVary } from '../key.js'
+import { parseVary } from '../core/vary.js'
 import type { EntryDeadlines } from '../core/entry.js'
 import { deltaSeconds, qualifiedFields } from './cache-control.js'
 import { freshnessLifetime, initialAge } from './freshness.js'

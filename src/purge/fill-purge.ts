@@ -6,11 +6,11 @@
  */
 import type { StoredEntry } from '../core/entry.js'
 import type { HeaderRecord } from '../core/headers.js'
-import type { EntryPurgeFields } from '../core/make-entry.js'
+import type { EntryPurgeFields, FillPurgePort } from '../core/make-entry.js'
 import { parseTags, type TagOptions } from './tags.js'
 import type { BanList } from './bans.js'
 
-export interface FillPurge {
+export interface FillPurge extends FillPurgePort {
   readonly tags: TagOptions
   /** Headers a stored entry never keeps: corral's own, plus the tag headers when they are removed. */
   readonly dropHeaders: ReadonlySet<string>
@@ -25,7 +25,15 @@ export interface FillPurge {
 export function makeFillPurge (tags: TagOptions, bans: BanList, maxTtlMs: number, replaced: ReadonlySet<string>): FillPurge {
   const dropHeaders = new Set(replaced)
   if (tags.removeFromResponse) for (const name of tags.headers) dropHeaders.add(name)
-  return { tags, dropHeaders, bans, maxTtlMs }
+  const purge: FillPurge = {
+    tags,
+    dropHeaders,
+    bans,
+    maxTtlMs,
+    fieldsOf: (headers, requestedAt, previous) => entryPurgeFields(purge, headers, requestedAt, previous),
+    screen: (entry, ttlMs) => screenForStore(purge, entry, ttlMs)
+  }
+  return purge
 }
 
 /**

@@ -8,8 +8,8 @@ import type { CacheStore } from '../store/types.js'
 import type { Logger } from '../core/log.js'
 import { ConfigError } from '../core/errors.js'
 import { isPromise } from '../store/types.js'
-import type { HitForPass } from '../coalesce/hit-for-pass.js'
-import { HostNormalizer, resolveTarget, splitTarget, type KeyOptions } from '../key.js'
+import { HostNormalizer, resolveTarget, type KeyOptions } from '../key.js'
+import { splitTarget } from '../core/target.js'
 import { decideInvalidation } from '../policy/invalidate.js'
 import { decideHeadUpdate } from '../policy/revalidate.js'
 import { decideStorable, type StoreOptions } from '../policy/storable.js'
@@ -19,7 +19,8 @@ import { makeStale } from './stale.js'
 
 export interface InvalidateContext {
   readonly store: CacheStore
-  readonly hitForPass: HitForPass
+  /** The wiring's hit-for-pass memory (coalesce/hit-for-pass.ts), handed in: invalidation only forgets a URL. */
+  readonly hitForPass: { forget: (primaryKey: string) => void }
   readonly logger: Logger
 }
 

@@ -4,7 +4,7 @@
  * back into an answer row: the one switch over a MissOutcome.  [I/O through coalesce/]
  */
 import type { StoredEntry } from '../core/entry.js'
-import { discard } from '../origin/fetch.js'
+import { discard } from '../origin/body.js'
 import type { MissNotes, MissOutcome } from '../coalesce/miss.js'
 import { decideOriginError } from '../policy/origin-error.js'
 import { assertNever } from '../core/errors.js'

@@ -5,7 +5,7 @@
 import type { StoredEntry } from '../core/entry.js'
 import type { ShedReason } from '../shed.js'
 import { forward, type ForwardOutcome } from '../pass.js'
-import { makeOriginHeaders } from '../core/headers.js'
+import { makeOriginHeaders } from '../core/origin-headers.js'
 import type { CorralError } from '../core/errors.js'
 import { decideFallback, type NoAnswerCause } from '../policy/origin-error.js'
 import { isSafeMethod } from '../policy/invalidate.js'
