@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { StoredEntry } from './core/entry.js'
-import { isNotModifiedForClient } from './policy/revalidate.js'
+import { isNotModifiedForClient } from './policy/conditional.js'
 import { cacheStatusOf } from './answer.js'
 import { decideRange, type RangeAnswer, type StoredRepresentation } from './policy/range.js'
 import type { XCache } from './core/metrics.js'

@@ -8,15 +8,14 @@ import type { ShedLoad, ShedReason } from './shed.js'
 import type { CompiledRoute, RouteTable } from './shed-routes.js'
 import type { Target } from './key.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
-import type { FillRequest } from './fill.js'
+import type { FillRequest } from './core/fill-request.js'
 import type { FillHeaderRules } from './core/origin-headers.js'
 import type { CorralError } from './core/errors.js'
-import type { MissOutcome } from './coalesce/miss.js'
+import type { MissOutcome, MissRoads } from './coalesce/outcome.js'
 import type { NoAnswerCause } from './policy/origin-error.js'
 import type { Answer } from './answer.js'
 import type { LookupVerdict } from './policy/lookup.js'
 import type { SingleFlight } from './coalesce/single-flight.js'
-import type { Coalescer } from './coalesce/miss.js'
 import type { FillPurge } from './purge/fill-purge.js'
 import type { CacheStore } from './store/types.js'
 import type { Clock } from './core/clock.js'
@@ -79,7 +78,7 @@ export interface Driver {
   readonly settings: PipelineSettings
   readonly cache: PipelineCache
   readonly flight: SingleFlight
-  readonly coalescer: Coalescer
+  readonly coalescer: MissRoads
   /** A parked step's continuation: the loop again, from the step it names. */
   resume (ex: Exchange, step: Step): void
   /** Something threw: one 500 for this request. */
@@ -170,4 +169,17 @@ export function makeFillRequest (ex: Exchange): FillRequest {
     credentialed: headers.cookie !== undefined || headers.authorization !== undefined,
     group: target.route.origin
   }
+}
+
+/** Nothing from the origin for this request (shedding keeps it away, or it failed): the fallback step answers. */
+export function noAnswer (ex: Exchange, cause: NoAnswerCause, error: CorralError | null): Step {
+  ex.cause = cause
+  ex.error = error
+  return 'fallback'
+}
+
+/** The origin failed, timed out or is saturated: counted, then the fallback step answers. */
+export function originFailed (d: Driver, ex: Exchange, error: CorralError): Step {
+  d.deps.metrics.originErrors.labels(error.code).inc()
+  return noAnswer(ex, error.code === 'CORRAL_ERR_ORIGIN_BUSY' ? 'origin-busy' : 'origin-error', error)
 }

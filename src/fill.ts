@@ -7,51 +7,24 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { CacheStore } from './store/types.js'
+import type { FillRequest } from './core/fill-request.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
 import type { Logger } from './core/log.js'
 import { abandon, readBodyUpTo } from './origin/body.js'
 import { type OriginClient, type OriginResponse } from './origin/types.js'
-import { decideStorable, type Deadlines, type NotStorableReason, type StoreOptions } from './policy/storable.js'
+import { decideStorable, type Deadlines, type StoreOptions, type StreamReason } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { withoutFields } from './policy/omit.js'
 import { decideOriginError } from './policy/origin-error.js'
 import { makeVariantKey } from './key.js'
 import { parseVary } from './core/vary.js'
-import type { IncomingHttpHeaders } from 'node:http'
 import { firstValue, type HeaderRecord } from './core/headers.js'
 import { dropAnswerShaping, makeOriginHeaders, withKeyedHeaders, type FillHeaderRules } from './core/origin-headers.js'
 import { makeEntry, type FillPurgePort } from './core/make-entry.js'
 import type { CorralError } from './core/errors.js'
 
-/** One fill, made once by the pipeline from the request; it holds no client connection. */
-export interface FillRequest {
-  /** The key looked up: the primary key, or the variant key its Vary index named. Flights and leases are per key. */
-  readonly key: string
-  readonly primaryKey: string
-  /** The Vary index known from the lookup, if any (its epoch is kept when the origin still varies the same way). */
-  readonly varyIndex: VaryIndex | null
-  /** Path and the normalised query the key names: exactly what the origin is asked for. */
-  readonly path: string
-  /**
-   * The client's side, as received: only a leader turns it into an origin request (makeOriginAsk), so the requests
-   * waiting on a flight build no headers they would never send.
-   */
-  readonly client: ClientFacts
-  /** The expired or stale entry being replaced: validators for a conditional request, a stale-if-error stand-in. */
-  readonly stale: StoredEntry | undefined
-  /** The request carried Cookie or Authorization: an unstorable answer may be about this requester alone. */
-  readonly credentialed: boolean
-  /** The origin group to ask (the route's `origin`). */
-  readonly group: string
-}
-
-/** What a fill needs of the client's request. */
-export interface ClientFacts {
-  readonly headers: IncomingHttpHeaders
-  readonly address: string | undefined
-  /** The host the key names (sent as Host on fills). */
-  readonly keyHost: string
-}
+export type { ClientFacts, FillRequest } from './core/fill-request.js'
+export type { StreamReason } from './policy/storable.js'
 
 /** What a leader sends the origin, and the request headers that pick the variant. */
 export interface OriginAsk {
@@ -98,9 +71,6 @@ export type FillResult =
   | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: StreamReason, readonly origin: OriginFacts }
   /** No usable answer: the origin failed before or during the body. */
   | { readonly kind: 'error', readonly error: CorralError, readonly origin: OriginFacts | null }
-
-/** Why a fill streamed instead of storing: policy's reason, a body over cache.maxObjectBytes, or an origin 5xx. */
-export type StreamReason = NotStorableReason | 'too-large' | 'error-status'
 
 /** What a fill reads from config and the cache in force; the coalescer swaps it whole on reload. */
 export interface FillContext {

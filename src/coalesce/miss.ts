@@ -7,44 +7,19 @@
  */
 import type { Logger } from '../core/log.js'
 import type { Metrics } from '../core/metrics.js'
-import type { StoredEntry, VaryIndex } from '../core/entry.js'
-import type { LeaseStep } from '../core/trace.js'
+import type { VaryIndex } from '../core/entry.js'
 import { CorralError, OriginStatusError } from '../core/errors.js'
 import { discard } from '../origin/body.js'
-import { type OriginResponse } from '../origin/types.js'
 import { makeVariantKey } from '../key.js'
-import { fill, makeOriginAsk, type FillContext, type FillRequest, type FillResult, type StreamReason } from '../fill.js'
+import { fill, makeOriginAsk, type FillContext, type FillResult } from '../fill.js'
+import type { FillRequest } from '../core/fill-request.js'
+import type { MissNotes, MissOutcome, MissRoads } from './outcome.js'
+
+export type { MissNotes, MissOutcome, MissRoads } from './outcome.js'
 import type { FleetLease } from './lease.js'
 import { PASS_OUTCOME, RETRY_OUTCOME, type FlightOutcome, type SingleFlight } from './single-flight.js'
 import type { HitForPass } from './hit-for-pass.js'
 import { dropLocalCopy } from './drop-local-copy.js'
-
-/**
- * What happened to a miss, in the words every stage below the driver uses (fill, single-flight, lease, pass): entry,
- * stream, pass, error. The pipeline's one switch over it picks X-Cache, Cache-Status and the delivery.
- */
-export type MissOutcome =
-  /** An entry: this request's own fill (`revalidated` by a 304), or another's (`collapsed`), here or in the fleet. */
-  | { readonly kind: 'entry', readonly entry: StoredEntry, readonly revalidated: boolean, readonly collapsed: boolean }
-  /** Not stored: relay this origin response. `hitForPass`: the URL is remembered as such (fetched alone). */
-  | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: StreamReason, readonly hitForPass: boolean }
-  /**
-   * Ask the origin as a pass: a HEAD for a hit-for-pass URL (no body to read for nothing), or a waiter whose leader's
-   * answer it cannot share (not hit-for-pass: another variant, or an answer made for the leader's own credentials).
-   */
-  | { readonly kind: 'pass', readonly hitForPass: boolean }
-  /** No answer: the origin failed, timed out or is saturated, or the wait for another fill ran out. */
-  | { readonly kind: 'error', readonly error: CorralError }
-  /** The flight changed hands before this request joined it: the driver decides its lookup verdict again. */
-  | { readonly kind: 'retry' }
-
-/** What the coalescer notes of a miss; the driver copies them into the trace (steps/miss.ts). */
-export interface MissNotes {
-  lease: LeaseStep
-  coalesced: boolean
-  originStatus: number
-  originMs: number
-}
 
 export interface CoalescerDeps {
   readonly flight: SingleFlight
@@ -63,7 +38,7 @@ const PASS_HIT_FOR_PASS: MissOutcome = { kind: 'pass', hitForPass: true }
 const PASS_BYPASS: MissOutcome = { kind: 'pass', hitForPass: false }
 const RETRY_MISS: MissOutcome = { kind: 'retry' }
 
-export class Coalescer {
+export class Coalescer implements MissRoads {
   readonly #deps: CoalescerDeps
   #fill: FillContext
   #fleet: FleetLease | null

@@ -3,7 +3,6 @@
  * for the fill (store the error, or keep the copy) and for the fallback (relay the error, or serve the copy).  [pure]
  */
 import type { StoredEntry } from '../core/entry.js'
-import { isStaleBetterThanError } from './prefer-stale.js'
 import { mayServeOnError } from './usable.js'
 import type { ShedReason } from '../core/shed-reason.js'
 
@@ -20,7 +19,7 @@ export const NO_ANSWER = 0
 /**
  * `status` is the origin's (NO_ANSWER when there was none); `storable`: the answer may be kept (policy/storable.ts,
  * within cache.maxObjectBytes). A storable error only yields to a good copy for the statuses stale-if-error names
- * (policy/prefer-stale.ts); an error nobody may keep yields to any copy still inside its stale-if-error window.
+ * (isStaleBetterThanError, below); an error nobody may keep yields to any copy still inside its stale-if-error window.
  * https://www.rfc-editor.org/rfc/rfc5861#section-4
  */
 export function decideOriginError (stale: StoredEntry | undefined, status: typeof NO_ANSWER, storable: false, now: number): 'stale' | 'error'
@@ -53,4 +52,20 @@ export function decideFallback (stale: StoredEntry | undefined, cause: NoAnswerC
   if (cause === 'origin-error') return decideOriginError(stale, NO_ANSWER, false, now)
   if (stale === undefined || (cause === 'origin-busy' && stale.mustRevalidate)) return 'shed'
   return 'stale'
+}
+
+/*
+ * A storable error must not replace a good stale copy that may still stand in for errors. Since a 5xx with explicit
+ * freshness is storable (RFC 9111 §3), a fill that got `503, max-age=5` would otherwise overwrite a 200 still inside
+ * its stale-if-error window, and clients would get the 503 where RFC 5861 §4 lets them have the 200.
+ */
+/** RFC 5861 §4: the statuses stale-if-error stands in for ("an error is any situation that would result in a 500, 502, 503, or 504"). */
+const ERRORS = new Set([500, 502, 503, 504])
+
+/**
+ * Should the fill serve (and keep) `stale` instead of storing the origin's `status` answer? True when the answer
+ * is an error stale-if-error covers, and the stored copy is a non-error still inside its stale-if-error window.
+ */
+export function isStaleBetterThanError (stale: StoredEntry | undefined, status: number, now: number): boolean {
+  return stale !== undefined && ERRORS.has(status) && stale.status < 500 && mayServeOnError(stale, now)
 }

@@ -42,6 +42,9 @@ export interface ResponseFacts {
 /** The deadlines a stored entry carries (core/entry.ts); decided here, compared on every hit. */
 export type Deadlines = EntryDeadlines
 
+/** Why a fill streamed instead of storing: policy's reason, a body over cache.maxObjectBytes, or an origin 5xx. */
+export type StreamReason = NotStorableReason | 'too-large' | 'error-status'
+
 export type NotStorableReason =
   'method' | 'status' | 'no-store' | 'private' | 'authorization' | 'set-cookie' | 'vary-star' | 'no-freshness'
 

@@ -9,9 +9,8 @@ import { decideUsable, type Usability } from '../policy/usable.js'
 import { decideLookup } from '../policy/lookup.js'
 import { isOnlyIfCached } from '../policy/conditional.js'
 import { asksConditionalOrRange, deliverHit, limitSendStall } from '../deliver.js'
-import { makeFillRequest, type Driver, type Exchange, type Step } from '../exchange.js'
+import { makeFillRequest, noAnswer, type Driver, type Exchange, type Step } from '../exchange.js'
 import { serve, text } from './respond.js'
-import { noAnswer } from './origin.js'
 
 /**
  * RFC 9110 §9.2.1: OPTIONS and TRACE are safe (a CORS preflight must not evict the page); other methods pass and

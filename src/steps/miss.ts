@@ -5,12 +5,11 @@
  */
 import type { StoredEntry } from '../core/entry.js'
 import { discard } from '../origin/body.js'
-import type { MissNotes, MissOutcome } from '../coalesce/miss.js'
+import type { MissNotes, MissOutcome } from '../coalesce/outcome.js'
 import { decideOriginError } from '../policy/origin-error.js'
 import { assertNever } from '../core/errors.js'
-import { makeFillRequest, type Driver, type Exchange, type Step } from '../exchange.js'
+import { makeFillRequest, originFailed, type Driver, type Exchange, type Step } from '../exchange.js'
 import { relay, serve } from './respond.js'
-import { originFailed } from './origin.js'
 
 /** Who goes to the origin: by the verdict, lead the key's flight, wait on it (busy), or go alone (hit-for-pass). */
 export function miss (d: Driver, ex: Exchange): Step {

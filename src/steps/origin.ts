@@ -7,10 +7,10 @@ import type { ShedReason } from '../shed.js'
 import { forward, type ForwardOutcome } from '../pass.js'
 import { makeOriginHeaders } from '../core/origin-headers.js'
 import type { CorralError } from '../core/errors.js'
-import { decideFallback, type NoAnswerCause } from '../policy/origin-error.js'
+import { decideFallback } from '../policy/origin-error.js'
 import { isSafeMethod } from '../policy/invalidate.js'
 import { freshenFromHead, invalidateAfterUnsafe, type InvalidateContext } from '../purge/invalidate.js'
-import type { Driver, Exchange, Step } from '../exchange.js'
+import { originFailed, type Driver, type Exchange, type Step } from '../exchange.js'
 import { relay, serve, shed, text } from './respond.js'
 
 /** Stream through without touching the cache, as the answer row `ex.answer` (method, bypass, hit-for-pass). */
@@ -52,17 +52,6 @@ function invalidation (d: Driver): InvalidateContext {
 }
 
 /** The origin failed, timed out or is saturated: a stand-in if one may answer, else 502/504 (or the shed answer). */
-export function originFailed (d: Driver, ex: Exchange, error: CorralError): Step {
-  d.deps.metrics.originErrors.labels(error.code).inc()
-  return noAnswer(ex, error.code === 'CORRAL_ERR_ORIGIN_BUSY' ? 'origin-busy' : 'origin-error', error)
-}
-
-/** Nothing from the origin for this request (shedding keeps it away, or it failed): the fallback step answers. */
-export function noAnswer (ex: Exchange, cause: NoAnswerCause, error: CorralError | null): Step {
-  ex.cause = cause
-  ex.error = error
-  return 'fallback'
-}
 
 /** Policy says what answers when the origin does not: the stale copy, the route's shed answer, or the error. */
 export function fallback (d: Driver, ex: Exchange): Step {

@@ -3,7 +3,7 @@
  * the plain values to write, and records in the trace what was written: the one place the trace learns X-Cache and
  * bytes.  [I/O through deliver.ts]
  */
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { StoredEntry } from '../core/entry.js'
 import type { OriginResponse } from '../origin/types.js'
 import type { XCache } from '../core/metrics.js'
@@ -14,10 +14,26 @@ import { deliverShed, deliverText, limitSendStall, serveEntry } from '../deliver
 import { streamResponse } from '../deliver-stream.js'
 import { extraHeaders, type Trace } from '../core/trace.js'
 import { ttlSeconds } from '../policy/usable.js'
-import type { Driver, Exchange, Step } from '../exchange.js'
+import type { Metrics } from '../core/metrics.js'
+
+/**
+ * What writing an answer reads of the request in flight and of the driver: declared here (the Exchange and the Driver
+ * satisfy them), so the steps' shared writer does not depend on the records of the whole pipeline.
+ */
+interface Answering {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly isHead: boolean
+  readonly trace: Trace
+}
+interface Writer<E extends Answering> {
+  readonly deps: { readonly origin: { readonly timeoutMs: number }, readonly metrics: Metrics }
+  readonly settings: { readonly removedBeforeDelivery: ReadonlySet<string> }
+  fail (ex: E, err: unknown): void
+}
 
 /** A stored entry as the answer `answer` (Cache-Status `ttl=` from the entry, `detail=` when given). */
-export function serve (d: Driver, ex: Exchange, entry: StoredEntry, now: number, answer: Answer, detail: string | null): Step {
+export function serve<E extends Answering> (d: Writer<E>, ex: E, entry: StoredEntry, now: number, answer: Answer, detail: string | null): 'done' {
   const { xCache } = ANSWERS[answer]
   const { trace } = ex
   trace.xCache = xCache
@@ -27,7 +43,7 @@ export function serve (d: Driver, ex: Exchange, entry: StoredEntry, now: number,
 }
 
 /** An origin response relayed as it arrives (pass.ts); `head` holds body bytes already read. */
-export function relay (d: Driver, ex: Exchange, response: OriginResponse, head: readonly Buffer[] | null, answer: Answer, detail: string | null): Step {
+export function relay<E extends Answering> (d: Writer<E>, ex: E, response: OriginResponse, head: readonly Buffer[] | null, answer: Answer, detail: string | null): 'done' {
   const { xCache } = ANSWERS[answer]
   const { trace } = ex
   trace.xCache = xCache
@@ -39,14 +55,14 @@ export function relay (d: Driver, ex: Exchange, response: OriginResponse, head: 
 }
 
 /** A short answer corral makes itself (an error, a 504). */
-export function text (ex: Exchange, status: number, body: string, xCache: XCache, answer: Answer): Step {
+export function text (ex: Answering, status: number, body: string, xCache: XCache, answer: Answer): 'done' {
   ex.trace.xCache = xCache
   ex.trace.bytes = deliverText(ex.res, status, body, xCache, ANSWERS[answer].cacheStatus, extraHeaders(ex.trace) ?? undefined)
   return 'done'
 }
 
 /** The route's shed answer. */
-export function shed (d: Driver, res: ServerResponse, trace: Trace, route: CompiledRoute, reason: ShedReason, isHead: boolean): null {
+export function shed<E extends Answering> (d: Writer<E>, res: ServerResponse, trace: Trace, route: CompiledRoute, reason: ShedReason, isHead: boolean): null {
   trace.xCache = 'SHED'
   trace.shed = reason
   d.deps.metrics.sheds.labels(reason, route.match).inc()
