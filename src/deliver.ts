@@ -3,7 +3,7 @@
  * X-Cache and Cache-Status (RFC 9211). Client conditionals get 304; HEAD gets headers only.  [I/O; header build pure]
  */
 import type { ServerResponse } from 'node:http'
-import type { StoredEntry } from './core/entry.js'
+import type { CodedBody, StoredEntry } from './core/entry.js'
 import type { Exchange } from './exchange.js'
 import type { OriginResponse } from './origin/fetch.js'
 import { extraHeaders } from './core/trace.js'
@@ -14,6 +14,8 @@ import type { XCache } from './core/metrics.js'
 import { ageSeconds, ttlSeconds } from './policy/usable.js'
 import type { ShedAnswer, ShedReason } from './shed.js'
 import { ClientStalledError } from './core/errors.js'
+import { chooseBody } from './compress/negotiate.js'
+import { selectRepresentation } from './compress/select.js'
 
 /**
  * The hot path: a fresh entry, most often from memory, answered synchronously. A conditional or debug request takes
@@ -26,8 +28,11 @@ export function serveHit (ex: Exchange, entry: StoredEntry, now: number, stallMs
     return serveEntry(ex, entry, now, 'HIT', hitCacheStatus(ttlSeconds(entry, now)), stallMs, strip)
   }
   trace.xCache = 'HIT'
-  trace.bytes = ex.isHead ? 0 : entry.body.length
-  deliverHit(ex.res, entry, now, ex.isHead, trace.requestId, strip)
+  // A compressed page: the client's coding, chosen from the ones made at fill time (compress/negotiate.ts).
+  const chosen = entry.encoded === undefined ? entry : chooseBody(entry, headers['accept-encoding'])
+  if (chosen !== entry) trace.encoding = (chosen as CodedBody).coding
+  trace.bytes = ex.isHead ? 0 : chosen.body.length
+  deliverHit(ex.res, entry, now, ex.isHead, trace.requestId, strip, chosen)
   limitSendStall(ex.res, stallMs)
 }
 
@@ -36,9 +41,12 @@ export function serveHit (ex: Exchange, entry: StoredEntry, now: number, stallMs
  * §13.2.2), 206 or 416 for a Range the stored bytes can answer (§14), else the entry.
  */
 export function serveEntry (
-  ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, stallMs: number, strip: ReadonlySet<string>
+  ex: Exchange, stored: StoredEntry, now: number, xCache: XCache, cacheStatus: string, stallMs: number, strip: ReadonlySet<string>
 ): void {
   const { trace, req } = ex
+  const selected = selectRepresentation(stored, req.headers, req.method ?? 'GET', now, representationOf)
+  const entry = selected.entry
+  trace.encoding = selected.coding
   trace.xCache = xCache
   trace.bytes = ex.isHead ? 0 : entry.body.length
   const extra = extraHeaders(trace)
@@ -47,7 +55,7 @@ export function serveEntry (
     isNotModifiedForClient(entry, headers['if-none-match'], headers['if-modified-since'])) {
     return deliverNotModified(ex.res, entry, now, xCache, cacheStatus, extra)
   }
-  if (headers.range !== undefined) {
+  if (headers.range !== undefined && selected.identity) {
     const range = decideRange({ method: req.method ?? 'GET', range: headers.range, ifRange: headers['if-range'] }, representationOf(entry), now)
     if (range.kind !== 'whole') {
       trace.bytes = range.kind === 'partial' ? range.end - range.start + 1 : 0
@@ -138,20 +146,25 @@ let lastMemo: HitHeaders | undefined
  * A fresh hit. Age and ttl change once a second, so the header list is built once per entry per second and reused
  * (node:http only reads it): building it was a measurable part of a hit (--cpu-prof, bench section 1).
  */
-export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number, head: boolean, requestId: string | null, strip: ReadonlySet<string>): void {
+export function deliverHit (
+  res: ServerResponse, entry: StoredEntry, now: number, head: boolean, requestId: string | null, strip: ReadonlySet<string>,
+  chosen: StoredEntry | CodedBody = entry
+): void {
   const age = ageSeconds(entry, now)
   const ttl = ttlSeconds(entry, now)
-  let memo = lastHeaders === entry.headers ? lastMemo : HIT_HEADERS.get(entry.headers)
+  // Each representation has its own header list, so each is memoised apart.
+  const flat = chosen.headers
+  let memo = lastHeaders === flat ? lastMemo : HIT_HEADERS.get(flat)
   if (memo === undefined || memo.age !== age || memo.ttl !== ttl) {
-    memo = { age, ttl, headers: deliverable(entry.headers, strip).concat('age', String(age), 'x-cache', 'HIT', 'cache-status', hitCacheStatus(ttl)) }
-    HIT_HEADERS.set(entry.headers, memo)
+    memo = { age, ttl, headers: deliverable(flat, strip).concat('age', String(age), 'x-cache', 'HIT', 'cache-status', hitCacheStatus(ttl)) }
+    HIT_HEADERS.set(flat, memo)
   }
-  lastHeaders = entry.headers
+  lastHeaders = flat
   lastMemo = memo
   // The request id is the one per-request header: one copy of the list, and only while ids are on.
   res.writeHead(entry.status, requestId === null ? memo.headers : memo.headers.concat('x-request-id', requestId))
   if (head) res.end()
-  else res.end(entry.body)
+  else res.end(chosen.body)
 }
 
 /**

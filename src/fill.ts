@@ -18,6 +18,8 @@ import { makeVariantKey, parseVary } from './key.js'
 import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
 import type { CorralError } from './core/errors.js'
 import { entryPurgeFields, screenForStore, type EntryPurgeFields, type FillPurge } from './purge/fill-purge.js'
+import { KEEP_BODY, prepareBody, type CompressContext, type RawCoded } from './compress/fill-body.js'
+import { codedBodiesOf, withCodedBodies, withoutAcceptEncoding } from './compress/entry-bodies.js'
 
 /** One fill, made once by the pipeline from the request; it holds no client connection. */
 export interface FillRequest {
@@ -86,6 +88,8 @@ export interface FillContext {
   readonly logger: Logger
   /** Tags and purge records (purge/fill-purge.ts); absent: entries carry neither. */
   readonly purge?: FillPurge | undefined
+  /** cache.compress (compress/*); absent: bodies are stored as the origin sent them. */
+  readonly compress?: CompressContext | undefined
 }
 
 /** Headers corral sets itself on the way out; the origin's are dropped. */
@@ -145,12 +149,19 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
   }
   if (read.kind === 'overflow') return { kind: 'stream', response, head: read.head, reason: 'too-large', origin }
 
-  const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
+  // Compressed once, here (compress/*): every client is then served from this one entry, whatever it accepts.
+  const prepared = ctx.compress === undefined ? KEEP_BODY : await prepareBody(ctx.compress, response.headers, read.body, ctx.maxObjectBytes)
+  if (prepared.kind === 'corrupt') return { kind: 'error', error: prepared.error, origin }
+  const coded = prepared.kind === 'coded' ? prepared.coded : undefined
+  const headers = prepared.kind === 'coded' ? prepared.headers : response.headers
+  const body = prepared.kind === 'coded' ? prepared.identity : read.body
+  const originVary = parseVary(response.headers.vary)
+  const vary = withKeyedHeaders(coded === undefined ? originVary : withoutAcceptEncoding(originVary), ctx.fillHeaders.keyed)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
   const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
   const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, response.headers, requestedAt)
-  const entry = makeEntry(key, response.status, withoutFields(response.headers, verdict.omitFields), read.body, verdict.deadlines, purge)
-  const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, response.headers, read.body, verdict.deadlines, purge)
+  const entry = makeEntry(key, response.status, withoutFields(headers, verdict.omitFields), body, verdict.deadlines, purge, coded)
+  const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, headers, body, verdict.deadlines, purge, coded)
   return { kind: 'entry', entry, own, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }
 }
 
@@ -164,10 +175,10 @@ function storeRevalidated (
   const verdict = decideStorable(facts, { status: stale.status, headers: merged }, now, ctx.storeOptions)
   if (!verdict.storable) {
     // The origin no longer lets the page be kept: this request gets the merge once, and the stored copy goes.
-    const entry = makeEntry(stale.key, stale.status, merged, stale.body, UNSTORED(now), purge)
+    const entry = makeEntry(stale.key, stale.status, merged, stale.body, UNSTORED(now), purge, codedBodiesOf(stale))
     return { kind: 'entry', entry, own: entry, vary: req.varyIndex, revalidated: true, shareable: false, written: safely(ctx, ctx.store.delete(stale.key)), origin }
   }
-  const entry = makeEntry(stale.key, stale.status, withoutFields(merged, verdict.omitFields), stale.body, verdict.deadlines, purge)
+  const entry = makeEntry(stale.key, stale.status, withoutFields(merged, verdict.omitFields), stale.body, verdict.deadlines, purge, codedBodiesOf(stale))
   return { kind: 'entry', entry, own: entry, vary: req.varyIndex, revalidated: true, shareable: true, written: storeEntry(ctx, req.primaryKey, null, entry, verdict.ttlMs), origin }
 }
 
@@ -181,10 +192,13 @@ function makeVaryIndex (req: FillRequest, vary: string[], now: number): VaryInde
   return { kind: 'vary', key: req.primaryKey, varyHeaders: vary, epoch: randomBytes(6).toString('base64url'), storedAt: now }
 }
 
-export function makeEntry (key: string, status: number, headers: HeaderRecord, body: Buffer, d: Deadlines, purge?: EntryPurgeFields): StoredEntry {
+export function makeEntry (
+  key: string, status: number, headers: HeaderRecord, body: Buffer, d: Deadlines, purge?: EntryPurgeFields, coded?: readonly RawCoded[]
+): StoredEntry {
   const flat = toFlatHeaders(headers, purge?.dropHeaders ?? REPLACED)
   flat.push('content-length', String(body.length))
   appendVia(flat)
+  const etag = firstValue(headers.etag)
   return {
     kind: 'entry',
     key,
@@ -198,10 +212,11 @@ export function makeEntry (key: string, status: number, headers: HeaderRecord, b
     staleIfErrorUntil: d.staleIfErrorUntil,
     mustRevalidate: d.mustRevalidate,
     graceWindow: d.graceWindow,
-    etag: firstValue(headers.etag),
+    etag,
     lastModified: firstValue(headers['last-modified']),
     requestedAt: purge?.requestedAt,
-    tags: purge?.tags
+    tags: purge?.tags,
+    encoded: withCodedBodies(flat, etag, coded)
   }
 }
 

@@ -85,9 +85,12 @@ export class Pipeline implements TraceSink {
   }
 
   #fillContext (): FillContext {
-    const { origin, clock, logger } = this.#deps
-    const { storeOptions, maxObjectBytes, fillHeaders, fillPurge } = this.#settings
-    return { origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, fillHeaders, logger, purge: fillPurge }
+    const { origin, clock, logger, metrics } = this.#deps
+    const { storeOptions, maxObjectBytes, fillHeaders, fillPurge, compress } = this.#settings
+    return {
+      origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, fillHeaders, logger, purge: fillPurge,
+      compress: compress === undefined ? undefined : { settings: compress, meter: metrics.compress, logger }
+    }
   }
 
   handle (req: IncomingMessage, res: ServerResponse): void {

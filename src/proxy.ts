@@ -32,6 +32,7 @@ import { PurgeChannel } from './purge/fleet.js'
 import { Purger } from './purge/purger.js'
 import type { PurgeOrder, PurgeReport } from './purge/order.js'
 import { REPLACED } from './fill.js'
+import { makeCompressSettings } from './compress/settings.js'
 
 export interface ProxyOptions {
   readonly logger?: Logger
@@ -96,6 +97,7 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache, bans?:
       keepStaleSeconds: config.cache.keepStaleSeconds
     },
     maxObjectBytes: config.cache.maxObjectBytes,
+    compress: makeCompressSettings(config.cache.compress),
     fillHeaders: makeFillHeaderRules(config.cache.forwardRequestHeaders),
     hitForPassMs: config.cache.hitForPassSeconds * 1000,
     accessLog: config.log.access,
