@@ -87,10 +87,8 @@ export class Pipeline implements TraceSink {
   #fillContext (): FillContext {
     const { origin, clock, logger, metrics } = this.#deps
     const { storeOptions, maxObjectBytes, fillHeaders, fillPurge, compress } = this.#settings
-    return {
-      origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, fillHeaders, logger, purge: fillPurge,
-      compress: compress === undefined ? undefined : { settings: compress, meter: metrics.compress, logger }
-    }
+    const compressing = compress === undefined ? undefined : { settings: compress, meter: metrics.compress, logger }
+    return { origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, fillHeaders, logger, purge: fillPurge, compress: compressing }
   }
 
   handle (req: IncomingMessage, res: ServerResponse): void {
