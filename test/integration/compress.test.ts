@@ -12,7 +12,7 @@ import { request } from 'undici'
 import { describe, expect, inject, it } from 'vitest'
 import { closeAfterEach } from '../helpers/opened.js'
 import { startOrigin, type OriginHandler, type TestOrigin } from '../helpers/origin.js'
-import { manyConnections, startProxy, type TestProxy } from '../helpers/proxy.js'
+import { manyConnections, startProxy, TestClock, type TestProxy } from '../helpers/proxy.js'
 import { MemcachedStore } from '../../src/store/memcached.js'
 import { encodeRecord } from '../../src/store/codec.js'
 import { makePage } from '../../bench/page.js'
@@ -184,6 +184,39 @@ describe('conditional requests and Range across codings', () => {
     expect(disjoint.status).toBe(200)
     expect(brotliDecompressSync(disjoint.body).equals(PAGE)).toBe(true)
     expect(origin.count).toBe(1)
+  })
+})
+
+describe('stale and revalidated entries keep their codings', () => {
+  it('a stale br answer while refreshing, then a 304 from the origin refreshes every coding without compressing again', async () => {
+    const clock = new TestClock()
+    const origin = opened(await startOrigin((req, res) => {
+      if (req.headers['if-none-match'] === '"v1"') {
+        res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=60' })
+        res.end()
+        return
+      }
+      return page()(req, res, 0)
+    }))
+    const proxy = opened(await startProxy(origin.url, { cache: { graceSeconds: 30 } }, { clock }))
+    await fetchRaw(`${proxy.url}/s`)
+    clock.advance(61_000)
+    const stale = await fetchRaw(`${proxy.url}/s`, { 'accept-encoding': 'br' })
+    expect(stale.headers['x-cache']).toBe('STALE')
+    expect(stale.headers['content-encoding']).toBe('br')
+    expect(brotliDecompressSync(stale.body).equals(PAGE)).toBe(true)
+    await origin.arrived(2)
+    expect(origin.requests[1]?.headers['if-none-match']).toBe('"v1"')
+    // The refresh lands in the background; the next requests find the refreshed entry.
+    let hit = await fetchRaw(`${proxy.url}/s`, { 'accept-encoding': 'gzip' })
+    for (let i = 0; i < 50 && hit.headers['x-cache'] !== 'HIT'; i++) hit = await fetchRaw(`${proxy.url}/s`, { 'accept-encoding': 'gzip' })
+    expect(hit.headers['x-cache']).toBe('HIT')
+    expect(hit.headers['content-encoding']).toBe('gzip')
+    expect(hit.headers.etag).toBe('W/"v1-gzip"')
+    expect(gunzipSync(hit.body).equals(PAGE)).toBe(true)
+    const metrics = await (await request(`${proxy.adminUrl}/metrics`)).body.text()
+    expect(metrics).toMatch(/corral_compress_input_bytes_total\{encoding="gzip",op="encode"\} 102400\n/)
+    expect(origin.count).toBe(2)
   })
 })
 
