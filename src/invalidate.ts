@@ -12,6 +12,7 @@ import { decideInvalidation } from './policy/invalidate.js'
 import { decideHeadUpdate } from './policy/revalidate.js'
 import { decideStorable, type StoreOptions } from './policy/storable.js'
 import { makeEntry } from './fill.js'
+import { codedBodiesOf } from './compress/entry-bodies.js'
 import type { HeaderRecord } from './core/headers.js'
 
 export interface InvalidateContext {
@@ -97,7 +98,7 @@ export async function freshenFromHead (
       ? decideStorable({ method: 'GET', url: primaryKey, headers: requestHeaders }, { status: record.status, headers: update.headers }, now, options)
       : null
     if (update.kind === 'stale' || verdict === null || !verdict.storable) return await markStale(ctx, primaryKey, now, options.keepStaleSeconds)
-    const rebuilt = makeEntry(record.key, record.status, update.headers, record.body, verdict.deadlines)
+    const rebuilt = makeEntry(record.key, record.status, update.headers, record.body, verdict.deadlines, undefined, codedBodiesOf(record))
     await ctx.store.set(primaryKey, { ...rebuilt, requestedAt: now, tags: record.tags }, verdict.ttlMs)
   } catch (err) {
     ctx.logger.warn({ err }, 'store update failed')
