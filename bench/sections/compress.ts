@@ -12,7 +12,7 @@ import { makePage } from '../page.js'
 import { memcachedStats, metricSum } from '../probes.js'
 import { treeCpuSeconds } from '../proc.js'
 import { fmt, log, pct, row, type Run } from '../section.js'
-import { corralContender, gateClientErrors, ratioRow, summarize, type Contender, type Measured, interleave } from '../throughput.js'
+import { corralContender, cpuRatioRow, gateClientErrors, interleave, ratioRow, summarize, type Contender, type Measured } from '../throughput.js'
 
 const PAGE = makePage(100 * 1024)
 /** Distinct pages filled to measure a fill's CPU: enough to average over, few enough to stay short. */
@@ -140,6 +140,7 @@ async function hitThroughput (r: Run, s: string, originUrl: string): Promise<voi
       r.details[`${s}.hit.${name}`] = { ceiling: summarize(ceiling), corral: summarize(corral) }
       row(r, s, `${name} hit: ceiling / corral req/s`, `${fmt(ceiling.medianRps)} / ${fmt(corral.medianRps)}`, '', 'info')
       ratioRow(r, s, `${name} hit: ratio corral / ceiling`, corral, ceiling, 0.85)
+      cpuRatioRow(r, s, `${name} hit: ratio corral / ceiling`, corral, ceiling, 0.85)
       gateClientErrors(r, s, measured)
     } finally {
       await Promise.all(measured.map(async (m) => await m.child.stop()))
