@@ -1,52 +1,16 @@
 /**
- * Issue 24: compress once at fill time, serve every client its coding. Real sockets, a real origin, real decoders
- * (node:zlib on what arrives; curl --compressed and headless Chromium where installed), a real memcached.
+ * Issue 24: compress once at fill time, serve every client its coding. Real sockets, a real origin, node:zlib decoding
+ * what arrives (compress-clients.test.ts: memcached, curl and headless Chromium).
  */
-import { execFile, execFileSync } from 'node:child_process'
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib'
 import { request } from 'undici'
-import { describe, expect, inject, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { closeAfterEach } from '../helpers/opened.js'
 import { startOrigin, type OriginHandler, type TestOrigin } from '../helpers/origin.js'
-import { manyConnections, startProxy, TestClock, type TestProxy } from '../helpers/proxy.js'
-import { MemcachedStore } from '../../src/store/memcached.js'
-import { encodeRecord } from '../../src/store/codec.js'
-import { makePage } from '../../bench/page.js'
+import { startProxy, TestClock, type TestProxy } from '../helpers/proxy.js'
+import { decoded, fetchRaw, page, PAGE } from '../helpers/compressed.js'
 
 const { opened } = closeAfterEach()
-const memcached = inject('memcached')
-const PAGE = makePage(100 * 1024)
-
-interface Raw { status: number, headers: Record<string, string>, body: Buffer }
-
-/** The bytes as they came off the wire: undici's request() never decodes. */
-async function fetchRaw (url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Raw> {
-  const res = await request(url, { method: method as 'GET', headers, dispatcher: manyConnections })
-  const body = Buffer.from(await res.body.arrayBuffer())
-  const flat: Record<string, string> = {}
-  for (const [k, v] of Object.entries(res.headers)) flat[k] = Array.isArray(v) ? v.join(', ') : (v ?? '')
-  return { status: res.statusCode, headers: flat, body }
-}
-
-/** What a client decoding Content-Encoding ends up with. */
-function decoded (r: Raw): Buffer {
-  const ce = r.headers['content-encoding']
-  if (ce === 'br') return brotliDecompressSync(r.body)
-  if (ce === 'gzip') return gunzipSync(r.body)
-  expect(ce).toBeUndefined()
-  return r.body
-}
-
-function page (headers: Record<string, string> = {}, body: Buffer = PAGE): OriginHandler {
-  return (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'max-age=60', etag: '"v1"', ...headers })
-    res.end(body)
-  }
-}
 
 async function start (handler: OriginHandler, cache: Record<string, unknown> = {}): Promise<{ origin: TestOrigin, proxy: TestProxy }> {
   const origin = opened(await startOrigin(handler))
@@ -268,68 +232,4 @@ describe('an origin that compresses', () => {
     expect(plain.body.equals(PAGE)).toBe(true)
     expect(origin.count).toBe(2)
   })
-})
-
-describe('through memcached', () => {
-  it('memcached holds the coded bodies only, well under the identity size, and another proxy serves every coding from it', async () => {
-    const origin = opened(await startOrigin(page()))
-    const prefix = `compress${Date.now().toString(36)}:`
-    const cache = { memcached: { servers: [memcached as string], prefix, timeoutMs: 1000 } }
-    const a = opened(await startProxy(origin.url, { cache }))
-    const b = opened(await startProxy(origin.url, { cache: { ...cache, memory: { maxTtlSeconds: 0 } } }))
-    await fetchRaw(`${a.url}/mc`, { host: 'site.test' })
-    const client = opened(new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 }))
-    const stored = await client.get('site.test/mc')
-    expect(stored?.kind).toBe('entry')
-    const item = encodeRecord(stored as NonNullable<typeof stored>)
-    expect(item.length).toBeLessThan(0.4 * PAGE.length)
-    for (const ae of ['br', 'gzip', '']) {
-      const r = await fetchRaw(`${b.url}/mc`, { host: 'site.test', ...(ae === '' ? {} : { 'accept-encoding': ae }) })
-      expect(r.headers['x-cache']).toBe('HIT')
-      expect(r.headers['content-encoding']).toBe(ae === '' ? undefined : ae)
-      expect(decoded(r).equals(PAGE)).toBe(true)
-    }
-    expect(origin.count).toBe(1)
-  })
-})
-
-const which = (cmd: string): string | null => {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null
-  } catch {
-    return null
-  }
-}
-const run = promisify(execFile)
-const curl = which('curl')
-const chromium = which('chromium') ?? which('chromium-browser')
-
-describe('real clients', () => {
-  it.skipIf(curl === null)('curl --compressed gets the page in a coding it decodes', async () => {
-    const { proxy } = await start(page())
-    await fetchRaw(`${proxy.url}/curl`)
-    const { stdout } = await run(curl as string, ['-s', '--compressed', '-D', '-', `${proxy.url}/curl`], { encoding: 'buffer', maxBuffer: 4 * 1024 * 1024 })
-    const text = stdout.toString('latin1')
-    const split = text.indexOf('\r\n\r\n')
-    expect(text.slice(0, split)).toMatch(/content-encoding: (br|gzip)/i)
-    expect(stdout.subarray(split + 4).equals(PAGE)).toBe(true)
-  })
-
-  // CI installs Debian's chromium (.ci/run); a developer machine without it skips.
-  it.skipIf(chromium === null && process.env.CI === undefined)('headless Chromium loads a page through corral and renders it', async () => {
-    if (chromium === null) throw new Error('chromium is not installed: .ci/run installs it (apt-get install chromium)')
-    const { proxy } = await start(page())
-    await fetchRaw(`${proxy.url}/browser`)
-    const { stdout: dom } = await run(chromium, [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', `--user-data-dir=${await mkdtemp(join(tmpdir(), 'corral-chromium-'))}`,
-      '--dump-dom', `${proxy.url}/browser`
-    ], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 })
-    // The last article of the page is in the DOM: the whole body was decoded.
-    const lastId = [...PAGE.toString().matchAll(/data-id="(\d+)"/g)].at(-1)?.[1]
-    expect(dom).toContain(`data-id="${lastId as string}"`)
-    const line = proxy.logs.find((l) => l['msg'] === 'access' && l['url'] === '/browser' && l['cache'] === 'HIT')
-    // Chromium offers br to localhost even over plain HTTP (a trustworthy origin), gzip elsewhere: either way, coded.
-    expect(['br', 'gzip']).toContain(line?.['encoding'])
-  }, 70_000)
 })
