@@ -14,8 +14,8 @@ import type { XCache } from './core/metrics.js'
 import { ageSeconds, ttlSeconds } from './policy/usable.js'
 import type { ShedAnswer, ShedReason } from './shed.js'
 import { ClientStalledError } from './core/errors.js'
-import { chooseBody } from './compress/negotiate.js'
-import { selectRepresentation } from './compress/select.js'
+import { chooseBody } from './policy/negotiate.js'
+import { selectRepresentation } from './policy/select-representation.js'
 
 /**
  * The hot path: a fresh entry, most often from memory, answered synchronously. A conditional or debug request takes
@@ -28,7 +28,7 @@ export function serveHit (ex: Exchange, entry: StoredEntry, now: number, stallMs
     return serveEntry(ex, entry, now, 'HIT', hitCacheStatus(ttlSeconds(entry, now)), stallMs, strip)
   }
   trace.xCache = 'HIT'
-  // A compressed page: the client's coding, chosen from the ones made at fill time (compress/negotiate.ts).
+  // A compressed page: the client's coding, chosen from the ones made at fill time (policy/negotiate.ts).
   const chosen = entry.encoded === undefined ? entry : chooseBody(entry, headers['accept-encoding'])
   if (chosen !== entry) trace.encoding = (chosen as CodedBody).coding
   trace.bytes = ex.isHead ? 0 : chosen.body.length

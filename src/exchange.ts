@@ -19,7 +19,7 @@ import type { StoreOptions } from './policy/storable.js'
 import type { FleetLease } from './coalesce/lease.js'
 import type { Flags } from './config/flags.js'
 import type { KeyOptions } from './key.js'
-import type { CompressSettings } from './compress/policy.js'
+import type { CompressSettings } from './policy/compress.js'
 
 /** Everything the pipeline reads from config, resolved once per config load (never per request). */
 export interface PipelineSettings {

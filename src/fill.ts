@@ -18,8 +18,9 @@ import { makeVariantKey, parseVary } from './key.js'
 import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
 import type { CorralError } from './core/errors.js'
 import { entryPurgeFields, screenForStore, type EntryPurgeFields, type FillPurge } from './purge/fill-purge.js'
-import { KEEP_BODY, prepareBody, type CompressContext, type RawCoded } from './compress/fill-body.js'
-import { codedBodiesOf, withCodedBodies, withoutAcceptEncoding } from './compress/entry-bodies.js'
+import { KEEP_BODY, prepareBody, type CompressContext } from './fill-compress.js'
+import { codedBodiesOf, withCodedBodies, type RawCoded } from './core/coded-body.js'
+import { withoutAcceptEncoding } from './policy/compress.js'
 
 /** One fill, made once by the pipeline from the request; it holds no client connection. */
 export interface FillRequest {
@@ -88,7 +89,7 @@ export interface FillContext {
   readonly logger: Logger
   /** Tags and purge records (purge/fill-purge.ts); absent: entries carry neither. */
   readonly purge?: FillPurge | undefined
-  /** cache.compress (compress/*); absent: bodies are stored as the origin sent them. */
+  /** cache.compress (fill-compress.ts); absent: bodies are stored as the origin sent them. */
   readonly compress?: CompressContext | undefined
 }
 
@@ -149,7 +150,7 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
   }
   if (read.kind === 'overflow') return { kind: 'stream', response, head: read.head, reason: 'too-large', origin }
 
-  // Compressed once, here (compress/*): every client is then served from this one entry, whatever it accepts.
+  // Compressed once, here (fill-compress.ts): every client is then served from this one entry, whatever it accepts.
   const prepared = ctx.compress === undefined ? KEEP_BODY : await prepareBody(ctx.compress, response.headers, read.body, ctx.maxObjectBytes)
   if (prepared.kind === 'corrupt') return { kind: 'error', error: prepared.error, origin }
   const coded = prepared.kind === 'coded' ? prepared.coded : undefined

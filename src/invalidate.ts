@@ -12,7 +12,7 @@ import { decideInvalidation } from './policy/invalidate.js'
 import { decideHeadUpdate } from './policy/revalidate.js'
 import { decideStorable, type StoreOptions } from './policy/storable.js'
 import { makeEntry } from './fill.js'
-import { codedBodiesOf } from './compress/entry-bodies.js'
+import { codedBodiesOf } from './core/coded-body.js'
 import type { HeaderRecord } from './core/headers.js'
 
 export interface InvalidateContext {

@@ -4,7 +4,7 @@
  */
 import type { CompressConfig } from '../config/types.js'
 import { hasCoding } from './codings.js'
-import { makeTypeMatcher, type CompressSettings } from './policy.js'
+import { makeTypeMatcher, type CompressSettings } from '../policy/compress.js'
 
 /** undefined: compression off (nothing listed the runtime can make, or enabled: false). */
 export function makeCompressSettings (c: CompressConfig): CompressSettings | undefined {

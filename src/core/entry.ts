@@ -44,7 +44,7 @@ export interface StoredEntry extends EntryDeadlines {
   /** The origin's cache tags (Surrogate-Key, Cache-Tag; purge/tags.ts), parsed once at store time. Absent: none. */
   readonly tags?: readonly string[] | undefined
   /**
-   * The same response in content codings (compress/*), made once when it was filled; `body` and `headers` above are
+   * The same response in content codings (fill-compress.ts), made once when it was filled; `body` and `headers` above are
    * always the identity representation. Each is a plain byte body with its own ready-to-write headers, best first.
    * Absent: the entry is served as it is to every client (not compressible, or compression is off).
    */

@@ -157,7 +157,7 @@ export function writeAccessLine (logger: Logger, trace: Trace, res: ServerRespon
   if (trace.requestId !== null) line += `,"requestId":${jsonString(trace.requestId)}`
   if (trace.originStatus !== 0) line += `,"originStatus":${trace.originStatus},"originMs":${hundredths(trace.originMs)}`
   if (trace.coalesced) line += ',"coalesced":true'
-  // The content coding sent (compress/*); absent for identity, so a plain line costs nothing more.
+  // The content coding sent (fill-compress.ts made it); absent for identity, so a plain line costs nothing more.
   if (trace.encoding !== null) line += `,"encoding":"${trace.encoding}"`
   if (trace.shed !== null) line += `,"shed":"${trace.shed}"`
   if (trace.error !== null) line += `,"error":"${trace.error}"`

@@ -1,8 +1,7 @@
 /** Every metric corral exports, in one place (Prometheus text on the admin listener's /metrics). */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { VERSION } from './build-info.js'
-import { makeCompressMeter } from '../compress/meter.js'
-import type { CompressMeter } from '../compress/fill-body.js'
+import { makeCompressMeter, type CompressMeter } from './compress-meter.js'
 
 export type XCache = 'HIT' | 'MISS' | 'STALE' | 'PASS' | 'SHED' | 'REVALIDATED'
 export type RequestOutcome = XCache | 'ERROR'
@@ -138,7 +137,7 @@ export class Metrics {
   readonly leases: Counter<'result'>
   readonly configReloads: Counter<'result'>
   readonly purges: Counter<'kind' | 'mode'>
-  /** Compression at fill time (compress/meter.ts). */
+  /** Compression at fill time (compress-meter.ts). */
   readonly compress: CompressMeter
   readonly originDuration: Histogram
   readonly originInFlight: Gauge

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { validateHeaderName, validateHeaderValue } from 'node:http'
 import type { LRUCache } from 'lru-cache'
 import type { CacheRecord, StoredEntry, VaryIndex } from './types.js'
-import { codedBodies, expandBodies, identityLengthOf, isLayout, layoutOf, type Layout } from '../compress/stored-bodies.js'
+import { codedBodies, expandBodies, identityLengthOf, isLayout, layoutOf, type Layout } from './coded-bodies.js'
 
 /**
  * CacheRecord ⇄ Buffer for memcached. Layout (big-endian):
@@ -14,7 +14,7 @@ import { codedBodies, expandBodies, identityLengthOf, isLayout, layoutOf, type L
  *   10  u48  stamp: random per encode, names this stored version
  *   16  M bytes of UTF-8 JSON: every field except `body`
  *   16+M B bytes of body, raw: the identity bytes, or for an entry with coded bodies those alone, back to back, as
- *        the metadata's `layout` lists them (compress/stored-bodies.ts: identity is decoded from one of them on read)
+ *        the metadata's `layout` lists them (store/coded-bodies.ts: identity is decoded from one of them on read)
  *
  * The body never goes through JSON (no base64 blow-up, no copy on decode: it is a view into the item). Both
  * lengths are stored so a truncated or padded item is caught instead of served. Anything unexpected decodes to

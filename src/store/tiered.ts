@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../core/clock.js'
 import { MemoryStore } from './memory.js'
 import { isPromise, type CacheRecord, type CacheStore, type MaybePromise, type StoredEntry } from './types.js'
 import { withBody } from './codec.js'
-import { ownCodedBodies } from '../compress/stored-bodies.js'
+import { ownCodedBodies } from './coded-bodies.js'
 import { isSharedTier, UNREACHABLE, type SharedTier } from './shared-tier.js'
 
 export interface TieredStoreOptions {

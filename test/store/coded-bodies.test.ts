@@ -5,7 +5,7 @@ import { decodeRecord, encodeRecord, type MetaMemo } from '../../src/store/codec
 import type { StoredEntry } from '../../src/core/entry.js'
 import { makeEntry } from '../../src/fill.js'
 import { recordSize } from '../../src/store/types.js'
-import { ownCodedBodies } from '../../src/compress/stored-bodies.js'
+import { ownCodedBodies } from '../../src/store/coded-bodies.js'
 import { makePage } from '../../bench/page.js'
 
 const KEY = 'site.test/page'

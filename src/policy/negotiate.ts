@@ -1,5 +1,5 @@
 /**
- * compress/negotiate: which stored representation a client gets, from its Accept-Encoding (RFC 9110 §12.5.3). Pure.
+ * policy/negotiate: which stored representation a client gets, from its Accept-Encoding (RFC 9110 §12.5.3). Pure.
  *
  * The header is parsed by `negotiator` (q-values, `identity;q=0`, `*`), and the answer is kept per raw header value:
  * browsers send a handful of distinct values, so a hit on a compressed entry costs one Map lookup and a walk over at
@@ -13,7 +13,7 @@ export type Acceptable = ContentCoding | 'identity'
 
 /**
  * What corral offers, in its own order of preference where the client's q-values tie: brotli is the smallest for
- * text (bench section compress: 0.14 of identity for a 100 KiB page at quality 6, gzip 0.15), identity the largest.
+ * text (bench section 8: 0.14 of identity for a 100 KiB page at quality 6, gzip 0.15), identity the largest.
  */
 const OFFERED: readonly Acceptable[] = ['br', 'zstd', 'gzip', 'identity']
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { acceptedCodings, chooseBody, codingOf } from '../../src/compress/negotiate.js'
+import { acceptedCodings, chooseBody, codingOf } from '../../src/policy/negotiate.js'
 import type { StoredEntry } from '../../src/core/entry.js'
-import { makeCodedBody } from '../../src/compress/represent.js'
+import { makeCodedBody } from '../../src/core/coded-body.js'
 
 const identityHeaders = ['content-type', 'text/html', 'etag', '"v1"', 'content-length', '10', 'vary', 'Accept-Encoding']
 const entry = {

@@ -2,9 +2,10 @@ import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { randomBytes } from 'node:crypto'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
-import { prepareBody, type CompressContext, type CompressMeter } from '../../src/compress/fill-body.js'
-import { makeTypeMatcher } from '../../src/compress/policy.js'
-import { makePage } from '../../bench/page.js'
+import { prepareBody, type CompressContext } from '../src/fill-compress.js'
+import type { CompressMeter } from '../src/core/compress-meter.js'
+import { makeTypeMatcher } from '../src/policy/compress.js'
+import { makePage } from '../bench/page.js'
 
 const PAGE = makePage(50_000)
 

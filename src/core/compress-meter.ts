@@ -1,11 +1,16 @@
 /**
- * compress/meter: the /metrics side of compression. Counted per fill (never per hit): bytes in and out and seconds
+ * core/compress-meter: the /metrics side of compression. Counted per fill (never per hit): bytes in and out and seconds
  * spent, by coding and by direction (`encode`: corral compressed; `decode`: an origin's coded body was checked and
  * decoded). Bytes out over bytes in is the ratio each coding achieves on this site's pages.
  */
 import { Counter, type Registry } from 'prom-client'
-import type { ContentCoding } from '../core/entry.js'
-import type { CompressMeter } from './fill-body.js'
+import type { ContentCoding } from './entry.js'
+
+/** /metrics: bytes in and out and time spent per coding, counted by the fill (fill-compress.ts). */
+export interface CompressMeter {
+  encoded (coding: ContentCoding, inBytes: number, outBytes: number, seconds: number): void
+  decoded (coding: ContentCoding, inBytes: number, outBytes: number, seconds: number): void
+}
 
 export function makeCompressMeter (registry: Registry): CompressMeter {
   const registers = [registry]

@@ -1,13 +1,21 @@
 /**
- * compress/represent: the headers of each representation of one stored response. Pure.
+ * core/coded-body: the headers of each representation of one stored response, made when the entry is built (a fill,
+ * a 304 refresh, a HEAD freshening) or read from memcached. Pure.
  *
  * Every representation says `Vary: Accept-Encoding` (RFC 9110 §12.5.5), identity included, so a cache further down
  * keys them apart. Each coded one gets its own entity-tag: the identity tag, weak, with the coding as a suffix
  * (`"v1"` → `W/"v1-br"`), so a 304 (weak comparison, RFC 9110 §13.1.2) never confirms a client's gzip copy with a
  * br answer, and If-Range (strong comparison only, §13.1.5) never matches a coded body: a Range is answered on
- * identity bytes alone (compress/select.ts). nginx weakens the tag when it gzips; the suffix also keeps codings apart.
+ * identity bytes alone (policy/select-representation.ts). nginx weakens the tag when it gzips; the suffix also keeps
+ * codings apart.
  */
-import type { CodedBody, ContentCoding } from '../core/entry.js'
+import type { CodedBody, ContentCoding, StoredEntry } from './entry.js'
+
+/** A coded body as the fill makes it (or an origin sent it), before it has headers. */
+export interface RawCoded {
+  readonly coding: ContentCoding
+  readonly body: Buffer
+}
 
 /** `"x"` or `W/"x"` → `W/"x-coding"`; undefined when there is no tag or it is not a quoted one. */
 export function codedEtag (etag: string | undefined, coding: ContentCoding): string | undefined {
@@ -46,8 +54,17 @@ export function makeCodedBody (identityHeaders: readonly string[], identityEtag:
   return { coding, body, headers, etag }
 }
 
-/** The coded bodies again over new identity headers (a 304 from the origin refreshed them), bodies unchanged. */
-export function rebaseCoded (encoded: readonly CodedBody[] | undefined, identityHeaders: readonly string[], identityEtag: string | undefined): readonly CodedBody[] | undefined {
-  if (encoded === undefined) return undefined
-  return encoded.map((c) => makeCodedBody(identityHeaders, identityEtag, c.coding, c.body))
+/**
+ * The entry's `encoded` list over its identity headers `flat`, which gain `Vary: Accept-Encoding` (in place, before
+ * the list is copied for each coding). Undefined, with `flat` untouched, when there is nothing coded.
+ */
+export function withCodedBodies (flat: string[], etag: string | undefined, coded: readonly RawCoded[] | undefined): readonly CodedBody[] | undefined {
+  if (coded === undefined || coded.length === 0) return undefined
+  addVaryAcceptEncoding(flat)
+  return coded.map((c) => makeCodedBody(flat, etag, c.coding, c.body))
+}
+
+/** The raw coded bodies of an entry, to carry into its refreshed copy (a 304 changes headers, never bytes). */
+export function codedBodiesOf (entry: StoredEntry): readonly RawCoded[] | undefined {
+  return entry.encoded
 }

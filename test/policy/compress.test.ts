@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { makeTypeMatcher, mediaTypeOf, planBody, type CompressSettings } from '../../src/compress/policy.js'
-import { addVaryAcceptEncoding, codedEtag, makeCodedBody } from '../../src/compress/represent.js'
-import { withoutAcceptEncoding } from '../../src/compress/entry-bodies.js'
+import { makeTypeMatcher, mediaTypeOf, planBody, withoutAcceptEncoding, type CompressSettings } from '../../src/policy/compress.js'
+import { addVaryAcceptEncoding, codedEtag, makeCodedBody } from '../../src/core/coded-body.js'
 
 const settings: CompressSettings = {
   codings: ['br', 'gzip'],

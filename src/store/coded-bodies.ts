@@ -1,5 +1,5 @@
 /**
- * compress/stored-bodies: how an entry's coded bodies travel in a memcached item (store/codec.ts). Pure.
+ * store/coded-bodies: how an entry's coded bodies travel in a memcached item (store/codec.ts).
  *
  * An item holds the coded bodies only, back to back, with their codings and lengths in the metadata (`layout`); the
  * identity bytes are decoded from one of them when the item is read. For a 100 KiB HTML page that is br + gzip,
@@ -8,8 +8,8 @@
  * per process per page version while L1 is on (L1 keeps the decoded entry).
  */
 import type { CodedBody, ContentCoding } from '../core/entry.js'
-import { decodeSync } from './codings.js'
-import { makeCodedBody } from './represent.js'
+import * as zlib from 'node:zlib'
+import { makeCodedBody } from '../core/coded-body.js'
 
 /** `[coding, bytes]` per coded body, in the order they follow one another in the item. */
 export type Layout = ReadonlyArray<readonly [ContentCoding, number]>
@@ -82,4 +82,21 @@ export function ownCodedBodies (encoded: readonly CodedBody[] | undefined): read
     c.body.copy(copy)
     return { ...c, body: copy }
   })
+}
+
+/** node:zlib's zstd where the runtime has it (Node 22.15+). */
+const zstdDecompressSync = (zlib as unknown as { zstdDecompressSync?: (buf: Buffer, options: object) => Buffer }).zstdDecompressSync
+
+/**
+ * The synchronous decode of an item's body. brotli reads fastest (0.19 ms for a 100 KiB page where gunzip takes
+ * 0.59 ms, this machine), so it is preferred when stored. `undefined` when the bytes do not decode to exactly `bytes`.
+ */
+function decodeSync (coding: ContentCoding, body: Buffer, bytes: number): Buffer | undefined {
+  const options = { maxOutputLength: Math.max(1, bytes) }
+  try {
+    const out = coding === 'br' ? zlib.brotliDecompressSync(body, options) : coding === 'gzip' ? zlib.gunzipSync(body, options) : zstdDecompressSync?.(body, options)
+    return out !== undefined && out.length === bytes ? out : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * compress/select: the representation a full-road delivery (conditional, Range, stale, miss, debug) writes, as an
+ * policy/select-representation: the representation a full-road delivery (conditional, Range, stale, miss, debug) writes, as an
  * entry deliver.ts can handle like any other. Pure.
  *
  * RFC 9110 §14: a Range is answered on the identity bytes, whatever the client accepts (as nginx and Squid do):
@@ -8,7 +8,7 @@
  */
 import type { CodedBody, StoredEntry } from '../core/entry.js'
 import type { HeaderRecord } from '../core/headers.js'
-import { decideRange, type StoredRepresentation } from '../policy/range.js'
+import { decideRange, type StoredRepresentation } from './range.js'
 import { chooseBody } from './negotiate.js'
 
 export interface Selected {
@@ -21,7 +21,7 @@ export interface Selected {
 
 const views = new WeakMap<CodedBody, StoredEntry>()
 
-/** `describe` is deliver.ts's reading of an entry for policy/range (passed in, not imported: compress sits below deliver). */
+/** `describe` is deliver.ts's reading of an entry for policy/range (passed in: policy sits below deliver). */
 export function selectRepresentation (
   entry: StoredEntry, headers: HeaderRecord, method: string, now: number, describe: (entry: StoredEntry) => StoredRepresentation
 ): Selected {

@@ -1,30 +1,21 @@
 /**
- * compress/fill-body: the fill's hook. A storable body, once read, becomes the identity bytes plus one body per
- * content coding (compress/policy.ts decides which), made off the event loop. [I/O: node:zlib's thread pool]
+ * fill-compress: the fill's compression step. A storable body, once read, becomes the identity bytes plus one body
+ * per content coding (policy/compress.ts decides which), made off the event loop. [I/O: node:zlib's thread pool]
  */
 import { performance } from 'node:perf_hooks'
-import type { ContentCoding } from '../core/entry.js'
-import type { HeaderRecord } from '../core/headers.js'
-import type { Logger } from '../core/log.js'
-import { OriginEncodingError, type CorralError } from '../core/errors.js'
-import { decode, encode } from './codings.js'
-import { planBody, type BodyPlan, type CompressSettings } from './policy.js'
-
-/** /metrics: bytes in and out and time spent per coding (core/metrics.ts implements it). */
-export interface CompressMeter {
-  encoded (coding: ContentCoding, inBytes: number, outBytes: number, seconds: number): void
-  decoded (coding: ContentCoding, inBytes: number, outBytes: number, seconds: number): void
-}
+import type { ContentCoding } from './core/entry.js'
+import type { HeaderRecord } from './core/headers.js'
+import type { Logger } from './core/log.js'
+import type { RawCoded } from './core/coded-body.js'
+import type { CompressMeter } from './core/compress-meter.js'
+import { OriginEncodingError, type CorralError } from './core/errors.js'
+import { decode, encode } from './compress/codings.js'
+import { planBody, type BodyPlan, type CompressSettings } from './policy/compress.js'
 
 export interface CompressContext {
   readonly settings: CompressSettings
   readonly meter: CompressMeter
   readonly logger: Logger
-}
-
-export interface RawCoded {
-  readonly coding: ContentCoding
-  readonly body: Buffer
 }
 
 export type PreparedBody =

@@ -1,5 +1,5 @@
 /**
- * compress/policy: what a fill does with a storable body's content codings. Pure: headers and sizes in, a plan out.
+ * policy/compress: what a fill does with a storable body's content codings. Pure: headers and sizes in, a plan out.
  *
  * corral compresses once, when the page is filled, so a hit does no compression work (nginx compresses each answer
  * again; Varnish stores gzip only). RFC 9110 §7.7 and RFC 9111 §5.2.2.6: a response with `no-transform` is stored and
@@ -7,7 +7,7 @@
  */
 import type { ContentCoding } from '../core/entry.js'
 import { firstValue, joinValue, type HeaderRecord } from '../core/headers.js'
-import { parseCacheControl } from '../policy/cache-control.js'
+import { parseCacheControl } from './cache-control.js'
 
 /** The cache.compress settings as the fill reads them, resolved when the config loads (compress/settings.ts). */
 export interface CompressSettings {
@@ -46,7 +46,7 @@ export function planBody (headers: HeaderRecord, bodyBytes: number, s: CompressS
   const from = originCoding(ce, s)
   // Several codings, or one corral cannot decode (deflate, compress): stored and served as the origin sent it.
   if (from === null) return KEEP.encoded
-  // The coded size stands in for the identity one: the decode is bounded by maxBytes anyway (compress/fill-body.ts).
+  // The coded size stands in for the identity one: the decode is bounded by maxObjectBytes anyway (fill-compress.ts).
   return { kind: 'decode', from, codings: qualifies === true ? s.codings.filter((c) => c !== from) : NO_CODINGS }
 }
 
@@ -103,4 +103,14 @@ export function makeTypeMatcher (patterns: readonly string[]): (mediaType: strin
     for (const [t, suffix] of suffixes) if (mediaType.startsWith(t) && mediaType.endsWith(suffix)) return true
     return false
   }
+}
+
+/**
+ * The origin's Vary names without Accept-Encoding: an entry corral negotiates itself serves every Accept-Encoding
+ * from one copy, so keying it by the client's value would store the same page once per browser family.
+ */
+export function withoutAcceptEncoding (names: string[] | null): string[] | null {
+  if (names === null || !names.includes('accept-encoding')) return names
+  const rest = names.filter((n) => n !== 'accept-encoding')
+  return rest.length === 0 ? null : rest
 }
