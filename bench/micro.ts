@@ -4,16 +4,18 @@
  * Absolute numbers on a shared machine: compare runs on the same machine, not across machines.
  */
 import { parseConfig } from '../src/config/load.js'
-import { compileRoutes, decideShed, matchRoute } from '../src/shed.js'
+import { compileRoutes, matchRoute } from '../src/shed-routes.js'
+import { decideShed } from '../src/shed.js'
 import { resolveFlags } from '../src/config/flags.js'
-import { makeCacheKey, makeKeyOptions, normalizeQuery, splitTarget } from '../src/key.js'
+import { makeCacheKey, makeKeyOptions, normalizeQuery } from '../src/key.js'
+import { splitTarget } from '../src/core/target.js'
 import { decideUsable } from '../src/policy/usable.js'
 import { decodeRecord, encodeRecord, type MetaMemo } from '../src/store/codec.js'
 import { LRUCache } from 'lru-cache'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { StoredEntry } from '../src/store/types.js'
 import { createProxy } from '../src/proxy.js'
-import { makeEntry } from '../src/fill.js'
+import { makeEntry } from '../src/core/make-entry.js'
 import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { makePage } from './page.js'
 
