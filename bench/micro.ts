@@ -15,6 +15,9 @@ import { LRUCache } from 'lru-cache'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { StoredEntry } from '../src/store/types.js'
 import { createProxy } from '../src/proxy.js'
+import { makeEntry } from '../src/core/make-entry.js'
+import { brotliCompressSync, gzipSync } from 'node:zlib'
+import { makePage } from './page.js'
 
 const loaded = parseConfig(JSON.stringify({
   origin: { url: 'http://127.0.0.1:3000' },
@@ -98,6 +101,18 @@ class StubResponse {
 measure('pipeline: Pipeline.handle, an L1 hit (node:http stubbed)', () => {
   // Built per call, as node's parser builds them: the URL and Host are fresh strings every time.
   const req = { url: String.fromCharCode(47) + 'article/123', method: 'GET', headers: { host: 'www.example.com'.slice(0), connection: 'keep-alive' }, socket }
+  const res = new StubResponse(req)
+  proxy.pipeline.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse)
+  if (res.statusCode !== 200) notHits++
+})
+// The same hit on a compressed page (compress/*): a br client, the coding chosen from the memo by its Accept-Encoding.
+const page = makePage(100 * 1024)
+const coded = makeEntry('www.example.com/article/124', 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'public, max-age=3600', etag: '"abc"' },
+  page, { storedAt: now, initialAgeSeconds: 0, freshUntil: now + 3_600_000, staleWhileRevalidateUntil: now + 3_600_000, staleIfErrorUntil: now + 3_600_000, mustRevalidate: false },
+  undefined, [{ coding: 'br', body: brotliCompressSync(page) }, { coding: 'gzip', body: gzipSync(page) }])
+await proxy.pipeline.cache.store.set(coded.key, coded, 3_600_000)
+measure('pipeline: Pipeline.handle, an L1 hit on a compressed page, br', () => {
+  const req = { url: String.fromCharCode(47) + 'article/124', method: 'GET', headers: { host: 'www.example.com'.slice(0), connection: 'keep-alive', 'accept-encoding': 'gzip, deflate, br, zstd' }, socket }
   const res = new StubResponse(req)
   proxy.pipeline.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse)
   if (res.statusCode !== 200) notHits++

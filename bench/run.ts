@@ -19,6 +19,7 @@ import { ROOT, snapshotDist, sourceVersion, stopAll, takeUnexpectedExits } from 
 import { isLoadgenChoice, pickLoadGenerator } from './loadgen/pick.js'
 import { startOrigin } from './origin.js'
 import { fmt, log, row, type Row, type Run, type Section } from './section.js'
+import { compressSection } from './sections/compress.js'
 import { expirySection } from './sections/expiry.js'
 import { hitSection } from './sections/hit.js'
 import { memcachedHitSection } from './sections/memcached.js'
@@ -34,7 +35,8 @@ const SECTIONS: Section[] = [
   { id: '4', name: 'uncacheable', title: 'Uncacheable burst', smoke: true, run: uncacheableSection },
   { id: '5', name: 'memcached', title: 'memcached hit vs ceiling', smoke: false, run: memcachedHitSection },
   { id: '6', name: 'workers', title: 'workers auto vs 2-worker ceiling', smoke: false, run: workersSection },
-  { id: '7', name: 'memory', title: 'Memory under many keys', smoke: false, run: memorySection }
+  { id: '7', name: 'memory', title: 'Memory under many keys', smoke: false, run: memorySection },
+  { id: '8', name: 'compress', title: 'Compression at fill time (100 KiB page)', smoke: false, run: compressSection }
 ]
 
 function printTable (rows: Row[]): string {

@@ -42,9 +42,9 @@ export interface Measured {
   readonly child: Server
 }
 
-async function measureRound (r: Run, child: Server, path: string): Promise<Round> {
+async function measureRound (r: Run, child: Server, path: string, headers: Readonly<Record<string, string>>): Promise<Round> {
   const cpu0 = treeCpuSeconds(child.pid)
-  const load = await r.generator.run(child.url + path, CONNECTIONS, r.roundS)
+  const load = await r.generator.run(child.url + path, CONNECTIONS, r.roundS, headers)
   const serverCpuS = treeCpuSeconds(child.pid) - cpu0
   // Shares of a core over the generator's own load window, not the wall time around it: a generator that starts a
   // node process (autocannon) took seconds to start on a busy machine, which diluted both shares to a few percent.
@@ -70,7 +70,7 @@ function roundLine (round: number, name: string, x: Round, generator: string): s
  * Start every contender, warm each once, then interleave rounds (a, b, c, a, b, c, …) so that noise from the shared
  * machine lands on all of them alike. Returns the servers still running (the caller stops them).
  */
-export async function interleave (r: Run, contenders: Contender[], path: string): Promise<Measured[]> {
+export async function interleave (r: Run, contenders: Contender[], path: string, headers: Readonly<Record<string, string>> = {}): Promise<Measured[]> {
   const started: Array<{ name: string, child: Server }> = []
   try {
     for (const c of contenders) started.push({ name: c.name, child: await c.start() })
@@ -79,10 +79,10 @@ export async function interleave (r: Run, contenders: Contender[], path: string)
     throw err
   }
   const out = started.map((s) => ({ ...s, rounds: [] as Round[] }))
-  for (const s of out) await r.generator.run(s.child.url + path, CONNECTIONS, r.warmupS)
+  for (const s of out) await r.generator.run(s.child.url + path, CONNECTIONS, r.warmupS, headers)
   for (let round = 0; round < r.rounds; round++) {
     for (const s of out) {
-      const x = await measureRound(r, s.child, path)
+      const x = await measureRound(r, s.child, path, headers)
       s.rounds.push(x)
       log(roundLine(round + 1, s.name, x, r.generator.name))
     }

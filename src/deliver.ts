@@ -3,7 +3,7 @@
  * X-Cache and Cache-Status (RFC 9211). Client conditionals get 304; HEAD gets headers only.  [I/O; header build pure]
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
-import type { StoredEntry } from './core/entry.js'
+import type { CodedBody, StoredEntry } from './core/entry.js'
 import { isNotModifiedForClient } from './policy/conditional.js'
 import { cacheStatusOf } from './answer.js'
 import { decideRange, type RangeAnswer, type StoredRepresentation } from './policy/range.js'
@@ -32,14 +32,15 @@ function isConditional (headers: IncomingHttpHeaders): boolean {
  */
 export function serveEntry (
   res: ServerResponse, headers: IncomingHttpHeaders, isHead: boolean, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string,
-  extra: readonly string[] | null, stallMs: number, strip: ReadonlySet<string>
+  extra: readonly string[] | null, stallMs: number, strip: ReadonlySet<string>, rangeable = true
 ): number {
   const bytes = isHead ? 0 : entry.body.length
   if (isConditional(headers) && isNotModifiedForClient(entry, headers['if-none-match'], headers['if-modified-since'])) {
     deliverNotModified(res, entry, now, xCache, cacheStatus, extra)
     return bytes
   }
-  if (headers.range !== undefined) {
+  // A coded representation (policy/select-representation.ts) never takes a Range: offsets name identity bytes.
+  if (headers.range !== undefined && rangeable) {
     const range = decideRange({ method: isHead ? 'HEAD' : 'GET', range: headers.range, ifRange: headers['if-range'] }, representationOf(entry), now)
     if (range.kind !== 'whole') {
       deliverRange(res, entry, now, xCache, cacheStatus, range, extra, strip)
@@ -52,7 +53,8 @@ export function serveEntry (
   return bytes
 }
 
-function representationOf (entry: StoredEntry): StoredRepresentation {
+/** An entry as policy/range reads it (also policy/select-representation.ts, through steps/respond.ts). */
+export function representationOf (entry: StoredEntry): StoredRepresentation {
   let date: string | undefined
   for (let i = 0; i < entry.headers.length; i += 2) if (entry.headers[i] === 'date') date = entry.headers[i + 1]
   return { status: entry.status, length: entry.body.length, etag: entry.etag, lastModified: entry.lastModified, date }
@@ -114,20 +116,25 @@ let lastMemo: HitHeaders | undefined
  * A fresh hit. Age and ttl change once a second, so the header list is built once per entry per second and reused
  * (node:http only reads it): building it was a measurable part of a hit (--cpu-prof, bench section 1).
  */
-export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number, head: boolean, requestId: string | null, strip: ReadonlySet<string>): void {
+export function deliverHit (
+  res: ServerResponse, entry: StoredEntry, now: number, head: boolean, requestId: string | null, strip: ReadonlySet<string>,
+  chosen: StoredEntry | CodedBody = entry
+): void {
   const age = ageSeconds(entry, now)
   const ttl = ttlSeconds(entry, now)
-  let memo = lastHeaders === entry.headers ? lastMemo : HIT_HEADERS.get(entry.headers)
+  // Each representation has its own header list, so each is memoised apart.
+  const flat = chosen.headers
+  let memo = lastHeaders === flat ? lastMemo : HIT_HEADERS.get(flat)
   if (memo === undefined || memo.age !== age || memo.ttl !== ttl) {
-    memo = { age, ttl, headers: deliverable(entry.headers, strip).concat('age', String(age), 'x-cache', 'HIT', 'cache-status', hitCacheStatus(ttl)) }
-    HIT_HEADERS.set(entry.headers, memo)
+    memo = { age, ttl, headers: deliverable(flat, strip).concat('age', String(age), 'x-cache', 'HIT', 'cache-status', hitCacheStatus(ttl)) }
+    HIT_HEADERS.set(flat, memo)
   }
-  lastHeaders = entry.headers
+  lastHeaders = flat
   lastMemo = memo
   // The request id is the one per-request header: one copy of the list, and only while ids are on.
   res.writeHead(entry.status, requestId === null ? memo.headers : memo.headers.concat('x-request-id', requestId))
   if (head) res.end()
-  else res.end(entry.body)
+  else res.end(chosen.body)
 }
 
 /**

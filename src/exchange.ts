@@ -27,6 +27,7 @@ import type { FleetLease } from './coalesce/lease.js'
 import type { HitForPass } from './coalesce/hit-for-pass.js'
 import type { Flags } from './config/flags.js'
 import type { KeyOptions } from './key.js'
+import type { CompressSettings } from './policy/compress.js'
 
 /** Everything the pipeline reads from config, resolved once per config load (never per request). */
 export interface PipelineSettings {
@@ -49,6 +50,8 @@ export interface PipelineSettings {
   readonly removedBeforeDelivery: ReadonlySet<string>
   /** Cache tags and purge records for fills (purge/fill-purge.ts). */
   readonly fillPurge?: FillPurge | undefined
+  /** cache.compress resolved (compress/settings.ts); undefined: off. */
+  readonly compress?: CompressSettings | undefined
 }
 
 export interface PipelineDeps {

@@ -22,6 +22,9 @@ import { firstValue, type HeaderRecord } from './core/headers.js'
 import { dropAnswerShaping, makeOriginHeaders, withKeyedHeaders, type FillHeaderRules } from './core/origin-headers.js'
 import { makeEntry, type FillPurgePort } from './core/make-entry.js'
 import type { CorralError } from './core/errors.js'
+import { KEEP_BODY, prepareBody, type CompressContext } from './fill-compress.js'
+import { codedBodiesOf } from './core/coded-body.js'
+import { withoutAcceptEncoding } from './policy/compress.js'
 
 export type { ClientFacts, FillRequest } from './core/fill-request.js'
 export type { StreamReason } from './policy/storable.js'
@@ -84,6 +87,8 @@ export interface FillContext {
   readonly logger: Logger
   /** Tags and purge records (purge/fill-purge.ts); absent: entries carry neither. */
   readonly purge?: FillPurgePort | undefined
+  /** cache.compress (fill-compress.ts); absent: bodies are stored as the origin sent them. */
+  readonly compress?: CompressContext | undefined
 }
 
 export async function fill (ctx: FillContext, req: FillRequest, ask: OriginAsk): Promise<FillResult> {
@@ -136,12 +141,19 @@ async function onHeaders (ctx: FillContext, req: FillRequest, requestHeaders: He
   }
   if (read.kind === 'overflow') return { kind: 'stream', response, head: read.head, reason: 'too-large', origin }
 
-  const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
+  // Compressed once, here (fill-compress.ts): every client is then served from this one entry, whatever it accepts.
+  const prepared = ctx.compress === undefined ? KEEP_BODY : await prepareBody(ctx.compress, response.headers, read.body, ctx.maxObjectBytes)
+  if (prepared.kind === 'corrupt') return { kind: 'error', error: prepared.error, origin }
+  const coded = prepared.kind === 'coded' ? prepared.coded : undefined
+  const headers = prepared.kind === 'coded' ? prepared.headers : response.headers
+  const body = prepared.kind === 'coded' ? prepared.identity : read.body
+  const originVary = parseVary(response.headers.vary)
+  const vary = withKeyedHeaders(coded === undefined ? originVary : withoutAcceptEncoding(originVary), ctx.fillHeaders.keyed)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
   const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, requestHeaders)
   const purge = ctx.purge === undefined ? undefined : ctx.purge.fieldsOf(response.headers, requestedAt)
-  const entry = makeEntry(key, response.status, withoutFields(response.headers, verdict.omitFields), read.body, verdict.deadlines, purge)
-  const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, response.headers, read.body, verdict.deadlines, purge)
+  const entry = makeEntry(key, response.status, withoutFields(headers, verdict.omitFields), body, verdict.deadlines, purge, coded)
+  const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, headers, body, verdict.deadlines, purge, coded)
   return { kind: 'entry', entry, own, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }
 }
 
@@ -156,10 +168,10 @@ function storeRevalidated (
   const verdict = decideStorable(facts, { status: stale.status, headers: merged }, now, ctx.storeOptions)
   if (!verdict.storable) {
     // The origin no longer lets the page be kept: this request gets the merge once, and the stored copy goes.
-    const entry = makeEntry(stale.key, stale.status, merged, stale.body, UNSTORED(now), purge)
+    const entry = makeEntry(stale.key, stale.status, merged, stale.body, UNSTORED(now), purge, codedBodiesOf(stale))
     return { kind: 'entry', entry, own: entry, vary: req.varyIndex, revalidated: true, shareable: false, written: safely(ctx, ctx.store.delete(stale.key)), origin }
   }
-  const entry = makeEntry(stale.key, stale.status, withoutFields(merged, verdict.omitFields), stale.body, verdict.deadlines, purge)
+  const entry = makeEntry(stale.key, stale.status, withoutFields(merged, verdict.omitFields), stale.body, verdict.deadlines, purge, codedBodiesOf(stale))
   return { kind: 'entry', entry, own: entry, vary: req.varyIndex, revalidated: true, shareable: true, written: storeEntry(ctx, req.primaryKey, null, entry, verdict.ttlMs), origin }
 }
 

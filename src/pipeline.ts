@@ -87,9 +87,10 @@ export class Pipeline implements TraceSink, Driver {
   }
 
   #fillContext (): FillContext {
-    const { origin, clock, logger } = this.deps
-    const { storeOptions, maxObjectBytes, fillHeaders, fillPurge } = this.#settings
-    return { origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, fillHeaders, logger, purge: fillPurge }
+    const { origin, clock, logger, metrics } = this.deps
+    const { storeOptions, maxObjectBytes, fillHeaders, fillPurge, compress } = this.#settings
+    const compressing = compress === undefined ? undefined : { settings: compress, meter: metrics.compress, logger }
+    return { origin, store: this.#cache.store, now: () => clock.now(), storeOptions, maxObjectBytes, fillHeaders, logger, purge: fillPurge, compress: compressing }
   }
 
   handle (req: IncomingMessage, res: ServerResponse): void {

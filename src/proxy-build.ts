@@ -25,6 +25,7 @@ import { makeFillPurge } from './purge/fill-purge.js'
 import { PurgeChannel } from './purge/fleet.js'
 import { REPLACED } from './core/make-entry.js'
 import { usesMemcached } from './proxy-reload.js'
+import { makeCompressSettings } from './compress/settings.js'
 
 /**
  * Response fields never delivered: those addressed to corral or surrogates (policy/targeted.ts) and, when configured,
@@ -54,6 +55,7 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache, bans?:
       keepStaleSeconds: config.cache.keepStaleSeconds
     },
     maxObjectBytes: config.cache.maxObjectBytes,
+    compress: makeCompressSettings(config.cache.compress),
     fillHeaders: makeFillHeaderRules(config.cache.forwardRequestHeaders),
     hitForPassMs: config.cache.hitForPassSeconds * 1000,
     accessLog: config.log.access,

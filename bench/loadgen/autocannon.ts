@@ -46,9 +46,10 @@ export function autocannonGenerator (): LoadGenerator {
   return {
     name: 'autocannon',
     label: `autocannon, ${allowedCoreCount()} workers`,
-    async run (url, connections, durationS): Promise<GeneratedLoad> {
+    async run (url, connections, durationS, headers = {}): Promise<GeneratedLoad> {
       const workers = allowedCoreCount()
       const args = [CLI, '-c', String(connections), '-d', String(durationS), '-p', '1', '-w', String(workers), '-j', url]
+      for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}=${value}`)
       const { stdout, cpuS } = await runMeasured(process.execPath, args)
       const json = stdout.trim().split('\n').findLast((x) => x.startsWith('{'))
       if (json === undefined) throw new Error(`autocannon printed no result: ${stdout.trim().slice(-200) || '(nothing)'}`)

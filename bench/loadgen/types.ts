@@ -28,5 +28,5 @@ export interface LoadGenerator {
   /** Short name for progress lines. */
   readonly name: 'wrk' | 'autocannon'
   /** Keep `connections` connections busy against `url` for `durationS` seconds, one request at a time on each. */
-  run (url: string, connections: number, durationS: number): Promise<GeneratedLoad>
+  run (url: string, connections: number, durationS: number, headers?: Readonly<Record<string, string>>): Promise<GeneratedLoad>
 }

@@ -51,10 +51,11 @@ export function wrkGenerator (version: string, threads = 1): LoadGenerator {
   return {
     name: 'wrk',
     label: `wrk ${version}, ${threads} thread${threads === 1 ? '' : 's'}`,
-    async run (url, connections, durationS): Promise<GeneratedLoad> {
+    async run (url, connections, durationS, headers = {}): Promise<GeneratedLoad> {
       const maxCores = generatorCapacity(threads, allowedCoreCount())
       // --timeout: autocannon's default, 10 s. wrk's own 2 s counted a slow answer on a starved machine as an error.
       const args = ['-t', String(threads), '-c', String(Math.max(connections, threads)), '-d', `${Math.max(1, Math.round(durationS))}s`, '--timeout', '10s', '-s', SCRIPT, url]
+      for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`)
       const { stdout, cpuS } = await runMeasured('wrk', args)
       return { ...parseWrkReport(stdout), generatorCpuS: cpuS, generatorMaxCores: maxCores }
     }

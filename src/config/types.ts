@@ -44,6 +44,18 @@ export interface HealthConfig {
   slowStartMs: number
 }
 
+/** cache.compress (schema.json has each key's why and cost). */
+export interface CompressConfig {
+  enabled: boolean
+  encodings: Array<'br' | 'gzip' | 'zstd'>
+  types: string[]
+  minBytes: number
+  maxBytes: number
+  brotliQuality: number
+  gzipLevel: number
+  zstdLevel: number
+}
+
 export interface Config {
   listen: { host: string, port: number, requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number, drainDelayMs: number }
   /** `token` is the one in force: CORRAL_ADMIN_TOKEN, else the tokenFile's contents, else the file's own (load.ts). */
@@ -81,6 +93,7 @@ export interface Config {
       leaseTtlMs?: number
     }
     tags: { headers: string[], removeFromResponse: boolean }
+    compress: CompressConfig
     purge: { pollIntervalMs: number, softStaleSeconds: number, recordTtlSeconds: number }
   }
   origins: Record<string, { servers: ServerConfig[], health: HealthConfig }>

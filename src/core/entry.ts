@@ -43,6 +43,25 @@ export interface StoredEntry extends EntryDeadlines {
   readonly requestedAt?: number | undefined
   /** The origin's cache tags (Surrogate-Key, Cache-Tag; purge/tags.ts), parsed once at store time. Absent: none. */
   readonly tags?: readonly string[] | undefined
+  /**
+   * The same response in content codings (fill-compress.ts), made once when it was filled; `body` and `headers` above are
+   * always the identity representation. Each is a plain byte body with its own ready-to-write headers, best first.
+   * Absent: the entry is served as it is to every client (not compressible, or compression is off).
+   */
+  readonly encoded?: readonly CodedBody[] | undefined
+}
+
+/** A content coding corral makes or serves (RFC 9110 §8.4.1); zstd only where node:zlib has it (Node 22.15+). */
+export type ContentCoding = 'br' | 'gzip' | 'zstd'
+
+/** One coded representation of a stored entry: what a client accepting `coding` gets. */
+export interface CodedBody {
+  readonly coding: ContentCoding
+  readonly body: Buffer
+  /** Ready to write: the identity headers with this coding's Content-Encoding, Content-Length and ETag. */
+  readonly headers: readonly string[]
+  /** This representation's own entity-tag (the identity one with a suffix, weak), so a 304 never mixes codings. */
+  readonly etag: string | undefined
 }
 
 /**

@@ -62,6 +62,17 @@ export class OriginStatusError extends CorralError {
   }
 }
 
+/**
+ * The origin's body does not decode in the Content-Encoding it declared (or decodes past cache.maxObjectBytes): it is
+ * never stored, since every client without that coding would get bytes corral cannot produce.
+ */
+export class OriginEncodingError extends CorralError {
+  constructor (coding: string, cause: unknown) {
+    super('CORRAL_ERR_ORIGIN_ENCODING', `origin body is not valid ${coding}`, 502, { cause })
+    this.name = 'OriginEncodingError'
+  }
+}
+
 export class WaiterTimeoutError extends CorralError {
   constructor () {
     super('CORRAL_ERR_WAITER_TIMEOUT', 'waited too long for a shared origin fetch', 504)

@@ -134,6 +134,7 @@ export function writeAccessLine (logger: Logger, trace: Trace, res: ServerRespon
       tier: trace.tier,
       lease: trace.lease ?? undefined,
       coalesced: trace.coalesced,
+      encoding: trace.encoding ?? undefined,
       originStatus: trace.originStatus === 0 ? undefined : trace.originStatus,
       originMs: trace.originStatus === 0 ? undefined : Math.round(trace.originMs * 100) / 100,
       shed: trace.shed ?? undefined,
@@ -156,6 +157,8 @@ export function writeAccessLine (logger: Logger, trace: Trace, res: ServerRespon
   if (trace.requestId !== null) line += `,"requestId":${jsonString(trace.requestId)}`
   if (trace.originStatus !== 0) line += `,"originStatus":${trace.originStatus},"originMs":${hundredths(trace.originMs)}`
   if (trace.coalesced) line += ',"coalesced":true'
+  // The content coding sent (fill-compress.ts made it); absent for identity, so a plain line costs nothing more.
+  if (trace.encoding !== null) line += `,"encoding":"${trace.encoding}"`
   if (trace.shed !== null) line += `,"shed":"${trace.shed}"`
   if (trace.error !== null) line += `,"error":"${trace.error}"`
   if (!res.writableEnded) line += ',"aborted":true'

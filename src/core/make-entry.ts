@@ -4,6 +4,7 @@
  */
 import type { EntryDeadlines, StoredEntry } from './entry.js'
 import { appendVia, firstValue, toFlatHeaders, type HeaderRecord } from './headers.js'
+import { withCodedBodies, type RawCoded } from './coded-body.js'
 
 /** Headers corral sets itself on the way out; the origin's are dropped. */
 export const REPLACED: ReadonlySet<string> = new Set(['age', 'content-length', 'x-cache', 'cache-status'])
@@ -16,10 +17,14 @@ export interface EntryPurgeFields {
   readonly dropHeaders: ReadonlySet<string>
 }
 
-export function makeEntry (key: string, status: number, headers: HeaderRecord, body: Buffer, d: EntryDeadlines, purge?: EntryPurgeFields): StoredEntry {
+/** `coded`: the fill's coded bodies (fill-compress.ts), which get their headers here from the identity ones. */
+export function makeEntry (
+  key: string, status: number, headers: HeaderRecord, body: Buffer, d: EntryDeadlines, purge?: EntryPurgeFields, coded?: readonly RawCoded[]
+): StoredEntry {
   const flat = toFlatHeaders(headers, purge?.dropHeaders ?? REPLACED)
   flat.push('content-length', String(body.length))
   appendVia(flat)
+  const etag = firstValue(headers.etag)
   return {
     kind: 'entry',
     key,
@@ -33,10 +38,11 @@ export function makeEntry (key: string, status: number, headers: HeaderRecord, b
     staleIfErrorUntil: d.staleIfErrorUntil,
     mustRevalidate: d.mustRevalidate,
     graceWindow: d.graceWindow,
-    etag: firstValue(headers.etag),
+    etag,
     lastModified: firstValue(headers['last-modified']),
     requestedAt: purge?.requestedAt,
-    tags: purge?.tags
+    tags: purge?.tags,
+    encoded: withCodedBodies(flat, etag, coded)
   }
 }
 

@@ -1,6 +1,7 @@
 /** Every metric corral exports, in one place (Prometheus text on the admin listener's /metrics). */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { VERSION } from './build-info.js'
+import { makeCompressMeter, type CompressMeter } from './compress-meter.js'
 
 import type { XCache } from './trace.js'
 
@@ -138,6 +139,8 @@ export class Metrics {
   readonly leases: Counter<'result'>
   readonly configReloads: Counter<'result'>
   readonly purges: Counter<'kind' | 'mode'>
+  /** Compression at fill time (compress-meter.ts). */
+  readonly compress: CompressMeter
   readonly originDuration: Histogram
   readonly originInFlight: Gauge
   readonly originUp: Gauge<'origin' | 'server'>
@@ -174,6 +177,7 @@ export class Metrics {
     this.memcachedSkips = new Counter({ name: 'corral_memcached_skips_total', help: 'memcached operations skipped (node down, entry too large)', labelNames: ['reason'], registers })
     this.leases = new Counter({ name: 'corral_leases_total', help: 'Fleet lease attempts by result', labelNames: ['result'], registers })
     this.configReloads = new Counter({ name: 'corral_config_reloads_total', help: 'Config file reloads by result', labelNames: ['result'], registers })
+    this.compress = makeCompressMeter(this.registry)
     this.purges = new Counter({ name: 'corral_purges_total', help: 'Purge records issued here (admin /purge), by kind (url, tag, prefix) and mode (hard, soft)', labelNames: ['kind', 'mode'], registers })
     this.originDuration = new Histogram({
       name: 'corral_origin_duration_seconds',

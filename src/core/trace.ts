@@ -30,6 +30,8 @@ export class Trace {
   originStatus = 0
   originMs = 0
   bytes = 0
+  /** The content coding the client was sent (policy/negotiate.ts); null for identity. */
+  encoding: string | null = null
   error: string | null = null
   /** X-Request-Id (core/request-id.ts); null while access lines are off. */
   requestId: string | null = null

@@ -16,6 +16,7 @@ import { decideStorable, type StoreOptions } from '../policy/storable.js'
 import { makeEntry } from '../core/make-entry.js'
 import type { HeaderRecord } from '../core/headers.js'
 import { makeStale } from './stale.js'
+import { codedBodiesOf } from '../core/coded-body.js'
 
 export interface InvalidateContext {
   readonly store: CacheStore
@@ -101,7 +102,7 @@ export async function freshenFromHead (
       ? decideStorable({ method: 'GET', url: primaryKey, headers: requestHeaders }, { status: record.status, headers: update.headers }, now, options)
       : null
     if (update.kind === 'stale' || verdict === null || !verdict.storable) return await invalidateKey(ctx, primaryKey, now, options.keepStaleSeconds)
-    const rebuilt = makeEntry(record.key, record.status, update.headers, record.body, verdict.deadlines)
+    const rebuilt = makeEntry(record.key, record.status, update.headers, record.body, verdict.deadlines, undefined, codedBodiesOf(record))
     await ctx.store.set(primaryKey, { ...rebuilt, requestedAt: now, tags: record.tags }, verdict.ttlMs)
   } catch (err) {
     ctx.logger.warn({ err }, 'store update failed')

@@ -2,13 +2,14 @@
  * steps/lookup: the cache's road through the step table: recv picks the road, lookup and variant read the store,
  * decide gives the one lookup verdict, hit and stale answer from the entry.  [I/O: the store]
  */
-import type { CacheRecord, StoredEntry } from '../core/entry.js'
+import type { CacheRecord, CodedBody, StoredEntry } from '../core/entry.js'
 import { isPromise } from '../store/types.js'
 import { makeVariantKey } from '../key.js'
 import { decideUsable, type Usability } from '../policy/usable.js'
 import { decideLookup } from '../policy/lookup.js'
 import { isOnlyIfCached } from '../policy/conditional.js'
 import { asksConditionalOrRange, deliverHit, limitSendStall } from '../deliver.js'
+import { chooseBody } from '../policy/negotiate.js'
 import { makeFillRequest, noAnswer, type Driver, type Exchange, type Step } from '../exchange.js'
 import { serve, text } from './respond.js'
 
@@ -87,8 +88,11 @@ export function hit (d: Driver, ex: Exchange): Step {
   const { now } = ex
   if (trace.debug || asksConditionalOrRange(ex.req.headers)) return serve(d, ex, entry, now, 'hit', null)
   trace.xCache = 'HIT'
-  trace.bytes = ex.isHead ? 0 : entry.body.length
-  deliverHit(ex.res, entry, now, ex.isHead, trace.requestId, d.settings.removedBeforeDelivery)
+  // A compressed page: the client's coding, chosen from the ones made at fill time (policy/negotiate.ts).
+  const chosen = entry.encoded === undefined ? entry : chooseBody(entry, ex.req.headers['accept-encoding'])
+  if (chosen !== entry) trace.encoding = (chosen as CodedBody).coding
+  trace.bytes = ex.isHead ? 0 : chosen.body.length
+  deliverHit(ex.res, entry, now, ex.isHead, trace.requestId, d.settings.removedBeforeDelivery, chosen)
   limitSendStall(ex.res, d.deps.origin.timeoutMs)
   return 'done'
 }

@@ -10,7 +10,8 @@ import type { XCache } from '../core/metrics.js'
 import type { ShedReason } from '../shed.js'
 import type { CompiledRoute } from '../shed-routes.js'
 import { ANSWERS, cacheStatusOf, type Answer } from '../answer.js'
-import { deliverShed, deliverText, limitSendStall, serveEntry } from '../deliver.js'
+import { deliverShed, deliverText, limitSendStall, representationOf, serveEntry } from '../deliver.js'
+import { selectRepresentation } from '../policy/select-representation.js'
 import { streamResponse } from '../deliver-stream.js'
 import { extraHeaders, type Trace } from '../core/trace.js'
 import { ttlSeconds } from '../policy/usable.js'
@@ -38,7 +39,13 @@ export function serve<E extends Answering> (d: Writer<E>, ex: E, entry: StoredEn
   const { trace } = ex
   trace.xCache = xCache
   const cacheStatus = cacheStatusOf(answer, ttlSeconds(entry, now), detail)
-  trace.bytes = serveEntry(ex.res, ex.req.headers, ex.isHead, entry, now, xCache, cacheStatus, extraHeaders(trace), d.deps.origin.timeoutMs, d.settings.removedBeforeDelivery)
+  // The client's coding, or identity when a Range applies to it (policy/select-representation.ts).
+  const selected = selectRepresentation(entry, ex.req.headers, ex.isHead ? 'HEAD' : 'GET', now, representationOf)
+  trace.encoding = selected.coding
+  trace.bytes = serveEntry(
+    ex.res, ex.req.headers, ex.isHead, selected.entry, now, xCache, cacheStatus, extraHeaders(trace), d.deps.origin.timeoutMs, d.settings.removedBeforeDelivery,
+    selected.identity
+  )
   return 'done'
 }
 

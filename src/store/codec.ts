@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { validateHeaderName, validateHeaderValue } from 'node:http'
 import type { LRUCache } from 'lru-cache'
 import type { CacheRecord, StoredEntry, VaryIndex } from './types.js'
+import { codedBodies, expandBodies, identityLengthOf, isLayout, layoutOf, type Layout } from './coded-bodies.js'
 
 /**
  * CacheRecord ⇄ Buffer for memcached. Layout (big-endian):
@@ -12,7 +13,8 @@ import type { CacheRecord, StoredEntry, VaryIndex } from './types.js'
  *   6   u32  body length B
  *   10  u48  stamp: random per encode, names this stored version
  *   16  M bytes of UTF-8 JSON: every field except `body`
- *   16+M B bytes of body, raw
+ *   16+M B bytes of body, raw: the identity bytes, or for an entry with coded bodies those alone, back to back, as
+ *        the metadata's `layout` lists them (store/coded-bodies.ts: identity is decoded from one of them on read)
  *
  * The body never goes through JSON (no base64 blow-up, no copy on decode: it is a view into the item). Both
  * lengths are stored so a truncated or padded item is caught instead of served. Anything unexpected decodes to
@@ -27,12 +29,16 @@ export const CODEC_HEADER_BYTES = 16
  * Decoded metadata by full key, tagged with its stamp. Reading the stamp costs nothing, so a memcached hit on a
  * version already seen skips JSON.parse (2.6 µs of a hit, --cpu-prof); the body still comes from the item.
  */
-export type MetaMemo = LRUCache<string, { readonly stamp: number, readonly meta: Omit<StoredEntry, 'body'> }>
+export type MetaMemo = LRUCache<string, { readonly stamp: number, readonly meta: StoredMeta }>
+
+/** An entry's metadata as an item holds it: the coded bodies reduced to their layout. */
+type StoredMeta = Omit<StoredEntry, 'body' | 'encoded'> & { readonly layout?: Layout | undefined }
 
 export function encodeRecord (record: CacheRecord): Buffer {
   const meta = JSON.stringify(record.kind === 'entry' ? entryMeta(record) : record)
   const metaBytes = Buffer.byteLength(meta)
-  const body = record.kind === 'entry' ? record.body : undefined
+  const encoded = record.kind === 'entry' ? record.encoded : undefined
+  const body = record.kind !== 'entry' ? undefined : encoded === undefined ? record.body : Buffer.concat(codedBodies(encoded))
   const bodyBytes = body === undefined ? 0 : body.length
   const buf = Buffer.allocUnsafe(CODEC_HEADER_BYTES + metaBytes + bodyBytes)
   buf[0] = MAGIC
@@ -53,7 +59,7 @@ export function decodeRecord (buf: Buffer, expectedKey: string, memo?: MetaMemo)
   if (buf.length !== CODEC_HEADER_BYTES + metaBytes + bodyBytes) return undefined
   const stamp = buf.readUIntBE(10, 6)
   const known = memo?.get(expectedKey)
-  if (known !== undefined && known.stamp === stamp) return withBody(known.meta, buf.subarray(CODEC_HEADER_BYTES + metaBytes))
+  if (known !== undefined && known.stamp === stamp) return fromStored(known.meta, buf.subarray(CODEC_HEADER_BYTES + metaBytes))
   let meta: unknown
   try {
     meta = JSON.parse(buf.toString('utf8', CODEC_HEADER_BYTES, CODEC_HEADER_BYTES + metaBytes))
@@ -73,10 +79,17 @@ export function decodeRecord (buf: Buffer, expectedKey: string, memo?: MetaMemo)
   return undefined
 }
 
-function entryMeta (entry: StoredEntry): Omit<StoredEntry, 'body'> {
+function entryMeta (entry: StoredEntry): StoredMeta {
   // Spread rather than a field list so a field added to StoredEntry is carried without touching the codec.
-  const { body: _body, ...meta } = entry
-  return meta
+  const { body: _body, encoded, ...meta } = entry
+  return encoded === undefined ? meta : { ...meta, layout: layoutOf(encoded) }
+}
+
+/** An entry from metadata already checked (the stamp memo) and its item's body region. */
+function fromStored (meta: StoredMeta, region: Buffer): StoredEntry | undefined {
+  if (meta.layout === undefined) return withBody(meta, region)
+  const bodies = expandBodies(meta.layout, region, meta.headers, meta.etag, identityLengthOf(meta.headers))
+  return bodies === undefined ? undefined : withBody({ ...meta, encoded: bodies.encoded }, bodies.identity)
 }
 
 /** A field list, not a spread: one object shape for every entry keeps the hit path monomorphic. */
@@ -97,11 +110,21 @@ export function withBody (m: Omit<StoredEntry, 'body'>, body: Buffer): StoredEnt
     etag: m.etag,
     lastModified: m.lastModified,
     requestedAt: m.requestedAt,
-    tags: m.tags
+    tags: m.tags,
+    encoded: m.encoded
   }
 }
 
-function readEntry (m: Record<string, unknown>, body: Buffer): StoredEntry | undefined {
+function readEntry (m: Record<string, unknown>, region: Buffer): StoredEntry | undefined {
+  let body = region
+  let encoded
+  if (m['layout'] !== undefined) {
+    if (!isLayout(m['layout']) || !isStringArray(m['headers'])) return undefined
+    const bodies = expandBodies(m['layout'], region, m['headers'], typeof m['etag'] === 'string' ? m['etag'] : undefined, identityLengthOf(m['headers']))
+    if (bodies === undefined) return undefined
+    body = bodies.identity
+    encoded = bodies.encoded
+  }
   if (
     !isStatus(m['status']) || !isStringArray(m['headers']) || !isFiniteNumber(m['storedAt']) ||
     !isFiniteNumber(m['initialAgeSeconds']) || !isFiniteNumber(m['freshUntil']) ||
@@ -118,8 +141,10 @@ function readEntry (m: Record<string, unknown>, body: Buffer): StoredEntry | und
   if (!('requestedAt' in m)) m['requestedAt'] = undefined
   if (!('tags' in m)) m['tags'] = undefined
   if (!('graceWindow' in m)) m['graceWindow'] = undefined
+  m['encoded'] = encoded
   m['body'] = body
-  return m as unknown as StoredEntry
+  // A coded entry leaves through the field list: the parsed object still carries `layout`, a shape no hit should see.
+  return encoded === undefined ? m as unknown as StoredEntry : withBody(m as unknown as StoredEntry, body)
 }
 
 function readVary (m: Record<string, unknown>, key: string): VaryIndex | undefined {

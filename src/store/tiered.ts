@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../core/clock.js'
 import { MemoryStore } from './memory.js'
 import { isPromise, type CacheRecord, type CacheStore, type MaybePromise, type StoredEntry } from './types.js'
 import { withBody } from './codec.js'
+import { ownCodedBodies } from './coded-bodies.js'
 import { isSharedTier, UNREACHABLE, type SharedTier } from './shared-tier.js'
 
 export interface TieredStoreOptions {
@@ -158,8 +159,10 @@ function outageKeepMs (record: CacheRecord, ttlMs: number, now: number): number 
 function withOwnBody (record: CacheRecord): CacheRecord {
   if (record.kind !== 'entry') return record
   const body = record.body
-  if (body.length === body.buffer.byteLength) return record
+  const encoded = ownCodedBodies(record.encoded)
+  if (body.length === body.buffer.byteLength && encoded === record.encoded) return record
+  if (body.length === body.buffer.byteLength) return withBody({ ...record, encoded }, body)
   const copy = Buffer.allocUnsafeSlow(body.length)
   body.copy(copy)
-  return withBody(record, copy)
+  return withBody({ ...record, encoded }, copy)
 }

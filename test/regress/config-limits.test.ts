@@ -31,6 +31,7 @@ const LIMITED = [
   'cache.memory.maxBytes', 'cache.memory.maxTtlSeconds', 'cache.maxObjectBytes', 'cache.graceSeconds',
   'cache.staleIfErrorSeconds', 'cache.keepStaleSeconds', 'cache.hitForPassSeconds',
   'cache.memcached.timeoutMs', 'cache.memcached.retryDownMs', 'cache.memcached.maxItemBytes', 'cache.memcached.leaseTtlMs',
+  'cache.compress.minBytes', 'cache.compress.maxBytes',
   'routes[0].whenShed.retryAfter'
 ]
 
