@@ -323,6 +323,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     metrics.configReloads.labels('applied').inc()
     logger.info({ version: next.version, previous: prev.version, flags, changes }, 'config applied')
     for (const change of flags) logger.info(change, 'flag changed')
+    for (const w of next.warnings ?? []) logger.warn({ key: w.keyPath, reason: w.reason }, 'config warning')
     if (logger.isLevelEnabled('debug')) logger.debug({ version: next.version, store: cache.store === before.store ? 'kept' : 'replaced', fleet: cache.fleet === before.fleet ? 'kept' : 'replaced' }, 'reload decisions')
     const needRestart = changes.filter((c) => RESTART_KEYS.test(c.key)).map((c) => c.key)
     if (needRestart.length > 0) logger.warn({ keys: needRestart }, 'these keys take effect on restart only')
@@ -375,6 +376,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       }
       const origins = Object.fromEntries(Object.entries(origin.report()).map(([group, servers]) => [group, servers.map((s) => s.url)]))
       logger.info({ port, adminPort, origins, version: loaded.version, memcached: cache.fleet !== null }, 'listening')
+      for (const w of loaded.warnings ?? []) logger.warn({ key: w.keyPath, reason: w.reason }, 'config warning')
       return { port, adminPort }
     },
     apply,

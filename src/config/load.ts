@@ -7,6 +7,7 @@ import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../core/errors.js'
 import type { Config } from './types.js'
 import { flagValue } from './flags.js'
+import { checkFlagNames } from './flag-names.js'
 import { NOT_FORWARDED_ON_FILL } from '../core/headers.js'
 import { assertOriginGroups } from '../origin/groups.js'
 
@@ -20,6 +21,8 @@ export interface LoadedConfig {
   readonly version: string
   /** Contents of each route's `whenShed.file`, read once here so a shed costs no I/O. */
   readonly shedPages: ReadonlyMap<number, Buffer>
+  /** What is accepted but probably not meant (a flag no route names): `corral check` prints them, a reload logs them. */
+  readonly warnings?: readonly Problem[]
 }
 
 // verbose: errors carry their parentSchema, where a schema's own errorMessage lives. strictNumbers: JSON reads 1e400
@@ -43,9 +46,11 @@ export function parseConfig (text: string, baseDir = process.cwd(), env: NodeJS.
   const problems: Problem[] = []
   resolveAdminToken(config, baseDir, env, problems)
   checkSemantics(config, problems)
+  const flagNames = checkFlagNames(config, [...BUILT_IN_FLAGS])
+  problems.push(...flagNames.problems)
   const shedPages = readShedPages(config, baseDir, problems)
   if (problems.length > 0) throw failWith(ConfigError, problems)
-  return { config, version, shedPages }
+  return { config, version, shedPages, warnings: flagNames.warnings }
 }
 
 /**
@@ -153,7 +158,9 @@ function checkSemantics (config: Config, problems: Problem[]): void {
         problems.push({ keyPath: `routes[${i}].flag`, reason: `"${route.flag}" is a built-in flag; name a route switch of your own` })
         return
       }
-      const flag = Object.hasOwn(config.flags, route.flag) ? config.flags[route.flag] : undefined
+      // An undefined flag is reported by checkFlagNames, with the closest defined name.
+      if (!Object.hasOwn(config.flags, route.flag)) return
+      const flag = config.flags[route.flag]
       const value = flag === undefined ? undefined : flagValue(flag)
       if (typeof value !== 'boolean') problems.push({ keyPath: `routes[${i}].flag`, reason: `"${route.flag}" must name a boolean flag in flags` })
     }

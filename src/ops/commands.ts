@@ -118,6 +118,7 @@ function check (args: string[]): number {
   }
   const loaded = loadOrReport(values.config)
   if (loaded === undefined) return 1
+  for (const w of loaded.warnings ?? []) process.stderr.write(`${values.config}: warning: ${w.keyPath}: ${w.reason}\n`)
   process.stdout.write(`${values.config}: ok (version ${loaded.version})\n`)
   return 0
 }

@@ -98,6 +98,19 @@ describe('corral serve and check fail in one line', () => {
   })
 })
 
+describe('corral check and flags (issue 26)', () => {
+  it('refuses a misspelt flag with a did-you-mean, and warns about a flag nothing reads', async () => {
+    const bad = await corral('check', '--config', configFile('typo.json', { origin: { url: 'http://127.0.0.1:9' }, flags: { shedPrecent: 50 } }))
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toMatch(/flags\.shedPrecent: unknown flag; did you mean "shedPercent"\?\n$/)
+    const path = configFile('unused.json', { origin: { url: 'http://127.0.0.1:9' }, flags: { checkoutV2: true } })
+    const unused = await corral('check', '--config', path)
+    expect(unused.code).toBe(0)
+    expect(unused.stderr).toMatch(new RegExp(`^${path}: warning: flags\\.checkoutV2: no route names this flag`))
+    expect(unused.stdout).toMatch(/: ok \(version /)
+  })
+})
+
 describe('corral serve --log-format pretty', () => {
   it('writes one human line per event through pino-pretty instead of JSON', async () => {
     const path = configFile('pretty.json', { origin: { url: 'http://127.0.0.1:9' }, listen: { port: 0 }, admin: { port: 0 } })
