@@ -5,6 +5,7 @@
  */
 import { parseConfig } from '../src/config/load.js'
 import { compileRoutes, decideShed, matchRoute } from '../src/shed.js'
+import { ShedShare } from '../src/shed-share.js'
 import { resolveFlags } from '../src/config/flags.js'
 import { makeCacheKey, makeKeyOptions, normalizeQuery, splitTarget } from '../src/key.js'
 import { decideUsable } from '../src/policy/usable.js'
@@ -30,7 +31,7 @@ const loaded = parseConfig(JSON.stringify({
 }))
 const table = compileRoutes(loaded)
 const flags = resolveFlags(loaded.config)
-const load = { originSaturated: false }
+const load = { originSaturated: false, share: new ShedShare() }
 const keyOptions = makeKeyOptions(loaded.config)
 const now = Date.now()
 const entry: StoredEntry = {

@@ -21,6 +21,8 @@ import { makeKeyOptions } from './key.js'
 import { fieldsRemovedBeforeDelivery, makeTargetList } from './policy/targeted.js'
 import { makeFillHeaderRules } from './core/headers.js'
 import { compileRoutes } from './shed.js'
+import { ShedShare } from './shed-share.js'
+import { registerShedShareGauge } from './ops/shed-gauge.js'
 import { diffConfig, diffFlags, flagsRecord, resolveFlags } from './config/flags.js'
 import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch.js'
 import { drainServer, holdBeforeDrain, listenOn, makeServer } from './receive.js'
@@ -259,7 +261,8 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   const limiter = new OriginLimiter(limiterOptions(config, settings.flags.adaptiveConcurrency))
   // Health deadlines and back-off timers run on the real clock: a test's frozen clock would never end a back-off.
   const origin = new Origin(config, limiter, { logger, metrics, observe: (ms) => metrics.originDuration.observe(ms / 1000) })
-  const load = { get originSaturated () { return limiter.saturated } }
+  const load = { get originSaturated () { return limiter.saturated }, share: new ShedShare() }
+  registerShedShareGauge(metrics.registry, load.share)
   const pipeline = new Pipeline({ origin, clock, logger, metrics, load }, cache, settings)
   const server: Server = makeServer(config.listen, (req, res) => pipeline.handle(req, res), logger)
   // Gauges read on scrape, never on the request path.
