@@ -26,6 +26,7 @@ import { registerShedShareGauge } from './ops/shed-gauge.js'
 import { diffConfig, diffFlags, flagsRecord, resolveFlags } from './config/flags.js'
 import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch.js'
 import { drainServer, holdBeforeDrain, listenOn, makeServer } from './receive.js'
+import { ConnectionDrain, drainIdleMs } from './drain.js'
 import { isoRejected, makeAdminServer, type FlagsReport } from './ops/admin.js'
 import { BanList } from './purge/bans.js'
 import { ScreenedStore } from './purge/screened-store.js'
@@ -265,6 +266,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   registerShedShareGauge(metrics.registry, load.share)
   const pipeline = new Pipeline({ origin, clock, logger, metrics, load }, cache, settings)
   const server: Server = makeServer(config.listen, (req, res) => pipeline.handle(req, res), logger)
+  const connections = new ConnectionDrain(server)
   // Gauges read on scrape, never on the request path.
   metrics.sources.memoryCacheBytes = () => memoryTier(cache.store)?.calculatedSize ?? 0
   metrics.sources.memoryCacheEntries = () => memoryTier(cache.store)?.size ?? 0
@@ -395,8 +397,10 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       watcher?.close()
       channel?.close()
       // Health says 503 from here on, while requests are still served: a balancer needs a few probes to notice.
+      // Every answer from here on says Connection: close, so clients move off this process as they are answered.
+      connections.closeAfterEachResponse()
       await holdBeforeDrain(drainDelayMs, logger)
-      await drainServer(server, graceMs)
+      await connections.drain(graceMs, drainIdleMs(loaded.config.listen.keepAliveTimeoutMs))
       if (admin !== null) await drainServer(admin, 100)
       await origin.close()
       await cache.store.close()

@@ -152,9 +152,12 @@ describe('SIGTERM (the real CLI)', () => {
     cli.child.kill('SIGTERM')
 
     await expect.poll(async () => await probe(`${cli.adminUrl}/health`), { timeout: 5000, interval: 20 }).toBe(503)
-    // Still held at the origin, still draining: a new client is turned away (refused, or told 503).
+    // Still held at the origin, still draining: a new client is turned away (refused, or told 503). A new client
+    // means a new connection: one kept alive from before the signal is still answered, with Connection: close.
     expect(o.inFlight).toBe(1)
-    expect([0, 503]).toContain(await probe(`${cli.url}/new`))
+    const newClient = new Agent({ connections: 1 })
+    cleanups.push(() => newClient.close())
+    expect([0, 503]).toContain(await probe(`${cli.url}/new`, { dispatcher: newClient } as RequestInit))
     expect(o.count).toBe(1)
 
     o.release()

@@ -113,7 +113,7 @@ describe('corral check and flags (issue 26)', () => {
 
 describe('corral serve --log-format pretty', () => {
   it('writes one human line per event through pino-pretty instead of JSON', async () => {
-    const path = configFile('pretty.json', { origin: { url: 'http://127.0.0.1:9' }, listen: { port: 0 }, admin: { port: 0 } })
+    const path = configFile('pretty.json', { origin: { url: 'http://127.0.0.1:9' }, listen: { port: 0, drainDelayMs: 0 }, admin: { port: 0 } })
     const child = spawn(process.execPath, ['--no-memory-reducer', '--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', path, '--log-format', 'pretty'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
