@@ -28,6 +28,7 @@ import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch
 import { drainServer, holdBeforeDrain, listenOn, makeServer } from './receive.js'
 import { ConnectionDrain, drainIdleMs } from './drain.js'
 import { isoRejected, makeAdminServer, type FlagsReport } from './ops/admin.js'
+import { countUp, listRecords } from './ops/admin-routes.js'
 import { BanList } from './purge/bans.js'
 import { ScreenedStore } from './purge/screened-store.js'
 import { makeFillPurge } from './purge/fill-purge.js'
@@ -355,7 +356,12 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       token: () => loaded.config.admin.token,
       isDraining: () => pipeline.draining,
       flags: flagsReport,
-      purge: async (order) => await purger.purge(order)
+      purge: async (order) => await purger.purge(order),
+      purges: async () => {
+        const records = listRecords(bans.list(), clock.now())
+        return { count: records.length, records }
+      },
+      origins: () => countUp(origin.report())
     })
 
   return {

@@ -167,7 +167,11 @@ async function broadcastPurge (order: PurgeOrder): Promise<PurgeReport> {
   const reports = replies.flatMap((r) => r.report === undefined ? [] : [r.report])
   const first = reports[0]
   if (first === undefined) throw new Error(replies.find((r) => r.error !== undefined)?.error ?? 'no worker to purge')
-  return { ...first, touched: reports.reduce((sum, r) => sum + r.touched, 0), fleet: reports.some((r) => r.fleet) }
+  const touched = reports.reduce((sum, r) => sum + r.touched, 0)
+  const reach = first.reach === undefined
+    ? undefined
+    : { ...first.reach, memory: touched, recordsWritten: reports.reduce((sum, r) => sum + (r.reach?.recordsWritten ?? 0), 0), seenHere: reports.some((r) => r.reach?.seenHere === true) }
+  return { ...first, touched, fleet: reports.some((r) => r.fleet), ...(reach === undefined ? {} : { reach }) }
 }
 
 /**

@@ -157,7 +157,7 @@ describe('SIGTERM (the real CLI)', () => {
     expect(o.inFlight).toBe(1)
     const newClient = new Agent({ connections: 1 })
     cleanups.push(() => newClient.close())
-    expect([0, 503]).toContain(await probe(`${cli.url}/new`, { dispatcher: newClient } as RequestInit))
+    expect([0, 503]).toContain(await probe(`${cli.url}/new`, { dispatcher: newClient } as unknown as RequestInit))
     expect(o.count).toBe(1)
 
     o.release()
