@@ -23,6 +23,7 @@ import { makeFillHeaderRules } from './core/headers.js'
 import { compileRoutes } from './shed.js'
 import { ShedShare } from './shed-share.js'
 import { registerShedShareGauge } from './ops/shed-gauge.js'
+import { registerFleetConfigGauge } from './ops/config-gauge.js'
 import { diffConfig, diffFlags, flagsRecord, resolveFlags } from './config/flags.js'
 import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch.js'
 import { drainServer, holdBeforeDrain, listenOn, makeServer } from './receive.js'
@@ -265,6 +266,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   const origin = new Origin(config, limiter, { logger, metrics, observe: (ms) => metrics.originDuration.observe(ms / 1000) })
   const load = { get originSaturated () { return limiter.saturated }, share: new ShedShare() }
   registerShedShareGauge(metrics.registry, load.share)
+  registerFleetConfigGauge(metrics.registry, () => loaded.config)
   const pipeline = new Pipeline({ origin, clock, logger, metrics, load }, cache, settings)
   const server: Server = makeServer(config.listen, (req, res) => pipeline.handle(req, res), logger)
   const connections = new ConnectionDrain(server)
