@@ -206,3 +206,24 @@ describe('makeGeneratorReport', () => {
     expect(makeGeneratorReport([], 0, 0)).toEqual({ busy: 0, saturatedSeconds: 0, saturated: false, cpuCores: 0 })
   })
 })
+
+describe('LatencyHistogram on hdr-histogram-js (issue 26, item 8)', () => {
+  it('holds every value within 1% from 50 µs to 30 s, and merges per-second histograms exactly', () => {
+    const whole = new LatencyHistogram()
+    const seconds = Array.from({ length: 10 }, () => new LatencyHistogram())
+    for (let i = 0; i < 10_000; i++) {
+      const ms = 0.05 * Math.pow(600_000, i / 9999)
+      whole.record(ms)
+      seconds[i % 10]!.record(ms)
+    }
+    const merged = new LatencyHistogram()
+    for (const s of seconds) merged.merge(s)
+    for (const p of [1, 50, 90, 99, 99.9]) {
+      const exact = 0.05 * Math.pow(600_000, (Math.ceil(10_000 * p / 100) - 1) / 9999)
+      expect(Math.abs(whole.percentile(p) - exact) / exact).toBeLessThan(0.01)
+      expect(merged.percentile(p)).toBe(whole.percentile(p))
+    }
+    expect(merged.count).toBe(10_000)
+    expect(merged.percentile(100)).toBe(whole.max)
+  })
+})
