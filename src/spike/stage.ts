@@ -15,6 +15,8 @@ export interface Progress {
   readonly stageIndex: number
   readonly stageCount: number
   readonly elapsedMs: number
+  /** Whole seconds into the stage: the tick's count (the clock runs a few ms late per tick). */
+  readonly second: number
   readonly plannedMs: number
   /** Responses in the last full second. */
   readonly rps: number
@@ -147,6 +149,7 @@ export async function runStage (ctx: StageContext, stage: PlannedStage, index: n
       stageIndex: index,
       stageCount: ctx.stageCount,
       elapsedMs,
+      second: ticks,
       plannedMs: stage.durationMs,
       rps: bucket.tally.responses,
       p99Ms: Math.round(st.tally.latency.percentile(99) * 10) / 10,

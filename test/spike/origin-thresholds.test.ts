@@ -171,6 +171,29 @@ describe('origin and hit-ratio thresholds', () => {
     expect(passes.report!.abortReason).toMatch(/^spike\.maxOriginPassRps \d+(\.\d+)? > 5 \(second \d+ of spike\)$/)
   })
 
+  it('checks every --admin before any load: one that does not answer is exit 2, named (issue 26)', async () => {
+    const dead = createServer()
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve))
+    const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`
+    await new Promise<void>((resolve) => dead.close(() => resolve()))
+    const before = origin.count
+    const { code, err, report } = await spike('dead-admin', {
+      requests: [{ path: '/never-sent' }],
+      stages: [{ name: 'a', duration: '2s', connections: 1 }]
+    }, ['--target', proxy.url, '--admin', proxy.adminUrl, '--admin', deadUrl])
+    expect(code).toBe(2)
+    expect(err).toBe(`corral spike: --admin ${deadUrl}: ECONNREFUSED; no load was sent\n`)
+    expect(report).toBeUndefined()
+    expect(origin.count).toBe(before)
+    // Not corral: a server that answers without corral metrics.
+    const { code: code2, err: err2 } = await spike('not-corral', {
+      requests: [{ path: '/never-sent' }],
+      stages: [{ name: 'a', duration: '2s', connections: 1 }]
+    }, ['--target', proxy.url, '--admin', origin.url])
+    expect(code2).toBe(2)
+    expect(err2).toContain(`--admin ${origin.url}: answered`)
+  })
+
   it('minHitRatio fails a stage the cache cannot answer', async () => {
     origin.setHandler(uncached)
     const { code, report } = await spike('cold', {

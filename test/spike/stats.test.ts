@@ -227,3 +227,13 @@ describe('LatencyHistogram on hdr-histogram-js (issue 26, item 8)', () => {
     expect(merged.percentile(100)).toBe(whole.max)
   })
 })
+
+describe('stage timers (issue 26)', () => {
+  it('read the tick\'s second against the planned length, never past it', async () => {
+    const { stageClock } = await import('../../src/spike/cli.js')
+    expect(stageClock(10, 10_000)).toBe('10s/10s')
+    expect(stageClock(11, 10_000)).toBe('10s/10s')
+    expect(stageClock(3, 10_000)).toBe('3s/10s')
+    expect(stageClock(1, 1500)).toBe('1s/2s')
+  })
+})
