@@ -8,6 +8,7 @@ import { ConfigError } from '../core/errors.js'
 import type { Config } from './types.js'
 import { flagValue } from './flags.js'
 import { checkFlagNames } from './flag-names.js'
+import { normaliseUnits } from './units.js'
 import { NOT_FORWARDED_ON_FILL } from '../core/headers.js'
 import { assertOriginGroups } from '../origin/groups.js'
 
@@ -41,7 +42,7 @@ export const ADMIN_TOKEN_ENV = 'CORRAL_ADMIN_TOKEN'
  * Pure but for reading whenShed files and admin.tokenFile, and `env` (CORRAL_ADMIN_TOKEN).
  */
 export function parseConfig (text: string, baseDir = process.cwd(), env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const config = parseWithSchema(text, validate, 'config', ConfigError) as Config
+  const config = parseWithSchema(text, validate, 'config', ConfigError, normaliseUnits) as Config
   const version = effectiveVersion(config)
   const problems: Problem[] = []
   resolveAdminToken(config, baseDir, env, problems)
@@ -60,7 +61,8 @@ export function parseConfig (text: string, baseDir = process.cwd(), env: NodeJS.
 export function configVersion (text: string): string {
   try {
     const raw: unknown = JSON.parse(text)
-    if (validate(raw)) return effectiveVersion(raw as unknown as Config)
+    // "64MB" and 67108864 are the same config.
+    if (normaliseUnits(raw).length === 0 && validate(raw)) return effectiveVersion(raw as unknown as Config)
   } catch {}
   return createHash('sha1').update(text).digest('hex').slice(0, 12)
 }
