@@ -22,6 +22,8 @@ commands:
   check --config <file>     validate a config: every problem, each with its key path; non-zero exit if any
   spike --target <url> --scenario <file> [--report <dir>] [--admin <url>]… [--workers N]   run a load scenario
   purge --admin <url> (--url U | --tag T | --prefix P) [--host H] [--soft]   purge cached pages, fleet-wide
+  purge --admin <url> --list                       the purge records in force
+  top --admin <url> [--admin <url>]… [--once]      a live view of one proxy or a fleet, every second
 
   corral <command> --help   that command's options
   corral --version          print the version
@@ -59,6 +61,10 @@ export async function main (argv: readonly string[]): Promise<number> {
     case 'purge': {
       const { runPurgeCli } = await import('../purge/cli.js')
       return await runPurgeCli(rest)
+    }
+    case 'top': {
+      const { runTop } = await import('./top.js')
+      return await runTop(rest)
     }
     case '--version':
     case '-v':
