@@ -29,7 +29,7 @@ import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch
 import { drainServer, holdBeforeDrain, listenOn, makeServer } from './receive.js'
 import { ConnectionDrain, drainIdleMs } from './drain.js'
 import { isoRejected, makeAdminServer, type FlagsReport } from './ops/admin.js'
-import { countUp, listRecords } from './ops/admin-routes.js'
+import { countUp, listRecords, type ListedRecord } from './ops/admin-routes.js'
 import { BanList } from './purge/bans.js'
 import { ScreenedStore } from './purge/screened-store.js'
 import { makeFillPurge } from './purge/fill-purge.js'
@@ -63,6 +63,8 @@ export interface Proxy {
   reload (): void
   /** An operator's purge (admin /purge); `publish: false` applies it here only (a cluster worker that does not publish). */
   purge (order: PurgeOrder, publish?: boolean): Promise<PurgeReport>
+  /** The purge records in force (GET /purges; a cluster primary asks a worker). */
+  purgeRecords (): { count: number, records: ListedRecord[] }
   /**
    * SIGTERM: health turns 503 (for `drainDelayMs` while still serving), stop accepting, finish in-flight requests
    * (bounded by `graceMs`), close.
@@ -350,6 +352,11 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     origins: origin.report()
   })
 
+  const purgeRecords = (): { count: number, records: ListedRecord[] } => {
+    const records = listRecords(bans.list(), clock.now())
+    return { count: records.length, records }
+  }
+
   const admin: Server | null = options.admin === false
     ? null
     : makeAdminServer({
@@ -359,10 +366,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       isDraining: () => pipeline.draining,
       flags: flagsReport,
       purge: async (order) => await purger.purge(order),
-      purges: async () => {
-        const records = listRecords(bans.list(), clock.now())
-        return { count: records.length, records }
-      },
+      purges: async () => purgeRecords(),
       origins: () => countUp(origin.report())
     })
 
@@ -399,6 +403,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     async purge (order, publish = true) {
       return await purger.purge(order, publish)
     },
+    purgeRecords,
     async close (graceMs = 10_000, drainDelayMs = 0) {
       if (pipeline.draining) return
       pipeline.draining = true

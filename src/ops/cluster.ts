@@ -20,6 +20,7 @@ import { flagsRecord, resolveFlags } from '../config/flags.js'
 import { ConfigError } from '../core/errors.js'
 import { workerExecArgv } from './runtime.js'
 import type { PurgeOrder, PurgeReport } from '../purge/order.js'
+import type { ListedRecord } from './admin-routes.js'
 
 export function resolveWorkers (workers: Config['workers']): number {
   return workers === 'auto' ? availableParallelism() : workers
@@ -41,6 +42,8 @@ function fromWire (wire: WireConfig): LoadedConfig {
 
 /** `publish`: this worker also writes the records to memcached (one per group does; all apply them at once). */
 interface PurgeRequest { readonly type: 'corral:purge', readonly id: string, readonly order: PurgeOrder, readonly publish: boolean }
+interface PurgesRequest { readonly type: 'corral:purges?', readonly id: string }
+interface PurgesReply { readonly type: 'corral:purges', readonly id: string, readonly count: number, readonly records: ListedRecord[] }
 interface PurgeReply { readonly type: 'corral:purged', readonly id: string, readonly report?: PurgeReport, readonly error?: string, readonly refused?: boolean }
 
 /** A worker that dies this soon after starting is crash-looping: replacements back off. */
@@ -109,7 +112,8 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
         memcached: loaded.config.cache.memcached.enabled && loaded.config.cache.memcached.servers.length > 0 ? loaded.config.cache.memcached.servers : 'off'
       }
     },
-    purge: async (order) => await broadcastPurge(order)
+    purge: async (order) => await broadcastPurge(order),
+    purges: async () => await askWorkerPurges()
   })
   await listenOn(admin, initial.config.admin.host, initial.config.admin.port)
   logger.info({ workers, adminPort: initial.config.admin.port }, 'cluster primary started')
@@ -175,6 +179,30 @@ async function broadcastPurge (order: PurgeOrder): Promise<PurgeReport> {
 }
 
 /**
+ * GET /purges on the primary: the records are the workers' (each applies every purge, and with memcached each reads the
+ * fleet's), so the first worker that answers speaks for the group.
+ */
+async function askWorkerPurges (): Promise<{ count: number, records: ListedRecord[] }> {
+  const worker = Object.values(cluster.workers ?? {}).find((w): w is Worker => w !== undefined && w.isConnected())
+  if (worker === undefined) throw new Error('no worker to ask for the purge records')
+  const id = randomUUID()
+  return await new Promise((resolve, reject) => {
+    const onMessage = (message: PurgesReply): void => {
+      if (message?.type !== 'corral:purges' || message.id !== id) return
+      worker.off('message', onMessage)
+      clearTimeout(timer)
+      resolve({ count: message.count, records: message.records })
+    }
+    const timer = setTimeout(() => {
+      worker.off('message', onMessage)
+      reject(new Error('worker did not answer for the purge records'))
+    }, 5000)
+    worker.on('message', onMessage)
+    worker.send({ type: 'corral:purges?', id } satisfies PurgesRequest)
+  })
+}
+
+/**
  * Worker side, before serving: the config to start from and the one in force now, from the primary (see runPrimary).
  * Rejects when the primary does not answer within `timeoutMs`.
  */
@@ -209,7 +237,11 @@ export function serveWorker (proxy: Proxy): void {
   // prom-client installs the worker's answer to the primary's scrape in AggregatorRegistry's constructor.
   // eslint-disable-next-line no-new
   new AggregatorRegistry()
-  process.on('message', (message: PurgeRequest) => {
+  process.on('message', (message: PurgeRequest | PurgesRequest) => {
+    if (message?.type === 'corral:purges?') {
+      process.send?.({ type: 'corral:purges', id: message.id, ...proxy.purgeRecords() } satisfies PurgesReply)
+      return
+    }
     if (message?.type !== 'corral:purge') return
     const reply = (r: Omit<PurgeReply, 'type' | 'id'>): void => { process.send?.({ type: 'corral:purged', id: message.id, ...r }) }
     proxy.purge(message.order, message.publish).then((report) => reply({ report }),
