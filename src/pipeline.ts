@@ -39,6 +39,7 @@ import { takeRequestId } from './core/request-id.js'
 import { makeFillRequest, type Exchange, type PipelineCache, type PipelineDeps, type PipelineSettings, type ResolvedTarget } from './exchange.js'
 import { freshenFromHead, invalidateAfterUnsafe, purge, type InvalidateContext } from './invalidate.js'
 import { isOnlyIfCached } from './policy/conditional.js'
+import { healthText } from './origin/up-count.js'
 
 export type { PipelineCache, PipelineDeps, PipelineSettings } from './exchange.js'
 
@@ -129,7 +130,7 @@ export class Pipeline implements TraceSink {
       if (pathOf(rawUrl) === HEALTH_PATH) {
         // Load balancer probes are neither logged nor counted: they would drown the access log.
         trace.done = true
-        deliverText(res, this.draining ? 503 : 200, this.draining ? 'draining\n' : 'ok\n', null, null)
+        deliverText(res, this.draining ? 503 : 200, this.draining ? 'draining\n' : healthText(this.#deps.origin.report?.() ?? {}), null, null)
         return
       }
       const resolved = resolveTarget(rawUrl, host, settings.keyOptions, this.#hosts)

@@ -57,15 +57,4 @@ export function healthBody (draining: boolean, origins: { up: number, total: num
   return { status: 'serving', origins: `no origin server is up (0 of ${origins.total}): answering from cache only, misses get 502 or a stale copy` }
 }
 
-/** Origin servers up and in all, over every group. */
-export function countUp (groups: Record<string, ReadonlyArray<{ readonly state: string }>>): { up: number, total: number } {
-  let up = 0
-  let total = 0
-  for (const servers of Object.values(groups)) {
-    for (const server of servers) {
-      total++
-      if (server.state === 'up') up++
-    }
-  }
-  return { up, total }
-}
+export { countUp } from '../origin/up-count.js'

@@ -53,6 +53,9 @@ describe('admin listener', () => {
       origins: 'no origin server is up (0 of 1): answering from cache only, misses get 502 or a stale copy'
     })
     expect((await admin('/health')).status).toBe(200)
+    // The balancer's health path too, still 200.
+    const lb = await get(`${proxy.url}/__corral/health`)
+    expect([lb.status, lb.body]).toEqual([200, 'ok: no origin server is up (0 of 1); serving from cache only\n'])
   })
 
   it('GET /metrics is Prometheus text: requests by cache status, origin requests, sheds by reason and route, config reloads', async () => {
