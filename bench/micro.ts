@@ -64,7 +64,7 @@ function measure (name: string, fn: (i: number) => unknown, iterations = 2_000_0
 const paths = ['/article/123', '/', '/comments/9', '/api/x', '/search?q=tv', '/tag/deals']
 measure('shed: matchRoute + decideShed (8 routes, shedPercent 30)', (i) => {
   const route = matchRoute(table, paths[i % paths.length] as string)
-  return decideShed(route, flags, load, i)
+  return decideShed(route, flags, load)
 })
 measure('key: splitTarget + makeCacheKey (query sorted, utm dropped)', () => {
   const t = splitTarget('/article/123?b=2&a=1&utm_source=x')

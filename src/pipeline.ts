@@ -21,7 +21,6 @@ import { writeAccessLine } from './core/log.js'
 import { answerAsteriskForm } from './asterisk-form.js'
 import type { XCache } from './core/metrics.js'
 import { discard, type OriginResponse } from './origin/fetch.js'
-import type { Priority } from './config/types.js'
 import { SingleFlight } from './coalesce/single-flight.js'
 import { HitForPass } from './coalesce/hit-for-pass.js'
 import { Coalescer, type MissOutcome } from './coalesce/miss.js'
@@ -50,8 +49,6 @@ export class Pipeline implements TraceSink {
   readonly #flight: SingleFlight
   readonly #hitForPass: HitForPass
   readonly #coalescer: Coalescer
-  /** One counter per priority, so each priority's shed share is exact (shed.ts). */
-  readonly #tickets: Record<Priority, number> = { critical: 0, normal: 0, sheddable: 0 }
   readonly #hosts = new HostNormalizer()
   #lastTarget: ResolvedTarget | null = null
   #cache: PipelineCache
@@ -151,7 +148,7 @@ export class Pipeline implements TraceSink {
 
     // shed: decided before any cache or origin work.
     trace.route = route.match
-    const decision = decideShed(route, settings.flags, this.#deps.load, this.#tickets[route.priority]++)
+    const decision = decideShed(route, settings.flags, this.#deps.load)
     if (decision.action === 'reject') return this.#shed(res, trace, route, decision.reason, req.method === 'HEAD')
     trace.key = target.primaryKey
     const method = req.method ?? 'GET'

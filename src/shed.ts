@@ -132,9 +132,8 @@ export function matchRoute (table: RouteTable, path: string, host = ''): Compile
  * beats an error page, only turn requests into cache-only.
  *
  * shedPercent is a share of every request that gets here, so each one is counted into the mix (`load.share`).
- * `_ticket` is no longer read (the share keeps its own counts); it stays until the call site drops it.
  */
-export function decideShed (route: CompiledRoute, flags: Flags, load: ShedLoad, _ticket?: number): ShedDecision {
+export function decideShed (route: CompiledRoute, flags: Flags, load: ShedLoad): ShedDecision {
   if (route.flag !== null && flags.switches.get(route.flag) === false) return REJECT_ROUTE_OFF
   const byShare = load.share.decide(route.priority, flags.cacheOnly ? 0 : flags.shedPercent)
   if (flags.cacheOnly) return CACHE_ONLY_FLAG

@@ -121,42 +121,42 @@ describe('decideShed', () => {
 
   it('serves when nothing is flipped', () => {
     for (const route of [comments, health, feed, page]) {
-      expect(decideShed(route, calm, NOT_SATURATED, 0)).toEqual({ action: 'serve' })
+      expect(decideShed(route, calm, NOT_SATURATED)).toEqual({ action: 'serve' })
     }
   })
 
   it('rejects a route whose flag is off, whatever its priority', () => {
-    expect(decideShed(search, calm, NOT_SATURATED, 1)).toEqual({ action: 'reject', reason: 'route-off' })
+    expect(decideShed(search, calm, NOT_SATURATED)).toEqual({ action: 'reject', reason: 'route-off' })
     const off = flagsWith({ comments: false, search: true })
-    expect(decideShed(comments, off, NOT_SATURATED, 1)).toEqual({ action: 'reject', reason: 'route-off' })
-    expect(decideShed(search, off, NOT_SATURATED, 1)).toEqual({ action: 'serve' })
+    expect(decideShed(comments, off, NOT_SATURATED)).toEqual({ action: 'reject', reason: 'route-off' })
+    expect(decideShed(search, off, NOT_SATURATED)).toEqual({ action: 'serve' })
   })
 
   it('turns every route to cache-only under cacheOnly', () => {
     const flags = flagsWith({ cacheOnly: true, comments: true, search: true })
     for (const route of [comments, search, health, feed, page]) {
-      expect(decideShed(route, flags, NOT_SATURATED, 3)).toEqual({ action: 'cache-only', reason: 'cache-only' })
+      expect(decideShed(route, flags, NOT_SATURATED)).toEqual({ action: 'cache-only', reason: 'cache-only' })
     }
   })
 
   it('turns non-critical routes to cache-only while the origin is saturated', () => {
-    expect(decideShed(feed, calm, SATURATED, 0)).toEqual({ action: 'cache-only', reason: 'origin-saturated' })
-    expect(decideShed(page, calm, SATURATED, 0)).toEqual({ action: 'cache-only', reason: 'origin-saturated' })
-    expect(decideShed(health, calm, SATURATED, 0)).toEqual({ action: 'serve' })
+    expect(decideShed(feed, calm, SATURATED)).toEqual({ action: 'cache-only', reason: 'origin-saturated' })
+    expect(decideShed(page, calm, SATURATED)).toEqual({ action: 'cache-only', reason: 'origin-saturated' })
+    expect(decideShed(health, calm, SATURATED)).toEqual({ action: 'serve' })
   })
 
   it('sheds by percent as cache-only, never on critical routes', () => {
     const flags = flagsWith({ shedPercent: 100 })
-    expect(decideShed(feed, flags, NOT_SATURATED, 0)).toEqual({ action: 'cache-only', reason: 'shed-percent' })
-    expect(decideShed(page, flags, NOT_SATURATED, 0)).toEqual({ action: 'cache-only', reason: 'shed-percent' })
-    expect(decideShed(health, flags, SATURATED, 0)).toEqual({ action: 'serve' })
+    expect(decideShed(feed, flags, NOT_SATURATED)).toEqual({ action: 'cache-only', reason: 'shed-percent' })
+    expect(decideShed(page, flags, NOT_SATURATED)).toEqual({ action: 'cache-only', reason: 'shed-percent' })
+    expect(decideShed(health, flags, SATURATED)).toEqual({ action: 'serve' })
   })
 
   it('returns shared decision objects (no allocation per call)', () => {
     const flags = flagsWith({ shedPercent: 100 })
-    expect(decideShed(feed, flags, NOT_SATURATED, 0)).toBe(decideShed(page, flags, NOT_SATURATED, 7))
-    expect(decideShed(health, flags, NOT_SATURATED, 0)).toBe(decideShed(health, calm, NOT_SATURATED, 9))
-    expect(Object.isFrozen(decideShed(health, calm, NOT_SATURATED, 0))).toBe(true)
+    expect(decideShed(feed, flags, NOT_SATURATED)).toBe(decideShed(page, flags, NOT_SATURATED))
+    expect(decideShed(health, flags, NOT_SATURATED)).toBe(decideShed(health, calm, NOT_SATURATED))
+    expect(Object.isFrozen(decideShed(health, calm, NOT_SATURATED))).toBe(true)
   })
 })
 
