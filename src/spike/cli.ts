@@ -217,7 +217,7 @@ function makeProgressPrinter (io: SpikeIo, quiet: boolean) {
     stageEnd (s: StageReport, results: readonly ThresholdResult[]) {
       if (pending) io.stdout.write('\n')
       pending = false
-      const origin = s.originRequests === undefined ? '' : `  origin requests ${s.originRequests} (${s.originRps ?? 0}/s)`
+      const origin = s.originRequests === undefined ? '' : `  origin requests ${s.originRequests} (${s.originRps ?? 0}/s${reasonsText(s.originByReason)})`
       const fiveXx = Object.entries(s.statuses).reduce((n, [code, count]) => code.startsWith('5') ? n + count : n, 0)
       const saturated = s.generator.saturated ? '  (load generator saturated)' : ''
       const bad = results.filter((r) => !r.ok).map(describeThreshold)
@@ -234,4 +234,11 @@ function makeProgressPrinter (io: SpikeIo, quiet: boolean) {
 export function stageClock (second: number, plannedMs: number): string {
   const planned = Math.round(plannedMs / 1000)
   return `${Math.min(second, planned)}s/${planned}s`
+}
+
+/** "; fills 3, refreshes 1, passes 40": the cache's share of the origin load apart from what it passes by design. */
+function reasonsText (byReason: Record<string, number> | undefined): string {
+  if (byReason === undefined) return ''
+  const fills = (byReason.miss ?? 0) + (byReason.expired ?? 0)
+  return `; fills ${fills}, refreshes ${byReason.refresh ?? 0}, passes ${byReason.pass ?? 0}`
 }

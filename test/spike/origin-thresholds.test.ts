@@ -163,6 +163,8 @@ describe('origin and hit-ratio thresholds', () => {
     expect(stage.originByReason?.pass ?? 0).toBeGreaterThan(20)
     expect(stage.originRps ?? 0).toBeGreaterThan(5)
     expect(held.report!.thresholds).toMatchObject([{ name: 'spike.maxOriginFillRps', ok: true }])
+    // The stage's summary line shows the origin load by kind.
+    expect(held.out).toMatch(new RegExp(`origin requests ${stage.originRequests ?? -1} \\([\\d.]+/s; fills \\d+, refreshes \\d+, passes ${stage.originByReason?.pass ?? -1}\\)`))
     const passes = await spike('passes', {
       requests: [{ path: '/uncacheable' }],
       stages: [{ name: 'spike', duration: '3s', connections: 2, thresholds: { maxOriginPassRps: 5 } }]
