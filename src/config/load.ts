@@ -9,8 +9,8 @@ import type { Config } from './types.js'
 import { flagValue } from './flags.js'
 import { checkFlagNames } from './flag-names.js'
 import { normaliseUnits } from './units.js'
-import { NOT_FORWARDED_ON_FILL } from '../core/headers.js'
-import { assertOriginGroups } from '../origin/groups.js'
+import { NOT_FORWARDED_ON_FILL } from '../core/origin-headers.js'
+import { assertOriginGroups } from './origin-groups.js'
 
 export interface LoadedConfig {
   readonly config: Config
@@ -35,7 +35,7 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, strictN
 const validate = ajv.compile(schema)
 
 /** The environment variable an admin token may come from, outside the watched file. */
-export const ADMIN_TOKEN_ENV = 'CORRAL_ADMIN_TOKEN'
+const ADMIN_TOKEN_ENV = 'CORRAL_ADMIN_TOKEN'
 
 /**
  * Bytes → config, or a ConfigError naming the key path and the reason (every problem at once: `problemsOf`).

@@ -59,7 +59,7 @@ export async function runPurgeCli (args: string[], io: PurgeIo = { stdout: proce
   }
   const kinds = [values.url, values.tag, values.prefix].filter((v) => v !== undefined).length
   if (values.list && values.admin !== undefined && kinds === 0) {
-    const { listPurges } = await import('../ops/purge-list.js')
+    const { listPurges } = await import('./list-cli.js')
     return await listPurges(values.admin, io)
   }
   if (values.admin === undefined || kinds !== 1) {

@@ -5,7 +5,6 @@
  * the latest MAX_NAMES keys and tags, noted at store time (a miss), never on a hit.  [pure]
  */
 import type { StoredEntry } from '../core/entry.js'
-import type { BanRecord } from './bans.js'
 
 /** Keys (and, apart, tags) remembered: about 100 bytes each, so about 1 MB at most for each. */
 const MAX_NAMES = 10_000
@@ -21,8 +20,8 @@ export class SeenNames {
     if (entry.tags !== undefined) for (const tag of entry.tags) remember(this.#tags, tag)
   }
 
-  /** Whether any of the records names a key or tag stored here lately. */
-  matches (records: readonly BanRecord[]): boolean {
+  /** Whether any of the records (bans.ts BanRecord, by shape: bans.ts holds this) names a key or tag stored here lately. */
+  matches (records: ReadonlyArray<{ readonly kind: 'url' | 'tag' | 'prefix', readonly value: string }>): boolean {
     return records.some((record) => {
       switch (record.kind) {
         case 'url': return this.#keys.has(record.value)

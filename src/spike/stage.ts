@@ -53,7 +53,7 @@ export interface StageResult {
   readonly originEnd?: OriginCounts
 }
 
-export function figuresOf (tally: Tally, elapsedMs: number, origin: OriginCounts | undefined): StageFigures {
+function figuresOf (tally: Tally, elapsedMs: number, origin: OriginCounts | undefined): StageFigures {
   const seconds = elapsedMs / 1000
   const ratio = hitRatio(tally)
   const perSecond = (n: number): number => seconds > 0 ? n / seconds : 0

@@ -3,7 +3,7 @@ import { build, type Histogram } from 'hdr-histogram-js'
 
 export const CACHE_STATUSES = ['HIT', 'STALE', 'MISS', 'PASS', 'SHED'] as const
 /** Cache column for a response without an X-Cache header (e.g. straight at the origin). */
-export const NO_CACHE_HEADER = 'NONE'
+const NO_CACHE_HEADER = 'NONE'
 
 /**
  * Latencies in an HdrHistogram (hdr-histogram-js, the library autocannon itself records with), kept in microseconds:

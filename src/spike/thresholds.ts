@@ -45,7 +45,7 @@ export type ThresholdPhase = 'live' | 'final'
 const ORDER: readonly ThresholdKey[] = ['p99Ms', 'p999Ms', 'errorRate', 'minRps', 'maxOriginRps', 'maxOriginFillRps', 'maxOriginPassRps', 'maxOriginRequests', 'minHitRatio']
 
 /** Keys whose figure comes from the proxy's /metrics, so a run that sets them needs --admin. */
-export const ADMIN_KEYS: readonly ThresholdKey[] = ['maxOriginRps', 'maxOriginFillRps', 'maxOriginPassRps', 'maxOriginRequests']
+const ADMIN_KEYS: readonly ThresholdKey[] = ['maxOriginRps', 'maxOriginFillRps', 'maxOriginPassRps', 'maxOriginRequests']
 
 const LOWER_BOUNDS: ReadonlySet<ThresholdKey> = new Set(['minRps', 'minHitRatio'])
 

@@ -67,7 +67,7 @@ describe('corral purge --list (issue 26)', () => {
   })
 
   it('says when nothing is in force', async () => {
-    const { formatRecords } = await import('../../src/ops/purge-list.js')
+    const { formatRecords } = await import('../../src/purge/list-cli.js')
     expect(formatRecords([])).toBe('no purge records in force\n')
   })
 })

@@ -3,12 +3,10 @@
  * every request needs `Authorization: Bearer <token>`.  [I/O]
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { tokenMatches } from './admin-token.js'
+import { tokenMatches } from './core/admin-token.js'
 import { ENDPOINTS, healthBody, routeAdmin, type ListedRecord } from './admin-routes.js'
-import { answerPurge } from '../purge/admin-route.js'
-import type { PurgeOrder, PurgeReport } from '../purge/order.js'
-import type { Logger } from '../core/log.js'
-import type { ServerReport } from '../origin/group.js'
+import type { Logger } from './core/log.js'
+import type { ServerReport } from './origin/group.js'
 
 export interface AdminDeps {
   /** Prometheus text (a cluster primary aggregates its workers'). */
@@ -17,8 +15,11 @@ export interface AdminDeps {
   token: () => string | undefined
   isDraining: () => boolean
   flags: () => FlagsReport
-  /** Carries out a purge (purge/purger.ts); throws a ConfigError for an unusable URL, prefix or host. */
-  purge: (order: PurgeOrder) => Promise<PurgeReport>
+  /**
+   * Answers `POST /purge` from its query (purge/admin-route.ts answerPurge over the purger): the listener only relays
+   * the status and body, so it needs nothing of purging.
+   */
+  purge: (params: URLSearchParams) => Promise<{ readonly status: number, readonly body: unknown }>
   /** The purge records in force (GET /purges); a cluster primary asks a worker. */
   purges?: () => Promise<{ readonly count: number, readonly records: readonly ListedRecord[] }>
   /** Origin servers up and in all, for the health body; absent on a cluster primary (each worker checks). */
@@ -85,7 +86,7 @@ async function handleAdmin (deps: AdminDeps, req: IncomingMessage, res: ServerRe
     case 'flags':
       return json(res, 200, deps.flags())
     case 'purge': {
-      const answer = await answerPurge(url.searchParams, deps.purge)
+      const answer = await deps.purge(url.searchParams)
       return json(res, answer.status, answer.body)
     }
     case 'purges':

@@ -2,7 +2,7 @@
  * `corral purge --list`: the purge records in force on one proxy (GET /purges), one line each, oldest first, like
  * Varnish's ban.list.  [I/O]
  */
-import type { ListedRecord } from './admin-routes.js'
+import type { ListedRecord } from './list.js'
 
 interface Io {
   readonly stdout: { write (text: string): unknown }

@@ -16,6 +16,8 @@ const ROUTES: ReadonlyMap<string, readonly string[]> = new Map([
 
 export const ENDPOINTS = ['GET /health (or /healthz)', 'GET /metrics', 'GET /flags', 'POST /purge?url= | ?tag= | ?prefix=&host= [&soft=1]', 'GET /purges']
 
+export type { ListedRecord } from './purge/list.js'
+
 export type AdminRoute =
   | { readonly kind: 'route', readonly name: 'health' | 'metrics' | 'flags' | 'purge' | 'purges' }
   | { readonly kind: 'wrong-method', readonly allow: string }
@@ -29,27 +31,6 @@ export function routeAdmin (method: string, path: string): AdminRoute {
   return { kind: 'route', name: name as 'health' | 'metrics' | 'flags' | 'purge' | 'purges' }
 }
 
-/** One purge record as GET /purges lists it. */
-export interface ListedRecord {
-  readonly kind: 'url' | 'tag' | 'prefix'
-  readonly value: string
-  readonly host: string | null
-  readonly mode: 'hard' | 'soft'
-  readonly at: string
-  readonly ageSeconds: number
-}
-
-export function listRecords (records: ReadonlyArray<{ kind: 'url' | 'tag' | 'prefix', value: string, host: string, at: number, soft: boolean }>, now: number): ListedRecord[] {
-  return records.map((r) => ({
-    kind: r.kind,
-    value: r.value,
-    host: r.host === '' ? null : r.host,
-    mode: r.soft ? 'soft' : 'hard',
-    at: new Date(r.at).toISOString(),
-    ageSeconds: Math.max(0, Math.round((now - r.at) / 1000))
-  }))
-}
-
 /** The health body: serving or draining, and a word when no origin server is up (still 200: the cache still serves). */
 export function healthBody (draining: boolean, origins: { up: number, total: number } | undefined): { status: string, origins?: string } {
   if (draining) return { status: 'draining' }
@@ -57,4 +38,4 @@ export function healthBody (draining: boolean, origins: { up: number, total: num
   return { status: 'serving', origins: `no origin server is up (0 of ${origins.total}): answering from cache only, misses get 502 or a stale copy` }
 }
 
-export { countUp } from '../origin/up-count.js'
+export { countUp } from './origin/up-count.js'
