@@ -181,7 +181,8 @@ export async function startCorral (config: Record<string, unknown>, nodeFlags?: 
   const adminPort = await freePort()
   const full = {
     ...config,
-    listen: { host: '127.0.0.1', port },
+    // No balancer to tell: stop at once (the 5 s default drain delay would add 5 s to every stop).
+    listen: { host: '127.0.0.1', port, drainDelayMs: 0 },
     admin: { host: '127.0.0.1', port: adminPort }
   }
   const dir = mkdtempSync(join(tmpdir(), 'corral-bench-'))

@@ -6,6 +6,7 @@
 import { parseConfig } from '../src/config/load.js'
 import { compileRoutes, matchRoute } from '../src/shed-routes.js'
 import { decideShed } from '../src/shed.js'
+import { ShedShare } from '../src/shed-share.js'
 import { resolveFlags } from '../src/config/flags.js'
 import { makeCacheKey, makeKeyOptions, normalizeQuery } from '../src/key.js'
 import { splitTarget } from '../src/core/target.js'
@@ -35,7 +36,7 @@ const loaded = parseConfig(JSON.stringify({
 }))
 const table = compileRoutes(loaded)
 const flags = resolveFlags(loaded.config)
-const load = { originSaturated: false }
+const load = { originSaturated: false, share: new ShedShare() }
 const keyOptions = makeKeyOptions(loaded.config)
 const now = Date.now()
 const entry: StoredEntry = {
@@ -68,7 +69,7 @@ function measure (name: string, fn: (i: number) => unknown, iterations = 2_000_0
 const paths = ['/article/123', '/', '/comments/9', '/api/x', '/search?q=tv', '/tag/deals']
 measure('shed: matchRoute + decideShed (8 routes, shedPercent 30)', (i) => {
   const route = matchRoute(table, paths[i % paths.length] as string)
-  return decideShed(route, flags, load, i)
+  return decideShed(route, flags, load)
 })
 measure('key: splitTarget + makeCacheKey (query sorted, utm dropped)', () => {
   const t = splitTarget('/article/123?b=2&a=1&utm_source=x')

@@ -1,9 +1,10 @@
 /**
- * admin: the operator's listener, loopback by default: /health, /metrics, /flags, /purge. With `admin.token` set,
+ * admin: the operator's listener, loopback by default: /health (/healthz), /metrics, /flags, /purge, /purges. With `admin.token` set,
  * every request needs `Authorization: Bearer <token>`.  [I/O]
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { tokenMatches } from './core/admin-token.js'
+import { ENDPOINTS, healthBody, routeAdmin, type ListedRecord } from './admin-routes.js'
 import type { Logger } from './core/log.js'
 import type { ServerReport } from './origin/group.js'
 
@@ -19,6 +20,10 @@ export interface AdminDeps {
    * the status and body, so it needs nothing of purging.
    */
   purge: (params: URLSearchParams) => Promise<{ readonly status: number, readonly body: unknown }>
+  /** The purge records in force (GET /purges); a cluster primary asks a worker. */
+  purges?: () => Promise<{ readonly count: number, readonly records: readonly ListedRecord[] }>
+  /** Origin servers up and in all, for the health body; absent on a cluster primary (each worker checks). */
+  origins?: () => { up: number, total: number }
 }
 
 /** GET /flags: what is in force, and whether the file on disk was rejected. */
@@ -61,24 +66,32 @@ async function handleAdmin (deps: AdminDeps, req: IncomingMessage, res: ServerRe
     return
   }
   const url = new URL(req.url ?? '/', 'http://admin')
-  const route = `${req.method ?? 'GET'} ${url.pathname}`
-  switch (route) {
-    case 'GET /health':
-      return deps.isDraining() ? json(res, 503, { status: 'draining' }) : json(res, 200, { status: 'serving' })
-    case 'GET /metrics': {
+  const route = routeAdmin(req.method ?? 'GET', url.pathname)
+  if (route.kind === 'not-found') return json(res, 404, { error: 'not found', endpoints: ENDPOINTS })
+  if (route.kind === 'wrong-method') {
+    res.setHeader('allow', route.allow)
+    return json(res, 405, { error: `${req.method ?? ''} not allowed on ${url.pathname}; use ${route.allow}` })
+  }
+  switch (route.name) {
+    case 'health': {
+      const draining = deps.isDraining()
+      return json(res, draining ? 503 : 200, healthBody(draining, deps.origins?.()))
+    }
+    case 'metrics': {
       const text = await deps.metricsText()
       res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE })
       res.end(text)
       return
     }
-    case 'GET /flags':
+    case 'flags':
       return json(res, 200, deps.flags())
-    case 'POST /purge': {
+    case 'purge': {
       const answer = await deps.purge(url.searchParams)
       return json(res, answer.status, answer.body)
     }
-    default:
-      return json(res, 404, { error: 'not found', endpoints: ['GET /health', 'GET /metrics', 'GET /flags', 'POST /purge?url= | ?tag= | ?prefix=&host= [&soft=1]'] })
+    case 'purges':
+      if (deps.purges === undefined) return json(res, 501, { error: 'this listener keeps no purge records' })
+      return json(res, 200, await deps.purges())
   }
 }
 

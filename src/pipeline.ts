@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { writeAccessLine } from './core/log.js'
 import { answerAsteriskForm } from './asterisk-form.js'
-import type { Priority } from './config/types.js'
+import { healthText } from './origin/up-count.js'
 import { SingleFlight } from './coalesce/single-flight.js'
 import { Coalescer } from './coalesce/miss.js'
 import type { FillContext } from './fill.js'
@@ -48,8 +48,6 @@ export class Pipeline implements TraceSink, Driver {
   readonly deps: PipelineDeps
   readonly flight: SingleFlight
   readonly coalescer: Coalescer
-  /** One counter per priority, so each priority's shed share is exact (shed.ts). */
-  readonly #tickets: Record<Priority, number> = { critical: 0, normal: 0, sheddable: 0 }
   readonly #hosts = new HostNormalizer()
   #lastTarget: ResolvedTarget | null = null
   #cache: PipelineCache
@@ -161,7 +159,7 @@ export class Pipeline implements TraceSink, Driver {
       // Asterisk-form names the server, not a page (asterisk-form.ts); load balancer probes would drown the access
       // log: both are answered here, neither logged nor counted.
       if (rawUrl === '*') return this.#untraced(trace, answerAsteriskForm(res))
-      if (pathOf(rawUrl) === HEALTH_PATH) return this.#untraced(trace, deliverText(res, this.draining ? 503 : 200, this.draining ? 'draining\n' : 'ok\n', null, null))
+      if (pathOf(rawUrl) === HEALTH_PATH) return this.#untraced(trace, deliverText(res, this.draining ? 503 : 200, this.draining ? 'draining\n' : healthText(this.deps.origin.report?.() ?? {}), null, null))
       const resolved = resolveTarget(rawUrl, host, settings.keyOptions, this.#hosts)
       if (resolved === null) {
         trace.error = 'CORRAL_ERR_BAD_REQUEST'
@@ -179,7 +177,7 @@ export class Pipeline implements TraceSink, Driver {
     }
     // shed: decided before any cache or origin work.
     trace.route = route.match
-    const decision = decideShed(route, settings.flags, this.deps.load, this.#tickets[route.priority]++)
+    const decision = decideShed(route, settings.flags, this.deps.load)
     if (decision.action === 'reject') return shed(this, res, trace, route, decision.reason, req.method === 'HEAD')
     trace.key = target.primaryKey
     return makeExchange(req, res, trace, target, req.method === 'HEAD', decision.action === 'cache-only' ? decision.reason : null)

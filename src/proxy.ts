@@ -14,10 +14,15 @@ import { Metrics } from './core/metrics.js'
 import { makeLogger, type Logger } from './core/log.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { Pipeline } from './pipeline.js'
+import { ShedShare } from './shed-share.js'
+import { registerFleetConfigGauge, registerShedShareGauge } from './proxy-gauges.js'
 import { diffConfig, diffFlags, flagsRecord } from './config/flags.js'
 import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch.js'
 import { drainServer, holdBeforeDrain, listenOn, makeServer } from './receive.js'
+import { ConnectionDrain, drainIdleMs } from './receive-drain.js'
 import { isoRejected, makeAdminServer, type FlagsReport } from './admin.js'
+import { countUp } from './origin/up-count.js'
+import { listRecords, type ListedRecord } from './purge/list.js'
 import { BanList } from './purge/bans.js'
 import { Purger } from './purge/purger.js'
 import { answerPurge } from './purge/admin-route.js'
@@ -55,6 +60,8 @@ export interface Proxy {
   reload (): void
   /** An operator's purge (admin /purge); `publish: false` applies it here only (a cluster worker that does not publish). */
   purge (order: PurgeOrder, publish?: boolean): Promise<PurgeReport>
+  /** The purge records in force (GET /purges; a cluster primary asks a worker). */
+  purgeRecords (): { count: number, records: ListedRecord[] }
   /**
    * SIGTERM: health turns 503 (for `drainDelayMs` while still serving), stop accepting, finish in-flight requests
    * (bounded by `graceMs`), close.
@@ -86,10 +93,13 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   const limiter = new OriginLimiter(limiterOptions(config, settings.flags.adaptiveConcurrency))
   // Health deadlines and back-off timers run on the real clock: a test's frozen clock would never end a back-off.
   const origin = new Origin(config, limiter, { logger, metrics, observe: (ms) => metrics.originDuration.observe(ms / 1000) })
-  const load = { get originSaturated () { return limiter.saturated } }
+  const load = { get originSaturated () { return limiter.saturated }, share: new ShedShare() }
+  registerShedShareGauge(metrics.registry, load.share)
+  registerFleetConfigGauge(metrics.registry, () => loaded.config)
   const hitForPass = new HitForPass(settings.hitForPassMs)
   const pipeline = new Pipeline({ origin, clock, logger, metrics, load, hitForPass }, cache, settings)
   const server: Server = makeServer(config.listen, (req, res) => pipeline.handle(req, res), logger)
+  const connections = new ConnectionDrain(server)
   // Gauges read on scrape, never on the request path.
   metrics.sources.memoryCacheBytes = () => memoryTier(cache.store)?.calculatedSize ?? 0
   metrics.sources.memoryCacheEntries = () => memoryTier(cache.store)?.size ?? 0
@@ -152,6 +162,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     metrics.configReloads.labels('applied').inc()
     logger.info({ version: next.version, previous: prev.version, flags, changes }, 'config applied')
     for (const change of flags) logger.info(change, 'flag changed')
+    for (const w of next.warnings ?? []) logger.warn({ key: w.keyPath, reason: w.reason }, 'config warning')
     if (logger.isLevelEnabled('debug')) logger.debug({ version: next.version, store: cache.store === before.store ? 'kept' : 'replaced', fleet: cache.fleet === before.fleet ? 'kept' : 'replaced' }, 'reload decisions')
     const needRestart = keysNeedingRestart(changes)
     if (needRestart.length > 0) logger.warn({ keys: needRestart }, 'these keys take effect on restart only')
@@ -170,6 +181,11 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     origins: origin.report()
   })
 
+  const purgeRecords = (): { count: number, records: ListedRecord[] } => {
+    const records = listRecords(bans.list(), clock.now())
+    return { count: records.length, records }
+  }
+
   const admin: Server | null = options.admin === false
     ? null
     : makeAdminServer({
@@ -178,7 +194,9 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       token: () => loaded.config.admin.token,
       isDraining: () => pipeline.draining,
       flags: flagsReport,
-      purge: async (params) => await answerPurge(params, async (order) => await purger.purge(order))
+      purge: async (params) => await answerPurge(params, async (order) => await purger.purge(order)),
+      purges: async () => purgeRecords(),
+      origins: () => countUp(origin.report())
     })
 
   return {
@@ -204,6 +222,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       }
       const origins = Object.fromEntries(Object.entries(origin.report()).map(([group, servers]) => [group, servers.map((s) => s.url)]))
       logger.info({ port, adminPort, origins, version: loaded.version, memcached: cache.fleet !== null }, 'listening')
+      for (const w of loaded.warnings ?? []) logger.warn({ key: w.keyPath, reason: w.reason }, 'config warning')
       return { port, adminPort }
     },
     apply,
@@ -213,14 +232,17 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     async purge (order, publish = true) {
       return await purger.purge(order, publish)
     },
+    purgeRecords,
     async close (graceMs = 10_000, drainDelayMs = 0) {
       if (pipeline.draining) return
       pipeline.draining = true
       watcher?.close()
       channel?.close()
       // Health says 503 from here on, while requests are still served: a balancer needs a few probes to notice.
+      // Every answer from here on says Connection: close, so clients move off this process as they are answered.
+      connections.closeAfterEachResponse()
       await holdBeforeDrain(drainDelayMs, logger)
-      await drainServer(server, graceMs)
+      await connections.drain(graceMs, drainIdleMs(loaded.config.listen.keepAliveTimeoutMs))
       if (admin !== null) await drainServer(admin, 100)
       await origin.close()
       await cache.store.close()

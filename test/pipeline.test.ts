@@ -2,6 +2,7 @@
  * The step table driven without a socket: node:http's request and response stubbed, a fake origin the test answers, a
  * fake clock, the memory store. Each case walks one road of pipeline.ts and checks the answer row it ends in.
  */
+import { ShedShare } from '../src/shed-share.js'
 import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -88,7 +89,7 @@ function rig (script: ScriptedOrigin['script']): { pipeline: Pipeline, origin: S
   const loaded = parseConfig(JSON.stringify({ origin: { url: 'http://127.0.0.1:3000' }, log: { access: false, level: 'silent' }, cache: { staleIfErrorSeconds: 0 } }))
   const cache = { store: new MemoryStore({ maxBytes: 1 << 22 }), fleet: null }
   const settings = makeSettings(loaded, cache)
-  const deps = { origin, clock: { now: () => clock.t }, logger: makeLogger('silent'), metrics: new Metrics(), load: { originSaturated: false }, hitForPass: new HitForPass(settings.hitForPassMs) }
+  const deps = { origin, clock: { now: () => clock.t }, logger: makeLogger('silent'), metrics: new Metrics(), load: { originSaturated: false, share: new ShedShare() }, hitForPass: new HitForPass(settings.hitForPassMs) }
   const pipeline = new Pipeline(deps, cache, settings)
   const get = (path: string, headers: Record<string, string> = {}): StubResponse => {
     const req = { url: path, method: 'GET', headers: { host: 'example.com', ...headers }, socket }

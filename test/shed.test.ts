@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { parseConfig, type LoadedConfig } from '../src/config/load.js'
 import { resolveFlags, type Flags } from '../src/config/flags.js'
 import { compileRoutes, matchRoute, type CompiledRoute } from '../src/shed-routes.js'
-import { decideShed, isShedTicket, type ShedDecision } from '../src/shed.js'
+import { decideShed } from '../src/shed.js'
+import { ShedShare } from '../src/shed-share.js'
 import type { Priority } from '../src/config/types.js'
 
 function load (extra: Record<string, unknown>, baseDir?: string): LoadedConfig {
@@ -21,8 +22,8 @@ function header (route: CompiledRoute, name: string): string | undefined {
   return i === -1 ? undefined : route.answer.headers[i + 1]
 }
 
-const NOT_SATURATED = { originSaturated: false }
-const SATURATED = { originSaturated: true }
+const NOT_SATURATED = { originSaturated: false, share: new ShedShare() }
+const SATURATED = { originSaturated: true, share: new ShedShare() }
 
 describe('matchRoute', () => {
   const table = compileRoutes(load({
@@ -121,46 +122,46 @@ describe('decideShed', () => {
 
   it('serves when nothing is flipped', () => {
     for (const route of [comments, health, feed, page]) {
-      expect(decideShed(route, calm, NOT_SATURATED, 0)).toEqual({ action: 'serve' })
+      expect(decideShed(route, calm, NOT_SATURATED)).toEqual({ action: 'serve' })
     }
   })
 
   it('rejects a route whose flag is off, whatever its priority', () => {
-    expect(decideShed(search, calm, NOT_SATURATED, 1)).toEqual({ action: 'reject', reason: 'route-off' })
+    expect(decideShed(search, calm, NOT_SATURATED)).toEqual({ action: 'reject', reason: 'route-off' })
     const off = flagsWith({ comments: false, search: true })
-    expect(decideShed(comments, off, NOT_SATURATED, 1)).toEqual({ action: 'reject', reason: 'route-off' })
-    expect(decideShed(search, off, NOT_SATURATED, 1)).toEqual({ action: 'serve' })
+    expect(decideShed(comments, off, NOT_SATURATED)).toEqual({ action: 'reject', reason: 'route-off' })
+    expect(decideShed(search, off, NOT_SATURATED)).toEqual({ action: 'serve' })
   })
 
   it('turns every route to cache-only under cacheOnly', () => {
     const flags = flagsWith({ cacheOnly: true, comments: true, search: true })
     for (const route of [comments, search, health, feed, page]) {
-      expect(decideShed(route, flags, NOT_SATURATED, 3)).toEqual({ action: 'cache-only', reason: 'cache-only' })
+      expect(decideShed(route, flags, NOT_SATURATED)).toEqual({ action: 'cache-only', reason: 'cache-only' })
     }
   })
 
   it('turns non-critical routes to cache-only while the origin is saturated', () => {
-    expect(decideShed(feed, calm, SATURATED, 0)).toEqual({ action: 'cache-only', reason: 'origin-saturated' })
-    expect(decideShed(page, calm, SATURATED, 0)).toEqual({ action: 'cache-only', reason: 'origin-saturated' })
-    expect(decideShed(health, calm, SATURATED, 0)).toEqual({ action: 'serve' })
+    expect(decideShed(feed, calm, SATURATED)).toEqual({ action: 'cache-only', reason: 'origin-saturated' })
+    expect(decideShed(page, calm, SATURATED)).toEqual({ action: 'cache-only', reason: 'origin-saturated' })
+    expect(decideShed(health, calm, SATURATED)).toEqual({ action: 'serve' })
   })
 
   it('sheds by percent as cache-only, never on critical routes', () => {
     const flags = flagsWith({ shedPercent: 100 })
-    expect(decideShed(feed, flags, NOT_SATURATED, 0)).toEqual({ action: 'cache-only', reason: 'shed-percent' })
-    expect(decideShed(page, flags, NOT_SATURATED, 0)).toEqual({ action: 'cache-only', reason: 'shed-percent' })
-    expect(decideShed(health, flags, SATURATED, 0)).toEqual({ action: 'serve' })
+    expect(decideShed(feed, flags, NOT_SATURATED)).toEqual({ action: 'cache-only', reason: 'shed-percent' })
+    expect(decideShed(page, flags, NOT_SATURATED)).toEqual({ action: 'cache-only', reason: 'shed-percent' })
+    expect(decideShed(health, flags, SATURATED)).toEqual({ action: 'serve' })
   })
 
   it('returns shared decision objects (no allocation per call)', () => {
     const flags = flagsWith({ shedPercent: 100 })
-    expect(decideShed(feed, flags, NOT_SATURATED, 0)).toBe(decideShed(page, flags, NOT_SATURATED, 7))
-    expect(decideShed(health, flags, NOT_SATURATED, 0)).toBe(decideShed(health, calm, NOT_SATURATED, 9))
-    expect(Object.isFrozen(decideShed(health, calm, NOT_SATURATED, 0))).toBe(true)
+    expect(decideShed(feed, flags, NOT_SATURATED)).toBe(decideShed(page, flags, NOT_SATURATED))
+    expect(decideShed(health, flags, NOT_SATURATED)).toBe(decideShed(health, calm, NOT_SATURATED))
+    expect(Object.isFrozen(decideShed(health, calm, NOT_SATURATED))).toBe(true)
   })
 })
 
-describe('shedPercent is exact over every window of 100 tickets', () => {
+describe('shedPercent is a share of all requests, lowest priority first (issue 26)', () => {
   const table = compileRoutes(load({
     routes: [{ match: '/c', priority: 'critical' }, { match: '/n', priority: 'normal' }, { match: '/s', priority: 'sheddable' }]
   }))
@@ -169,51 +170,69 @@ describe('shedPercent is exact over every window of 100 tickets', () => {
     normal: matchRoute(table, '/n'),
     sheddable: matchRoute(table, '/s')
   }
-  const expected: Record<number, Record<Priority, number>> = {
-    10: { sheddable: 20, normal: 0, critical: 0 },
-    50: { sheddable: 100, normal: 0, critical: 0 },
-    75: { sheddable: 100, normal: 50, critical: 0 },
-    100: { sheddable: 100, normal: 100, critical: 0 }
-  }
+  // Per 10 requests: 3 sheddable, 5 normal, 2 critical, interleaved as traffic would be.
+  const MIX: readonly Priority[] = ['normal', 'sheddable', 'critical', 'normal', 'sheddable', 'normal', 'critical', 'normal', 'sheddable', 'normal']
 
-  function countShed (decide: (ticket: number) => ShedDecision, from: number, count: number): number {
-    let shed = 0
-    for (let t = from; t < from + count; t++) if (decide(t).action !== 'serve') shed++
-    return shed
-  }
-
-  for (const [percent, perPriority] of Object.entries(expected)) {
-    for (const [priority, per100] of Object.entries(perPriority) as Array<[Priority, number]>) {
-      it(`P=${percent}: ${priority} sheds ${per100} of 100 and ${per100 * 10} of 1000`, () => {
-        const flags = flagsWith({ shedPercent: Number(percent) })
-        const decide = (t: number): ShedDecision => decideShed(routes[priority], flags, NOT_SATURATED, t)
-        expect(countShed(decide, 0, 100)).toBe(per100)
-        expect(countShed(decide, 0, 1000)).toBe(per100 * 10)
-        // Any 100 consecutive tickets, not only aligned ones, and far into the counter's life.
-        for (const start of [1, 37, 99, 12345, 2 ** 40 + 3]) expect(countShed(decide, start, 100)).toBe(per100)
-      })
+  function run (percent: number, requests: number, share = new ShedShare()): { shed: Record<Priority, number>, seen: Record<Priority, number>, share: ShedShare } {
+    const flags = flagsWith({ shedPercent: percent })
+    const load = { originSaturated: false, share }
+    const shed: Record<Priority, number> = { critical: 0, normal: 0, sheddable: 0 }
+    const seen: Record<Priority, number> = { critical: 0, normal: 0, sheddable: 0 }
+    for (let i = 0; i < requests; i++) {
+      const priority = MIX[i % MIX.length] as Priority
+      seen[priority]++
+      if (decideShed(routes[priority], flags, load).action !== 'serve') shed[priority]++
     }
+    return { shed, seen, share }
   }
 
-  it('spreads the shed tickets instead of bunching them', () => {
-    const shed: number[] = []
-    for (let t = 0; t < 100; t++) if (isShedTicket(t, 20)) shed.push(t)
-    expect(shed).toHaveLength(20)
-    const longestGap = Math.max(...shed.slice(1).map((t, i) => t - (shed[i] ?? 0)))
-    expect(longestGap).toBeLessThanOrEqual(19)
+  it.each([
+    // P, then what a mix of 30% sheddable, 50% normal, 20% critical loses: sheddable first, then normal, never critical.
+    [10, { sheddable: 1000, normal: 0, critical: 0 }, 10],
+    [50, { sheddable: 3000, normal: 2000, critical: 0 }, 50],
+    [90, { sheddable: 3000, normal: 5000, critical: 0 }, 80]
+  ] as const)('P=%i on a mixed load sheds %o of 10000 requests, %i%% in all', (percent, expected, total) => {
+    const { shed, share } = run(percent, 10_000)
+    for (const priority of ['sheddable', 'normal', 'critical'] as const) expect(shed[priority]).toBeCloseTo(expected[priority], -1)
+    expect((shed.sheddable + shed.normal + shed.critical) / 100).toBeCloseTo(total, 0)
+    // The gauge /metrics shows reads the same share.
+    expect(share.shedPercent()).toBeCloseTo(total, 0)
+  })
+
+  it('on one priority alone, P sheds P of every 100 consecutive requests, spread out', () => {
+    const flags = flagsWith({ shedPercent: 20 })
+    const load = { originSaturated: false, share: new ShedShare() }
+    const decisions: boolean[] = []
+    for (let i = 0; i < 1000; i++) decisions.push(decideShed(routes.sheddable, flags, load).action !== 'serve')
+    for (const start of [0, 1, 37, 500, 900]) expect(decisions.slice(start, start + 100).filter(Boolean).length).toBe(20)
     let longestRun = 0
-    let run = 0
-    for (let t = 0; t < 100; t++) {
-      run = isShedTicket(t, 20) ? run + 1 : 0
-      longestRun = Math.max(longestRun, run)
+    let runLength = 0
+    for (const shed of decisions) {
+      runLength = shed ? runLength + 1 : 0
+      longestRun = Math.max(longestRun, runLength)
     }
     expect(longestRun).toBe(1)
   })
 
-  it('rounds a fractional share up to whole tickets', () => {
-    const flags = flagsWith({ shedPercent: 12.3 })
-    let shed = 0
-    for (let t = 0; t < 100; t++) if (decideShed(routes.sheddable, flags, NOT_SATURATED, t).action !== 'serve') shed++
-    expect(shed).toBe(25)
+  it('follows a change of mix within a few thousand requests', () => {
+    const share = new ShedShare()
+    const flags = flagsWith({ shedPercent: 50 })
+    const load = { originSaturated: false, share }
+    // All normal first: half of them go.
+    for (let i = 0; i < 3000; i++) decideShed(routes.normal, flags, load)
+    expect(share.shedPercent()).toBeCloseTo(50, 0)
+    // Then the mixed load: the share settles at 50 again, taken from sheddable first.
+    const { shed, seen } = run(50, 10_000, share)
+    expect(shed.sheddable / seen.sheddable).toBeGreaterThan(0.97)
+    expect(share.shedPercent()).toBeCloseTo(50, 0)
+  })
+
+  it('sheds nothing at 0, and counts the mix meanwhile so a flip takes effect at once', () => {
+    const share = new ShedShare()
+    expect(run(0, 1000, share).shed).toEqual({ critical: 0, normal: 0, sheddable: 0 })
+    const { shed } = run(50, 100, share)
+    expect(shed.sheddable).toBe(30)
+    expect(shed.normal).toBeGreaterThanOrEqual(19)
+    expect(shed.normal).toBeLessThanOrEqual(21)
   })
 })

@@ -7,6 +7,8 @@ import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../core/errors.js'
 import type { Config } from './types.js'
 import { flagValue } from './flags.js'
+import { checkFlagNames } from './flag-names.js'
+import { normaliseUnits } from './units.js'
 import { NOT_FORWARDED_ON_FILL } from '../core/origin-headers.js'
 import { assertOriginGroups } from './origin-groups.js'
 
@@ -20,6 +22,8 @@ export interface LoadedConfig {
   readonly version: string
   /** Contents of each route's `whenShed.file`, read once here so a shed costs no I/O. */
   readonly shedPages: ReadonlyMap<number, Buffer>
+  /** What is accepted but probably not meant (a flag no route names): `corral check` prints them, a reload logs them. */
+  readonly warnings?: readonly Problem[]
 }
 
 // verbose: errors carry their parentSchema, where a schema's own errorMessage lives. strictNumbers: JSON reads 1e400
@@ -38,14 +42,16 @@ const ADMIN_TOKEN_ENV = 'CORRAL_ADMIN_TOKEN'
  * Pure but for reading whenShed files and admin.tokenFile, and `env` (CORRAL_ADMIN_TOKEN).
  */
 export function parseConfig (text: string, baseDir = process.cwd(), env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const config = parseWithSchema(text, validate, 'config', ConfigError) as Config
+  const config = parseWithSchema(text, validate, 'config', ConfigError, normaliseUnits) as Config
   const version = effectiveVersion(config)
   const problems: Problem[] = []
   resolveAdminToken(config, baseDir, env, problems)
   checkSemantics(config, problems)
+  const flagNames = checkFlagNames(config, [...BUILT_IN_FLAGS])
+  problems.push(...flagNames.problems)
   const shedPages = readShedPages(config, baseDir, problems)
   if (problems.length > 0) throw failWith(ConfigError, problems)
-  return { config, version, shedPages }
+  return { config, version, shedPages, warnings: flagNames.warnings }
 }
 
 /**
@@ -55,7 +61,8 @@ export function parseConfig (text: string, baseDir = process.cwd(), env: NodeJS.
 export function configVersion (text: string): string {
   try {
     const raw: unknown = JSON.parse(text)
-    if (validate(raw)) return effectiveVersion(raw as unknown as Config)
+    // "64MB" and 67108864 are the same config.
+    if (normaliseUnits(raw).length === 0 && validate(raw)) return effectiveVersion(raw as unknown as Config)
   } catch {}
   return createHash('sha1').update(text).digest('hex').slice(0, 12)
 }
@@ -65,7 +72,7 @@ function effectiveVersion (config: Config): string {
 }
 
 /** JSON with object keys sorted at every depth: the same config in any key order gives the same text. */
-function canonicalJson (value: unknown): string {
+export function canonicalJson (value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   if (value !== null && typeof value === 'object') {
     const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
@@ -153,7 +160,9 @@ function checkSemantics (config: Config, problems: Problem[]): void {
         problems.push({ keyPath: `routes[${i}].flag`, reason: `"${route.flag}" is a built-in flag; name a route switch of your own` })
         return
       }
-      const flag = Object.hasOwn(config.flags, route.flag) ? config.flags[route.flag] : undefined
+      // An undefined flag is reported by checkFlagNames, with the closest defined name.
+      if (!Object.hasOwn(config.flags, route.flag)) return
+      const flag = config.flags[route.flag]
       const value = flag === undefined ? undefined : flagValue(flag)
       if (typeof value !== 'boolean') problems.push({ keyPath: `routes[${i}].flag`, reason: `"${route.flag}" must name a boolean flag in flags` })
     }

@@ -145,13 +145,16 @@ export function problemsOf (err: Error & { readonly keyPath: string }): readonly
  * JSON text checked against a compiled schema: the parsed value, or `Fail` thrown with where the JSON broke or every
  * schema problem. `what` names the document in a fallback reason ("invalid config").
  */
-export function parseWithSchema (text: string, validate: ValidateFunction, what: string, Fail: KeyedError): unknown {
+export function parseWithSchema (text: string, validate: ValidateFunction, what: string, Fail: KeyedError, prepare?: (raw: unknown) => Problem[]): unknown {
   let raw: unknown
   try {
     raw = JSON.parse(text)
   } catch (err) {
     throw new Fail('', `invalid JSON${jsonErrorPlace(text, err as Error)}: ${(err as Error).message}`, { cause: err })
   }
+  // A document's own shorthand (the config's units), turned into what the schema checks; its problems come first.
+  const prepared = prepare?.(raw) ?? []
+  if (prepared.length > 0) throw failWith(Fail, prepared)
   if (!validate(raw)) {
     const problems = describeSchemaErrors(validate.errors ?? [])
     throw failWith(Fail, problems.length > 0 ? problems : [{ keyPath: '', reason: `invalid ${what}` }])

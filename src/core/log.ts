@@ -4,7 +4,7 @@ import type { Socket } from 'node:net'
 import pino, { type Logger, type DestinationStream } from 'pino'
 import type { Trace } from './trace.js'
 import { wallNow } from './clock.js'
-import { createRequire } from 'node:module'
+import { prettyDestination } from './pretty-log.js'
 import type { LogFormat, LogLevel } from './log-options.js'
 
 export type { Logger }
@@ -21,12 +21,6 @@ export function makeLogger (level: LogLevel, destination?: DestinationStream, fo
   const dest = destination ??
     (format === 'pretty' ? prettyDestination() : new ChunkedDestination(pino.destination({ dest: 1, sync: true, contentMode: 'buffer' }) as unknown as ChunkTarget))
   return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, dest)
-}
-
-/** pino-pretty, loaded only when asked for: most processes never need it, and it costs start-up time. */
-function prettyDestination (): DestinationStream {
-  const pretty = createRequire(import.meta.url)('pino-pretty') as (options: Record<string, unknown>) => DestinationStream
-  return pretty({ colorize: process.stdout.isTTY, sync: true, destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' })
 }
 
 interface ChunkTarget {

@@ -19,6 +19,7 @@ import { flagsRecord, resolveFlags } from '../config/flags.js'
 import { ConfigError } from '../core/errors.js'
 import { workerExecArgv } from './runtime.js'
 import type { PurgeOrder, PurgeReport } from '../purge/order.js'
+import type { ListedRecord } from '../purge/list.js'
 import { answerPurge } from '../purge/admin-route.js'
 
 export function resolveWorkers (workers: Config['workers']): number {
@@ -41,6 +42,8 @@ function fromWire (wire: WireConfig): LoadedConfig {
 
 /** `publish`: this worker also writes the records to memcached (one per group does; all apply them at once). */
 interface PurgeRequest { readonly type: 'corral:purge', readonly id: string, readonly order: PurgeOrder, readonly publish: boolean }
+interface PurgesRequest { readonly type: 'corral:purges?', readonly id: string }
+interface PurgesReply { readonly type: 'corral:purges', readonly id: string, readonly count: number, readonly records: ListedRecord[] }
 interface PurgeReply { readonly type: 'corral:purged', readonly id: string, readonly report?: PurgeReport, readonly error?: string, readonly refused?: boolean }
 
 /** A worker that dies this soon after starting is crash-looping: replacements back off. */
@@ -109,7 +112,8 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
         memcached: loaded.config.cache.memcached.enabled && loaded.config.cache.memcached.servers.length > 0 ? loaded.config.cache.memcached.servers : 'off'
       }
     },
-    purge: async (params) => await answerPurge(params, broadcastPurge)
+    purge: async (params) => await answerPurge(params, broadcastPurge),
+    purges: async () => await askWorkerPurges()
   })
   await listenOn(admin, initial.config.admin.host, initial.config.admin.port)
   logger.info({ workers, adminPort: initial.config.admin.port }, 'cluster primary started')
@@ -167,7 +171,35 @@ async function broadcastPurge (order: PurgeOrder): Promise<PurgeReport> {
   const reports = replies.flatMap((r) => r.report === undefined ? [] : [r.report])
   const first = reports[0]
   if (first === undefined) throw new Error(replies.find((r) => r.error !== undefined)?.error ?? 'no worker to purge')
-  return { ...first, touched: reports.reduce((sum, r) => sum + r.touched, 0), fleet: reports.some((r) => r.fleet) }
+  const touched = reports.reduce((sum, r) => sum + r.touched, 0)
+  const reach = first.reach === undefined
+    ? undefined
+    : { ...first.reach, memory: touched, recordsWritten: reports.reduce((sum, r) => sum + (r.reach?.recordsWritten ?? 0), 0), seenHere: reports.some((r) => r.reach?.seenHere === true) }
+  return { ...first, touched, fleet: reports.some((r) => r.fleet), ...(reach === undefined ? {} : { reach }) }
+}
+
+/**
+ * GET /purges on the primary: the records are the workers' (each applies every purge, and with memcached each reads the
+ * fleet's), so the first worker that answers speaks for the group.
+ */
+async function askWorkerPurges (): Promise<{ count: number, records: ListedRecord[] }> {
+  const worker = Object.values(cluster.workers ?? {}).find((w): w is Worker => w !== undefined && w.isConnected())
+  if (worker === undefined) throw new Error('no worker to ask for the purge records')
+  const id = randomUUID()
+  return await new Promise((resolve, reject) => {
+    const onMessage = (message: PurgesReply): void => {
+      if (message?.type !== 'corral:purges' || message.id !== id) return
+      worker.off('message', onMessage)
+      clearTimeout(timer)
+      resolve({ count: message.count, records: message.records })
+    }
+    const timer = setTimeout(() => {
+      worker.off('message', onMessage)
+      reject(new Error('worker did not answer for the purge records'))
+    }, 5000)
+    worker.on('message', onMessage)
+    worker.send({ type: 'corral:purges?', id } satisfies PurgesRequest)
+  })
 }
 
 /**
@@ -203,6 +235,7 @@ export async function configFromPrimary (timeoutMs = 10_000): Promise<{ start: L
 export interface WorkerProxy {
   readonly metrics: { readonly registry: Registry }
   purge (order: PurgeOrder, publish?: boolean): Promise<PurgeReport>
+  purgeRecords (): { count: number, records: ListedRecord[] }
 }
 
 /** Worker side: answer the primary's purge broadcasts and metric scrapes. */
@@ -211,7 +244,11 @@ export function serveWorker (proxy: WorkerProxy): void {
   // prom-client installs the worker's answer to the primary's scrape in AggregatorRegistry's constructor.
   // eslint-disable-next-line no-new
   new AggregatorRegistry()
-  process.on('message', (message: PurgeRequest) => {
+  process.on('message', (message: PurgeRequest | PurgesRequest) => {
+    if (message?.type === 'corral:purges?') {
+      process.send?.({ type: 'corral:purges', id: message.id, ...proxy.purgeRecords() } satisfies PurgesReply)
+      return
+    }
     if (message?.type !== 'corral:purge') return
     const reply = (r: Omit<PurgeReply, 'type' | 'id'>): void => { process.send?.({ type: 'corral:purged', id: message.id, ...r }) }
     proxy.purge(message.order, message.publish).then((report) => reply({ report }),

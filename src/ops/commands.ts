@@ -23,6 +23,8 @@ commands:
   check --config <file>     validate a config: every problem, each with its key path; non-zero exit if any
   spike --target <url> --scenario <file> [--report <dir>] [--admin <url>]… [--workers N]   run a load scenario
   purge --admin <url> (--url U | --tag T | --prefix P) [--host H] [--soft]   purge cached pages, fleet-wide
+  purge --admin <url> --list                       the purge records in force
+  top --admin <url> [--admin <url>]… [--once]      a live view of one proxy or a fleet, every second
 
   corral <command> --help   that command's options
   corral --version          print the version
@@ -60,6 +62,10 @@ export async function main (argv: readonly string[]): Promise<number> {
     case 'purge': {
       const { runPurgeCli } = await import('../purge/cli.js')
       return await runPurgeCli(rest)
+    }
+    case 'top': {
+      const { runTop } = await import('./top.js')
+      return await runTop(rest)
     }
     case '--version':
     case '-v':
@@ -119,6 +125,7 @@ function check (args: string[]): number {
   }
   const loaded = loadOrReport(values.config)
   if (loaded === undefined) return 1
+  for (const w of loaded.warnings ?? []) process.stderr.write(`${values.config}: warning: ${w.keyPath}: ${w.reason}\n`)
   process.stdout.write(`${values.config}: ok (version ${loaded.version})\n`)
   for (const line of describeCompress(loaded.config.cache.compress)) process.stdout.write(`${values.config}: ${line}\n`)
   return 0

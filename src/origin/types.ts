@@ -34,6 +34,8 @@ export interface OriginResponse {
 export interface OriginClient {
   request (req: OriginRequest): Promise<OriginResponse>
   readonly timeoutMs: number
+  /** Each group's servers and their state (Origin has it): the health path says when none is up. */
+  report?: () => Record<string, ReadonlyArray<{ readonly state: string }>>
 }
 
 /** Told of every origin answer's headers: the origin-duration metric. */

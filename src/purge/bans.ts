@@ -10,6 +10,7 @@
  * against a few Map lookups: nothing when the entry was requested after the newest record.  [pure]
  */
 import type { StoredEntry } from '../core/entry.js'
+import { SeenNames } from './seen.js'
 import { makeStale } from './stale.js'
 
 export type BanKind = 'url' | 'tag' | 'prefix'
@@ -83,6 +84,8 @@ export class BanList {
   #newestAt = 0
   #size = 0
   softStaleMs: number
+  /** Keys and tags stored lately, so a purge can say whether it named anything this proxy has seen. */
+  readonly seen = new SeenNames()
 
   constructor (softStaleMs: number) {
     this.softStaleMs = softStaleMs
@@ -90,6 +93,14 @@ export class BanList {
 
   get size (): number {
     return this.#size
+  }
+
+  /** Every record in force, oldest first (GET /purges). */
+  list (): BanRecord[] {
+    const all = [...this.#prefixes]
+    for (const records of this.#urls.values()) all.push(...records)
+    for (const records of this.#tags.values()) all.push(...records)
+    return all.sort((a, b) => a.at - b.at)
   }
 
   /**

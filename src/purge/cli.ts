@@ -13,6 +13,7 @@ export interface PurgeIo {
 
 export const USAGE = `Usage:
   corral purge --admin <url> (--url <url> | --tag <tag> | --prefix <path>) [--host <host>] [--soft]
+  corral purge --admin <url> --list
 
 Purges cached pages through a corral admin listener (POST /purge); with memcached the purge is in force on
 every proxy sharing it within a second. The admin token is read from CORRAL_ADMIN_TOKEN.
@@ -25,6 +26,7 @@ Options:
   --host <host>     the host for a path-only --url, a --prefix, or to limit a --tag to one site
   --soft            mark stale instead of deleting: the next request is answered at once from the stale copy
                     while one coalesced refresh goes to the origin
+  --list            the purge records in force on that proxy (GET /purges): age, kind, mode, what they name
   -h, --help        This text
 
 Exit codes: 0 purged; 1 the admin refused or could not be reached; 2 usage error.
@@ -43,6 +45,7 @@ export async function runPurgeCli (args: string[], io: PurgeIo = { stdout: proce
         prefix: { type: 'string' },
         host: { type: 'string' },
         soft: { type: 'boolean', default: false },
+        list: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false }
       }
     }))
@@ -55,8 +58,12 @@ export async function runPurgeCli (args: string[], io: PurgeIo = { stdout: proce
     return 0
   }
   const kinds = [values.url, values.tag, values.prefix].filter((v) => v !== undefined).length
+  if (values.list && values.admin !== undefined && kinds === 0) {
+    const { listPurges } = await import('./list-cli.js')
+    return await listPurges(values.admin, io)
+  }
   if (values.admin === undefined || kinds !== 1) {
-    io.stderr.write(`corral purge: needs --admin and exactly one of --url, --tag, --prefix\n${USAGE}`)
+    io.stderr.write(`corral purge: needs --admin and exactly one of --url, --tag, --prefix (or --list alone)\n${USAGE}`)
     return 2
   }
   const query = makePurgeQuery(values)

@@ -49,5 +49,7 @@ export function entryPurgeFields (purge: FillPurge, headers: HeaderRecord, reque
 export function screenForStore (purge: FillPurge | undefined, entry: StoredEntry, ttlMs: number): { entry: StoredEntry, ttlMs: number } | null {
   if (purge === undefined) return { entry, ttlMs }
   const kept = purge.bans.screen(entry)
-  return kept === undefined ? null : { entry: kept, ttlMs: Math.min(ttlMs, purge.maxTtlMs) }
+  if (kept === undefined) return null
+  purge.bans.seen.note(kept)
+  return { entry: kept, ttlMs: Math.min(ttlMs, purge.maxTtlMs) }
 }

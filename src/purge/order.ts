@@ -27,6 +27,23 @@ export interface PurgeReport {
   readonly fleet: boolean
   /** url purges: the cache key purged. */
   readonly key?: string
+  /**
+   * Where the purge reached, said plainly: `touched` counts this proxy's memory only, and memcached cannot count what
+   * a record will hide (each entry is checked against the records when it is read), so it says "unknown", not 0.
+   */
+  readonly reach?: PurgeReach
+}
+
+export interface PurgeReach {
+  /** Entries dropped or marked stale in this proxy's memory (every worker's, in a cluster): `touched`. */
+  readonly memory: number
+  /** "unknown" with memcached (entries are screened when read), "off" without. */
+  readonly memcached: 'unknown' | 'off'
+  /** Records written to memcached for the rest of the fleet (0: none, the embedded cache or a failed write). */
+  readonly recordsWritten: number
+  /** Whether it named a key or tag this proxy stored lately (`seenScope` says which), so a typo shows. */
+  readonly seenHere: boolean
+  readonly seenScope: string
 }
 
 /** The order in an admin query string; throws a ConfigError naming the parameter when it is not one. */

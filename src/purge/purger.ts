@@ -9,6 +9,7 @@ import type { Logger } from '../core/log.js'
 import type { MemoryStore } from '../store/memory.js'
 import type { KeyOptions } from '../key.js'
 import { BanList, type BanRecord } from './bans.js'
+import { SeenNames } from './seen.js'
 import type { PurgeChannel } from './fleet.js'
 import { makeBanRecords, type PurgeOrder, type PurgeReport } from './order.js'
 
@@ -56,9 +57,16 @@ export class Purger {
       mode,
       touched,
       fleet,
-      ...(order.kind === 'url' ? { key: (records[0] as BanRecord).value } : {})
+      ...(order.kind === 'url' ? { key: (records[0] as BanRecord).value } : {}),
+      reach: {
+        memory: touched,
+        memcached: this.#channel === null ? 'off' : 'unknown',
+        recordsWritten: fleet ? records.length : 0,
+        seenHere: this.#d.bans.seen.matches(records),
+        seenScope: SeenNames.SCOPE
+      }
     }
-    this.#d.logger.info({ ...report.purged, mode, touched, fleet }, 'purged')
+    this.#d.logger.info({ ...report.purged, mode, touched, fleet, seenHere: report.reach?.seenHere }, 'purged')
     return report
   }
 

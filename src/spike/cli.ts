@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
-import { compareReports, readReport } from './compare.js'
+import { checkAdmins } from './admin-check.js'
+import { compareReports, DEFAULT_NOISE_PERCENT, readReport } from './compare.js'
 import { makeAdminMetrics, makeFleetMetrics } from './metrics.js'
 import { writeReport } from './report.js'
 import { runSpike, type Progress, type StageReport } from './run.js'
@@ -17,7 +18,7 @@ export interface SpikeIo {
 
 export const USAGE = `Usage:
   corral spike --target <url> --scenario <file.json> [options]
-  corral spike compare <a/report.json> <b/report.json>
+  corral spike compare <a/report.json> <b/report.json> [--noise <percent>]
 
 Runs a load scenario's stages back to back against --target, checks its thresholds every
 second, and writes report.json and report.html. See docs/spike.md.
@@ -35,6 +36,9 @@ Options:
                         says when it did
   --quiet               No progress lines, only the summary
   -h, --help            This text
+
+compare: stage by stage, b against a; a change within ±5% (--noise) is marked noise, not better or
+worse, and a stage cut short in one report is shown but not compared.
 
 Exit codes: 0 every threshold held; 1 a threshold breached (the run stops early, after the
 stage's abortGrace); 2 usage or scenario error; 130 interrupted (the report of what ran is still written).
@@ -107,6 +111,11 @@ export async function runSpikeCli (argv: string[], io: SpikeIo = defaultIo): Pro
   }
 
   const token = values['admin-token'] ?? process.env.CORRAL_ADMIN_TOKEN
+  const unreachable = await checkAdmins(admins, token)
+  if (unreachable !== undefined) {
+    io.stderr.write(`corral spike: --admin ${unreachable.admin}: ${unreachable.reason}; no load was sent\n`)
+    return EXIT_USAGE
+  }
   const metrics = admins.length === 0 ? undefined : makeFleetMetrics(admins.map((a) => makeAdminMetrics(a, token)))
   const { signal, release } = interruptSignal(io)
   const progress = makeProgressPrinter(io, values.quiet)
@@ -132,11 +141,19 @@ export async function runSpikeCli (argv: string[], io: SpikeIo = defaultIo): Pro
 }
 
 async function compareCommand (args: string[], io: SpikeIo): Promise<number> {
-  if (args.length !== 2 || args.some((a) => a.startsWith('-'))) return usageError(io, 'compare needs two report.json paths')
-  const [pathA, pathB] = args as [string, string]
+  let parsed
+  try {
+    parsed = parseArgs({ args, strict: true, allowPositionals: true, options: { noise: { type: 'string', default: String(DEFAULT_NOISE_PERCENT) } } })
+  } catch (err) {
+    return usageError(io, (err as Error).message)
+  }
+  const noise = Number(parsed.values.noise)
+  if (!Number.isFinite(noise) || noise < 0 || noise > 100) return usageError(io, `--noise must be a per cent from 0 to 100, got ${parsed.values.noise}`)
+  if (parsed.positionals.length !== 2) return usageError(io, 'compare needs two report.json paths')
+  const [pathA, pathB] = parsed.positionals as [string, string]
   try {
     const [a, b] = await Promise.all([readReport(pathA), readReport(pathB)])
-    io.stdout.write(`a = ${pathA}\nb = ${pathB}\n` + compareReports(a, b).join('\n') + '\n')
+    io.stdout.write(`a = ${pathA}\nb = ${pathB}\n` + compareReports(a, b, ['a', 'b'], noise).join('\n') + '\n')
     return EXIT_OK
   } catch (err) {
     io.stderr.write(`corral spike compare: ${(err as Error).message}\n`)
@@ -190,7 +207,7 @@ function makeProgressPrinter (io: SpikeIo, quiet: boolean) {
   return {
     tick (p: Progress) {
       if (quiet) return
-      const line = `[${p.stageIndex + 1}/${p.stageCount}] ${p.stage}  ${(p.elapsedMs / 1000).toFixed(0)}s/${(p.plannedMs / 1000).toFixed(0)}s` +
+      const line = `[${p.stageIndex + 1}/${p.stageCount}] ${p.stage}  ${stageClock(p.second, p.plannedMs)}` +
         `  ${p.rps} req/s  p99 ${p.p99Ms} ms  5xx ${p.fiveXx}  errors ${p.errors}  ${cacheMix(p.cache)}` +
         (p.originRequests === undefined ? '' : `  origin ${p.originRequests}`)
       // On a terminal the line updates in place; in a log, one line per second.
@@ -200,7 +217,7 @@ function makeProgressPrinter (io: SpikeIo, quiet: boolean) {
     stageEnd (s: StageReport, results: readonly ThresholdResult[]) {
       if (pending) io.stdout.write('\n')
       pending = false
-      const origin = s.originRequests === undefined ? '' : `  origin requests ${s.originRequests} (${s.originRps ?? 0}/s)`
+      const origin = s.originRequests === undefined ? '' : `  origin requests ${s.originRequests} (${s.originRps ?? 0}/s${reasonsText(s.originByReason)})`
       const fiveXx = Object.entries(s.statuses).reduce((n, [code, count]) => code.startsWith('5') ? n + count : n, 0)
       const saturated = s.generator.saturated ? '  (load generator saturated)' : ''
       const bad = results.filter((r) => !r.ok).map(describeThreshold)
@@ -208,4 +225,20 @@ function makeProgressPrinter (io: SpikeIo, quiet: boolean) {
         `5xx ${fiveXx}, errors ${s.errors}, ${cacheMix(s.cache)}${origin}${bad.length > 0 ? `  BREACHED ${bad.join('; ')}` : ''}${s.completed ? '' : '  (cut short)'}${saturated}\n`)
     }
   }
+}
+
+/**
+ * "7s/10s": the tick's whole second against the planned length. From the tick count, not the clock: a timer that fires
+ * a few ms late (they all do, more on a busy machine) made the last tick of a 10 s stage read "11s/10s".
+ */
+export function stageClock (second: number, plannedMs: number): string {
+  const planned = Math.round(plannedMs / 1000)
+  return `${Math.min(second, planned)}s/${planned}s`
+}
+
+/** "; fills 3, refreshes 1, passes 40": the cache's share of the origin load apart from what it passes by design. */
+function reasonsText (byReason: Record<string, number> | undefined): string {
+  if (byReason === undefined) return ''
+  const fills = (byReason.miss ?? 0) + (byReason.expired ?? 0)
+  return `; fills ${fills}, refreshes ${byReason.refresh ?? 0}, passes ${byReason.pass ?? 0}`
 }

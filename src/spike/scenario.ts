@@ -11,6 +11,10 @@ export interface Thresholds {
   readonly errorRate?: number
   readonly minRps?: number
   readonly maxOriginRps?: number
+  /** Fills and refreshes only (reasons miss, expired, refresh): the cacheable load, without passes. */
+  readonly maxOriginFillRps?: number
+  /** Passes only (reason pass). */
+  readonly maxOriginPassRps?: number
   readonly maxOriginRequests?: number
   readonly minHitRatio?: number
   /** A duration ("5s"): breaches this early in a stage are reported, not aborted on. */

@@ -8,13 +8,15 @@ import { subtractCounts, type MetricsSource, type OriginCounts } from './metrics
 import { makeGeneratorReport, makeStageReport, type StageReport } from './result.js'
 import { planSlices, type PlannedStage } from './scenario.js'
 import { cacheObject, count5xx, errorRate, hitRatio, type Recorder, type Tally } from './stats.js'
-import { describeThreshold, evaluateThresholds, firstBreach, type StageFigures, type ThresholdKey, type ThresholdResult } from './thresholds.js'
+import { describeThreshold, evaluateThresholds, FILL_REASONS, firstBreach, PASS_REASON, type StageFigures, type ThresholdKey, type ThresholdResult } from './thresholds.js'
 
 export interface Progress {
   readonly stage: string
   readonly stageIndex: number
   readonly stageCount: number
   readonly elapsedMs: number
+  /** Whole seconds into the stage: the tick's count (the clock runs a few ms late per tick). */
+  readonly second: number
   readonly plannedMs: number
   /** Responses in the last full second. */
   readonly rps: number
@@ -51,16 +53,24 @@ export interface StageResult {
   readonly originEnd?: OriginCounts
 }
 
-function figuresOf (tally: Tally, elapsedMs: number, originRequests: number | undefined): StageFigures {
+function figuresOf (tally: Tally, elapsedMs: number, origin: OriginCounts | undefined): StageFigures {
   const seconds = elapsedMs / 1000
   const ratio = hitRatio(tally)
+  const perSecond = (n: number): number => seconds > 0 ? n / seconds : 0
   return {
-    rps: seconds > 0 ? tally.responses / seconds : 0,
+    rps: perSecond(tally.responses),
     p99Ms: tally.latency.percentile(99),
     p999Ms: tally.latency.percentile(99.9),
     errorRate: errorRate(tally),
     ...(ratio === undefined ? {} : { hitRatio: ratio }),
-    ...(originRequests === undefined ? {} : { originRequests, originRps: seconds > 0 ? originRequests / seconds : 0 })
+    ...(origin === undefined
+      ? {}
+      : {
+          originRequests: origin.total,
+          originRps: perSecond(origin.total),
+          originFillRps: perSecond(FILL_REASONS.reduce((n, reason) => n + (origin.byReason[reason] ?? 0), 0)),
+          originPassRps: perSecond(origin.byReason[PASS_REASON] ?? 0)
+        })
   }
 }
 
@@ -75,9 +85,10 @@ export async function runStage (ctx: StageContext, stage: PlannedStage, index: n
   engine.busy()
   const breachedAt = new Map<ThresholdKey, { stageSecond: number, t: number }>()
   const graced: ThresholdResult[] = []
+  const gracedAt = new Map<ThresholdKey, { stageSecond: number, t: number }>()
   let liveResults: ThresholdResult[] | undefined
   let lastCounts = originStart
-  let liveOrigin = originStart === undefined ? undefined : 0
+  let liveOrigin: OriginCounts | undefined = originStart === undefined ? undefined : { total: 0, byReason: {} }
   let scraping: Promise<void> | undefined
   let ticks = 0
 
@@ -91,7 +102,7 @@ export async function runStage (ctx: StageContext, stage: PlannedStage, index: n
       const bucket = recorder.seconds.find((b) => b.stage === stage.name && b.second === second)
       if (counts !== undefined && lastCounts !== undefined && bucket !== undefined) bucket.origin = subtractCounts(counts, lastCounts)
       lastCounts = counts
-      if (counts !== undefined && originStart !== undefined) liveOrigin = counts.total - originStart.total
+      if (counts !== undefined && originStart !== undefined) liveOrigin = subtractCounts(counts, originStart)
     } finally {
       scraping = undefined
     }
@@ -114,10 +125,18 @@ export async function runStage (ctx: StageContext, stage: PlannedStage, index: n
       // By the tick's second, not the clock: the check at second 1 of a "1s" grace is inside it, whatever the
       // timer's few ms of lateness.
       const inGrace = ticks * TICK_MS <= stage.abortGraceMs
+      // A breach inside the grace is noted apart: the verdict names the second of the breach that counted (the one
+      // that aborted), not an earlier one the grace forgave (issue 26: "second 2" for an abort at second 6).
       for (const r of results) {
-        if (r.ok || breachedAt.has(r.key)) continue
-        breachedAt.set(r.key, { stageSecond: ticks, t })
-        if (inGrace) graced.push(mark(r))
+        if (r.ok) continue
+        if (inGrace) {
+          if (!gracedAt.has(r.key)) {
+            gracedAt.set(r.key, { stageSecond: ticks, t })
+            graced.push({ ...r, stageSecond: ticks, t })
+          }
+        } else if (!breachedAt.has(r.key)) {
+          breachedAt.set(r.key, { stageSecond: ticks, t })
+        }
       }
       const breach = firstBreach(results)
       if (breach !== undefined && !inGrace) {
@@ -130,13 +149,14 @@ export async function runStage (ctx: StageContext, stage: PlannedStage, index: n
       stageIndex: index,
       stageCount: ctx.stageCount,
       elapsedMs,
+      second: ticks,
       plannedMs: stage.durationMs,
       rps: bucket.tally.responses,
       p99Ms: Math.round(st.tally.latency.percentile(99) * 10) / 10,
       errors: st.tally.errors,
       fiveXx: count5xx(st.tally),
       cache: cacheObject(st.tally),
-      ...(liveOrigin === undefined ? {} : { originRequests: liveOrigin })
+      ...(liveOrigin === undefined ? {} : { originRequests: liveOrigin.total })
     })
   }
   const ticker = setInterval(() => {
@@ -184,7 +204,8 @@ export async function runStage (ctx: StageContext, stage: PlannedStage, index: n
   // A live breach keeps the figures it was decided on; the responses that trickle in while autocannon stops
   // could move a value back under its limit and contradict the abort.
   const endSecond = Math.max(1, Math.round(durationMs / 1000))
-  const results = (liveResults ?? evaluateThresholds(stage.name, stage.thresholds, figuresOf(st.tally, durationMs, origin?.total), completed ? 'final' : 'live'))
-    .map((r) => r.ok || r.stageSecond !== undefined ? r : { ...r, ...(breachedAt.get(r.key) ?? { stageSecond: endSecond, t: Math.round((startT + durationMs / 1000) * 1000) / 1000 }) })
+  const results = (liveResults ?? evaluateThresholds(stage.name, stage.thresholds, figuresOf(st.tally, durationMs, origin), completed ? 'final' : 'live'))
+    // A final failure with no breach after the grace dates from the graced breach (the figure never came back).
+    .map((r) => r.ok || r.stageSecond !== undefined ? r : { ...r, ...(breachedAt.get(r.key) ?? gracedAt.get(r.key) ?? { stageSecond: endSecond, t: Math.round((startT + durationMs / 1000) * 1000) / 1000 }) })
   return { report, results, graced, ...(originEnd === undefined ? {} : { originEnd }) }
 }

@@ -15,7 +15,15 @@ export interface StageFigures {
   readonly originRequests?: number
   /** originRequests / the stage's seconds so far. */
   readonly originRps?: number
+  /** Fills and refreshes (reasons miss, expired, refresh) per second: the cacheable load. */
+  readonly originFillRps?: number
+  /** Passes (reason pass) per second: pages corral does not cache. */
+  readonly originPassRps?: number
 }
+
+/** The origin request reasons that are the cache's doing (corral_origin_requests_total{reason}); `pass` is apart. */
+export const FILL_REASONS: readonly string[] = ['miss', 'expired', 'refresh']
+export const PASS_REASON = 'pass'
 
 export interface ThresholdResult {
   /** `<stage>.<key>`, e.g. `spike.p99Ms`. */
@@ -34,10 +42,10 @@ export interface ThresholdResult {
 /** `live`: while the stage runs. `final`: when it ends. */
 export type ThresholdPhase = 'live' | 'final'
 
-const ORDER: readonly ThresholdKey[] = ['p99Ms', 'p999Ms', 'errorRate', 'minRps', 'maxOriginRps', 'maxOriginRequests', 'minHitRatio']
+const ORDER: readonly ThresholdKey[] = ['p99Ms', 'p999Ms', 'errorRate', 'minRps', 'maxOriginRps', 'maxOriginFillRps', 'maxOriginPassRps', 'maxOriginRequests', 'minHitRatio']
 
 /** Keys whose figure comes from the proxy's /metrics, so a run that sets them needs --admin. */
-const ADMIN_KEYS: readonly ThresholdKey[] = ['maxOriginRps', 'maxOriginRequests']
+const ADMIN_KEYS: readonly ThresholdKey[] = ['maxOriginRps', 'maxOriginFillRps', 'maxOriginPassRps', 'maxOriginRequests']
 
 const LOWER_BOUNDS: ReadonlySet<ThresholdKey> = new Set(['minRps', 'minHitRatio'])
 
@@ -67,6 +75,8 @@ function valueOf (key: ThresholdKey, figures: StageFigures): number | undefined 
     case 'errorRate': return figures.errorRate
     case 'minRps': return figures.rps
     case 'maxOriginRps': return figures.originRps
+    case 'maxOriginFillRps': return figures.originFillRps
+    case 'maxOriginPassRps': return figures.originPassRps
     case 'maxOriginRequests': return figures.originRequests
     case 'minHitRatio': return figures.hitRatio
   }

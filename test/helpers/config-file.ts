@@ -149,7 +149,8 @@ export async function startCli (config: Json, { ready, detached = false, nodeArg
   const adminPort = await freePort()
   const file = tempConfigFile(merge({ log: { level: 'warn', access: false } }, {
     ...config,
-    listen: { ...(config['listen'] as Json | undefined), host: HOST, port },
+    // A test's SIGTERM needs no balancer to notice: stop at once unless the test sets a delay (the default is 5 s).
+    listen: { drainDelayMs: 0, ...(config['listen'] as Json | undefined), host: HOST, port },
     admin: { ...(config['admin'] as Json | undefined), host: HOST, port: adminPort }
   }))
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file.path], {

@@ -40,7 +40,8 @@ export async function startProxyProcess (config: Record<string, unknown>): Promi
   writeFileSync(file, JSON.stringify({
     log: { level: 'warn', access: false },
     ...config,
-    listen: { host: HOST, port },
+    // A test's SIGTERM needs no balancer to notice: stop at once (the 5 s default is for production).
+    listen: { drainDelayMs: 0, host: HOST, port },
     admin: { host: HOST, port: adminPort }
   }))
   const child = spawn(process.execPath, [NO_MEMORY_REDUCER, '--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file], {

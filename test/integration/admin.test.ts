@@ -45,6 +45,19 @@ describe('admin listener', () => {
     expect(metricSum((await admin('/metrics')).text, 'corral_requests_total')).toBe(0)
   })
 
+  it('GET /healthz is /health; with every origin server down health says so in its body and stays 200 (issue 26)', async () => {
+    await start({ origin: { url: 'http://127.0.0.1:1', health: { path: '/up', intervalMs: 100, timeoutMs: 100, downAfter: 1 } } })
+    expect((await admin('/healthz')).status).toBe(200)
+    await expect.poll(async () => JSON.parse((await admin('/healthz')).text) as unknown, { timeout: 5000, interval: 50 }).toEqual({
+      status: 'serving',
+      origins: 'no origin server is up (0 of 1): answering from cache only, misses get 502 or a stale copy'
+    })
+    expect((await admin('/health')).status).toBe(200)
+    // The balancer's health path too, still 200.
+    const lb = await get(`${proxy.url}/__corral/health`)
+    expect([lb.status, lb.body]).toEqual([200, 'ok: no origin server is up (0 of 1); serving from cache only\n'])
+  })
+
   it('GET /metrics is Prometheus text: requests by cache status, origin requests, sheds by reason and route, config reloads', async () => {
     await start({ flags: { beta: false }, routes: [{ match: '/beta/', flag: 'beta' }] })
     await page('/a')
@@ -109,13 +122,17 @@ describe('admin listener', () => {
     expect(origin.count).toBe(3)
   })
 
-  it('POST /purge refuses what it cannot purge; unknown endpoints get 404', async () => {
+  it('POST /purge refuses what it cannot purge; a wrong method gets 405 with Allow; unknown endpoints get 404', async () => {
     await start()
     expect((await admin('/purge', 'POST')).status).toBe(400)
     const pathOnly = await admin('/purge?url=/p', 'POST')
     expect(pathOnly.status).toBe(400)
     expect(pathOnly.text).toContain('host')
-    expect((await admin('/purge?url=/p')).status).toBe(404)
+    // Issue 26: GET /purge was a 404, which reads as "no such endpoint".
+    const wrong = await admin('/purge?url=/p')
+    expect(wrong.status).toBe(405)
+    expect(wrong.headers.get('allow')).toBe('POST')
+    expect((await admin('/metrics', 'POST')).headers.get('allow')).toBe('GET')
     expect((await admin('/nope')).status).toBe(404)
   })
 })

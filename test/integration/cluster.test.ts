@@ -102,6 +102,9 @@ describe.skipIf(memcached === null)('workers: 2', () => {
     expect(after.body).not.toBe(cached.body)
     // Whichever worker answers next, the page now comes from the new copy.
     expect((await fresh('/purge-me')).body).toBe(after.body)
+    // Issue 26: the primary lists the records in force, from a worker.
+    const listed = await (await fetch(`${cli.adminUrl}/purges`)).json() as { count: number, records: Array<{ kind: string, value: string, mode: string }> }
+    expect(listed.records.map((r) => [r.kind, r.value, r.mode])).toContainEqual(['url', `${HOST}/purge-me`, 'hard'])
   })
 
   it('SIGTERM to the whole process group (systemd, a terminal) drains: the request in flight completes, all exit with code 0', async () => {

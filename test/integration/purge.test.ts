@@ -90,7 +90,17 @@ describe.skipIf(memcached === null)('purge across two proxies sharing memcached'
       expect((await page(b, path)).headers['x-cache']).toBe('HIT')
     }
     const answer = await purge(a, 'tag=article-123')
-    expect(answer).toEqual({ status: 200, body: { purged: { kind: 'tag', values: ['article-123'], host: null }, mode: 'hard', touched: 2, fleet: true } })
+    expect(answer).toEqual({
+      status: 200,
+      body: {
+        purged: { kind: 'tag', values: ['article-123'], host: null },
+        mode: 'hard',
+        touched: 2,
+        fleet: true,
+        // Issue 26, friction 4: memcached's share is unknown, not 0; the tag is one A has stored.
+        reach: { memory: 2, memcached: 'unknown', recordsWritten: 1, seenHere: true, seenScope: expect.stringMatching(/^pages stored through this proxy/) as unknown as string }
+      }
+    })
     await applied(b)
     for (const p of [b, a]) {
       expect((await page(p, '/article/124')).headers['x-cache']).toBe('HIT')
@@ -241,5 +251,52 @@ describe('purge on the embedded cache alone', () => {
     expect((await purge(p, 'tag=a&prefix=/b')).body['error']).toContain('one kind')
     expect((await purge(p, `prefix=news&host=${HOST}`)).body['error']).toContain('prefix')
     expect((await purge(p, 'tag=a&soft=maybe')).body['error']).toContain('soft')
+  })
+})
+
+/** Issue 26, friction 4: a purge says what it reached, an unknown tag says so, and the records in force are listed. */
+describe.skipIf(memcached === null)('purge answers and GET /purges (memcached)', () => {
+  it('memcached\'s reach is "unknown", never 0; an unknown tag or prefix says it matched nothing seen here', async () => {
+    const o = await origin(tagged())
+    const a = await proxy(o, newPrefix(), { memory: { maxTtlSeconds: 0 } })
+    await page(a, '/article/123')
+    // L1 is off in front of memcached: nothing in memory to touch, yet the page is in memcached.
+    const real = (await purge(a, 'tag=section-world')).body
+    expect(real).toMatchObject({ touched: 0, fleet: true, reach: { memory: 0, memcached: 'unknown', recordsWritten: 1, seenHere: true } })
+    const typo = (await purge(a, 'tag=secton-world')).body
+    expect(typo).toMatchObject({ touched: 0, fleet: true, reach: { memcached: 'unknown', seenHere: false } })
+    expect((await purge(a, `prefix=/article/&host=${HOST}`)).body).toMatchObject({ reach: { seenHere: true } })
+    expect((await purge(a, `prefix=/artcle/&host=${HOST}`)).body).toMatchObject({ reach: { seenHere: false } })
+
+    const listed = await (await fetch(`${a.adminUrl}/purges`)).json() as { count: number, records: Array<Record<string, unknown>> }
+    expect(listed.count).toBe(4)
+    expect(listed.records.map((r) => [r.kind, r.value, r.mode])).toEqual([
+      ['tag', 'section-world', 'hard'], ['tag', 'secton-world', 'hard'], ['prefix', `${HOST}/article/`, 'hard'], ['prefix', `${HOST}/artcle/`, 'hard']
+    ])
+    for (const r of listed.records) {
+      expect(r.ageSeconds).toBeGreaterThanOrEqual(0)
+      expect(r.ageSeconds).toBeLessThan(60)
+      expect(Date.parse(r.at as string)).toBeGreaterThan(0)
+    }
+  })
+
+  it('another proxy lists the records it received from memcached', async () => {
+    const o = await origin(tagged())
+    const prefix = newPrefix()
+    const a = await proxy(o, prefix)
+    const b = await proxy(o, prefix)
+    await purge(a, 'tag=front&soft=1')
+    await applied(b)
+    const listed = await (await fetch(`${b.adminUrl}/purges`)).json() as { count: number, records: Array<Record<string, unknown>> }
+    expect(listed.records.map((r) => [r.kind, r.value, r.mode, r.host])).toEqual([['tag', 'front', 'soft', null]])
+  })
+})
+
+describe('purge answer on the embedded cache alone (issue 26)', () => {
+  it('says memcached is off and counts what it touched in memory', async () => {
+    const o = await origin(tagged())
+    const p = await proxy(o, null)
+    await page(p, '/')
+    expect((await purge(p, 'tag=front')).body).toMatchObject({ touched: 1, fleet: false, reach: { memory: 1, memcached: 'off', recordsWritten: 0, seenHere: true } })
   })
 })

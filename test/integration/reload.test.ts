@@ -81,6 +81,7 @@ describe('hot reload', () => {
     { what: 'a wrong type', bad: { origin: { timeoutMs: 'fast' } }, keyPath: 'origin.timeoutMs', message: /^origin\.timeoutMs: must be a whole number \(got "fast"\)/ },
     { what: 'a wrong type for a flag', bad: { flags: { cacheOnly: 'yes' } }, keyPath: 'flags.cacheOnly', message: /^flags\.cacheOnly: must be true or false or an object \(got "yes"\)/ },
     { what: 'an unknown key', bad: { cache: { memroy: { maxBytes: 1024 } } }, keyPath: 'cache.memroy', message: /^cache\.memroy: unknown key; did you mean "memory"\?/ },
+    { what: 'a misspelt flag (issue 26)', bad: { flags: { shedPrecent: 50 } }, keyPath: 'flags.shedPrecent', message: /^flags\.shedPrecent: unknown flag; did you mean "shedPercent"\?/ },
     { what: 'an unknown key in a route', bad: { routes: [{ match: '/beta/', flag: 'beta', prioirty: 'critical' }] }, keyPath: 'routes[0].prioirty', message: /^routes\[0\]\.prioirty: unknown key/ }
   ])('$what is rejected with the key path in the message, and the old flags stay in force', async ({ bad, keyPath, message }) => {
     const o = await origin()
@@ -151,9 +152,12 @@ describe('SIGTERM (the real CLI)', () => {
     cli.child.kill('SIGTERM')
 
     await expect.poll(async () => await probe(`${cli.adminUrl}/health`), { timeout: 5000, interval: 20 }).toBe(503)
-    // Still held at the origin, still draining: a new client is turned away (refused, or told 503).
+    // Still held at the origin, still draining: a new client is turned away (refused, or told 503). A new client
+    // means a new connection: one kept alive from before the signal is still answered, with Connection: close.
     expect(o.inFlight).toBe(1)
-    expect([0, 503]).toContain(await probe(`${cli.url}/new`))
+    const newClient = new Agent({ connections: 1 })
+    cleanups.push(() => newClient.close())
+    expect([0, 503]).toContain(await probe(`${cli.url}/new`, { dispatcher: newClient } as unknown as RequestInit))
     expect(o.count).toBe(1)
 
     o.release()

@@ -98,9 +98,22 @@ describe('corral serve and check fail in one line', () => {
   })
 })
 
+describe('corral check and flags (issue 26)', () => {
+  it('refuses a misspelt flag with a did-you-mean, and warns about a flag nothing reads', async () => {
+    const bad = await corral('check', '--config', configFile('typo.json', { origin: { url: 'http://127.0.0.1:9' }, flags: { shedPrecent: 50 } }))
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toMatch(/flags\.shedPrecent: unknown flag; did you mean "shedPercent"\?\n$/)
+    const path = configFile('unused.json', { origin: { url: 'http://127.0.0.1:9' }, flags: { checkoutV2: true } })
+    const unused = await corral('check', '--config', path)
+    expect(unused.code).toBe(0)
+    expect(unused.stderr).toMatch(new RegExp(`^${path}: warning: flags\\.checkoutV2: no route names this flag`))
+    expect(unused.stdout).toMatch(/: ok \(version /)
+  })
+})
+
 describe('corral serve --log-format pretty', () => {
   it('writes one human line per event through pino-pretty instead of JSON', async () => {
-    const path = configFile('pretty.json', { origin: { url: 'http://127.0.0.1:9' }, listen: { port: 0 }, admin: { port: 0 } })
+    const path = configFile('pretty.json', { origin: { url: 'http://127.0.0.1:9' }, listen: { port: 0, drainDelayMs: 0 }, admin: { port: 0 } })
     const child = spawn(process.execPath, ['--no-memory-reducer', '--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', path, '--log-format', 'pretty'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
@@ -115,6 +128,27 @@ describe('corral serve --log-format pretty', () => {
     expect(output).toMatch(/INFO.*listening/)
     expect(output).toMatch(/INFO.*stopped/)
     expect(output.split('\n').filter((l) => l.startsWith('{'))).toEqual([])
+  })
+
+  it('prints one line per access entry (issue 26: it printed 11)', async () => {
+    const path = configFile('pretty-access.json', { origin: { url: 'http://127.0.0.1:9', retries: 0 }, listen: { port: 0, drainDelayMs: 0 }, admin: { port: 0 }, log: { access: true } })
+    const child = spawn(process.execPath, ['--no-memory-reducer', '--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', path, '--log-format', 'pretty'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    try {
+      await expect.poll(() => output, { timeout: 15_000 }).toMatch(/listening/)
+      const port = Number(/"port":(\d+)/.exec(output)?.[1])
+      expect((await fetch(`http://127.0.0.1:${port}/pretty-page`)).status).toBe(502)
+      await expect.poll(() => output, { timeout: 5000 }).toMatch(/GET \/pretty-page 502/)
+    } finally {
+      child.kill('SIGTERM')
+    }
+    expect(await exited).toBe(0)
+    const access = output.split('\n').findIndex((l) => l.includes('GET /pretty-page 502'))
+    // The next line is the next event (its own time stamp), not a field of this one.
+    expect(output.split('\n')[access + 1]).toMatch(/^\S*\[?\d\d:\d\d:\d\d\.\d{3}|^$/)
+    expect(output.split('\n').filter((l) => /^\s+(method|url|status|cache):/.test(l))).toEqual([])
   })
 
   it('refuses another format in one line', async () => {

@@ -2,6 +2,7 @@
  * deploy/ (the Grafana dashboard, the Prometheus alert rules) may only name metrics a running corral exports: a
  * renamed metric would leave a panel empty and an alert silent, and nothing else would say so.
  */
+import { execFileSync, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -72,5 +73,24 @@ describe('deploy/ dashboards and alerts', () => {
     }
     expect(missing).toEqual([])
     expect(referenced).toBeGreaterThan(30)
+  })
+})
+
+/** promtool where installed (.ci/run installs it; CI=true requires it): issue 26, friction 5. */
+const promtool = (() => {
+  try {
+    execFileSync('promtool', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+describe.skipIf(!promtool && process.env['CI'] !== 'true')('deploy/ under promtool', () => {
+  it('the alert rules parse, their unit tests pass (drift ignores ports; origin down, hit ratio, surge fire), the dashboard queries parse', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../scripts/check-alerts.ts', import.meta.url))], { encoding: 'utf8', timeout: 60_000 })
+    expect(run.stdout + run.stderr).toMatch(/SUCCESS/)
+    expect(run.stdout).toMatch(/alert rules, their tests and \d+ dashboard queries pass promtool/)
+    expect(run.status).toBe(0)
   })
 })

@@ -47,3 +47,27 @@ describe('corral purge', () => {
     expect(makePurgeQuery({ prefix: '/news/', host: 'h.test' }).toString()).toBe('prefix=%2Fnews%2F&host=h.test')
   })
 })
+
+describe('corral purge --list (issue 26)', () => {
+  it('lists the records in force, oldest first, with age, kind and mode', async () => {
+    const { p } = await start()
+    const { io } = capture({ CORRAL_ADMIN_TOKEN: TOKEN })
+    expect(await runPurgeCli(['--admin', p.adminUrl, '--tag', 'front', '--soft'], io)).toBe(0)
+    expect(await runPurgeCli(['--admin', p.adminUrl, '--prefix', '/news/', '--host', 'site.test'], io)).toBe(0)
+    const listed = capture({ CORRAL_ADMIN_TOKEN: TOKEN })
+    expect(await runPurgeCli(['--admin', p.adminUrl, '--list'], listed.io)).toBe(0)
+    const lines = listed.out.join('').split('\n')
+    expect(lines[0]).toMatch(/age\s+kind\s+mode\s+names/)
+    expect(lines[1]).toMatch(/^\s+\d+s {2}tag {5}soft {2}front$/)
+    expect(lines[2]).toMatch(/^\s+\d+s {2}prefix {2}hard {2}site\.test\/news\/$/)
+    expect(lines[3]).toBe('2 records in force')
+    const empty = capture({})
+    expect(await runPurgeCli(['--admin', p.adminUrl, '--list'], empty.io)).toBe(1)
+    expect(empty.err.join('')).toContain('401')
+  })
+
+  it('says when nothing is in force', async () => {
+    const { formatRecords } = await import('../../src/purge/list-cli.js')
+    expect(formatRecords([])).toBe('no purge records in force\n')
+  })
+})

@@ -134,6 +134,68 @@ describe('origin and hit-ratio thresholds', () => {
     expect(out).toMatch(/^note: spike\.maxOriginRequests .* inside abortGrace$/m)
   })
 
+  it('the verdict names the second of the breach that aborted, not an earlier one inside abortGrace (issue 26)', async () => {
+    origin.setHandler(uncached)
+    const { code, report } = await spike('grace-then-abort', {
+      requests: [{ path: '/grace-abort' }],
+      stages: [{ name: 'spike', duration: '10s', connections: 2 }],
+      thresholds: { maxOriginRequests: 1, abortGrace: '2s' }
+    }, ['--target', proxy.url, '--admin', proxy.adminUrl])
+    expect(code).toBe(1)
+    const graced = report!.graceBreaches.find((t) => t.name === 'spike.maxOriginRequests')!
+    expect(graced.stageSecond).toBeLessThanOrEqual(2)
+    const breach = report!.thresholds.find((t) => t.name === 'spike.maxOriginRequests')!
+    // The first check past the 2 s grace aborts: second 3 (later only if a scrape ran long on a loaded machine).
+    expect(breach.stageSecond).toBeGreaterThan(2)
+    expect(report!.abortReason).toMatch(new RegExp(`\\(second ${breach.stageSecond} of spike\\)$`))
+    expect(report!.stages[0]!.durationMs / 1000).toBeGreaterThanOrEqual(breach.stageSecond! - 0.5)
+  })
+
+  it('maxOriginFillRps counts fills and refreshes without passes; maxOriginPassRps counts passes (issue 26)', async () => {
+    // no-store: after the first miss, corral remembers the page as uncacheable and passes every request.
+    origin.setHandler(uncached)
+    const held = await spike('fills-held', {
+      requests: [{ path: '/uncacheable' }],
+      stages: [{ name: 'spike', duration: '2s', connections: 2, thresholds: { maxOriginFillRps: 5 } }]
+    }, ['--target', proxy.url, '--admin', proxy.adminUrl])
+    expect(held.code).toBe(0)
+    const stage = held.report!.stages[0]!
+    expect(stage.originByReason?.pass ?? 0).toBeGreaterThan(20)
+    expect(stage.originRps ?? 0).toBeGreaterThan(5)
+    expect(held.report!.thresholds).toMatchObject([{ name: 'spike.maxOriginFillRps', ok: true }])
+    // The stage's summary line shows the origin load by kind.
+    expect(held.out).toMatch(new RegExp(`origin requests ${stage.originRequests ?? -1} \\([\\d.]+/s; fills \\d+, refreshes \\d+, passes ${stage.originByReason?.pass ?? -1}\\)`))
+    const passes = await spike('passes', {
+      requests: [{ path: '/uncacheable' }],
+      stages: [{ name: 'spike', duration: '3s', connections: 2, thresholds: { maxOriginPassRps: 5 } }]
+    }, ['--target', proxy.url, '--admin', proxy.adminUrl])
+    expect(passes.code).toBe(1)
+    expect(passes.report!.abortReason).toMatch(/^spike\.maxOriginPassRps \d+(\.\d+)? > 5 \(second \d+ of spike\)$/)
+  })
+
+  it('checks every --admin before any load: one that does not answer is exit 2, named (issue 26)', async () => {
+    const dead = createServer()
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve))
+    const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`
+    await new Promise<void>((resolve) => dead.close(() => resolve()))
+    const before = origin.count
+    const { code, err, report } = await spike('dead-admin', {
+      requests: [{ path: '/never-sent' }],
+      stages: [{ name: 'a', duration: '2s', connections: 1 }]
+    }, ['--target', proxy.url, '--admin', proxy.adminUrl, '--admin', deadUrl])
+    expect(code).toBe(2)
+    expect(err).toBe(`corral spike: --admin ${deadUrl}: ECONNREFUSED; no load was sent\n`)
+    expect(report).toBeUndefined()
+    expect(origin.count).toBe(before)
+    // Not corral: a server that answers without corral metrics.
+    const { code: code2, err: err2 } = await spike('not-corral', {
+      requests: [{ path: '/never-sent' }],
+      stages: [{ name: 'a', duration: '2s', connections: 1 }]
+    }, ['--target', proxy.url, '--admin', origin.url])
+    expect(code2).toBe(2)
+    expect(err2).toContain(`--admin ${origin.url}: answered`)
+  })
+
   it('minHitRatio fails a stage the cache cannot answer', async () => {
     origin.setHandler(uncached)
     const { code, report } = await spike('cold', {

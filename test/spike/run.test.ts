@@ -189,8 +189,9 @@ describe('a short real run', () => {
 
   it('compare prints the differences stage by stage', async () => {
     const second = structuredClone(report) as { stages: Array<{ requests: number, latencyMs: { p99: number } }> }
-    second.stages[0]!.requests = report.stages[0]!.requests + 100
-    second.stages[0]!.latencyMs.p99 = report.stages[0]!.latencyMs.p99 + 10
+    // Changes well outside the ±5% noise band (issue 26: a few per cent is noise, not better or worse).
+    second.stages[0]!.requests = report.stages[0]!.requests * 2 + 100
+    second.stages[0]!.latencyMs.p99 = report.stages[0]!.latencyMs.p99 * 2 + 10
     const bPath = join(dir, 'b.json')
     await writeFile(bPath, JSON.stringify(second))
     const c = capture()
@@ -198,8 +199,9 @@ describe('a short real run', () => {
     expect(c.out()).toMatch(/stage flat/)
     expect(c.out()).toMatch(/stage ramp/)
     // The first run's count depends on the machine (and may even be 0 under load): only the sign is asserted.
-    expect(c.out()).toMatch(/requests\s+\d+\s+\d+\s+\+100( \(\+[\d.]+%\))? better/)
-    expect(c.out()).toMatch(/p99 ms\s+[\d.]+\s+[\d.]+\s+\+10( \(\+[\d.]+%\))? worse/)
+    expect(c.out()).toMatch(/requests\s+\d+\s+\d+\s+\+\d+( \(\+[\d.]+%\))? better/)
+    expect(c.out()).toMatch(/p99 ms\s+[\d.]+\s+[\d.]+\s+\+[\d.]+( \(\+[\d.]+%\))? worse/)
+    expect(c.out()).toContain('changes within ±5% are marked noise')
   })
 })
 
@@ -366,6 +368,25 @@ describe('cli usage', () => {
     const lines = compareReports({ ...base, stages: [stage] }, { ...base, stages: [{ ...stage, name: 'y' }] })
     expect(lines).toContain('stage x (only in a)')
     expect(lines).toContain('stage y (only in b)')
+  })
+
+  it('compareReports marks a change inside the noise band as noise, and states the band (issue 26)', () => {
+    const stage = fakeStage({ rps: 1000, latencyMs: { p50: 1, p90: 1, p99: 10, p999: 1, max: 1 } })
+    const b = { ...stage, rps: 1010, latencyMs: { ...stage.latencyMs, p99: 12 } }
+    const lines = compareReports({ ...fakeBase, stages: [stage] }, { ...fakeBase, stages: [b] })
+    expect(lines).toContain('changes within ±5% are marked noise (run-to-run variation on one machine; --noise <percent> to change)')
+    expect(lines.find((l) => l.includes('req/s'))).toMatch(/req\/s\s+1000\s+1010\s+\+10 \(\+1%\) noise$/)
+    expect(lines.find((l) => l.includes('p99 ms'))).toMatch(/\+2 \(\+20%\) worse$/)
+    // A wider band stated on the command line.
+    expect(compareReports({ ...fakeBase, stages: [stage] }, { ...fakeBase, stages: [b] }, ['a', 'b'], 25).find((l) => l.includes('p99 ms'))).toMatch(/noise$/)
+  })
+
+  it('compareReports shows a stage cut short in one report without calling it better or worse (issue 26)', () => {
+    const whole = fakeStage({ rps: 1000, plannedDurationMs: 10_000, durationMs: 10_000 })
+    const cut = { ...whole, completed: false, durationMs: 3200, rps: 400 }
+    const lines = compareReports({ ...fakeBase, stages: [whole] }, { ...fakeBase, stages: [cut] })
+    expect(lines).toContain('stage x (cut short in b after 3.2 s of 10 s: shown, not compared)')
+    expect(lines.find((l) => l.includes('req/s'))).toMatch(/req\/s\s+1000\s+400$/)
   })
 
   it('compareReports keeps long figures in their columns (a histogram percentile has many decimals)', () => {

@@ -206,3 +206,34 @@ describe('makeGeneratorReport', () => {
     expect(makeGeneratorReport([], 0, 0)).toEqual({ busy: 0, saturatedSeconds: 0, saturated: false, cpuCores: 0 })
   })
 })
+
+describe('LatencyHistogram on hdr-histogram-js (issue 26, item 8)', () => {
+  it('holds every value within 1% from 50 µs to 30 s, and merges per-second histograms exactly', () => {
+    const whole = new LatencyHistogram()
+    const seconds = Array.from({ length: 10 }, () => new LatencyHistogram())
+    for (let i = 0; i < 10_000; i++) {
+      const ms = 0.05 * Math.pow(600_000, i / 9999)
+      whole.record(ms)
+      seconds[i % 10]!.record(ms)
+    }
+    const merged = new LatencyHistogram()
+    for (const s of seconds) merged.merge(s)
+    for (const p of [1, 50, 90, 99, 99.9]) {
+      const exact = 0.05 * Math.pow(600_000, (Math.ceil(10_000 * p / 100) - 1) / 9999)
+      expect(Math.abs(whole.percentile(p) - exact) / exact).toBeLessThan(0.01)
+      expect(merged.percentile(p)).toBe(whole.percentile(p))
+    }
+    expect(merged.count).toBe(10_000)
+    expect(merged.percentile(100)).toBe(whole.max)
+  })
+})
+
+describe('stage timers (issue 26)', () => {
+  it('read the tick\'s second against the planned length, never past it', async () => {
+    const { stageClock } = await import('../../src/spike/cli.js')
+    expect(stageClock(10, 10_000)).toBe('10s/10s')
+    expect(stageClock(11, 10_000)).toBe('10s/10s')
+    expect(stageClock(3, 10_000)).toBe('3s/10s')
+    expect(stageClock(1, 1500)).toBe('1s/2s')
+  })
+})
