@@ -3,6 +3,7 @@ import memjs from 'memjs'
 import { systemClock, type Clock } from '../core/clock.js'
 import { CorralError } from '../core/errors.js'
 import { decodeRecord, encodeRecord } from './codec.js'
+import { ReadFlight } from './read-flight.js'
 import { expirySeconds, leaseExpirySeconds } from './expiry.js'
 import { KeyMemo, leaseKey } from './key-memo.js'
 import { LeaseRenewals } from './lease-renewal.js'
@@ -98,6 +99,8 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   readonly #prefix: string
   readonly #maxItemBytes: number
   readonly #options: MemcachedStoreOptions
+  /** Gets of one item share the one in flight (read-flight.ts). */
+  readonly #reads = new ReadFlight<Buffer | null | Failed>()
   readonly #clock: Clock
   readonly #leases: LeaseRenewals
   readonly #keys: KeyMemo
@@ -180,6 +183,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     }
     const node = this.#pick(itemKey)
     if (node === undefined) return
+    this.#reads.forget(itemKey)
     await this.#call<boolean | null>(node, 'set', done => {
       node.client.set(itemKey, value, { expires: expirySeconds(ttlMs) }, (err, ok) => done(err, ok))
     })
@@ -189,6 +193,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     const itemKey = this.#keys.itemKey(key)
     const node = this.#pick(itemKey)
     if (node === undefined) return
+    this.#reads.forget(itemKey)
     await this.#call<boolean | null>(node, 'delete', done => {
       node.client.delete(itemKey, (err, ok) => done(err, ok))
     })
@@ -270,9 +275,9 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     const itemKey = this.#keys.itemKey(key)
     const node = this.#pick(itemKey)
     if (node === undefined) return Promise.resolve(FAILED)
-    return this.#call<Buffer | null>(node, 'get', done => {
+    return this.#reads.read(itemKey, async () => await this.#call<Buffer | null>(node, 'get', done => {
       node.client.get(itemKey, (err, value) => done(err, value))
-    })
+    }))
   }
 
   /** The token a lease item holds now: null when there is none, FAILED when memcached did not answer. */
