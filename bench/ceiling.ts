@@ -26,4 +26,6 @@ if (workers > 1 && cluster.isPrimary) {
     res.writeHead(200, headers)
     res.end(PAGE)
   }).listen(port, '127.0.0.1')
+  // A clean exit on SIGTERM, so `node --cpu-prof` writes its profile (bench/profile-hit.ts).
+  process.once('SIGTERM', () => process.exit(0))
 }

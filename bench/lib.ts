@@ -204,9 +204,9 @@ export async function startCorral (config: Record<string, unknown>, nodeFlags?: 
 }
 
 /** bench/ceiling.ts in a child process; `workers` > 1 runs a node:cluster of that many. */
-export async function startCeiling (workers = 1): Promise<Child & { url: string }> {
+export async function startCeiling (workers = 1, nodeFlags?: readonly string[]): Promise<Child & { url: string }> {
   const port = await freePort()
-  const child = startNode(['--import', 'tsx', join(ROOT, 'bench/ceiling.ts')], { PORT: String(port), WORKERS: String(workers) })
+  const child = startNode(['--import', 'tsx', join(ROOT, 'bench/ceiling.ts')], { PORT: String(port), WORKERS: String(workers) }, nodeFlags)
   const url = `http://127.0.0.1:${port}`
   try {
     await waitForHttp(url)

@@ -19,6 +19,8 @@ import { createProxy } from '../src/proxy.js'
 import { makeEntry } from '../src/core/make-entry.js'
 import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { makePage } from './page.js'
+import pino from 'pino'
+import { ChunkedDestination, makeLogger } from '../src/core/log.js'
 
 const loaded = parseConfig(JSON.stringify({
   origin: { url: 'http://127.0.0.1:3000' },
@@ -99,12 +101,18 @@ class StubResponse {
   once (): this { return this }
   setTimeout (): this { return this }
 }
-measure('pipeline: Pipeline.handle, an L1 hit (node:http stubbed)', () => {
+function handleHit (pipeline: typeof proxy.pipeline): void {
   // Built per call, as node's parser builds them: the URL and Host are fresh strings every time.
   const req = { url: String.fromCharCode(47) + 'article/123', method: 'GET', headers: { host: 'www.example.com'.slice(0), connection: 'keep-alive' }, socket }
   const res = new StubResponse(req)
-  proxy.pipeline.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse)
+  pipeline.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse)
   if (res.statusCode !== 200) notHits++
+}
+measure('pipeline: Pipeline.handle, an L1 hit (node:http stubbed)', () => handleHit(proxy.pipeline))
+// The default config: the access line on, written as corral writes it (chunked, synchronous) to /dev/null.
+const logged = createProxy(parseConfig(JSON.stringify({ origin: { url: 'http://127.0.0.1:3000' }, log: { level: 'info' } })), {
+  admin: false,
+  logger: makeLogger('info', new ChunkedDestination(pino.destination({ dest: '/dev/null', sync: true, contentMode: 'buffer' }) as unknown as { write (chunk: Buffer): unknown }))
 })
 // The same hit on a compressed page (compress/*): a br client, the coding chosen from the memo by its Accept-Encoding.
 const page = makePage(100 * 1024)
@@ -118,5 +126,7 @@ measure('pipeline: Pipeline.handle, an L1 hit on a compressed page, br', () => {
   proxy.pipeline.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse)
   if (res.statusCode !== 200) notHits++
 })
+await logged.pipeline.cache.store.set(entry.key, entry, 3_600_000)
+measure('pipeline: Pipeline.handle, an L1 hit, access log on', () => handleHit(logged.pipeline))
 if (notHits !== 0) process.stdout.write(`unexpected: ${notHits} calls were not answered 200 from memory\n`)
 if (sink < 0) process.stdout.write('unreachable\n')

@@ -1,10 +1,9 @@
 /** The pino logger and the shape of the access line. */
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
+import type { ServerResponse } from 'node:http'
 import pino, { type Logger, type DestinationStream } from 'pino'
 import type { Trace } from './trace.js'
-import { wallNow } from './clock.js'
 import { prettyDestination } from './pretty-log.js'
+import { clientAddress, writeAccessLineTo, writeHundredths, type LineSink } from './access-line.js'
 import type { LogFormat, LogLevel } from './log-options.js'
 
 export type { Logger }
@@ -30,20 +29,24 @@ interface ChunkTarget {
 /** Linux's PIPE_BUF: a write of at most this many bytes to a pipe is never interleaved with another writer's. */
 const PIPE_BUF = 4096
 
+/** Room for every chunk's lines plus one line over: a longer line gets a buffer of its own size. */
+const BUFFER_BYTES = 64 * 1024
+
 /**
- * Log lines gathered into chunks before they reach sonic-boom, which measures its whole pending buffer
+ * Log lines gathered into chunks of bytes before they reach sonic-boom, which measures its whole pending buffer
  * (Buffer.byteLength over a growing rope) on every write: about a microsecond per access line (--perf, bench
- * section 1). Joined here and handed over as one Buffer (sonic-boom's string mode encodes a chunk twice more), each
- * chunk is encoded and written once. pino's lines and the access lines share this one queue, so their order is kept.
+ * section 1). pino's lines are encoded into the chunk as they come; access lines are written into it as bytes
+ * (access-line.ts, through LineSink). Each chunk is handed over as one Buffer, a copy, since sonic-boom may keep it.
+ * pino's lines and the access lines share this one buffer, so their order is kept.
  *
  * A chunk is whole lines and at most PIPE_BUF bytes (a longer line goes alone): the workers of a cluster share
  * stdout, and when it is a pipe, writes of that size land whole, so two workers' lines never cut into each other.
  */
-export class ChunkedDestination implements DestinationStream {
+export class ChunkedDestination implements DestinationStream, LineSink {
   readonly #target: ChunkTarget
   readonly #maxBytes: number
-  #lines: string[] = []
-  #chars = 0
+  #buf = Buffer.allocUnsafe(BUFFER_BYTES)
+  #length = 0
 
   constructor (target: ChunkTarget, { maxBytes = PIPE_BUF, flushMs = 250 }: { maxBytes?: number, flushMs?: number } = {}) {
     this.#target = target
@@ -55,12 +58,34 @@ export class ChunkedDestination implements DestinationStream {
   }
 
   write (line: string): void {
-    // Characters count bytes for ASCII, which log lines almost always are; flushSync splits a chunk that came out
-    // longer in bytes.
-    if (this.#chars + line.length > this.#maxBytes && this.#lines.length > 0) this.flushSync()
-    this.#lines.push(line)
-    this.#chars += line.length
-    if (this.#chars >= this.#maxBytes) this.flushSync()
+    const buf = this.reserve(line.length * 3)
+    this.commit(this.#length + buf.write(line, this.#length, 'utf8'))
+  }
+
+  get length (): number {
+    return this.#length
+  }
+
+  /** The buffer, with room for a line of up to `bytes` at `length`. */
+  reserve (bytes: number): Buffer {
+    if (this.#length + bytes > this.#buf.length) {
+      this.flushSync()
+      if (bytes > this.#buf.length) this.#buf = Buffer.allocUnsafe(Math.max(bytes, BUFFER_BYTES))
+    }
+    return this.#buf
+  }
+
+  /** A line was written from `length` up to `end`: a chunk it would take past maxBytes goes out without it. */
+  commit (end: number): void {
+    const start = this.#length
+    if (end - start <= 0) return
+    if (end > this.#maxBytes && start > 0) {
+      this.#emit(0, start)
+      this.#buf.copyWithin(0, start, end)
+      end -= start
+    }
+    this.#length = end
+    if (end >= this.#maxBytes) this.flushSync()
   }
 
   /** pino's logger.flush(). */
@@ -70,27 +95,15 @@ export class ChunkedDestination implements DestinationStream {
   }
 
   flushSync (): void {
-    const lines = this.#lines
-    if (lines.length === 0) return
-    this.#lines = []
-    this.#chars = 0
-    const chunk = Buffer.from(lines.length === 1 ? lines[0] as string : lines.join(''))
-    if (chunk.length <= this.#maxBytes || lines.length === 1) {
-      this.#target.write(chunk)
-      return
-    }
-    // Multi-byte characters made the chunk longer than its character count: write it in runs of whole lines.
-    let start = 0
-    let end = 0
-    for (const line of lines) {
-      const bytes = Buffer.byteLength(line)
-      if (end + bytes - start > this.#maxBytes && end > start) {
-        this.#target.write(chunk.subarray(start, end))
-        start = end
-      }
-      end += bytes
-    }
-    this.#target.write(chunk.subarray(start))
+    if (this.#length === 0) return
+    this.#emit(0, this.#length)
+    this.#length = 0
+  }
+
+  #emit (start: number, end: number): void {
+    const chunk = Buffer.allocUnsafe(end - start)
+    this.#buf.copy(chunk, 0, start, end)
+    this.#target.write(chunk)
   }
 }
 
@@ -100,101 +113,82 @@ export function flushLogger (logger: Logger): void {
   } catch {}
 }
 
-const PID = process.pid
-
 /**
- * The access line: one per request, fields in a fixed order, absent values left out. `client` is the peer address
- * (the balancer's, behind one; the origin gets X-Forwarded-For), `bytes` the body bytes handed to the socket (a
- * streamed answer's Content-Length; `aborted` marks one the client left before the end).
+ * The access line: one per request, fields in a fixed order, absent values left out (access-line.ts). `client` is
+ * the peer address (the balancer's, behind one; the origin gets X-Forwarded-For), `bytes` the body bytes handed to
+ * the socket (a streamed answer's Content-Length; `aborted` marks one the client left before the end).
  */
 export function writeAccessLine (logger: Logger, trace: Trace, res: ServerResponse, ms: number, withTrace: boolean): void {
+  if (withTrace) return writeTracedAccessLine(logger, trace, res, ms)
+  if (!logger.isLevelEnabled('info')) return
+  writeAccessLineTo(logger === sinkLogger ? sink : sinkOf(logger), trace, res, ms)
+}
+
+/** A LineSink that hands each line to a destination stream as a string. */
+class StringSink implements LineSink {
+  readonly #stream: DestinationStream | null
+  #buf = Buffer.allocUnsafe(1024)
+  readonly length = 0
+
+  constructor (stream: DestinationStream | null) {
+    this.#stream = stream
+  }
+
+  reserve (bytes: number): Buffer {
+    if (bytes > this.#buf.length) this.#buf = Buffer.allocUnsafe(bytes)
+    return this.#buf
+  }
+
+  commit (end: number): void {
+    this.#stream?.write(this.#buf.toString('utf8', 0, end))
+  }
+}
+
+/** The last logger's line sink: looking it up on a pino logger (a symbol-keyed property) cost more than the line. */
+let sinkLogger: Logger | null = null
+let sink: LineSink = new StringSink(null)
+
+/** A ChunkedDestination takes the line's bytes; any other destination (pino-pretty, a test's) the same as a string. */
+function sinkOf (logger: Logger): LineSink {
+  const stream = (logger as unknown as Record<symbol, DestinationStream | undefined>)[pino.symbols.streamSym] ?? null
+  sinkLogger = logger
+  sink = stream instanceof ChunkedDestination ? stream : new StringSink(stream)
+  return sink
+}
+
+/** With the trace flag on: every field, through pino (a diagnostic mode, not the hot path). */
+function writeTracedAccessLine (logger: Logger, trace: Trace, res: ServerResponse, ms: number): void {
   const req = res.req
   const { headers } = req
-  if (withTrace) {
-    logger.info({
-      method: req.method,
-      url: req.url,
-      status: res.statusCode,
-      cache: trace.xCache,
-      bytes: trace.bytes,
-      ms: Math.round(ms * 100) / 100,
-      client: clientAddress(req),
-      host: headers.host,
-      userAgent: headers['user-agent'],
-      referer: headers.referer,
-      requestId: trace.requestId ?? undefined,
-      key: trace.key,
-      route: trace.route,
-      tier: trace.tier,
-      lease: trace.lease ?? undefined,
-      coalesced: trace.coalesced,
-      encoding: trace.encoding ?? undefined,
-      originStatus: trace.originStatus === 0 ? undefined : trace.originStatus,
-      originMs: trace.originStatus === 0 ? undefined : Math.round(trace.originMs * 100) / 100,
-      shed: trace.shed ?? undefined,
-      error: trace.error ?? undefined,
-      aborted: res.writableEnded ? undefined : true
-    }, 'access')
-    return
-  }
-  if (!logger.isLevelEnabled('info')) return
-  // Written by hand rather than through logger.info(object): pino's serialisation of a dozen fields cost a sixth of
-  // a cache hit (bench section 1, log on / log off). Same shape as pino's lines: level, time, pid, fields, msg.
-  let line = `{"level":30,"time":${timeText()},"pid":${PID},"method":"${req.method ?? ''}","url":${jsonString(req.url ?? '')},"status":${res.statusCode},"cache":"${trace.xCache ?? 'ERROR'}","bytes":${trace.bytes},"ms":${hundredths(ms)}`
-  const client = clientAddress(req)
-  if (client !== undefined) line += `,"client":"${client}"`
-  const { host, referer } = headers
-  const userAgent = headers['user-agent']
-  if (host !== undefined) line += `,"host":${jsonString(host)}`
-  if (userAgent !== undefined) line += `,"userAgent":${jsonString(userAgent)}`
-  if (referer !== undefined) line += `,"referer":${jsonString(referer)}`
-  if (trace.requestId !== null) line += `,"requestId":${jsonString(trace.requestId)}`
-  if (trace.originStatus !== 0) line += `,"originStatus":${trace.originStatus},"originMs":${hundredths(trace.originMs)}`
-  if (trace.coalesced) line += ',"coalesced":true'
-  // The content coding sent (fill-compress.ts made it); absent for identity, so a plain line costs nothing more.
-  if (trace.encoding !== null) line += `,"encoding":"${trace.encoding}"`
-  if (trace.shed !== null) line += `,"shed":"${trace.shed}"`
-  if (trace.error !== null) line += `,"error":"${trace.error}"`
-  if (!res.writableEnded) line += ',"aborted":true'
-  ;(logger as unknown as Record<symbol, { write (line: string): void }>)[pino.symbols.streamSym]?.write(`${line},"msg":"access"}\n`)
+  logger.info({
+    method: req.method,
+    url: req.url,
+    status: res.statusCode,
+    cache: trace.xCache,
+    bytes: trace.bytes,
+    ms: Math.round(ms * 100) / 100,
+    client: clientAddress(req),
+    host: headers.host,
+    userAgent: headers['user-agent'],
+    referer: headers.referer,
+    requestId: trace.requestId ?? undefined,
+    key: trace.key,
+    route: trace.route,
+    tier: trace.tier,
+    lease: trace.lease ?? undefined,
+    coalesced: trace.coalesced,
+    encoding: trace.encoding ?? undefined,
+    originStatus: trace.originStatus === 0 ? undefined : trace.originStatus,
+    originMs: trace.originStatus === 0 ? undefined : Math.round(trace.originMs * 100) / 100,
+    shed: trace.shed ?? undefined,
+    error: trace.error ?? undefined,
+    aborted: res.writableEnded ? undefined : true
+  }, 'access')
 }
 
-/** The peer's address; undefined once node has let go of the socket (a response closed after its socket did). */
-function clientAddress (req: IncomingMessage): string | undefined {
-  return (req.socket as Socket | null)?.remoteAddress
-}
+const HUNDREDTHS = Buffer.alloc(32)
 
-/**
- * Numbers in the access line are written without turning a double into text, which V8 does in its runtime (a third
- * of the line's cost, --perf): the time's text is kept for the millisecond it stands for, and durations are written
- * as two small integers (small integers' text is cached).
- */
-let lastTime = 0
-let lastTimeText = '"1970-01-01T00:00:00.000Z"'
-
-/** The time as pino's isoTime writes it (a quoted ISO 8601 string), made once per millisecond. */
-function timeText (): string {
-  const now = wallNow()
-  if (now !== lastTime) {
-    lastTime = now
-    lastTimeText = `"${new Date(now).toISOString()}"`
-  }
-  return lastTimeText
-}
-
-/** Milliseconds to two decimals, as JSON number text ("0.07", "12.30"). */
+/** Milliseconds to two decimals, as JSON number text ("0.07", "12.30"), as the access line writes them. */
 export function hundredths (ms: number): string {
-  const total = Math.round(ms * 100)
-  const whole = Math.floor(total / 100)
-  const rest = total - whole * 100
-  return rest < 10 ? `${whole}.0${rest}` : `${whole}.${rest}`
-}
-
-/** What JSON must escape in a string (RFC 8259 §7). */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what this looks for
-const NEEDS_ESCAPE = /["\\\u0000-\u001f]/
-
-/** A request target or header as a JSON string: JSON.stringify (a runtime call) only when something needs escaping. */
-function jsonString (text: string): string {
-  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`
+  return HUNDREDTHS.toString('latin1', 0, writeHundredths(HUNDREDTHS, 0, ms))
 }

@@ -4,6 +4,7 @@ import { expirySeconds } from './expiry.js'
 import { KeyMemo } from './key-memo.js'
 import { MemcachedLeases, type LeaseResult } from './memcached-leases.js'
 import { FAILED, MemcachedNodes, type Failed, type MemcachedNodeState, type SkipReason } from './memcached-nodes.js'
+import { ReadFlight } from './read-flight.js'
 import { UNREACHABLE, type SharedTier, type Unreachable } from './shared-tier.js'
 import type { CacheRecord, LeaseStore } from './types.js'
 
@@ -47,8 +48,8 @@ const ITEM_OVERHEAD_BYTES = 64
  * L2: memcached through memjs, one client per node and our own ring, so failure handling is ours and not
  * memjs's (its retries would multiply a slow node's cost; its failover would move keys behind the ring's back).
  * This file is the store; its parts are kept apart: the nodes, their clients and health (memcached-nodes.ts, over
- * node-health.ts and write-batching.ts), the leases (memcached-leases.ts, over lease-renewal.ts) and the key memo
- * (key-memo.ts).
+ * node-health.ts and write-batching.ts), the leases (memcached-leases.ts, over lease-renewal.ts), the key memo
+ * (key-memo.ts) and the reads in flight (read-flight.ts).
  *
  * Nothing thrown or rejected ever leaves this store. A failed operation is a miss (get) or a no-op (set, delete); its
  * node is judged by NodeHealth, and a node marked down gets a new memjs client (see MemcachedNode.client) and is
@@ -64,6 +65,8 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   readonly #leases: MemcachedLeases
   readonly #maxItemBytes: number
   readonly #options: MemcachedStoreOptions
+  /** Gets of one item share the one in flight (read-flight.ts). */
+  readonly #reads = new ReadFlight<Buffer | null | Failed>()
   readonly #keys: KeyMemo
 
   constructor (options: MemcachedStoreOptions) {
@@ -111,6 +114,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     }
     const node = this.#nodes.pick(itemKey)
     if (node === undefined) return
+    this.#reads.forget(itemKey)
     await this.#nodes.call<boolean | null>(node, 'set', done => {
       node.client.set(itemKey, value, { expires: expirySeconds(ttlMs) }, (err, ok) => done(err, ok))
     })
@@ -120,6 +124,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     const itemKey = this.#keys.itemKey(key)
     const node = this.#nodes.pick(itemKey)
     if (node === undefined) return
+    this.#reads.forget(itemKey)
     await this.#nodes.call<boolean | null>(node, 'delete', done => {
       node.client.delete(itemKey, (err, ok) => done(err, ok))
     })
@@ -158,9 +163,10 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     const itemKey = this.#keys.itemKey(key)
     const node = this.#nodes.pick(itemKey)
     if (node === undefined) return Promise.resolve(FAILED)
-    return this.#nodes.call<Buffer | null>(node, 'get', done => {
+    // Not async either: the read that goes to memcached costs no extra microtask, and reads that join it none.
+    return this.#reads.read(itemKey, () => this.#nodes.call<Buffer | null>(node, 'get', done => {
       node.client.get(itemKey, (err, value) => done(err, value))
-    })
+    }))
   }
 }
 
