@@ -8,6 +8,7 @@ import type { Config, LogFormat } from './config/types.js'
 import { assertAdminTokenForBoundHost, type LoadedConfig } from './config/load.js'
 import type { CacheStore } from './store/types.js'
 import { MemoryStore } from './store/memory.js'
+import { countChunks } from './store/chunk-metrics.js'
 import { MemcachedStore } from './store/memcached.js'
 import { TieredStore } from './store/tiered.js'
 import { FleetLease } from './coalesce/lease.js'
@@ -141,6 +142,7 @@ export function makeCache (config: Config, metrics: Metrics, logger: Logger, clo
       logger.debug({ server, op, reason: (err as Error).message }, 'memcached operation failed')
     },
     onSkip: (reason) => metrics.memcachedSkips.labels(reason).inc(),
+    onChunks: (event, bytes) => { countChunks(metrics, event, bytes) },
     // One line each way per node and outage, however many operations were in flight when it went.
     onNodeDown: (server, reason) => {
       logger.warn({ server, reason, retryDownMs: memcached.retryDownMs }, 'memcached node down: skipped until it answers; L1 serves entries for their own lifetime meanwhile')

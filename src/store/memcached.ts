@@ -11,6 +11,8 @@ import { NodeRing, splitHostPort } from './ring.js'
 import { UNREACHABLE, type SharedTier, type Unreachable } from './shared-tier.js'
 import type { CacheRecord, LeaseStore } from './types.js'
 import { batchWrites } from './write-batching.js'
+import { ChunkedItems, type ChunkEvent } from './chunks.js'
+import { isChunkHead } from './chunk-codec.js'
 
 export { expirySeconds, leaseExpirySeconds } from './expiry.js'
 export { leaseKey, memcachedKey } from './key-memo.js'
@@ -32,6 +34,8 @@ export interface MemcachedStoreOptions {
   /** Every failed or timed-out operation (a metric; an outage is reported once by onNodeDown). */
   onError?: ((server: string, op: string, err: unknown) => void) | undefined
   onSkip?: ((reason: SkipReason) => void) | undefined
+  /** A value over one item stored, read or found torn as chunks (chunks.ts). */
+  onChunks?: ((event: ChunkEvent, bytes: number) => void) | undefined
   /** A node that was up is marked down (once per outage, whatever the number of failed operations). */
   onNodeDown?: ((server: string, reason: string) => void) | undefined
   /** A node that was down answered again, after `downMs`. */
@@ -55,6 +59,13 @@ export interface MemcachedNodeState extends NodeState {
 const MAX_PREFIX_BYTES = 250 - 49
 /** Item header (~56 bytes with CAS) and the trailing CRLF: an item is key + value + this in a slab chunk. */
 const ITEM_OVERHEAD_BYTES = 64
+/** Room left in a chunk item for its key (a chunk key is the item key plus at most 28 bytes: chunk-codec.ts). */
+const CHUNK_KEY_ROOM_BYTES = 280
+/**
+ * A chunk get or set moves up to an item's worth of bytes behind up to three others on the same connection: the
+ * per-operation deadline meant for a 1 KiB hit (50 ms by default) would time whole nodes out for a busy moment.
+ */
+const CHUNK_TIMEOUT_FLOOR_MS = 1000
 
 interface Node {
   readonly address: string
@@ -104,6 +115,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   readonly #clientSeconds: number
   readonly #nodeBack: Array<() => void> = []
   readonly #probeKey: string
+  readonly #chunks: ChunkedItems
   #closed = false
 
   constructor (options: MemcachedStoreOptions) {
@@ -130,6 +142,25 @@ export class MemcachedStore implements SharedTier, LeaseStore {
         })
       }
     })
+    const chunkTimeoutMs = Math.max(options.timeoutMs, CHUNK_TIMEOUT_FLOOR_MS)
+    this.#chunks = new ChunkedItems({
+      set: async (owner, itemKey, value, expires) => {
+        const node = this.#pick(owner)
+        if (node === undefined) return false
+        const ok = await this.#call<boolean | null>(node, 'set', done => {
+          node.client.set(itemKey, value, { expires }, (err, stored) => done(err, stored))
+        }, chunkTimeoutMs)
+        return ok === true
+      },
+      get: async (owner, itemKey) => {
+        const node = this.#pick(owner)
+        if (node === undefined) return undefined
+        const value = await this.#call<Buffer | null>(node, 'get', done => {
+          node.client.get(itemKey, (err, item) => done(err, item))
+        }, chunkTimeoutMs)
+        return value === FAILED ? undefined : value
+      }
+    }, options.maxItemBytes - ITEM_OVERHEAD_BYTES - CHUNK_KEY_ROOM_BYTES, options.onChunks)
     // Our deadline bounds each request; memjs's own, longer one tears down a socket that is truly stuck (its
     // timeout errors every pending operation on the connection, so it must not fire on a merely late answer).
     this.#clientSeconds = Math.max(options.timeoutMs * 10, 1000) / 1000
@@ -150,6 +181,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   async get (key: string): Promise<CacheRecord | undefined> {
     const value = await this.#read(key)
     if (value === FAILED || value === null) return undefined
+    if (isChunkHead(value)) return await this.#readChunked(key, value, undefined)
     return decodeRecord(value, key, this.#keys.metaFor(key))
   }
 
@@ -158,6 +190,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     const value = await this.#read(key)
     if (value === FAILED) return UNREACHABLE
     if (value === null) return undefined
+    if (isChunkHead(value)) return await this.#readChunked(key, value, UNREACHABLE)
     return decodeRecord(value, key, this.#keys.metaFor(key))
   }
 
@@ -175,7 +208,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     const itemKey = this.#keys.itemKey(key)
     const value = encodeRecord(record)
     if (value.length > this.#maxItemBytes - ITEM_OVERHEAD_BYTES - itemKey.length) {
-      this.#options.onSkip?.('too-large')
+      if (!await this.#chunks.write(itemKey, value, ttlMs)) this.#options.onSkip?.('too-large')
       return
     }
     const node = this.#pick(itemKey)
@@ -275,6 +308,16 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     })
   }
 
+  /** A value stored as chunks (chunks.ts): torn is a miss; a node that did not answer is `failed` (a miss or UNREACHABLE). */
+  async #readChunked<F> (key: string, head: Buffer, failed: F): Promise<CacheRecord | undefined | F> {
+    const read = await this.#chunks.read(this.#keys.itemKey(key), head)
+    switch (read.kind) {
+      case 'value': return decodeRecord(read.value, key)
+      case 'torn': return undefined
+      case 'failed': return failed
+    }
+  }
+
   /** The token a lease item holds now: null when there is none, FAILED when memcached did not answer. */
   async #leaseHolder (node: Node, itemKey: string): Promise<string | null | Failed> {
     const current = await this.#call<Buffer | null>(node, 'get', done => {
@@ -330,7 +373,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   }
 
   /** Runs one memjs call with our deadline; resolves FAILED (never rejects) on an error or a timeout. */
-  #call<T> (node: Node, op: string, send: (done: Done<T>) => void): Promise<T | Failed> {
+  #call<T> (node: Node, op: string, send: (done: Done<T>) => void, timeoutMs = this.#timeoutMs): Promise<T | Failed> {
     return new Promise(resolve => {
       let settled = false
       const generation = node.generation
@@ -353,9 +396,9 @@ export class MemcachedStore implements SharedTier, LeaseStore {
         // After an event-loop stall, expired timers run before the poll phase reads the answers already waiting on
         // the socket: every operation in flight would time out in the same pass. Decide after that poll phase.
         setImmediate(() => {
-          finish(new CorralError('CORRAL_ERR_MEMCACHED_TIMEOUT', `memcached ${op} on ${node.address} took over ${this.#timeoutMs} ms`, 503), FAILED)
+          finish(new CorralError('CORRAL_ERR_MEMCACHED_TIMEOUT', `memcached ${op} on ${node.address} took over ${timeoutMs} ms`, 503), FAILED)
         })
-      }, this.#timeoutMs)
+      }, timeoutMs)
       timer.unref()
       try {
         send((err, value) => finish(err, value))
