@@ -14,6 +14,7 @@ import { createProxy, type Proxy } from '../proxy.js'
 import { configFromPrimary, resolveWorkers, runPrimary, serveWorker } from './cluster.js'
 import { choosesMemoryReducer, NO_MEMORY_REDUCER, RESPAWNED_ENV } from './runtime.js'
 import { describeStartError } from './start-errors.js'
+import { sizeWarnings } from '../config/size-warnings.js'
 
 export const USAGE = `usage: corral <command> [options]
 
@@ -119,6 +120,7 @@ function check (args: string[]): number {
   const loaded = loadOrReport(values.config)
   if (loaded === undefined) return 1
   process.stdout.write(`${values.config}: ok (version ${loaded.version})\n`)
+  for (const warning of sizeWarnings(loaded.config)) process.stderr.write(`${values.config}: warning: ${warning}\n`)
   return 0
 }
 
