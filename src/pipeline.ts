@@ -20,13 +20,14 @@ import { isPromise } from './store/types.js'
 import { writeAccessLine } from './core/log.js'
 import { answerAsteriskForm } from './asterisk-form.js'
 import type { XCache } from './core/metrics.js'
-import { discard, type OriginResponse } from './origin/fetch.js'
+import { abandon, discard, type OriginResponse } from './origin/fetch.js'
 import type { Priority } from './config/types.js'
 import { SingleFlight } from './coalesce/single-flight.js'
 import { HitForPass } from './coalesce/hit-for-pass.js'
 import { Coalescer, type MissOutcome } from './coalesce/miss.js'
 import type { FillContext } from './fill.js'
 import { HostNormalizer, makeVariantKey, pathOf, resolveTarget } from './key.js'
+import { isRangeForOrigin } from './policy/range.js'
 import { decideShed, matchRoute, type CompiledRoute, type ShedReason } from './shed.js'
 import { decideFallback, decideUsable, ttlSeconds, type NoAnswerCause, type Usability } from './policy/usable.js'
 import { forward } from './pass.js'
@@ -203,6 +204,8 @@ export class Pipeline implements TraceSink {
       this.#serve(ex, stale, now, 'STALE', staleCacheStatus(ttlSeconds(stale, now), stale.graceWindow === true ? 'grace' : 'stale-while-revalidate'))
       return this.#coalescer.refresh(fill)
     }
+    // A Range for a URL known not to be stored: the origin answers the range itself (policy/range.ts).
+    if (isRangeForOrigin(ex.req.method ?? 'GET', ex.req.headers.range, 200) && this.#hitForPass.has(fill.primaryKey)) return this.#pass(ex, CACHE_STATUS.hitForPass)
     this.#coalescer.miss(fill, ex.trace, ex.isHead)
       .then((outcome) => this.#onMiss(ex, entry, outcome))
       .catch((err: unknown) => this.#fail(ex, err))
@@ -221,6 +224,11 @@ export class Pipeline implements TraceSink {
         if (outcome.reason === 'error-status' && decideFallback(stale, 'origin-error', now) === 'stale') {
           discard(outcome.response.body)
           return this.#serve(ex, stale as StoredEntry, now, 'STALE', staleCacheStatus(ttlSeconds(stale as StoredEntry, now), 'stale-if-error'))
+        }
+        if (isRangeForOrigin(ex.req.method ?? 'GET', ex.req.headers.range, outcome.response.status)) {
+          // Not stored after all: the whole body this fill started is dropped and the range asked of the origin.
+          abandon(outcome.response.body)
+          return this.#pass(ex, outcome.hitForPass ? CACHE_STATUS.hitForPass : `${CACHE_STATUS.miss}; detail=${outcome.reason}`)
         }
         if (outcome.hitForPass) return this.#relay(ex, outcome.response, outcome.head, 'PASS', CACHE_STATUS.hitForPass)
         return this.#relay(ex, outcome.response, outcome.head, 'MISS', `${CACHE_STATUS.miss}; detail=${outcome.reason}`)
