@@ -89,7 +89,7 @@ function deliverRange (
 const EMPTY = Buffer.alloc(0)
 
 /** The stored header list without the fields never delivered (Surrogate-Control, …); the same list when none is there. */
-function deliverable (flat: readonly string[], strip: ReadonlySet<string>): readonly string[] {
+export function deliverable (flat: readonly string[], strip: ReadonlySet<string>): readonly string[] {
   let i = 0
   while (i < flat.length && !strip.has(flat[i] as string)) i += 2
   if (i >= flat.length) return flat

@@ -17,6 +17,7 @@ import { isStaleBetterThanError } from './policy/prefer-stale.js'
 import { makeVariantKey, parseVary } from './key.js'
 import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
 import type { CorralError } from './core/errors.js'
+import { isStreamable, readGrowing, withDeclaredLength, type OnGrowing } from './coalesce/growing-fill.js'
 import { entryPurgeFields, screenForStore, type EntryPurgeFields, type FillPurge } from './purge/fill-purge.js'
 
 /** One fill, made once by the pipeline from the request; it holds no client connection. */
@@ -96,7 +97,8 @@ export function isOriginFailureStatus (status: number): boolean {
   return status >= 500
 }
 
-export async function fill (ctx: FillContext, req: FillRequest): Promise<FillResult> {
+/** `onGrowing`: told when a storable answer starts streaming to its clients (coalesce/growing-fill.ts). */
+export async function fill (ctx: FillContext, req: FillRequest, onGrowing?: OnGrowing): Promise<FillResult> {
   const conditional = req.stale !== undefined ? makeConditionalHeaders(req.stale) : null
   const headers = conditional === null ? req.originHeaders : { ...req.originHeaders, ...conditional }
   // Before the request: a purge issued while it is in flight names this fill too (purge/bans.ts).
@@ -108,7 +110,7 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
     return { kind: 'error', error: err as CorralError, origin: null }
   }
   try {
-    return await onHeaders(ctx, req, response, requestedAt)
+    return await onHeaders(ctx, req, response, requestedAt, onGrowing)
   } catch (err) {
     // The body holds an origin limiter slot until it ends or closes (origin/fetch.ts), and a paused one holds its
     // undici connection: whatever throws between the headers and the body's last byte must not keep either for ever.
@@ -118,7 +120,7 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
 }
 
 /** The origin's headers have arrived: decide, then read (or hand over) the body. */
-async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse, requestedAt: number): Promise<FillResult> {
+async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse, requestedAt: number, onGrowing?: OnGrowing): Promise<FillResult> {
   const now = ctx.now()
   const origin: OriginFacts = { status: response.status, ms: response.latencyMs }
 
@@ -137,18 +139,22 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
     return { kind: 'stream', response, head: null, reason, origin }
   }
 
+  const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
+  const index = vary === null ? null : makeVaryIndex(req, vary, now)
+  const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
+  const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, response.headers, requestedAt)
+
   let read
   try {
-    read = await readBodyUpTo(response.body, ctx.maxObjectBytes)
+    // A large answer with a known length streams to the leader and its waiters while it arrives (growing-fill.ts).
+    read = onGrowing !== undefined && verdict.omitFields.length === 0 && isStreamable(declaredLength, ctx.maxObjectBytes)
+      ? await readGrowing(response.body, declaredLength, withDeclaredLength(makeEntry(key, response.status, response.headers, EMPTY, verdict.deadlines, purge), declaredLength, EMPTY), index, origin.ms, onGrowing)
+      : await readBodyUpTo(response.body, ctx.maxObjectBytes)
   } catch (err) {
     return { kind: 'error', error: err as CorralError, origin }
   }
   if (read.kind === 'overflow') return { kind: 'stream', response, head: read.head, reason: 'too-large', origin }
 
-  const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
-  const index = vary === null ? null : makeVaryIndex(req, vary, now)
-  const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
-  const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, response.headers, requestedAt)
   const entry = makeEntry(key, response.status, withoutFields(response.headers, verdict.omitFields), read.body, verdict.deadlines, purge)
   const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, response.headers, read.body, verdict.deadlines, purge)
   return { kind: 'entry', entry, own, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }
@@ -204,6 +210,8 @@ export function makeEntry (key: string, status: number, headers: HeaderRecord, b
     tags: purge?.tags
   }
 }
+
+const EMPTY = Buffer.alloc(0)
 
 /** How long a Vary index lives: longer than any of its variants, so a variant is never orphaned by accident. */
 const VARY_INDEX_TTL_MS = 24 * 3600_000

@@ -28,6 +28,8 @@ import { Coalescer, type MissOutcome } from './coalesce/miss.js'
 import type { FillContext } from './fill.js'
 import { HostNormalizer, makeVariantKey, pathOf, resolveTarget } from './key.js'
 import { isRangeForOrigin } from './policy/range.js'
+import { serveGrowing } from './deliver-growing.js'
+import type { GrowingFill } from './coalesce/growing-fill.js'
 import { decideShed, matchRoute, type CompiledRoute, type ShedReason } from './shed.js'
 import { decideFallback, decideUsable, ttlSeconds, type NoAnswerCause, type Usability } from './policy/usable.js'
 import { forward } from './pass.js'
@@ -220,6 +222,8 @@ export class Pipeline implements TraceSink {
         return this.#serve(ex, outcome.entry, now, 'MISS', stale === undefined ? CACHE_STATUS.missStored : CACHE_STATUS.refetched)
       case 'collapsed':
         return this.#serve(ex, outcome.entry, now, 'HIT', CACHE_STATUS.collapsed)
+      case 'streaming':
+        return this.#serveGrowing(ex, outcome.growing, now, outcome.collapsed ? 'HIT' : 'MISS', outcome.collapsed ? STREAMED.collapsed : STREAMED.miss)
       case 'stream':
         if (outcome.reason === 'error-status' && decideFallback(stale, 'origin-error', now) === 'stale') {
           discard(outcome.response.body)
@@ -279,6 +283,8 @@ export class Pipeline implements TraceSink {
         case 'fetched':
         case 'collapsed':
           return this.#serve(ex, outcome.entry, now, 'PASS', CACHE_STATUS.bypassStored)
+        case 'streaming':
+          return this.#serveGrowing(ex, outcome.growing, now, 'PASS', CACHE_STATUS.bypassStored)
         case 'stream':
           return this.#relay(ex, outcome.response, outcome.head, 'PASS', CACHE_STATUS.bypass)
         case 'pass':
@@ -302,6 +308,10 @@ export class Pipeline implements TraceSink {
 
   #serve (ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string): void {
     serveEntry(ex, entry, now, xCache, cacheStatus, this.#deps.origin.timeoutMs, this.#settings.removedBeforeDelivery)
+  }
+
+  #serveGrowing (ex: Exchange, growing: GrowingFill, now: number, xCache: XCache, cacheStatus: string): void {
+    serveGrowing(ex, growing, now, xCache, cacheStatus, this.#deps.origin.timeoutMs, this.#settings.removedBeforeDelivery).catch((err: unknown) => this.#fail(ex, err))
   }
 
   #relay (ex: Exchange, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string): void {
@@ -386,3 +396,9 @@ export class Pipeline implements TraceSink {
 }
 
 function noop (): void {}
+
+/** Cache-Status of an answer streamed while its fill arrives (RFC 9211 §2.8 detail). */
+const STREAMED = {
+  miss: `${CACHE_STATUS.miss}; detail=streamed`,
+  collapsed: 'corral; hit; detail=collapsed-streamed'
+} as const

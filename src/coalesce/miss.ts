@@ -16,6 +16,7 @@ import type { FleetLease } from './lease.js'
 import { PASS_OUTCOME, RETRY_OUTCOME, type FlightOutcome, type SingleFlight } from './single-flight.js'
 import type { HitForPass } from './hit-for-pass.js'
 import { dropLocalCopy } from './drop-local-copy.js'
+import type { GrowingFill } from './growing-fill.js'
 
 /** What happened to a miss. The pipeline's one switch over it picks X-Cache, Cache-Status and the delivery. */
 export type MissOutcome =
@@ -23,6 +24,8 @@ export type MissOutcome =
   | { readonly kind: 'fetched', readonly entry: StoredEntry, readonly revalidated: boolean }
   /** Another request's fill, in this process or (through the lease) in another one. */
   | { readonly kind: 'collapsed', readonly entry: StoredEntry }
+  /** A fill being stored, streamed while it arrives (growing-fill.ts): this request's own (leader) or another's. */
+  | { readonly kind: 'streaming', readonly growing: GrowingFill, readonly collapsed: boolean }
   /** Not stored: relay this origin response. `hitForPass`: the URL is remembered as such (fetched alone). */
   | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: StreamReason, readonly hitForPass: boolean }
   /**
@@ -92,6 +95,12 @@ export class Coalescer {
           const expected = vary === null ? req.primaryKey : makeVariantKey(req.primaryKey, vary.epoch, vary.varyHeaders, req.requestHeaders)
           return expected === entry.key ? { kind: 'collapsed', entry } : PASS_BYPASS
         }
+        case 'growing': {
+          const { head } = outcome.growing
+          const vary = outcome.growing.vary
+          const expected = vary === null ? req.primaryKey : makeVariantKey(req.primaryKey, vary.epoch, vary.varyHeaders, req.requestHeaders)
+          return expected === head.key ? { kind: 'streaming', growing: outcome.growing, collapsed: true } : PASS_BYPASS
+        }
         case 'pass':
           return PASS_HIT_FOR_PASS
         case 'retry':
@@ -130,7 +139,7 @@ export class Coalescer {
    * Lead a key: with a fleet, take the lease or wait for another process's fill; then fill, and tell the waiters
    * (`settle`; null for a hit-for-pass URL, fetched without flight or lease) what they may do with the answer.
    */
-  async #lead (req: FillRequest, notes: MissNotes, settle: ((outcome: FlightOutcome) => void) | null, role: Role): Promise<MissOutcome> {
+  async #lead (req: FillRequest, notes: MissNotes, settle: ((outcome: FlightOutcome, open?: boolean) => void) | null, role: Role): Promise<MissOutcome> {
     let release: (() => void) | null = null
     const fleet = role === 'hit-for-pass' || role === 'bypass' ? null : this.#fleet
     if (fleet !== null) {
@@ -155,7 +164,19 @@ export class Coalescer {
     this.#deps.metrics.originRequests.labels(role === 'leader' ? (req.stale === undefined ? 'miss' : 'expired') : role === 'refresh' ? 'refresh' : 'pass').inc()
     let result: FillResult
     try {
-      result = await fill(this.#fill, req)
+      if (role === 'leader') {
+        // A large answer streams to this leader and its waiters as it arrives; the rest of the fill goes on alone.
+        const first = await fillOrGrowing(this.#fill, req, settle)
+        if (first.kind === 'growing') {
+          notes.originStatus = first.growing.head.status
+          notes.originMs = first.growing.originMs
+          this.#finish(req, first.filling, settle, release, role)
+          return { kind: 'streaming', growing: first.growing, collapsed: false }
+        }
+        result = first.result
+      } else {
+        result = await fill(this.#fill, req)
+      }
     } catch (err) {
       // Waiters must never be left to their deadline by a failure in this process.
       settle?.({ kind: 'error', error: toCorralError(err) })
@@ -181,6 +202,18 @@ export class Coalescer {
     }
   }
 
+  /** The rest of a streaming fill: close the flight (its waiters were answered), await the store write, release the lease. */
+  #finish (req: FillRequest, filling: Promise<FillResult>, settle: ((outcome: FlightOutcome) => void) | null, release: (() => void) | null, role: Role): void {
+    filling.then(async (result) => {
+      settle?.(this.#forWaiters(req, result, role))
+      if (result.kind === 'entry') await result.written
+      else if (result.kind === 'error') this.#deps.logger.warn({ key: req.key, code: result.error.code }, 'streaming fill failed: its clients were cut off')
+    }, (err: unknown) => {
+      settle?.({ kind: 'error', error: toCorralError(err) })
+      this.#deps.logger.error({ err, key: req.key }, 'streaming fill crashed')
+    }).finally(() => release?.()).catch(() => {})
+  }
+
   /**
    * What the waiters of a fill may do with its answer, and the hit-for-pass memory it leaves. The memory is set only by
    * an answer that no requester could share: one made for a request with a Cookie or Authorization says nothing about
@@ -204,6 +237,27 @@ export class Coalescer {
         return { kind: 'error', error: result.error }
     }
   }
+}
+
+type FirstOfFill =
+  | { readonly kind: 'done', readonly result: FillResult }
+  | { readonly kind: 'growing', readonly growing: GrowingFill, readonly filling: Promise<FillResult> }
+
+/**
+ * A fill, answered at its headers when it streams (its waiters then read the growing body, and the flight stays open
+ * for late arrivals), else at its end as before.
+ */
+async function fillOrGrowing (ctx: FillContext, req: FillRequest, settle: ((outcome: FlightOutcome, open?: boolean) => void) | null): Promise<FirstOfFill> {
+  let announced: (growing: GrowingFill) => void = () => {}
+  const growing = new Promise<GrowingFill>((resolve) => { announced = resolve })
+  const filling = fill(ctx, req, (g) => {
+    settle?.({ kind: 'growing', growing: g }, true)
+    announced(g)
+  })
+  return await Promise.race([
+    filling.then((result): FirstOfFill => ({ kind: 'done', result })),
+    growing.then((g): FirstOfFill => ({ kind: 'growing', growing: g, filling }))
+  ])
 }
 
 function toCorralError (err: unknown): CorralError {

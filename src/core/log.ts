@@ -134,6 +134,7 @@ export function writeAccessLine (logger: Logger, trace: Trace, res: ServerRespon
       tier: trace.tier,
       lease: trace.lease ?? undefined,
       coalesced: trace.coalesced,
+      body: trace.body ?? undefined,
       originStatus: trace.originStatus === 0 ? undefined : trace.originStatus,
       originMs: trace.originStatus === 0 ? undefined : Math.round(trace.originMs * 100) / 100,
       shed: trace.shed ?? undefined,
@@ -156,6 +157,7 @@ export function writeAccessLine (logger: Logger, trace: Trace, res: ServerRespon
   if (trace.requestId !== null) line += `,"requestId":${jsonString(trace.requestId)}`
   if (trace.originStatus !== 0) line += `,"originStatus":${trace.originStatus},"originMs":${hundredths(trace.originMs)}`
   if (trace.coalesced) line += ',"coalesced":true'
+  if (trace.body !== null) line += `,"body":"${trace.body}"`
   if (trace.shed !== null) line += `,"shed":"${trace.shed}"`
   if (trace.error !== null) line += `,"error":"${trace.error}"`
   if (!res.writableEnded) line += ',"aborted":true'

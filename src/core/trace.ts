@@ -28,6 +28,8 @@ export class Trace {
   originStatus = 0
   originMs = 0
   bytes = 0
+  /** How the body went out when not from one stored buffer: streamed while its fill arrived, or read from memcached chunks. */
+  body: 'streamed' | 'chunks' | null = null
   error: string | null = null
   /** X-Request-Id (core/request-id.ts); null while access lines are off. */
   requestId: string | null = null
