@@ -29,11 +29,12 @@ import type { FillContext } from './fill.js'
 import { HostNormalizer, makeVariantKey, pathOf, resolveTarget } from './key.js'
 import { isRangeForOrigin } from './policy/range.js'
 import { serveGrowing } from './deliver-growing.js'
+import { wasReadFromChunks } from './store/chunked-reads.js'
 import type { GrowingFill } from './coalesce/growing-fill.js'
 import { decideShed, matchRoute, type CompiledRoute, type ShedReason } from './shed.js'
 import { decideFallback, decideUsable, ttlSeconds, type NoAnswerCause, type Usability } from './policy/usable.js'
 import { forward } from './pass.js'
-import { CACHE_STATUS, deliverShed, deliverText, limitSendStall, relayResponse, serveEntry, serveHit, serveText, staleCacheStatus } from './deliver.js'
+import { CACHE_STATUS, deliverShed, deliverText, hitCacheStatus, limitSendStall, relayResponse, serveEntry, serveHit, serveText, staleCacheStatus } from './deliver.js'
 import { dropConnectionListed, makeOriginHeaders } from './core/headers.js'
 import { assertNever, errorCode, type CorralError } from './core/errors.js'
 import { tokenMatches } from './ops/admin-token.js'
@@ -193,11 +194,15 @@ export class Pipeline implements TraceSink {
 
   #decide (ex: Exchange, key: string, varyIndex: VaryIndex | null, entry: StoredEntry | undefined): void {
     if (entry === undefined) ex.trace.tier = 'none'
+    else if (ex.trace.tier === 'shared' && wasReadFromChunks(entry)) ex.trace.body = 'chunks'
     // Found in memory, synchronously: the request's start is now, to the microsecond (one clock read fewer per hit).
     const { clock } = this.#deps
     const now = ex.trace.tier === 'memory' && clock.at !== undefined ? clock.at(ex.trace.start) : clock.now()
     const usability = entry === undefined ? 'expired' : decideUsable(entry, now)
-    if (usability === 'fresh') return serveHit(ex, entry as StoredEntry, now, this.#deps.origin.timeoutMs, this.#settings.removedBeforeDelivery)
+    if (usability === 'fresh') {
+      if (ex.trace.body === 'chunks') return this.#serve(ex, entry as StoredEntry, now, 'HIT', `${hitCacheStatus(ttlSeconds(entry as StoredEntry, now))}; detail=chunks`)
+      return serveHit(ex, entry as StoredEntry, now, this.#deps.origin.timeoutMs, this.#settings.removedBeforeDelivery)
+    }
     if (ex.req.headers['cache-control'] !== undefined && isOnlyIfCached(ex.req.headers)) return this.#onlyIfCached(ex, entry, usability, now)
     if (ex.cacheOnly !== null) return this.#fallback(ex, entry, ex.cacheOnly, null)
     const fill = makeFillRequest(ex, key, varyIndex, entry, this.#settings.fillHeaders)

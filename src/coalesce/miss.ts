@@ -202,12 +202,13 @@ export class Coalescer {
     }
   }
 
-  /** The rest of a streaming fill: close the flight (its waiters were answered), await the store write, release the lease. */
+  /** The rest of a streaming fill: await the store write, close the flight (its waiters were answered), release the lease. */
   #finish (req: FillRequest, filling: Promise<FillResult>, settle: ((outcome: FlightOutcome) => void) | null, release: (() => void) | null, role: Role): void {
     filling.then(async (result) => {
-      settle?.(this.#forWaiters(req, result, role))
+      // Until the write lands, a request in this process joins the complete body rather than waiting on the lease.
       if (result.kind === 'entry') await result.written
-      else if (result.kind === 'error') this.#deps.logger.warn({ key: req.key, code: result.error.code }, 'streaming fill failed: its clients were cut off')
+      settle?.(this.#forWaiters(req, result, role))
+      if (result.kind === 'error') this.#deps.logger.warn({ key: req.key, code: result.error.code }, 'streaming fill failed: its clients were cut off')
     }, (err: unknown) => {
       settle?.({ kind: 'error', error: toCorralError(err) })
       this.#deps.logger.error({ err, key: req.key }, 'streaming fill crashed')
