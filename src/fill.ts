@@ -17,7 +17,7 @@ import { isStaleBetterThanError } from './policy/prefer-stale.js'
 import { makeVariantKey, parseVary } from './key.js'
 import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
 import type { CorralError } from './core/errors.js'
-import { isStreamable, readGrowing, withDeclaredLength, type OnGrowing } from './coalesce/growing-fill.js'
+import { isShareable, isStreamable, readGrowing, readShared, withDeclaredLength, type OnGrowing } from './coalesce/growing-fill.js'
 import { entryPurgeFields, screenForStore, type EntryPurgeFields, type FillPurge } from './purge/fill-purge.js'
 
 /** One fill, made once by the pipeline from the request; it holds no client connection. */
@@ -68,7 +68,15 @@ export type FillResult =
     readonly origin: OriginFacts
   }
   /** Not stored: the leader relays this response (head = body bytes already read; the rest unread). */
-  | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: StreamReason, readonly origin: OriginFacts }
+  | {
+    readonly kind: 'stream',
+    readonly response: OriginResponse,
+    readonly head: readonly Buffer[] | null,
+    readonly reason: StreamReason,
+    readonly origin: OriginFacts,
+    /** Over cache.maxObjectBytes and relayed to every client of the fetch already (coalesce/shared-stream.ts): body read. */
+    readonly shared?: true
+  }
   /** No usable answer: the origin failed before or during the body. */
   | { readonly kind: 'error', readonly error: CorralError, readonly origin: OriginFacts | null }
 
@@ -134,15 +142,24 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
   const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
   const verdict = decideStorable(facts, response, now, ctx.storeOptions)
   const declaredLength = Number(firstValue(response.headers['content-length']) ?? 0)
-  if (!verdict.storable || declaredLength > ctx.maxObjectBytes) {
-    const reason = isOriginFailureStatus(response.status) ? 'error-status' : !verdict.storable ? verdict.reason : 'too-large'
-    return { kind: 'stream', response, head: null, reason, origin }
-  }
-
   const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
   const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
   const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, response.headers, requestedAt)
+  if (!verdict.storable || declaredLength > ctx.maxObjectBytes) {
+    const reason = isOriginFailureStatus(response.status) ? 'error-status' : !verdict.storable ? verdict.reason : 'too-large'
+    if (reason === 'too-large' && verdict.storable && onGrowing !== undefined && verdict.omitFields.length === 0 && isShareable(declaredLength, ctx.maxObjectBytes)) {
+      // Too large to store, shareable all the same: every client of this fetch reads the one origin stream.
+      const head = withDeclaredLength(makeEntry(key, response.status, response.headers, EMPTY, verdict.deadlines, purge), declaredLength, EMPTY)
+      try {
+        await readShared(response.body, declaredLength, head, index, origin.ms, response.timeoutMs, onGrowing)
+      } catch (err) {
+        return { kind: 'error', error: err as CorralError, origin }
+      }
+      return { kind: 'stream', response, head: null, reason, origin, shared: true }
+    }
+    return { kind: 'stream', response, head: null, reason, origin }
+  }
 
   let read
   try {

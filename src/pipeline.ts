@@ -228,6 +228,7 @@ export class Pipeline implements TraceSink {
       case 'collapsed':
         return this.#serve(ex, outcome.entry, now, 'HIT', CACHE_STATUS.collapsed)
       case 'streaming':
+        if (!outcome.growing.stored) return this.#serveGrowing(ex, outcome.growing, now, 'MISS', outcome.collapsed ? STREAMED.tooLargeCollapsed : STREAMED.tooLarge)
         return this.#serveGrowing(ex, outcome.growing, now, outcome.collapsed ? 'HIT' : 'MISS', outcome.collapsed ? STREAMED.collapsed : STREAMED.miss)
       case 'stream':
         if (outcome.reason === 'error-status' && decideFallback(stale, 'origin-error', now) === 'stale') {
@@ -405,5 +406,7 @@ function noop (): void {}
 /** Cache-Status of an answer streamed while its fill arrives (RFC 9211 §2.8 detail). */
 const STREAMED = {
   miss: `${CACHE_STATUS.miss}; detail=streamed`,
-  collapsed: 'corral; hit; detail=collapsed-streamed'
+  collapsed: 'corral; hit; detail=collapsed-streamed',
+  tooLarge: `${CACHE_STATUS.miss}; detail=too-large-streamed`,
+  tooLargeCollapsed: `${CACHE_STATUS.miss}; collapsed; detail=too-large-streamed`
 } as const

@@ -37,6 +37,11 @@ export class GrowingBody {
     return this.#state
   }
 
+  /** Every byte is kept until the end, so any client may join at any time. */
+  canJoin (_start: number): boolean {
+    return this.#state !== 'failed'
+  }
+
   /** false when the chunk would pass the declared length (the origin sent more than it said): the body failed. */
   append (chunk: Buffer): boolean {
     if (this.#state !== 'open') return false
@@ -105,7 +110,7 @@ export class GrowingBody {
 }
 
 /** Resolves true once `res` drains; false (and `res` destroyed) when it stalls for `stallMs` or closes first. */
-async function drained (res: ServerResponse, stallMs: number): Promise<boolean> {
+export async function drained (res: ServerResponse, stallMs: number): Promise<boolean> {
   return await new Promise<boolean>((resolve) => {
     const done = (ok: boolean): void => {
       clearTimeout(timer)

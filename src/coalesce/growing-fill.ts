@@ -12,7 +12,9 @@
 import type { Readable } from 'node:stream'
 import type { StoredEntry, VaryIndex } from '../core/entry.js'
 import { toOriginError, type BodyRead } from '../origin/fetch.js'
+import type { ServerResponse } from 'node:http'
 import { GrowingBody } from './growing-body.js'
+import { SharedStream } from './shared-stream.js'
 
 /**
  * Below this a body is read whole before anyone is answered. 64 KiB is a few TCP windows on loopback: less arrives in
@@ -20,12 +22,21 @@ import { GrowingBody } from './growing-body.js'
  */
 export const STREAM_FROM_BYTES = 64 * 1024
 
+/** What a client of a streaming fill reads: a body kept whole (GrowingBody) or a window of one (SharedStream). */
+export interface StreamBody {
+  readonly length: number
+  canJoin (start: number): boolean
+  pipeTo (res: ServerResponse, start: number, end: number, stallMs: number, tally: { bytes: number }): Promise<void>
+}
+
 /** What the clients of a streaming fill need: the entry it will store (empty body, final headers) and its body. */
 export interface GrowingFill {
   /** The entry as it will be stored, `body` empty: status, ready-to-write headers (Content-Length declared), deadlines. */
   readonly head: StoredEntry
   readonly vary: VaryIndex | null
-  readonly body: GrowingBody
+  readonly body: StreamBody
+  /** false: over cache.maxObjectBytes, relayed to the clients of this fetch only (SharedStream), never stored. */
+  readonly stored: boolean
   /** Time to the origin's headers, for the leader's access line. */
   readonly originMs: number
 }
@@ -46,7 +57,7 @@ export async function readGrowing (
   source: Readable, declaredLength: number, head: StoredEntry, vary: VaryIndex | null, originMs: number, onGrowing: OnGrowing
 ): Promise<BodyRead> {
   const body = new GrowingBody(declaredLength)
-  onGrowing({ head, vary, body, originMs })
+  onGrowing({ head, vary, body, originMs, stored: true })
   return await new Promise((resolve, reject) => {
     const cleanup = (): void => {
       source.off('data', onData)
@@ -74,6 +85,27 @@ export async function readGrowing (
     source.once('end', onEnd)
     source.once('error', onError)
   })
+}
+
+/** Whether an answer over cache.maxObjectBytes, otherwise storable, is relayed to every client of its fetch. */
+export function isShareable (declaredLength: number, maxObjectBytes: number): boolean {
+  return Number.isInteger(declaredLength) && declaredLength > maxObjectBytes
+}
+
+/**
+ * Relays `source` through a SharedStream announced by `onGrowing`; resolves when the body ended whole, rejects with
+ * the origin error (every client of it was cut off).
+ */
+export async function readShared (
+  source: Readable, declaredLength: number, head: StoredEntry, vary: VaryIndex | null, originMs: number, joinTimeoutMs: number, onGrowing: OnGrowing
+): Promise<void> {
+  const body = new SharedStream(source, declaredLength, joinTimeoutMs)
+  onGrowing({ head, vary, body, originMs, stored: false })
+  try {
+    await body.done
+  } catch (err) {
+    throw toOriginError(err)
+  }
 }
 
 /** The entry's header list with the Content-Length the origin declared (makeEntry wrote the empty body's). */

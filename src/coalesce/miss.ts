@@ -80,7 +80,9 @@ export class Coalescer {
   /** Miss or expired: join the flight for this key, or lead it; a hit-for-pass URL goes alone. */
   async miss (req: FillRequest, notes: MissNotes, isHead: boolean): Promise<MissOutcome> {
     const { flight, hitForPass, metrics } = this.#deps
-    if (hitForPass.has(req.primaryKey)) return isHead ? PASS_HIT_FOR_PASS : await this.#lead(req, notes, null, 'hit-for-pass')
+    if (hitForPass.has(req.primaryKey) && (isHead || !hitForPass.isShared(req.primaryKey))) {
+      return isHead ? PASS_HIT_FOR_PASS : await this.#lead(req, notes, null, 'hit-for-pass')
+    }
     for (let round = 0; ; round++) {
       const settle = flight.lead(req.key)
       if (settle !== null) return await this.#lead(req, notes, settle, 'leader')
@@ -99,7 +101,9 @@ export class Coalescer {
           const { head } = outcome.growing
           const vary = outcome.growing.vary
           const expected = vary === null ? req.primaryKey : makeVariantKey(req.primaryKey, vary.epoch, vary.varyHeaders, req.requestHeaders)
-          return expected === head.key ? { kind: 'streaming', growing: outcome.growing, collapsed: true } : PASS_BYPASS
+          // A relay of an unstorable object keeps only a window: one that has moved past the start cannot be joined.
+          if (expected !== head.key || !outcome.growing.body.canJoin(0)) return PASS_BYPASS
+          return { kind: 'streaming', growing: outcome.growing, collapsed: true }
         }
         case 'pass':
           return PASS_HIT_FOR_PASS
@@ -232,7 +236,7 @@ export class Coalescer {
         // An origin in trouble: waiters get its status (or a stale copy), not a request each to the failing origin.
         if (result.reason === 'error-status') return { kind: 'error', error: new OriginStatusError(result.response.status) }
         if (req.credentialed && result.reason !== 'too-large') return RETRY_OUTCOME
-        if (role === 'leader' || role === 'hit-for-pass') hitForPass.remember(req.primaryKey)
+        if (role === 'leader' || role === 'hit-for-pass') hitForPass.remember(req.primaryKey, result.shared === true)
         return PASS_OUTCOME
       case 'error':
         return { kind: 'error', error: result.error }

@@ -34,13 +34,14 @@ describe('issue 22: Range requests', () => {
     expect(origin.count).toBe(4)
   })
 
-  it('an object over cache.maxObjectBytes: the Range goes to the origin', async () => {
+  it('an object over cache.maxObjectBytes: once known too large, the Range goes to the origin', async () => {
     const origin = opened(await startOrigin(byteOrigin(SIZE, { headers: { 'cache-control': 'max-age=60' } })))
     const proxy = opened(await startProxy(origin.url, { cache: { maxObjectBytes: 1024 * 1024 } }))
+    // The first request's fill learns the size; its range is answered from that one shared fetch (shared-stream.ts).
     const got = await ranged(proxy, '/big.mp4', 'bytes=2000000-2000499')
     expect(got.status).toBe(206)
     expect(got.body.equals(bytesOf(2_000_000, 500))).toBe(true)
-    expect(origin.requests.at(-1)?.headers.range).toBe('bytes=2000000-2000499')
+    expect(origin.count).toBe(1)
     const again = await ranged(proxy, '/big.mp4', 'bytes=3000000-3000499')
     expect(again.status).toBe(206)
     expect(again.body.equals(bytesOf(3_000_000, 500))).toBe(true)
