@@ -91,6 +91,8 @@ async function oneSize (r: Run, s: string, origin: LargeOrigin, agent: Agent, a:
   const slowest = Math.max(...all.map(d => d.ttfbMs))
   const median = all.map(d => d.ttfbMs).sort((x, y) => x - y)[Math.floor(all.length / 2)] ?? NaN
   log(`  ${label}: ${CLIENTS} clients over 2 proxies  origin requests ${originRequests}  failed ${failed}  first byte median ${fmt(median)} ms, slowest ${fmt(slowest)} ms (origin's ${THINK_MS} ms)`)
+  // What the fleet did, to tell a second origin request's cause (a lease takeover, memcached timing out under load).
+  log(`    leases and memcached: ${await fleetCounters(a)} | ${await fleetCounters(b)}`)
   row(r, s, `${label}: origin requests (${CLIENTS} clients, 2 proxies)`, String(originRequests), '1', originRequests === 1 ? 'ok' : 'MISS')
   row(r, s, `${label}: failed downloads`, String(failed), '0', failed === 0 ? 'ok' : 'MISS')
   row(r, s, `${label}: first byte median / slowest`, `${fmt(median)} / ${fmt(slowest)} ms`, `report (origin ${THINK_MS} ms)`, 'info')
@@ -106,6 +108,11 @@ async function oneSize (r: Run, s: string, origin: LargeOrigin, agent: Agent, a:
   } finally {
     await ceiling.stop()
   }
+}
+
+async function fleetCounters (c: Corral): Promise<string> {
+  const text = await (await fetch(`${c.adminUrl}/metrics`)).text()
+  return text.split('\n').filter(l => /^corral_(leases_total|memcached_errors_total|chunked_entries_total|chunk_misses_total)/.test(l)).map(l => l.replace(/^corral_/, '')).join(' ')
 }
 
 /** corral's resident memory while 50 clients download the (stored) 50 MB object at once. */
