@@ -14,5 +14,8 @@ export function countChunks (metrics: Metrics, event: ChunkEvent, bytes: number)
       return
     case 'torn':
       metrics.chunkMisses.inc()
+      return
+    case 'write-failed':
+      metrics.chunkedEntries.labels('write-failed').inc()
   }
 }

@@ -22,8 +22,11 @@ export interface ItemIO {
   get (ownerItemKey: string, itemKey: string): Promise<Buffer | null | undefined>
 }
 
-/** For /metrics: a chunked value stored, read whole, found torn (a chunk missing, short or from another write). */
-export type ChunkEvent = 'stored' | 'read' | 'torn'
+/**
+ * For /metrics: a chunked value stored, read whole, found torn (a chunk missing, short or from another write), or not
+ * stored because a chunk or head write failed (the failed operation is also counted as a memcached error).
+ */
+export type ChunkEvent = 'stored' | 'read' | 'torn' | 'write-failed'
 
 export type ChunkRead =
   | { readonly kind: 'value', readonly value: Buffer }
@@ -54,22 +57,25 @@ export class ChunkedItems {
     this.#onEvent = onEvent
   }
 
-  /** Chunks, then the head. false when any write failed or took too long: nothing new is visible then. */
-  async write (itemKey: string, value: Buffer, ttlMs: number): Promise<boolean> {
+  /**
+   * Chunks, then the head. 'failed' when any write failed or took too long, 'too-large' when the chunk keys would pass
+   * memcached's key limit (a prefix near its own limit): nothing new is visible then.
+   */
+  async write (itemKey: string, value: Buffer, ttlMs: number): Promise<'stored' | 'failed' | 'too-large'> {
     const { head, headBytes, chunks } = splitValue(value, this.#chunkBytes)
-    if (Buffer.byteLength(chunkItemKey(itemKey, head.version, chunks.length)) > MAX_MEMCACHED_KEY_BYTES) return false
+    if (Buffer.byteLength(chunkItemKey(itemKey, head.version, chunks.length)) > MAX_MEMCACHED_KEY_BYTES) return 'too-large'
     const headExpiry = expirySeconds(ttlMs)
     const started = Date.now()
     const stored = await inWindow(chunks.length, async (i) => {
       const ok = await this.#io.set(itemKey, chunkItemKey(itemKey, head.version, i), chunks[i] as Buffer, headExpiry + CHUNK_MARGIN_SECONDS)
       return ok ? true : undefined
     })
-    if (stored === undefined) return false
+    if (stored === undefined) return 'failed'
     // Past the margin the first chunks may die before the head would: better no value than one that tears early.
-    if (Date.now() - started >= CHUNK_MARGIN_SECONDS * 1000) return false
-    if (!await this.#io.set(itemKey, itemKey, headBytes, headExpiry)) return false
+    if (Date.now() - started >= CHUNK_MARGIN_SECONDS * 1000) return 'failed'
+    if (!await this.#io.set(itemKey, itemKey, headBytes, headExpiry)) return 'failed'
     this.#onEvent('stored', value.length)
-    return true
+    return 'stored'
   }
 
   /** The value a head item names; one read per head version at a time in this process. */

@@ -212,7 +212,9 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     const itemKey = this.#keys.itemKey(key)
     const value = encodeRecord(record)
     if (value.length > this.#maxItemBytes - ITEM_OVERHEAD_BYTES - itemKey.length) {
-      if (!await this.#chunks.write(itemKey, value, ttlMs)) this.#options.onSkip?.('too-large')
+      const written = await this.#chunks.write(itemKey, value, ttlMs)
+      if (written === 'too-large') this.#options.onSkip?.('too-large')
+      else if (written === 'failed') this.#options.onChunks?.('write-failed', value.length)
       return
     }
     const node = this.#pick(itemKey)

@@ -165,11 +165,12 @@ describe.skipIf(address === null)('values over one memcached item, as a head plu
 
   it('writes no head when a chunk cannot be stored (chunks first, head last)', async () => {
     // The store believes items of 2 MB fit; memcached (-I 1m) refuses each chunk, so nothing may become visible.
-    const { store, skips, prefix } = harness([server], undefined, { maxItemBytes: 2 * ONE_MB })
+    const { store, skips, events, prefix } = harness([server], undefined, { maxItemBytes: 2 * ONE_MB })
     try {
       const key = uniqueKey('refused')
       await store.set(key, bigEntry(key, 5 * ONE_MB), 60_000)
-      expect(skips).toEqual(['too-large'])
+      expect(skips).toEqual([])
+      expect(events.map(e => e[0])).toEqual(['write-failed'])
       expect((await client.get(memcachedKey(prefix, key))).value).toBeNull()
       expect(await store.get(key)).toBeUndefined()
     } finally {
