@@ -12,7 +12,8 @@ import { UNREACHABLE, type SharedTier, type Unreachable } from './shared-tier.js
 import type { CacheRecord, LeaseStore } from './types.js'
 import { batchWrites } from './write-batching.js'
 import { ChunkedItems, type ChunkEvent } from './chunks.js'
-import { isChunkHead } from './chunk-codec.js'
+import { decodeHead, isChunkHead } from './chunk-codec.js'
+import { ChunkedMemo, withOwnedBody } from './chunked-memo.js'
 import { noteChunkedRead } from './chunked-reads.js'
 
 export { expirySeconds, leaseExpirySeconds } from './expiry.js'
@@ -120,6 +121,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   readonly #nodeBack: Array<() => void> = []
   readonly #probeKey: string
   readonly #chunks: ChunkedItems
+  readonly #chunkedMemo = new ChunkedMemo()
   #closed = false
 
   constructor (options: MemcachedStoreOptions) {
@@ -316,12 +318,22 @@ export class MemcachedStore implements SharedTier, LeaseStore {
 
   /** A value stored as chunks (chunks.ts): torn is a miss; a node that did not answer is `failed` (a miss or UNREACHABLE). */
   async #readChunked<F> (key: string, head: Buffer, failed: F): Promise<CacheRecord | undefined | F> {
-    const read = await this.#chunks.read(this.#keys.itemKey(key), head)
+    const itemKey = this.#keys.itemKey(key)
+    const version = decodeHead(head)?.version
+    const known = version === undefined ? undefined : this.#chunkedMemo.get(itemKey, version)
+    if (known !== undefined && known.key === key) {
+      noteChunkedRead(known)
+      return known
+    }
+    const read = await this.#chunks.read(itemKey, head)
     switch (read.kind) {
       case 'value': {
         const record = decodeRecord(read.value, key)
-        if (record?.kind === 'entry') noteChunkedRead(record)
-        return record
+        if (record?.kind !== 'entry') return record
+        const entry = withOwnedBody(record)
+        if (version !== undefined) this.#chunkedMemo.set(itemKey, version, entry)
+        noteChunkedRead(entry)
+        return entry
       }
       case 'torn': return undefined
       case 'failed': return failed

@@ -59,8 +59,9 @@ describe.skipIf(memcached === null)('issue 22: large objects in memcached, throu
     expect(origin.count).toBe(1)
     const text = await metrics(proxy)
     expect(metricSum(text, 'corral_chunked_entries_total', 'op="stored"')).toBe(1)
-    expect(metricSum(text, 'corral_chunked_entries_total', 'op="read"')).toBe(4)
-    expect(metricSum(text, 'corral_chunk_bytes_total', 'op="read"')).toBeGreaterThan(4 * 3 * MB)
+    // Read whole at least once; again only when the body was collected meanwhile (store/chunked-memo.ts).
+    expect(metricSum(text, 'corral_chunked_entries_total', 'op="read"')).toBeGreaterThanOrEqual(1)
+    expect(metricSum(text, 'corral_chunk_bytes_total', 'op="read"')).toBeGreaterThan(3 * MB)
     expect(proxy.logs.filter(l => l['msg'] === 'access' && l['body'] === 'chunks')).toHaveLength(4)
   })
 

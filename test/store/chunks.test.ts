@@ -163,6 +163,27 @@ describe.skipIf(address === null)('values over one memcached item, as a head plu
     }
   })
 
+  it('reads the chunks again only when the head names a new version, while this process still holds the body', async () => {
+    const writer = harness([server])
+    const reader = harness([server], writer.prefix)
+    try {
+      const key = uniqueKey('memo')
+      await writer.store.set(key, bigEntry(key, 2 * ONE_MB, 1), 60_000)
+      const first = await reader.store.get(key)
+      const again = await reader.store.get(key)
+      // One head read, no chunk read: the same body (held here, as L1 would hold it).
+      expect(reader.events.filter(e => e[0] === 'read')).toHaveLength(1)
+      expect(again?.kind === 'entry' && first?.kind === 'entry' && again.body === first.body).toBe(true)
+      await writer.store.set(key, bigEntry(key, 2 * ONE_MB, 2), 60_000)
+      const rewritten = await reader.store.get(key)
+      expect(reader.events.filter(e => e[0] === 'read')).toHaveLength(2)
+      expect(rewritten?.kind === 'entry' && rewritten.body.equals(body(2 * ONE_MB, 2))).toBe(true)
+    } finally {
+      await writer.store.close()
+      await reader.store.close()
+    }
+  })
+
   it('writes no head when a chunk cannot be stored (chunks first, head last)', async () => {
     // The store believes items of 2 MB fit; memcached (-I 1m) refuses each chunk, so nothing may become visible.
     const { store, skips, events, prefix } = harness([server], undefined, { maxItemBytes: 2 * ONE_MB })
