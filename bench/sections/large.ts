@@ -89,13 +89,18 @@ async function oneSize (r: Run, s: string, origin: LargeOrigin, agent: Agent, a:
   const originRequests = origin.requests()
   const failed = all.filter(d => !d.ok || d.bytes !== size).length
   const slowest = Math.max(...all.map(d => d.ttfbMs))
-  const median = all.map(d => d.ttfbMs).sort((x, y) => x - y)[Math.floor(all.length / 2)] ?? NaN
-  log(`  ${label}: ${CLIENTS} clients over 2 proxies  origin requests ${originRequests}  failed ${failed}  first byte median ${fmt(median)} ms, slowest ${fmt(slowest)} ms (origin's ${THINK_MS} ms)`)
+  const median = medianOf(all.map(d => d.ttfbMs))
+  // Even-numbered clients went to a, odd to b: the proxy that won the lease streams; the other waits for the store.
+  const onA = all.filter((_, i) => i % 2 === 0).map(d => d.ttfbMs)
+  const onB = all.filter((_, i) => i % 2 === 1).map(d => d.ttfbMs)
+  const perProxy = `a ${fmt(medianOf(onA))} / ${fmt(Math.max(...onA))} ms, b ${fmt(medianOf(onB))} / ${fmt(Math.max(...onB))} ms`
+  log(`  ${label}: ${CLIENTS} clients over 2 proxies  origin requests ${originRequests}  failed ${failed}  first byte median ${fmt(median)} ms, slowest ${fmt(slowest)} ms (origin's ${THINK_MS} ms); median / slowest per proxy: ${perProxy}`)
   // What the fleet did, to tell a second origin request's cause (a lease takeover, memcached timing out under load).
   log(`    leases and memcached: ${await fleetCounters(a)} | ${await fleetCounters(b)}`)
   row(r, s, `${label}: origin requests (${CLIENTS} clients, 2 proxies)`, String(originRequests), '1', originRequests === 1 ? 'ok' : 'MISS')
   row(r, s, `${label}: failed downloads`, String(failed), '0', failed === 0 ? 'ok' : 'MISS')
   row(r, s, `${label}: first byte median / slowest`, `${fmt(median)} / ${fmt(slowest)} ms`, `report (origin ${THINK_MS} ms)`, 'info')
+  row(r, s, `${label}: first byte per proxy (median / slowest)`, perProxy, 'report', 'info')
   if (originRequests !== 1) r.gateFailures.push(`${s}: ${label} reached the origin ${originRequests} times (want 1)`)
 
   const ceiling = await startLargeCeiling(size)
@@ -104,10 +109,14 @@ async function oneSize (r: Run, s: string, origin: LargeOrigin, agent: Agent, a:
     const bare = await throughput(agent, ceiling.url)
     log(`  ${label}: hit ${fmt(hit)} MB/s, bare node:http ${fmt(bare)} MB/s (ratio ${fmt(hit / bare, 2)})`)
     row(r, s, `${label}: hit MB/s vs bare node:http`, `${fmt(hit)} / ${fmt(bare)} (${fmt(hit / bare, 2)})`, 'report', 'info')
-    r.details[`${s}.${label}`] = { originRequests, failed, ttfbMedianMs: median, ttfbSlowestMs: slowest, hitMBps: hit, bareMBps: bare }
+    r.details[`${s}.${label}`] = { originRequests, failed, ttfbMedianMs: median, ttfbSlowestMs: slowest, ttfbPerProxy: perProxy, hitMBps: hit, bareMBps: bare }
   } finally {
     await ceiling.stop()
   }
+}
+
+function medianOf (values: number[]): number {
+  return values.slice().sort((x, y) => x - y)[Math.floor(values.length / 2)] ?? NaN
 }
 
 async function fleetCounters (c: Corral): Promise<string> {
