@@ -2,7 +2,7 @@
  * coalesce/shared-stream: one origin answer too large to store (over cache.maxObjectBytes) relayed to every client
  * that asked for it while it was being fetched, from the one origin request. Only a window of it is kept in memory:
  * the origin is paused while it is WINDOW_BYTES ahead of the fastest client (so one slow client alone is served with
- * backpressure, as a pass is), and a client that falls WINDOW_BYTES behind the origin is cut off (its connection
+ * backpressure, as a pass is), and a client that falls WINDOW_BYTES behind the fastest is cut off (its connection
  * destroyed before the declared length: it retries, and gets its own fetch). A client arriving once the start has been
  * let go cannot join: it gets its own fetch. When every client has left, the origin request is abandoned.
  *   [in-process state; reads the origin body, writes to clients]
@@ -13,7 +13,8 @@ import { ClientBehindError } from '../core/errors.js'
 import { drained } from './growing-body.js'
 
 /**
- * Memory one shared relay may hold. 8 MiB is about 0.7 s of a 100 Mb/s client: a client that far behind the others
+ * The window: the origin runs at most this far ahead of the fastest client, the slowest at most this far behind it, so
+ * one relay holds about twice this. 8 MiB is about 0.7 s of a 100 Mb/s client: a client that far behind the others
  * is on another kind of link and is better served by a fetch of its own than by holding the fastest one back.
  */
 export const WINDOW_BYTES = 8 * 1024 * 1024
@@ -161,15 +162,17 @@ export class SharedStream {
     if (this.#state === 'failed') return
     let slowest = this.#filled
     let fastest = 0
+    for (const r of this.#readers) fastest = Math.max(fastest, r.pos)
     for (const r of this.#readers) {
-      if (r.pos < this.#filled - WINDOW_BYTES) {
+      // Measured from the fastest client, not from what has arrived: the origin overshoots its pause by a read, and
+      // the fastest client (one alone, say) must never be cut off for that.
+      if (r.pos < fastest - WINDOW_BYTES) {
         // A window behind: cut off now (its loop, waiting on a drain, sees the response destroyed and leaves).
         this.#readers.delete(r)
         r.res.destroy(new ClientBehindError(WINDOW_BYTES))
         continue
       }
       slowest = Math.min(slowest, r.pos)
-      fastest = Math.max(fastest, r.pos)
     }
     // Before the first client joins, everything from the start is kept (the origin is paused at a window).
     if (this.#everJoined) {

@@ -40,6 +40,26 @@ describe('issue 22: too large to store, still one origin fetch', () => {
     }
   })
 
+  it('one client alone that reads slowly is paced, never cut off (the origin waits for it)', async () => {
+    const size = 24 * MB
+    const origin = opened(await startOrigin(byteOrigin(size, { headers: { 'cache-control': 'max-age=60' } })))
+    const proxy = opened(await startProxy(origin.url, { cache: { maxObjectBytes: MB } }))
+    const res = await request(`${proxy.url}/slow.bin`, { dispatcher: manyConnections })
+    let received = 0
+    let sinceBreak = 0
+    for await (const chunk of res.body) {
+      received += (chunk as Buffer).length
+      sinceBreak += (chunk as Buffer).length
+      if (sinceBreak >= 2 * MB) {
+        sinceBreak = 0
+        await new Promise(resolve => setImmediate(resolve))
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+    }
+    expect(res.headers['cache-status']).toBe('corral; fwd=uri-miss; detail=too-large-streamed')
+    expect(received).toBe(size)
+  }, 30_000)
+
   it('a client that stops reading is cut off once it is a window behind; the others get every byte', async () => {
     const size = 24 * MB
     const origin = opened(await startOrigin(byteOrigin(size, { headers: { 'cache-control': 'max-age=60' } })))
