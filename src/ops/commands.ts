@@ -165,6 +165,7 @@ async function serveConfig (path: string, logFormat: LogFormat | undefined): Pro
     return code
   }
   const proxy = createProxy(loaded, { configPath: path, ...(logFormat === undefined ? {} : { logFormat }) })
+  for (const warning of sizeWarnings(loaded.config)) proxy.logger.warn(warning)
   if (!choosesMemoryReducer(process.execArgv)) {
     // Only when the respawn was refused (cli.ts): the flag could not be added for this process.
     proxy.logger.warn({ fix: `node ${NO_MEMORY_REDUCER} <corral>/dist/cli.js serve` },
