@@ -1,32 +1,27 @@
 /**
- * deliver-growing: an answer written from a fill's body while it arrives (coalesce/growing-body.ts), for the fill's
- * leader and every waiter: the same choices as a stored entry (deliver.ts serveEntry: 304 for matching validators,
- * 206/416 for a Range, HEAD without a body), the bytes as they come. A Range is answered as soon as its bytes have
- * arrived, not when the whole object has.  [I/O]
+ * deliver-growing: an answer written from a fill's body while it arrives (origin/growing-body.ts, shared-stream.ts),
+ * for the fill's leader and every waiter: the same choices as a stored entry (deliver.ts serveEntry: 304 for matching
+ * validators, 206/416 for a Range, HEAD without a body), the bytes as they come. A Range is answered as soon as its
+ * bytes have arrived, not when the whole object has.  [I/O]
  */
-import type { Exchange } from './exchange.js'
-import type { GrowingFill } from './coalesce/growing-fill.js'
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
+import type { GrowingFill } from './origin/growing-fill.js'
 import type { XCache } from './core/metrics.js'
-import { extraHeaders } from './core/trace.js'
 import { deliverable, deliverNotModified } from './deliver.js'
-import { isNotModifiedForClient } from './policy/revalidate.js'
+import { isNotModifiedForClient } from './policy/conditional.js'
 import { decideRange, type StoredRepresentation } from './policy/range.js'
 import { ageSeconds } from './policy/usable.js'
 
-/** Never rejects: a client that fails or stalls is destroyed by GrowingBody.pipeTo. */
+/** Never rejects: a client that fails or stalls is destroyed by the body's pipeTo; `tally.bytes` counts what was sent. */
 export async function serveGrowing (
-  ex: Exchange, growing: GrowingFill, now: number, xCache: XCache, cacheStatus: string, stallMs: number, strip: ReadonlySet<string>
+  res: ServerResponse, headers: IncomingHttpHeaders, method: string, isHead: boolean, growing: GrowingFill, now: number,
+  xCache: XCache, cacheStatus: string, extra: readonly string[] | null, stallMs: number, strip: ReadonlySet<string>, tally: { bytes: number }
 ): Promise<void> {
-  const { trace, req, res } = ex
   const { head, body } = growing
-  trace.xCache = xCache
-  trace.bytes = 0
-  trace.body = 'streamed'
-  const extra = extraHeaders(trace)
-  const { headers } = req
   if ((headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) &&
     isNotModifiedForClient(head, headers['if-none-match'], headers['if-modified-since'])) {
-    return deliverNotModified(res, head, now, xCache, cacheStatus, extra)
+    deliverNotModified(res, head, now, xCache, cacheStatus, extra)
+    return
   }
   let start = 0
   let end = body.length - 1
@@ -34,7 +29,7 @@ export async function serveGrowing (
   let out: string[]
   const range = headers.range === undefined
     ? null
-    : decideRange({ method: req.method ?? 'GET', range: headers.range, ifRange: headers['if-range'] }, representationOf(growing), now)
+    : decideRange({ method, range: headers.range, ifRange: headers['if-range'] }, representationOf(growing), now)
   if (range !== null && range.kind !== 'whole') {
     out = []
     const flat = head.headers
@@ -44,7 +39,6 @@ export async function serveGrowing (
     }
     if (range.kind === 'unsatisfiable') {
       out.push('content-range', range.contentRange, 'content-length', '0')
-      start = 0
       end = -1
       status = 416
     } else {
@@ -59,11 +53,11 @@ export async function serveGrowing (
   out.push('age', String(ageSeconds(head, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
   if (extra !== null) for (const h of extra) out.push(h)
   res.writeHead(status, out)
-  if (ex.isHead || end < start) {
+  if (isHead || end < start) {
     res.end()
     return
   }
-  await body.pipeTo(res, start, end, stallMs, trace)
+  await body.pipeTo(res, start, end, stallMs, tally)
 }
 
 function representationOf (growing: GrowingFill): StoredRepresentation {

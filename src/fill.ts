@@ -7,38 +7,39 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { CacheStore } from './store/types.js'
+import type { FillRequest } from './core/fill-request.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
 import type { Logger } from './core/log.js'
-import { abandon, readBodyUpTo, type OriginClient, type OriginResponse } from './origin/fetch.js'
-import { decideStorable, type Deadlines, type NotStorableReason, type StoreOptions } from './policy/storable.js'
+import { abandon, readBodyUpTo } from './origin/body.js'
+import { type OriginClient, type OriginResponse } from './origin/types.js'
+import { decideStorable, type Deadlines, type StoreOptions, type StreamReason } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { withoutFields } from './policy/omit.js'
-import { isStaleBetterThanError } from './policy/prefer-stale.js'
-import { makeVariantKey, parseVary } from './key.js'
-import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
+import { decideOriginError } from './policy/origin-error.js'
+import { makeVariantKey } from './key.js'
+import { parseVary } from './core/vary.js'
+import { firstValue, type HeaderRecord } from './core/headers.js'
+import { dropAnswerShaping, makeOriginHeaders, withKeyedHeaders, type FillHeaderRules } from './core/origin-headers.js'
+import { makeEntry, type FillPurgePort } from './core/make-entry.js'
 import type { CorralError } from './core/errors.js'
-import { isShareable, isStreamable, readGrowing, readShared, withDeclaredLength, type OnGrowing } from './coalesce/growing-fill.js'
-import { entryPurgeFields, screenForStore, type EntryPurgeFields, type FillPurge } from './purge/fill-purge.js'
+import { isShareable, isStreamable, readGrowing, readShared, withDeclaredLength, type OnGrowing } from './origin/growing-fill.js'
 
-/** One fill, made once by the pipeline from the request; it holds no client connection. */
-export interface FillRequest {
-  /** The key looked up: the primary key, or the variant key its Vary index named. Flights and leases are per key. */
-  readonly key: string
-  readonly primaryKey: string
-  /** The Vary index known from the lookup, if any (its epoch is kept when the origin still varies the same way). */
-  readonly varyIndex: VaryIndex | null
-  /** Path and the normalised query the key names: exactly what the origin is asked for. */
-  readonly path: string
+export type { ClientFacts, FillRequest } from './core/fill-request.js'
+export type { StreamReason } from './policy/storable.js'
+
+/** What a leader sends the origin, and the request headers that pick the variant. */
+export interface OriginAsk {
   /** Origin request headers without validators (core/headers.ts makeOriginHeaders, role 'fill'). */
   readonly originHeaders: Record<string, string | string[]>
-  /** The client's request headers as the origin receives them (core/headers.ts dropAnswerShaping): they pick the variant. */
+  /** The client's request headers as the origin receives them (core/headers.ts dropAnswerShaping). */
   readonly requestHeaders: HeaderRecord
-  /** The expired or stale entry being replaced: validators for a conditional request, a stale-if-error stand-in. */
-  readonly stale: StoredEntry | undefined
-  /** The request carried Cookie or Authorization: an unstorable answer may be about this requester alone. */
-  readonly credentialed: boolean
-  /** The origin group to ask (the route's `origin`). */
-  readonly group: string
+}
+
+/** Built once per fill, by the leader: answer-shaping fields the answer does not vary on are not sent, nor keyed. */
+export function makeOriginAsk (req: FillRequest, rules: FillHeaderRules): OriginAsk {
+  const { headers, address, keyHost } = req.client
+  const originHeaders = makeOriginHeaders(headers, address, 'fill', keyHost)
+  return { originHeaders, requestHeaders: dropAnswerShaping(originHeaders, headers, rules, req.varyIndex?.varyHeaders ?? null) }
 }
 
 /** What the origin said, for the trace and the access line. */
@@ -74,14 +75,11 @@ export type FillResult =
     readonly head: readonly Buffer[] | null,
     readonly reason: StreamReason,
     readonly origin: OriginFacts,
-    /** Over cache.maxObjectBytes and relayed to every client of the fetch already (coalesce/shared-stream.ts): body read. */
+    /** Over cache.maxObjectBytes and relayed to every client of the fetch already (origin/shared-stream.ts): body read. */
     readonly shared?: true
   }
   /** No usable answer: the origin failed before or during the body. */
   | { readonly kind: 'error', readonly error: CorralError, readonly origin: OriginFacts | null }
-
-/** Why a fill streamed instead of storing: policy's reason, a body over cache.maxObjectBytes, or an origin 5xx. */
-export type StreamReason = NotStorableReason | 'too-large' | 'error-status'
 
 /** What a fill reads from config and the cache in force; the coalescer swaps it whole on reload. */
 export interface FillContext {
@@ -94,21 +92,13 @@ export interface FillContext {
   readonly fillHeaders: FillHeaderRules
   readonly logger: Logger
   /** Tags and purge records (purge/fill-purge.ts); absent: entries carry neither. */
-  readonly purge?: FillPurge | undefined
+  readonly purge?: FillPurgePort | undefined
 }
 
-/** Headers corral sets itself on the way out; the origin's are dropped. */
-export const REPLACED = new Set(['age', 'content-length', 'x-cache', 'cache-status'])
-
-/** A 5xx is an origin in trouble, not a page: never stored over a good copy, shared with waiters as a failure. */
-export function isOriginFailureStatus (status: number): boolean {
-  return status >= 500
-}
-
-/** `onGrowing`: told when a storable answer starts streaming to its clients (coalesce/growing-fill.ts). */
-export async function fill (ctx: FillContext, req: FillRequest, onGrowing?: OnGrowing): Promise<FillResult> {
+/** `onGrowing`: told when a storable answer starts streaming to its clients (origin/growing-fill.ts). */
+export async function fill (ctx: FillContext, req: FillRequest, ask: OriginAsk, onGrowing?: OnGrowing): Promise<FillResult> {
   const conditional = req.stale !== undefined ? makeConditionalHeaders(req.stale) : null
-  const headers = conditional === null ? req.originHeaders : { ...req.originHeaders, ...conditional }
+  const headers = conditional === null ? ask.originHeaders : { ...ask.originHeaders, ...conditional }
   // Before the request: a purge issued while it is in flight names this fill too (purge/bans.ts).
   const requestedAt = ctx.now()
   let response: OriginResponse
@@ -118,7 +108,7 @@ export async function fill (ctx: FillContext, req: FillRequest, onGrowing?: OnGr
     return { kind: 'error', error: err as CorralError, origin: null }
   }
   try {
-    return await onHeaders(ctx, req, response, requestedAt, onGrowing)
+    return await onHeaders(ctx, req, ask.requestHeaders, response, requestedAt, onGrowing)
   } catch (err) {
     // The body holds an origin limiter slot until it ends or closes (origin/fetch.ts), and a paused one holds its
     // undici connection: whatever throws between the headers and the body's last byte must not keep either for ever.
@@ -128,37 +118,43 @@ export async function fill (ctx: FillContext, req: FillRequest, onGrowing?: OnGr
 }
 
 /** The origin's headers have arrived: decide, then read (or hand over) the body. */
-async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse, requestedAt: number, onGrowing?: OnGrowing): Promise<FillResult> {
+async function onHeaders (
+  ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, response: OriginResponse, requestedAt: number, onGrowing?: OnGrowing
+): Promise<FillResult> {
   const now = ctx.now()
   const origin: OriginFacts = { status: response.status, ms: response.latencyMs }
 
   if (response.status === 304 && req.stale !== undefined) {
     response.body.resume()
-    return storeRevalidated(ctx, req, req.stale, response.headers, now, origin, requestedAt)
+    return storeRevalidated(ctx, req, requestHeaders, req.stale, response.headers, now, origin, requestedAt)
   }
 
-  // An origin error must not replace a good copy still inside its stale-if-error window, even one it lets be stored.
-  if (isStaleBetterThanError(req.stale, response.status, now)) return { kind: 'stream', response, head: null, reason: 'error-status', origin }
-  const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
+  const facts = { method: 'GET', url: req.path, headers: requestHeaders }
   const verdict = decideStorable(facts, response, now, ctx.storeOptions)
   const declaredLength = Number(firstValue(response.headers['content-length']) ?? 0)
+  const keep = verdict.storable && declaredLength <= ctx.maxObjectBytes
+  // An origin error must not replace a good copy still inside its stale-if-error window, even one it lets be stored;
+  // one nobody may keep is an origin in trouble, shared with waiters as a failure (coalesce/miss.ts).
+  const onError = decideOriginError(req.stale, response.status, keep, now)
+  if (onError === 'stale' || (onError === 'error' && !keep)) return { kind: 'stream', response, head: null, reason: 'error-status', origin }
+  if (!verdict.storable) return { kind: 'stream', response, head: null, reason: verdict.reason, origin }
+
   const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
-  const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
-  const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, response.headers, requestedAt)
-  if (!verdict.storable || declaredLength > ctx.maxObjectBytes) {
-    const reason = isOriginFailureStatus(response.status) ? 'error-status' : !verdict.storable ? verdict.reason : 'too-large'
-    if (reason === 'too-large' && verdict.storable && onGrowing !== undefined && verdict.omitFields.length === 0 && isShareable(declaredLength, ctx.maxObjectBytes)) {
-      // Too large to store, shareable all the same: every client of this fetch reads the one origin stream.
-      const head = withDeclaredLength(makeEntry(key, response.status, response.headers, EMPTY, verdict.deadlines, purge), declaredLength, EMPTY)
-      try {
-        await readShared(response.body, declaredLength, head, index, origin.ms, response.timeoutMs, onGrowing)
-      } catch (err) {
-        return { kind: 'error', error: err as CorralError, origin }
-      }
-      return { kind: 'stream', response, head: null, reason, origin, shared: true }
+  const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, requestHeaders)
+  const purge = ctx.purge === undefined ? undefined : ctx.purge.fieldsOf(response.headers, requestedAt)
+  if (!keep) {
+    if (onGrowing === undefined || verdict.omitFields.length !== 0 || !isShareable(declaredLength, ctx.maxObjectBytes)) {
+      return { kind: 'stream', response, head: null, reason: 'too-large', origin }
     }
-    return { kind: 'stream', response, head: null, reason, origin }
+    // Too large to store, shareable all the same: every client of this fetch reads the one origin stream.
+    const head = withDeclaredLength(makeEntry(key, response.status, response.headers, EMPTY, verdict.deadlines, purge), declaredLength, EMPTY)
+    try {
+      await readShared(response.body, declaredLength, head, index, origin.ms, response.timeoutMs, onGrowing)
+    } catch (err) {
+      return { kind: 'error', error: err as CorralError, origin }
+    }
+    return { kind: 'stream', response, head: null, reason: 'too-large', origin, shared: true }
   }
 
   let read
@@ -178,12 +174,13 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
 }
 
 function storeRevalidated (
-  ctx: FillContext, req: FillRequest, stale: StoredEntry, notModified: HeaderRecord, now: number, origin: OriginFacts, requestedAt: number
+  ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, stale: StoredEntry, notModified: HeaderRecord, now: number, origin: OriginFacts,
+  requestedAt: number
 ): FillResult {
-  const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, notModified, requestedAt, stale)
+  const purge = ctx.purge === undefined ? undefined : ctx.purge.fieldsOf(notModified, requestedAt, stale)
   // RFC 9111 §4.3.4: the 304's fields update the stored response; freshness is decided again from the merge.
   const merged = mergeNotModified(stale, notModified)
-  const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
+  const facts = { method: 'GET', url: req.path, headers: requestHeaders }
   const verdict = decideStorable(facts, { status: stale.status, headers: merged }, now, ctx.storeOptions)
   if (!verdict.storable) {
     // The origin no longer lets the page be kept: this request gets the merge once, and the stored copy goes.
@@ -204,30 +201,6 @@ function makeVaryIndex (req: FillRequest, vary: string[], now: number): VaryInde
   return { kind: 'vary', key: req.primaryKey, varyHeaders: vary, epoch: randomBytes(6).toString('base64url'), storedAt: now }
 }
 
-export function makeEntry (key: string, status: number, headers: HeaderRecord, body: Buffer, d: Deadlines, purge?: EntryPurgeFields): StoredEntry {
-  const flat = toFlatHeaders(headers, purge?.dropHeaders ?? REPLACED)
-  flat.push('content-length', String(body.length))
-  appendVia(flat)
-  return {
-    kind: 'entry',
-    key,
-    status,
-    headers: flat,
-    body,
-    storedAt: d.storedAt,
-    initialAgeSeconds: d.initialAgeSeconds,
-    freshUntil: d.freshUntil,
-    staleWhileRevalidateUntil: d.staleWhileRevalidateUntil,
-    staleIfErrorUntil: d.staleIfErrorUntil,
-    mustRevalidate: d.mustRevalidate,
-    graceWindow: d.graceWindow,
-    etag: firstValue(headers.etag),
-    lastModified: firstValue(headers['last-modified']),
-    requestedAt: purge?.requestedAt,
-    tags: purge?.tags
-  }
-}
-
 const EMPTY = Buffer.alloc(0)
 
 /** How long a Vary index lives: longer than any of its variants, so a variant is never orphaned by accident. */
@@ -235,7 +208,7 @@ const VARY_INDEX_TTL_MS = 24 * 3600_000
 
 async function storeEntry (ctx: FillContext, primaryKey: string, index: VaryIndex | null, entry: StoredEntry, ttlMs: number): Promise<void> {
   // A purge issued since the fill asked the origin: stored softened, or not at all.
-  const kept = screenForStore(ctx.purge, entry, ttlMs)
+  const kept = ctx.purge === undefined ? { entry, ttlMs } : ctx.purge.screen(entry, ttlMs)
   if (kept === null) return
   if (index !== null) await safely(ctx, ctx.store.set(primaryKey, index, Math.max(kept.ttlMs, VARY_INDEX_TTL_MS)))
   await safely(ctx, ctx.store.set(kept.entry.key, kept.entry, kept.ttlMs))

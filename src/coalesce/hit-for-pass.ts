@@ -27,7 +27,7 @@ export class HitForPass {
   }
 
   /**
-   * Remembered as too large to store but shareable (coalesce/shared-stream.ts): its GETs still coalesce behind one
+   * Remembered as too large to store but shareable (origin/shared-stream.ts): its GETs still coalesce behind one
    * fetch each, only a Range or a HEAD goes to the origin alone.
    */
   isShared (primaryKey: string): boolean {

@@ -8,7 +8,7 @@
  */
 import type { StoredEntry, VaryIndex } from '../core/entry.js'
 import { WaiterTimeoutError, type CorralError } from '../core/errors.js'
-import type { GrowingFill } from './growing-fill.js'
+import type { GrowingFill } from '../origin/growing-fill.js'
 
 export type FlightOutcome =
   /** A response waiters may share. `vary` is set when it came with Vary: waiters check their own variant. */
@@ -31,7 +31,6 @@ export type FlightOutcome =
 interface Flight {
   readonly promise: Promise<FlightOutcome>
   resolve: (outcome: FlightOutcome) => void
-  waiters: number
   readonly timer: NodeJS.Timeout
 }
 
@@ -59,12 +58,13 @@ export class SingleFlight {
     // origin timeout releases its waiters with 504 and leaves the key free for a new leader.
     const timer = setTimeout(() => this.#settle(key, flight, { kind: 'error', error: new WaiterTimeoutError() }), this.waitTimeoutMs)
     timer.unref()
-    const flight: Flight = { promise, resolve, waiters: 0, timer }
+    const flight: Flight = { promise, resolve, timer }
     this.#flights.set(key, flight)
     return (outcome, open = false) => this.#settle(key, flight, outcome, open)
   }
 
-  isInFlight (key: string): boolean {
+  /** Is a fetch for `key` under way (the lookup verdict `busy`)? */
+  has (key: string): boolean {
     return this.#flights.has(key)
   }
 
@@ -72,16 +72,7 @@ export class SingleFlight {
   wait (key: string): Promise<FlightOutcome> | undefined {
     const flight = this.#flights.get(key)
     if (flight === undefined) return undefined
-    flight.waiters++
     return flight.promise
-  }
-
-  waitersOf (key: string): number {
-    return this.#flights.get(key)?.waiters ?? 0
-  }
-
-  get size (): number {
-    return this.#flights.size
   }
 
   #settle (key: string, flight: Flight, outcome: FlightOutcome, open = false): void {

@@ -81,7 +81,7 @@ export class ClientStalledError extends CorralError {
   }
 }
 
-/** The client fell a whole window behind the other clients of a shared origin stream (coalesce/shared-stream.ts). */
+/** The client fell a whole window behind the other clients of a shared origin stream (origin/shared-stream.ts). */
 export class ClientBehindError extends CorralError {
   constructor (windowBytes: number) {
     super('CORRAL_ERR_CLIENT_BEHIND', `client fell ${windowBytes} bytes behind a shared origin stream: response aborted`, 408)

@@ -5,22 +5,26 @@
  */
 import { Agent, request } from 'undici'
 import type { HealthConfig } from '../config/types.js'
-import type { OriginServer } from './server.js'
+
+/** What a probe needs of a server: its URL (server.ts's OriginServer is one; the probe never touches its pool). */
+export interface Probed {
+  readonly spec: { readonly url: string }
+}
 
 /** One keep-alive connection per server for every group's probes: a probe per interval needs no more. */
 const probeAgent = new Agent({ connections: 1, keepAliveTimeout: 60_000, pipelining: 1 })
 
-export class Prober {
+export class Prober<S extends Probed> {
   readonly #timer: ReturnType<typeof setInterval>
-  readonly #inFlight = new WeakSet<OriginServer>()
+  readonly #inFlight = new WeakSet<S>()
   #stopped = false
 
   /** Probes at once, then every intervalMs, the servers `servers()` lists at that moment (a reload changes them). */
   constructor (
     readonly path: string,
     readonly options: HealthConfig,
-    servers: () => readonly OriginServer[],
-    onResult: (server: OriginServer, good: boolean) => void
+    servers: () => readonly S[],
+    onResult: (server: S, good: boolean) => void
   ) {
     const round = (): void => {
       if (this.#stopped) return
@@ -45,7 +49,7 @@ export class Prober {
   }
 }
 
-async function probeOnce (server: OriginServer, path: string, timeoutMs: number): Promise<boolean> {
+async function probeOnce (server: Probed, path: string, timeoutMs: number): Promise<boolean> {
   try {
     const res = await request(server.spec.url + path, {
       dispatcher: probeAgent,

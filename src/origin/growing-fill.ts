@@ -1,5 +1,5 @@
 /**
- * coalesce/growing-fill: a storable fill whose clients are answered while its body arrives (stream while filling).
+ * origin/growing-fill: a storable fill whose clients are answered while its body arrives (stream while filling).
  * The fill decides at the origin's headers (fill.ts); from then on the leader and every waiter of its flight read the
  * same GrowingBody, and the store is written once the body is complete. [I/O: reads the origin body]
  *
@@ -11,7 +11,7 @@
  */
 import type { Readable } from 'node:stream'
 import type { StoredEntry, VaryIndex } from '../core/entry.js'
-import { toOriginError, type BodyRead } from '../origin/fetch.js'
+import { toOriginError, type BodyRead } from './body.js'
 import type { ServerResponse } from 'node:http'
 import { GrowingBody } from './growing-body.js'
 import { SharedStream } from './shared-stream.js'

@@ -1,5 +1,5 @@
 /**
- * coalesce/growing-body: the body of a fill while it arrives, read by every client of that fill at its own pace
+ * origin/growing-body: the body of a fill while it arrives, read by every client of that fill at its own pace
  * (Varnish streams a busy object to its waiting list the same way). The fill appends what the origin sends into one
  * buffer of the declared length, which becomes the stored entry's body when complete: no copy per client, no copy at
  * the end, memory bounded by the object's size whatever the number of readers. A reader that falls behind only reads

@@ -1,5 +1,5 @@
 /**
- * coalesce/shared-stream: one origin answer too large to store (over cache.maxObjectBytes) relayed to every client
+ * origin/shared-stream: one origin answer too large to store (over cache.maxObjectBytes) relayed to every client
  * that asked for it while it was being fetched, from the one origin request. Only a window of it is kept in memory:
  * the origin is paused while it is WINDOW_BYTES ahead of the fastest client (so one slow client alone is served with
  * backpressure, as a pass is), and a client that falls WINDOW_BYTES behind the fastest is cut off (its connection

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isShareable, isStreamable, STREAM_FROM_BYTES } from '../../src/coalesce/growing-fill.js'
+import { isShareable, isStreamable, STREAM_FROM_BYTES } from '../../src/origin/growing-fill.js'
 import { isRangeForOrigin } from '../../src/policy/range.js'
 
 describe('which fills stream to their clients as they arrive', () => {
