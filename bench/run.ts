@@ -27,6 +27,7 @@ import { memorySection } from './sections/memory.js'
 import { stampedeSection } from './sections/stampede.js'
 import { uncacheableSection } from './sections/uncacheable.js'
 import { workersSection } from './sections/workers.js'
+import { largeSection } from './sections/large.js'
 
 const SECTIONS: Section[] = [
   { id: '1', name: 'hit', title: 'L1 hit vs ceiling', smoke: true, run: hitSection },
@@ -36,7 +37,8 @@ const SECTIONS: Section[] = [
   { id: '5', name: 'memcached', title: 'memcached hit vs ceiling', smoke: false, run: memcachedHitSection },
   { id: '6', name: 'workers', title: 'workers auto vs 2-worker ceiling', smoke: false, run: workersSection },
   { id: '7', name: 'memory', title: 'Memory under many keys', smoke: false, run: memorySection },
-  { id: '8', name: 'compress', title: 'Compression at fill time (100 KiB page)', smoke: false, run: compressSection }
+  { id: '8', name: 'compress', title: 'Compression at fill time (100 KiB page)', smoke: false, run: compressSection },
+  { id: '9', name: 'large', title: 'Large objects (1, 5, 50 MB)', smoke: false, run: largeSection }
 ]
 
 function printTable (rows: Row[]): string {

@@ -3,7 +3,7 @@
  * https://www.rfc-editor.org/rfc/rfc9211#section-2) and where the answer's bytes come from. The pipeline names a row;
  * nothing else spells these values.  [pure]
  */
-import type { XCache } from './core/metrics.js'
+import type { XCache } from './core/trace.js'
 
 /** Who made the bytes: a stored entry, the origin (relayed as it arrives, or just stored), or corral itself. */
 export type Source = 'cache' | 'origin' | 'corral'
@@ -24,6 +24,14 @@ export const ANSWERS = {
   stale: { xCache: 'STALE', cacheStatus: 'corral; hit', ttl: true, source: 'cache' },
   /** Another request's fill, waited for. */
   collapsed: { xCache: 'HIT', cacheStatus: 'corral; hit; detail=collapsed', ttl: false, source: 'cache' },
+  /** Another request's fill of a large entry, read as it arrives (origin/growing-body.ts). */
+  'collapsed-streamed': { xCache: 'HIT', cacheStatus: 'corral; hit; detail=collapsed-streamed', ttl: false, source: 'origin' },
+  /** This request's fill of a large entry, written to the client as it arrives (stored once complete). */
+  streamed: { xCache: 'MISS', cacheStatus: 'corral; fwd=uri-miss; detail=streamed', ttl: false, source: 'origin' },
+  /** Over cache.maxObjectBytes, never stored: this request's fetch relayed to every client of it (origin/shared-stream.ts). */
+  'too-large-streamed': { xCache: 'MISS', cacheStatus: 'corral; fwd=uri-miss; detail=too-large-streamed', ttl: false, source: 'origin' },
+  /** The same, as a client that joined another request's fetch. */
+  'too-large-collapsed': { xCache: 'MISS', cacheStatus: 'corral; fwd=uri-miss; collapsed; detail=too-large-streamed', ttl: false, source: 'origin' },
   /** This request's fill, nothing stored before. */
   stored: { xCache: 'MISS', cacheStatus: 'corral; fwd=uri-miss; stored', ttl: false, source: 'origin' },
   /** This request's fill, replacing an expired entry. */

@@ -7,7 +7,7 @@ import type { CodedBody, StoredEntry } from './core/entry.js'
 import { isNotModifiedForClient } from './policy/conditional.js'
 import { cacheStatusOf } from './answer.js'
 import { decideRange, type RangeAnswer, type StoredRepresentation } from './policy/range.js'
-import type { XCache } from './core/metrics.js'
+import type { XCache } from './core/trace.js'
 import { ageSeconds, ttlSeconds } from './policy/usable.js'
 import type { ShedReason } from './core/shed-reason.js'
 import type { ShedAnswer } from './core/shed-reason.js'
@@ -84,7 +84,7 @@ function deliverRange (
 const EMPTY = Buffer.alloc(0)
 
 /** The stored header list without the fields never delivered (Surrogate-Control, …); the same list when none is there. */
-function deliverable (flat: readonly string[], strip: ReadonlySet<string>): readonly string[] {
+export function deliverable (flat: readonly string[], strip: ReadonlySet<string>): readonly string[] {
   let i = 0
   while (i < flat.length && !strip.has(flat[i] as string)) i += 2
   if (i >= flat.length) return flat

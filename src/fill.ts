@@ -24,7 +24,8 @@ import { makeEntry, type FillPurgePort } from './core/make-entry.js'
 import type { CorralError } from './core/errors.js'
 import { KEEP_BODY, prepareBody, type CompressContext } from './fill-compress.js'
 import { codedBodiesOf } from './core/coded-body.js'
-import { withoutAcceptEncoding } from './policy/compress.js'
+import { planBody, withoutAcceptEncoding } from './policy/compress.js'
+import { isShareable, isStreamable, readGrowing, readShared, withDeclaredLength, type OnGrowing } from './origin/growing-fill.js'
 
 export type { ClientFacts, FillRequest } from './core/fill-request.js'
 export type { StreamReason } from './policy/storable.js'
@@ -71,7 +72,15 @@ export type FillResult =
     readonly origin: OriginFacts
   }
   /** Not stored: the leader relays this response (head = body bytes already read; the rest unread). */
-  | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: StreamReason, readonly origin: OriginFacts }
+  | {
+    readonly kind: 'stream',
+    readonly response: OriginResponse,
+    readonly head: readonly Buffer[] | null,
+    readonly reason: StreamReason,
+    readonly origin: OriginFacts,
+    /** Over cache.maxObjectBytes and relayed to every client of the fetch already (origin/shared-stream.ts): body read. */
+    readonly shared?: true
+  }
   /** No usable answer: the origin failed before or during the body. */
   | { readonly kind: 'error', readonly error: CorralError, readonly origin: OriginFacts | null }
 
@@ -91,7 +100,8 @@ export interface FillContext {
   readonly compress?: CompressContext | undefined
 }
 
-export async function fill (ctx: FillContext, req: FillRequest, ask: OriginAsk): Promise<FillResult> {
+/** `onGrowing`: told when a storable answer starts streaming to its clients (origin/growing-fill.ts). */
+export async function fill (ctx: FillContext, req: FillRequest, ask: OriginAsk, onGrowing?: OnGrowing): Promise<FillResult> {
   const conditional = req.stale !== undefined ? makeConditionalHeaders(req.stale) : null
   const headers = conditional === null ? ask.originHeaders : { ...ask.originHeaders, ...conditional }
   // Before the request: a purge issued while it is in flight names this fill too (purge/bans.ts).
@@ -103,7 +113,7 @@ export async function fill (ctx: FillContext, req: FillRequest, ask: OriginAsk):
     return { kind: 'error', error: err as CorralError, origin: null }
   }
   try {
-    return await onHeaders(ctx, req, ask.requestHeaders, response, requestedAt)
+    return await onHeaders(ctx, req, ask.requestHeaders, response, requestedAt, onGrowing)
   } catch (err) {
     // The body holds an origin limiter slot until it ends or closes (origin/fetch.ts), and a paused one holds its
     // undici connection: whatever throws between the headers and the body's last byte must not keep either for ever.
@@ -113,7 +123,9 @@ export async function fill (ctx: FillContext, req: FillRequest, ask: OriginAsk):
 }
 
 /** The origin's headers have arrived: decide, then read (or hand over) the body. */
-async function onHeaders (ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, response: OriginResponse, requestedAt: number): Promise<FillResult> {
+async function onHeaders (
+  ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, response: OriginResponse, requestedAt: number, onGrowing?: OnGrowing
+): Promise<FillResult> {
   const now = ctx.now()
   const origin: OriginFacts = { status: response.status, ms: response.latencyMs }
 
@@ -131,27 +143,45 @@ async function onHeaders (ctx: FillContext, req: FillRequest, requestHeaders: He
   const onError = decideOriginError(req.stale, response.status, keep, now)
   if (onError === 'stale' || (onError === 'error' && !keep)) return { kind: 'stream', response, head: null, reason: 'error-status', origin }
   if (!verdict.storable) return { kind: 'stream', response, head: null, reason: verdict.reason, origin }
-  if (!keep) return { kind: 'stream', response, head: null, reason: 'too-large', origin }
 
+  const purge = ctx.purge === undefined ? undefined : ctx.purge.fieldsOf(response.headers, requestedAt)
+  if (!keep) {
+    if (onGrowing === undefined || verdict.omitFields.length !== 0 || !isShareable(declaredLength, ctx.maxObjectBytes)) {
+      return { kind: 'stream', response, head: null, reason: 'too-large', origin }
+    }
+    // Too large to store, shareable all the same: every client of this fetch reads the one origin stream.
+    const { index, key } = variantOf(ctx, req, requestHeaders, response.headers, false, now)
+    const head = withDeclaredLength(makeEntry(key, response.status, response.headers, EMPTY, verdict.deadlines, purge), declaredLength, EMPTY)
+    try {
+      await readShared(response.body, declaredLength, head, index, origin.ms, response.timeoutMs, onGrowing)
+    } catch (err) {
+      return { kind: 'error', error: err as CorralError, origin }
+    }
+    return { kind: 'stream', response, head: null, reason: 'too-large', origin, shared: true }
+  }
+
+  // A large answer with a known length streams to the leader and its waiters while it arrives (growing-fill.ts), unless
+  // compression will recode it: that body is read whole, compressed once, and served coded to all (fill-compress.ts).
+  const growing = onGrowing !== undefined && verdict.omitFields.length === 0 && isStreamable(declaredLength, ctx.maxObjectBytes) &&
+    (ctx.compress === undefined || planBody(response.headers, declaredLength, ctx.compress.settings).kind === 'keep')
+  const streamed = growing ? variantOf(ctx, req, requestHeaders, response.headers, false, now) : null
   let read
   try {
-    read = await readBodyUpTo(response.body, ctx.maxObjectBytes)
+    read = streamed !== null && onGrowing !== undefined
+      ? await readGrowing(response.body, declaredLength, withDeclaredLength(makeEntry(streamed.key, response.status, response.headers, EMPTY, verdict.deadlines, purge), declaredLength, EMPTY), streamed.index, origin.ms, onGrowing)
+      : await readBodyUpTo(response.body, ctx.maxObjectBytes)
   } catch (err) {
     return { kind: 'error', error: err as CorralError, origin }
   }
   if (read.kind === 'overflow') return { kind: 'stream', response, head: read.head, reason: 'too-large', origin }
 
   // Compressed once, here (fill-compress.ts): every client is then served from this one entry, whatever it accepts.
-  const prepared = ctx.compress === undefined ? KEEP_BODY : await prepareBody(ctx.compress, response.headers, read.body, ctx.maxObjectBytes)
+  const prepared = ctx.compress === undefined || streamed !== null ? KEEP_BODY : await prepareBody(ctx.compress, response.headers, read.body, ctx.maxObjectBytes)
   if (prepared.kind === 'corrupt') return { kind: 'error', error: prepared.error, origin }
   const coded = prepared.kind === 'coded' ? prepared.coded : undefined
   const headers = prepared.kind === 'coded' ? prepared.headers : response.headers
   const body = prepared.kind === 'coded' ? prepared.identity : read.body
-  const originVary = parseVary(response.headers.vary)
-  const vary = withKeyedHeaders(coded === undefined ? originVary : withoutAcceptEncoding(originVary), ctx.fillHeaders.keyed)
-  const index = vary === null ? null : makeVaryIndex(req, vary, now)
-  const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, requestHeaders)
-  const purge = ctx.purge === undefined ? undefined : ctx.purge.fieldsOf(response.headers, requestedAt)
+  const { index, key } = streamed ?? variantOf(ctx, req, requestHeaders, response.headers, coded !== undefined, now)
   const entry = makeEntry(key, response.status, withoutFields(headers, verdict.omitFields), body, verdict.deadlines, purge, coded)
   const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, headers, body, verdict.deadlines, purge, coded)
   return { kind: 'entry', entry, own, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }
@@ -179,11 +209,24 @@ function UNSTORED (now: number): Deadlines {
   return { storedAt: now, initialAgeSeconds: 0, freshUntil: now, staleWhileRevalidateUntil: now, staleIfErrorUntil: now, mustRevalidate: true }
 }
 
+/**
+ * The Vary index and the key an answer is stored under. A body corral serves coded per client (`coded`) does not vary
+ * on Accept-Encoding in the cache: one entry holds every coding, negotiated on a hit.
+ */
+function variantOf (ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, headers: HeaderRecord, coded: boolean, now: number): { index: VaryIndex | null, key: string } {
+  const originVary = parseVary(headers.vary)
+  const vary = withKeyedHeaders(coded ? withoutAcceptEncoding(originVary) : originVary, ctx.fillHeaders.keyed)
+  const index = vary === null ? null : makeVaryIndex(req, vary, now)
+  return { index, key: index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, requestHeaders) }
+}
+
 function makeVaryIndex (req: FillRequest, vary: string[], now: number): VaryIndex {
   const known = req.varyIndex
   if (known !== null && known.varyHeaders.length === vary.length && known.varyHeaders.every((h, i) => h === vary[i])) return known
   return { kind: 'vary', key: req.primaryKey, varyHeaders: vary, epoch: randomBytes(6).toString('base64url'), storedAt: now }
 }
+
+const EMPTY = Buffer.alloc(0)
 
 /** How long a Vary index lives: longer than any of its variants, so a variant is never orphaned by accident. */
 const VARY_INDEX_TTL_MS = 24 * 3600_000

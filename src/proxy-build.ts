@@ -26,6 +26,7 @@ import { PurgeChannel } from './purge/fleet.js'
 import { REPLACED } from './core/make-entry.js'
 import { usesMemcached } from './proxy-reload.js'
 import { makeCompressSettings } from './compress/settings.js'
+import { countChunks } from './store/chunk-metrics.js'
 
 /**
  * Response fields never delivered: those addressed to corral or surrogates (policy/targeted.ts) and, when configured,
@@ -97,6 +98,7 @@ export function makeCache (config: Config, metrics: Metrics, logger: Logger, clo
       logger.debug({ server, op, reason: (err as Error).message }, 'memcached operation failed')
     },
     onSkip: (reason) => metrics.memcachedSkips.labels(reason).inc(),
+    onChunks: (event, bytes) => { countChunks(metrics, event, bytes) },
     // One line each way per node and outage, however many operations were in flight when it went.
     onNodeDown: (server, reason) => {
       logger.warn({ server, reason, retryDownMs: memcached.retryDownMs }, 'memcached node down: skipped until it answers; L1 serves entries for their own lifetime meanwhile')

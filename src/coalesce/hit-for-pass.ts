@@ -8,7 +8,7 @@
 import { LRUCache } from 'lru-cache'
 
 export class HitForPass {
-  readonly #urls = new LRUCache<string, true>({ max: 100_000, ttl: 60_000 })
+  readonly #urls = new LRUCache<string, true | 'shared'>({ max: 100_000, ttl: 60_000 })
   /** cache.hitForPassSeconds in ms; 0 switches the memory off. Set again on reload. */
   ttlMs: number
 
@@ -22,8 +22,16 @@ export class HitForPass {
   }
 
   /** The origin answered with something no requester could share (no-store, private, …, for an anonymous request). */
-  remember (primaryKey: string): void {
-    if (this.ttlMs > 0) this.#urls.set(primaryKey, true, { ttl: this.ttlMs })
+  remember (primaryKey: string, shared = false): void {
+    if (this.ttlMs > 0) this.#urls.set(primaryKey, shared ? 'shared' : true, { ttl: this.ttlMs })
+  }
+
+  /**
+   * Remembered as too large to store but shareable (origin/shared-stream.ts): its GETs still coalesce behind one
+   * fetch each, only a Range or a HEAD goes to the origin alone.
+   */
+  isShared (primaryKey: string): boolean {
+    return this.#urls.size !== 0 && this.#urls.get(primaryKey) === 'shared'
   }
 
   /** A storable answer, a purge or an invalidation: the URL is cacheable again (or must be asked again). */

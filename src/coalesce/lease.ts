@@ -72,6 +72,14 @@ export class FleetLease {
       }
       const again = await o.leases.tryLease(key, o.leaseTtlMs)
       if (again !== 'held') {
+        // The leader may have stored and released between the read above and this add (a write of a large entry's
+        // chunks widens that window): one more look before fetching again.
+        const late = await this.#findFill(key, primaryKey, requestHeaders, replacingStoredAt)
+        if (late !== null) {
+          if (again === 'acquired') o.leases.release(key).catch(noop)
+          note('filled')
+          return late
+        }
         note('takeover')
         return this.#lead(key)
       }

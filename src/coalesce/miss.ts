@@ -11,7 +11,8 @@ import type { VaryIndex } from '../core/entry.js'
 import { CorralError, OriginStatusError } from '../core/errors.js'
 import { discard } from '../origin/body.js'
 import { makeVariantKey } from '../key.js'
-import { fill, makeOriginAsk, type FillContext, type FillResult } from '../fill.js'
+import { fill, makeOriginAsk, type FillContext, type FillResult, type OriginAsk } from '../fill.js'
+import type { GrowingFill } from '../origin/growing-fill.js'
 import type { FillRequest } from '../core/fill-request.js'
 import type { MissNotes, MissOutcome, MissRoads } from './outcome.js'
 
@@ -78,6 +79,12 @@ export class Coalescer implements MissRoads {
         const { entry } = outcome
         return this.#variantOf(req, outcome.vary) === entry.key ? { kind: 'entry', entry, revalidated: false, collapsed: true } : PASS_BYPASS
       }
+      case 'growing': {
+        const { growing } = outcome
+        // A relay of an unstorable object keeps only a window: one that has moved past the start cannot be joined.
+        if (this.#variantOf(req, growing.vary) !== growing.head.key || !growing.body.canJoin(0)) return PASS_BYPASS
+        return { kind: 'streaming', growing, collapsed: true }
+      }
       case 'pass':
         return PASS_HIT_FOR_PASS
       case 'retry':
@@ -129,7 +136,7 @@ export class Coalescer implements MissRoads {
    * Lead a key: with a fleet, take the lease or wait for another process's fill; then fill, and tell the waiters
    * (`settle`; null for a hit-for-pass URL, fetched without flight or lease) what they may do with the answer.
    */
-  async #lead (req: FillRequest, notes: MissNotes, settle: ((outcome: FlightOutcome) => void) | null, role: Role): Promise<MissOutcome> {
+  async #lead (req: FillRequest, notes: MissNotes, settle: ((outcome: FlightOutcome, open?: boolean) => void) | null, role: Role): Promise<MissOutcome> {
     let release: (() => void) | null = null
     // Only the leader builds what the origin is sent: waiters never need it.
     const ask = makeOriginAsk(req, this.#fill.fillHeaders)
@@ -154,7 +161,19 @@ export class Coalescer implements MissRoads {
     this.#deps.metrics.originRequests.labels(role === 'leader' ? (req.stale === undefined ? 'miss' : 'expired') : role === 'refresh' ? 'refresh' : 'pass').inc()
     let result: FillResult
     try {
-      result = await fill(this.#fill, req, ask)
+      if (role === 'leader') {
+        // A large answer streams to this leader and its waiters as it arrives; the rest of the fill goes on alone.
+        const first = await fillOrGrowing(this.#fill, req, ask, settle)
+        if (first.kind === 'growing') {
+          notes.originStatus = first.growing.head.status
+          notes.originMs = first.growing.originMs
+          this.#finish(req, first.filling, settle, release, role)
+          return { kind: 'streaming', growing: first.growing, collapsed: false }
+        }
+        result = first.result
+      } else {
+        result = await fill(this.#fill, req, ask)
+      }
     } catch (err) {
       // Waiters must never be left to their deadline by a failure in this process.
       settle?.({ kind: 'error', error: toCorralError(err) })
@@ -180,6 +199,19 @@ export class Coalescer implements MissRoads {
     }
   }
 
+  /** The rest of a streaming fill: await the store write, close the flight (its waiters were answered), release the lease. */
+  #finish (req: FillRequest, filling: Promise<FillResult>, settle: ((outcome: FlightOutcome) => void) | null, release: (() => void) | null, role: Role): void {
+    filling.then(async (result) => {
+      // Until the write lands, a request in this process joins the complete body rather than waiting on the lease.
+      if (result.kind === 'entry') await result.written
+      settle?.(this.#forWaiters(req, result, role))
+      if (result.kind === 'error') this.#deps.logger.warn({ key: req.key, code: result.error.code }, 'streaming fill failed: its clients were cut off')
+    }, (err: unknown) => {
+      settle?.({ kind: 'error', error: toCorralError(err) })
+      this.#deps.logger.error({ err, key: req.key }, 'streaming fill crashed')
+    }).finally(() => release?.()).catch(() => {})
+  }
+
   /**
    * What the waiters of a fill may do with its answer, and the hit-for-pass memory it leaves. The memory is set only by
    * an answer that no requester could share: one made for a request with a Cookie or Authorization says nothing about
@@ -197,12 +229,35 @@ export class Coalescer implements MissRoads {
         // An origin in trouble: waiters get its status (or a stale copy), not a request each to the failing origin.
         if (result.reason === 'error-status') return { kind: 'error', error: new OriginStatusError(result.response.status) }
         if (req.credentialed && result.reason !== 'too-large') return RETRY_OUTCOME
-        if (role === 'leader' || role === 'hit-for-pass') hitForPass.remember(req.primaryKey)
+        if (role === 'leader' || role === 'hit-for-pass') hitForPass.remember(req.primaryKey, result.shared === true)
         return PASS_OUTCOME
       case 'error':
         return { kind: 'error', error: result.error }
     }
   }
+}
+
+type FirstOfFill =
+  | { readonly kind: 'done', readonly result: FillResult }
+  | { readonly kind: 'growing', readonly growing: GrowingFill, readonly filling: Promise<FillResult> }
+
+/**
+ * A fill, answered at its headers when it streams (its waiters then read the growing body, and the flight stays open
+ * for late arrivals), else at its end as before.
+ */
+async function fillOrGrowing (
+  ctx: FillContext, req: FillRequest, ask: OriginAsk, settle: ((outcome: FlightOutcome, open?: boolean) => void) | null
+): Promise<FirstOfFill> {
+  let announced: (growing: GrowingFill) => void = () => {}
+  const growing = new Promise<GrowingFill>((resolve) => { announced = resolve })
+  const filling = fill(ctx, req, ask, (g) => {
+    settle?.({ kind: 'growing', growing: g }, true)
+    announced(g)
+  })
+  return await Promise.race([
+    filling.then((result): FirstOfFill => ({ kind: 'done', result })),
+    growing.then((g): FirstOfFill => ({ kind: 'growing', growing: g, filling }))
+  ])
 }
 
 function toCorralError (err: unknown): CorralError {

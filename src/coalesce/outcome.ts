@@ -9,6 +9,7 @@ import type { FillRequest } from '../core/fill-request.js'
 import type { LeaseStep } from '../core/trace.js'
 import type { OriginResponse } from '../origin/types.js'
 import type { StreamReason } from '../policy/storable.js'
+import type { GrowingFill } from '../origin/growing-fill.js'
 
 /**
  * What happened to a miss, in the words every stage below the driver uses (fill, single-flight, lease, pass): entry,
@@ -17,6 +18,11 @@ import type { StreamReason } from '../policy/storable.js'
 export type MissOutcome =
   /** An entry: this request's own fill (`revalidated` by a 304), or another's (`collapsed`), here or in the fleet. */
   | { readonly kind: 'entry', readonly entry: StoredEntry, readonly revalidated: boolean, readonly collapsed: boolean }
+  /**
+   * A large answer streaming while it arrives (origin/growing-fill.ts): this request's own fill (leader) or another's
+   * (`collapsed`); `growing.stored` false: over cache.maxObjectBytes, relayed to the clients of this fetch only.
+   */
+  | { readonly kind: 'streaming', readonly growing: GrowingFill, readonly collapsed: boolean }
   /** Not stored: relay this origin response. `hitForPass`: the URL is remembered as such (fetched alone). */
   | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: StreamReason, readonly hitForPass: boolean }
   /**

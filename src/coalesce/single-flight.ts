@@ -8,10 +8,16 @@
  */
 import type { StoredEntry, VaryIndex } from '../core/entry.js'
 import { WaiterTimeoutError, type CorralError } from '../core/errors.js'
+import type { GrowingFill } from '../origin/growing-fill.js'
 
 export type FlightOutcome =
   /** A response waiters may share. `vary` is set when it came with Vary: waiters check their own variant. */
   | { readonly kind: 'entry', readonly entry: StoredEntry, readonly vary: VaryIndex | null }
+  /**
+   * A storable answer streaming while it arrives (growing-fill.ts): waiters read its body as it grows. The flight
+   * stays open until the fill is stored, so a request arriving meanwhile joins the same body, not a second fetch.
+   */
+  | { readonly kind: 'growing', readonly growing: GrowingFill }
   /** Not shareable for anyone (no-store, private, Set-Cookie, too large…): each waiter asks the origin itself. */
   | { readonly kind: 'pass' }
   /**
@@ -40,8 +46,11 @@ export class SingleFlight {
     this.waitTimeoutMs = waitTimeoutMs
   }
 
-  /** Become the leader for `key`, or null when a flight is already under way (then `wait`). */
-  lead (key: string): ((outcome: FlightOutcome) => void) | null {
+  /**
+   * Become the leader for `key`, or null when a flight is already under way (then `wait`). The settle function ends
+   * the flight; with `open` it answers the waiters (those to come too) but keeps the key's flight until settled again.
+   */
+  lead (key: string): ((outcome: FlightOutcome, open?: boolean) => void) | null {
     if (this.#flights.has(key)) return null
     let resolve!: (outcome: FlightOutcome) => void
     const promise = new Promise<FlightOutcome>((_resolve) => { resolve = _resolve })
@@ -51,7 +60,7 @@ export class SingleFlight {
     timer.unref()
     const flight: Flight = { promise, resolve, timer }
     this.#flights.set(key, flight)
-    return (outcome) => this.#settle(key, flight, outcome)
+    return (outcome, open = false) => this.#settle(key, flight, outcome, open)
   }
 
   /** Is a fetch for `key` under way (the lookup verdict `busy`)? */
@@ -66,10 +75,11 @@ export class SingleFlight {
     return flight.promise
   }
 
-  #settle (key: string, flight: Flight, outcome: FlightOutcome): void {
+  #settle (key: string, flight: Flight, outcome: FlightOutcome, open = false): void {
     clearTimeout(flight.timer)
     // Only remove our own flight: after a timeout a new leader may already own the key.
-    if (this.#flights.get(key) === flight) this.#flights.delete(key)
+    if (!open && this.#flights.get(key) === flight) this.#flights.delete(key)
+    // A promise settles once: after an open settle, the closing one only removes the flight.
     flight.resolve(outcome)
   }
 }

@@ -6,7 +6,7 @@
  * 2.3 µs hit in bench:micro (string concatenation, then flattening and UTF-8 encoding the rope per chunk).
  *
  * Fields, in this order, absent ones left out: level, time, pid, method, url, status, cache, bytes, ms, client,
- * host, userAgent, referer, requestId, originStatus, originMs, coalesced, encoding, shed, error, aborted, msg ("access"). The
+ * host, userAgent, referer, requestId, originStatus, originMs, coalesced, encoding, body, shed, error, aborted, msg ("access"). The
  * same shape as pino's lines (level, time as isoTime writes it, pid first; msg last).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -102,6 +102,8 @@ export function writeAccessLineTo (sink: LineSink, trace: Trace, res: ServerResp
   if (trace.coalesced) at = writeAscii(buf, at, ',"coalesced":true')
   // The content coding sent (fill-compress.ts made it); absent for identity, so a plain line costs nothing more.
   if (trace.encoding !== null) at = writeAscii(buf, at, `,"encoding":"${trace.encoding}"`)
+  // How a body that was not one stored buffer went out (streamed while filling, or read from chunks).
+  if (trace.body !== null) at = writeAscii(buf, at, `,"body":"${trace.body}"`)
   if (trace.shed !== null) at = writeAscii(buf, at, `,"shed":"${trace.shed}"`)
   if (trace.error !== null) at = writeAscii(buf, at, `,"error":"${trace.error}"`)
   if (!res.writableEnded) at = writeAscii(buf, at, ',"aborted":true')

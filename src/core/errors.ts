@@ -92,6 +92,14 @@ export class ClientStalledError extends CorralError {
   }
 }
 
+/** The client fell a whole window behind the other clients of a shared origin stream (origin/shared-stream.ts). */
+export class ClientBehindError extends CorralError {
+  constructor (windowBytes: number) {
+    super('CORRAL_ERR_CLIENT_BEHIND', `client fell ${windowBytes} bytes behind a shared origin stream: response aborted`, 408)
+    this.name = 'ClientBehindError'
+  }
+}
+
 /** The end of an exhaustive switch: reached only if a union grew a member its switch does not handle. */
 export function assertNever (value: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(value)}`)

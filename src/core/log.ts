@@ -178,6 +178,7 @@ function writeTracedAccessLine (logger: Logger, trace: Trace, res: ServerRespons
     lease: trace.lease ?? undefined,
     coalesced: trace.coalesced,
     encoding: trace.encoding ?? undefined,
+    body: trace.body ?? undefined,
     originStatus: trace.originStatus === 0 ? undefined : trace.originStatus,
     originMs: trace.originStatus === 0 ? undefined : Math.round(trace.originMs * 100) / 100,
     shed: trace.shed ?? undefined,

@@ -32,6 +32,8 @@ export class Trace {
   bytes = 0
   /** The content coding the client was sent (policy/negotiate.ts); null for identity. */
   encoding: string | null = null
+  /** How the body went out when not from one stored buffer: streamed while its fill arrived, or read from memcached chunks. */
+  body: 'streamed' | 'chunks' | null = null
   error: string | null = null
   /** X-Request-Id (core/request-id.ts); null while access lines are off. */
   requestId: string | null = null

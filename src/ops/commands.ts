@@ -15,6 +15,7 @@ import { configFromPrimary, resolveWorkers, runPrimary, serveWorker } from './cl
 import { choosesMemoryReducer, NO_MEMORY_REDUCER, RESPAWNED_ENV } from './runtime.js'
 import { describeStartError } from './start-errors.js'
 import { describeCompress } from '../compress/settings.js'
+import { sizeWarnings } from '../config/size-warnings.js'
 
 export const USAGE = `usage: corral <command> [options]
 
@@ -128,6 +129,7 @@ function check (args: string[]): number {
   for (const w of loaded.warnings ?? []) process.stderr.write(`${values.config}: warning: ${w.keyPath}: ${w.reason}\n`)
   process.stdout.write(`${values.config}: ok (version ${loaded.version})\n`)
   for (const line of describeCompress(loaded.config.cache.compress)) process.stdout.write(`${values.config}: ${line}\n`)
+  for (const warning of sizeWarnings(loaded.config)) process.stderr.write(`${values.config}: warning: ${warning}\n`)
   return 0
 }
 
@@ -172,6 +174,7 @@ async function serveConfig (path: string, logFormat: LogFormat | undefined): Pro
     return code
   }
   const proxy = createProxy(loaded, { configPath: path, ...(logFormat === undefined ? {} : { logFormat }) })
+  for (const warning of sizeWarnings(loaded.config)) proxy.logger.warn(warning)
   if (!choosesMemoryReducer(process.execArgv)) {
     // Only when the respawn was refused (cli.ts): the flag could not be added for this process.
     proxy.logger.warn({ fix: `node ${NO_MEMORY_REDUCER} <corral>/dist/cli.js serve` },

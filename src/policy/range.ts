@@ -119,3 +119,13 @@ function ifRangeMatches (ifRange: HeaderValue, stored: StoredRepresentation, now
   const date = stored.date === undefined ? NaN : parseHttpDate(stored.date, now)
   return !Number.isNaN(date) && date - modified >= 1000
 }
+
+/**
+ * A Range request whose answer will not come from the cache (a URL remembered as hit-for-pass, or a fill whose answer
+ * turned out not storable: uncacheable, over cache.maxObjectBytes) goes to the origin with its Range (§14.2): a video
+ * player's seek then costs the bytes it asked for, not the whole file each time. Only GET (Range means nothing
+ * else) and only for an answer that is not an origin error (those are shared with the waiters as failures).
+ */
+export function isRangeForOrigin (method: string, range: HeaderValue, answerStatus: number): boolean {
+  return method === 'GET' && range !== undefined && answerStatus < 500
+}

@@ -4,6 +4,7 @@
  */
 import type { CacheRecord, CodedBody, StoredEntry } from '../core/entry.js'
 import { isPromise } from '../store/types.js'
+import { wasReadFromChunks } from '../store/chunked-reads.js'
 import { makeVariantKey } from '../key.js'
 import { decideUsable, type Usability } from '../policy/usable.js'
 import { decideLookup } from '../policy/lookup.js'
@@ -66,6 +67,7 @@ function onVariant (ex: Exchange, record: CacheRecord | undefined): Step {
 export function decide (d: Driver, ex: Exchange): Step {
   const { trace, entry } = ex
   if (entry === undefined) trace.tier = 'none'
+  else if (trace.tier === 'shared' && wasReadFromChunks(entry)) trace.body = 'chunks'
   // Found in memory, synchronously: the request's start is now, to the microsecond (one clock read fewer per hit).
   const { clock } = d.deps
   const now = ex.now = trace.tier === 'memory' && clock.at !== undefined ? clock.at(trace.start) : clock.now()
@@ -86,6 +88,7 @@ export function hit (d: Driver, ex: Exchange): Step {
   const entry = ex.entry as StoredEntry
   const { trace } = ex
   const { now } = ex
+  if (trace.body === 'chunks') return serve(d, ex, entry, now, 'hit', 'chunks')
   if (trace.debug || asksConditionalOrRange(ex.req.headers)) return serve(d, ex, entry, now, 'hit', null)
   trace.xCache = 'HIT'
   // A compressed page: the client's coding, chosen from the ones made at fill time (policy/negotiate.ts).

@@ -4,20 +4,24 @@
  * back into an answer row: the one switch over a MissOutcome.  [I/O through coalesce/]
  */
 import type { StoredEntry } from '../core/entry.js'
-import { discard } from '../origin/body.js'
+import { abandon, discard } from '../origin/body.js'
+import { isRangeForOrigin } from '../policy/range.js'
 import type { MissNotes, MissOutcome } from '../coalesce/outcome.js'
 import { decideOriginError } from '../policy/origin-error.js'
 import { assertNever } from '../core/errors.js'
 import { makeFillRequest, originFailed, type Driver, type Exchange, type Step } from '../exchange.js'
-import { relay, serve } from './respond.js'
+import { relay, serve, serveStreaming } from './respond.js'
 
 /** Who goes to the origin: by the verdict, lead the key's flight, wait on it (busy), or go alone (hit-for-pass). */
 export function miss (d: Driver, ex: Exchange): Step {
-  if (ex.verdict === 'hit-for-pass' && ex.isHead) {
-    // A HEAD for a hit-for-pass URL: a pass, with no body read for nothing.
+  const { req } = ex
+  if (ex.verdict === 'hit-for-pass' && (ex.isHead || isRangeForOrigin(req.method ?? 'GET', req.headers.range, 200))) {
+    // A HEAD for a hit-for-pass URL: a pass, with no body read for nothing; a Range: the origin answers the range.
     ex.answer = 'hit-for-pass'
     return 'pass'
   }
+  // Too large to store but shareable (origin/shared-stream.ts): its GETs still coalesce, one fetch per wave.
+  if (ex.verdict === 'hit-for-pass' && d.deps.hitForPass.isShared(ex.target.primaryKey)) ex.verdict = d.flight.has(ex.key) ? 'busy' : 'miss'
   const fill = ex.fill ??= makeFillRequest(ex)
   const notes = makeNotes()
   const { coalescer } = d
@@ -64,10 +68,19 @@ export function outcome (d: Driver, ex: Exchange): Step {
       const answer = authorized ? 'bypass-stored' : result.collapsed ? 'collapsed' : result.revalidated ? 'revalidated' : ex.entry === undefined ? 'stored' : 'refetched'
       return serve(d, ex, result.entry, now, answer, null)
     }
+    case 'streaming':
+      if (!result.growing.stored) return serveStreaming(d, ex, result.growing, now, result.collapsed ? 'too-large-collapsed' : 'too-large-streamed')
+      return serveStreaming(d, ex, result.growing, now, authorized ? 'bypass-stored' : result.collapsed ? 'collapsed-streamed' : 'streamed')
     case 'stream':
       if (result.reason === 'error-status' && decideOriginError(ex.entry, result.response.status, false, now) === 'stale') {
         discard(result.response.body)
         return serve(d, ex, ex.entry as StoredEntry, now, 'stale', 'stale-if-error')
+      }
+      if (!authorized && isRangeForOrigin(ex.req.method ?? 'GET', ex.req.headers.range, result.response.status)) {
+        // Not stored after all: the whole body this fill started is dropped and the range asked of the origin.
+        abandon(result.response.body)
+        ex.answer = result.hitForPass ? 'hit-for-pass' : 'miss'
+        return 'pass'
       }
       if (authorized) return relay(d, ex, result.response, result.head, 'bypass', null)
       if (result.hitForPass) return relay(d, ex, result.response, result.head, 'hit-for-pass', null)

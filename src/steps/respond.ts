@@ -6,13 +6,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { StoredEntry } from '../core/entry.js'
 import type { OriginResponse } from '../origin/types.js'
-import type { XCache } from '../core/metrics.js'
+import type { XCache } from '../core/trace.js'
 import type { ShedReason } from '../shed.js'
 import type { CompiledRoute } from '../shed-routes.js'
 import { ANSWERS, cacheStatusOf, type Answer } from '../answer.js'
 import { deliverShed, deliverText, limitSendStall, representationOf, serveEntry } from '../deliver.js'
 import { selectRepresentation } from '../policy/select-representation.js'
 import { streamResponse } from '../deliver-stream.js'
+import { serveGrowing } from '../deliver-growing.js'
+import type { GrowingFill } from '../origin/growing-fill.js'
 import { extraHeaders, type Trace } from '../core/trace.js'
 import { ttlSeconds } from '../policy/usable.js'
 import type { Metrics } from '../core/metrics.js'
@@ -58,6 +60,18 @@ export function relay<E extends Answering> (d: Writer<E>, ex: E, response: Origi
   const cacheStatus = cacheStatusOf(answer, 0, detail)
   streamResponse(ex.res, response, head, xCache, cacheStatus, ex.isHead, extraHeaders(trace), d.settings.removedBeforeDelivery, trace)
     .catch((err: unknown) => d.fail(ex, err))
+  return 'done'
+}
+
+/** A fill's body as it arrives (origin/growing-fill.ts), for its leader or a waiter, as the answer `answer`. */
+export function serveStreaming<E extends Answering> (d: Writer<E>, ex: E, growing: GrowingFill, now: number, answer: Answer): 'done' {
+  const { xCache } = ANSWERS[answer]
+  const { trace, req } = ex
+  trace.xCache = xCache
+  trace.bytes = 0
+  trace.body = 'streamed'
+  serveGrowing(ex.res, req.headers, req.method ?? 'GET', ex.isHead, growing, now, xCache, cacheStatusOf(answer, 0, null), extraHeaders(trace),
+    d.deps.origin.timeoutMs, d.settings.removedBeforeDelivery, trace).catch((err: unknown) => d.fail(ex, err))
   return 'done'
 }
 

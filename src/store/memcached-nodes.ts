@@ -164,8 +164,11 @@ export class MemcachedNodes {
     this.call<unknown>(node, 'probe', (done) => node.client.get(probeKey, (err, value) => done(err, value))).catch(() => {})
   }
 
-  /** Runs one memjs call with our deadline; resolves FAILED (never rejects) on an error or a timeout. */
-  call<T> (node: MemcachedNode, op: string, send: (done: Done<T>) => void): Promise<T | Failed> {
+  /**
+   * Runs one memjs call with our deadline (`timeoutMs`, the store's by default; chunks of a large entry get longer:
+   * memcached.ts); resolves FAILED (never rejects) on an error or a timeout.
+   */
+  call<T> (node: MemcachedNode, op: string, send: (done: Done<T>) => void, timeoutMs = this.#timeoutMs): Promise<T | Failed> {
     return new Promise(resolve => {
       let settled = false
       const generation = node.generation
@@ -188,9 +191,9 @@ export class MemcachedNodes {
         // After an event-loop stall, expired timers run before the poll phase reads the answers already waiting on
         // the socket: every operation in flight would time out in the same pass. Decide after that poll phase.
         setImmediate(() => {
-          finish(new CorralError('CORRAL_ERR_MEMCACHED_TIMEOUT', `memcached ${op} on ${node.address} took over ${this.#timeoutMs} ms`, 503), FAILED)
+          finish(new CorralError('CORRAL_ERR_MEMCACHED_TIMEOUT', `memcached ${op} on ${node.address} took over ${timeoutMs} ms`, 503), FAILED)
         })
-      }, this.#timeoutMs)
+      }, timeoutMs)
       timer.unref()
       try {
         send((err, value) => finish(err, value))

@@ -7,6 +7,10 @@ import { FAILED, MemcachedNodes, type Failed, type MemcachedNodeState, type Skip
 import { ReadFlight } from './read-flight.js'
 import { UNREACHABLE, type SharedTier, type Unreachable } from './shared-tier.js'
 import type { CacheRecord, LeaseStore } from './types.js'
+import { ChunkedItems, type ChunkEvent } from './chunks.js'
+import { decodeHead, isChunkHead } from './chunk-codec.js'
+import { ChunkedMemo, withOwnedBody } from './chunked-memo.js'
+import { noteChunkedRead } from './chunked-reads.js'
 
 export { expirySeconds, leaseExpirySeconds } from './expiry.js'
 export { leaseKey, memcachedKey } from './key-memo.js'
@@ -25,6 +29,8 @@ export interface MemcachedStoreOptions {
   /** Every failed or timed-out operation (a metric; an outage is reported once by onNodeDown). */
   onError?: ((server: string, op: string, err: unknown) => void) | undefined
   onSkip?: ((reason: SkipReason) => void) | undefined
+  /** A value over one item stored, read, found torn or not stored as chunks (chunks.ts). */
+  onChunks?: ((event: ChunkEvent, bytes: number) => void) | undefined
   /** A node that was up is marked down (once per outage, whatever the number of failed operations). */
   onNodeDown?: ((server: string, reason: string) => void) | undefined
   /** A node that was down answered again, after `downMs`. */
@@ -43,6 +49,16 @@ export interface MemcachedStoreOptions {
 const MAX_PREFIX_BYTES = 250 - 49
 /** Item header (~56 bytes with CAS) and the trailing CRLF: an item is key + value + this in a slab chunk. */
 const ITEM_OVERHEAD_BYTES = 64
+/** Room left in a chunk item for its key (a chunk key is the item key plus at most 28 bytes: chunk-codec.ts). */
+const CHUNK_KEY_ROOM_BYTES = 280
+/**
+ * A chunk get or set moves up to an item's worth of bytes behind up to three others on the same connection, and is
+ * read by a process that may be busy writing the same object to many clients: the deadline meant for a 1 KiB hit
+ * (50 ms by default) would time whole nodes out for a busy moment. Measured: while one proxy streamed 5 MB to 50
+ * clients, its 1 MB chunk sets were answered (read off the socket) after more than 1 s, and a failed write costs the
+ * fleet a second origin fetch. A chunk write delays no client; a chunk read delays the requests waiting for it.
+ */
+const CHUNK_TIMEOUT_FLOOR_MS = 5000
 
 /**
  * L2: memcached through memjs, one client per node and our own ring, so failure handling is ours and not
@@ -68,6 +84,8 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   /** Gets of one item share the one in flight (read-flight.ts). */
   readonly #reads = new ReadFlight<Buffer | null | Failed>()
   readonly #keys: KeyMemo
+  readonly #chunks: ChunkedItems
+  readonly #chunkedMemo = new ChunkedMemo()
 
   constructor (options: MemcachedStoreOptions) {
     assertOptions(options)
@@ -77,6 +95,27 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     this.#nodes = new MemcachedNodes(options, `${options.prefix}connect`)
     this.#leases = new MemcachedLeases(this.#nodes, options.prefix)
     this.ready = this.#nodes.ready
+    // Entries over one item: chunks on the node that owns the head's key (chunks.ts), with a deadline of their own.
+    const nodes = this.#nodes
+    const chunkTimeoutMs = Math.max(options.timeoutMs, CHUNK_TIMEOUT_FLOOR_MS)
+    this.#chunks = new ChunkedItems({
+      set: async (owner, itemKey, value, expires) => {
+        const node = nodes.pick(owner)
+        if (node === undefined) return false
+        const ok = await nodes.call<boolean | null>(node, 'set', done => {
+          node.client.set(itemKey, value, { expires }, (err, stored) => done(err, stored))
+        }, chunkTimeoutMs)
+        return ok === true
+      },
+      get: async (owner, itemKey) => {
+        const node = nodes.pick(owner)
+        if (node === undefined) return undefined
+        const value = await nodes.call<Buffer | null>(node, 'get', done => {
+          node.client.get(itemKey, (err, item) => done(err, item))
+        }, chunkTimeoutMs)
+        return value === FAILED ? undefined : value
+      }
+    }, options.maxItemBytes - ITEM_OVERHEAD_BYTES - CHUNK_KEY_ROOM_BYTES, options.onChunks)
   }
 
   /** Resolves once every node has been tried (connected, refused or timed out); never rejects. */
@@ -85,6 +124,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   async get (key: string): Promise<CacheRecord | undefined> {
     const value = await this.#read(key)
     if (value === FAILED || value === null) return undefined
+    if (isChunkHead(value)) return await this.#readChunked(key, value, undefined)
     return decodeRecord(value, key, this.#keys.metaFor(key))
   }
 
@@ -93,6 +133,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     const value = await this.#read(key)
     if (value === FAILED) return UNREACHABLE
     if (value === null) return undefined
+    if (isChunkHead(value)) return await this.#readChunked(key, value, UNREACHABLE)
     return decodeRecord(value, key, this.#keys.metaFor(key))
   }
 
@@ -108,13 +149,15 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     if (!(ttlMs > 0)) return
     const itemKey = this.#keys.itemKey(key)
     const value = encodeRecord(record)
+    this.#reads.forget(itemKey)
     if (value.length > this.#maxItemBytes - ITEM_OVERHEAD_BYTES - itemKey.length) {
-      this.#options.onSkip?.('too-large')
+      const written = await this.#chunks.write(itemKey, value, ttlMs)
+      if (written === 'too-large') this.#options.onSkip?.('too-large')
+      else if (written === 'failed') this.#options.onChunks?.('write-failed', value.length)
       return
     }
     const node = this.#nodes.pick(itemKey)
     if (node === undefined) return
-    this.#reads.forget(itemKey)
     await this.#nodes.call<boolean | null>(node, 'set', done => {
       node.client.set(itemKey, value, { expires: expirySeconds(ttlMs) }, (err, ok) => done(err, ok))
     })
@@ -156,6 +199,30 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   /** Every node's state, in the configured order (read at scrape and by /flags, never per request). */
   nodeStates (): MemcachedNodeState[] {
     return this.#nodes.states()
+  }
+
+  /** A value stored as chunks (chunks.ts): torn is a miss; a node that did not answer is `failed` (a miss or UNREACHABLE). */
+  async #readChunked<F> (key: string, head: Buffer, failed: F): Promise<CacheRecord | undefined | F> {
+    const itemKey = this.#keys.itemKey(key)
+    const version = decodeHead(head)?.version
+    const known = version === undefined ? undefined : this.#chunkedMemo.get(itemKey, version)
+    if (known !== undefined && known.key === key) {
+      noteChunkedRead(known)
+      return known
+    }
+    const read = await this.#chunks.read(itemKey, head)
+    switch (read.kind) {
+      case 'value': {
+        const record = decodeRecord(read.value, key)
+        if (record?.kind !== 'entry') return record
+        const entry = withOwnedBody(record)
+        if (version !== undefined) this.#chunkedMemo.set(itemKey, version, entry)
+        noteChunkedRead(entry)
+        return entry
+      }
+      case 'torn': return undefined
+      case 'failed': return failed
+    }
   }
 
   /** The item under `key`: FAILED when its node is skipped or did not answer. Not async: no extra microtask per hit. */

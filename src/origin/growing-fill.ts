@@ -1,0 +1,118 @@
+/**
+ * origin/growing-fill: a storable fill whose clients are answered while its body arrives (stream while filling).
+ * The fill decides at the origin's headers (fill.ts); from then on the leader and every waiter of its flight read the
+ * same GrowingBody, and the store is written once the body is complete. [I/O: reads the origin body]
+ *
+ * Only an answer with a Content-Length, at least STREAM_FROM_BYTES and at most cache.maxObjectBytes, streams: its
+ * buffer is allocated once at the declared size, and an origin that sends less or more is a failure every client
+ * sees. Smaller answers arrive about at once anyway, and keep the old road (the waiters get the stored entry).
+ * Followers on other proxies still wait for the store write (the lease's `filled`): they cannot read this process's
+ * buffer.
+ */
+import type { Readable } from 'node:stream'
+import type { StoredEntry, VaryIndex } from '../core/entry.js'
+import { toOriginError, type BodyRead } from './body.js'
+import type { ServerResponse } from 'node:http'
+import { GrowingBody } from './growing-body.js'
+import { SharedStream } from './shared-stream.js'
+
+/**
+ * Below this a body is read whole before anyone is answered. 64 KiB is a few TCP windows on loopback: less arrives in
+ * one or two reads, so streaming it would only add work to the common small page.
+ */
+export const STREAM_FROM_BYTES = 64 * 1024
+
+/** What a client of a streaming fill reads: a body kept whole (GrowingBody) or a window of one (SharedStream). */
+export interface StreamBody {
+  readonly length: number
+  canJoin (start: number): boolean
+  pipeTo (res: ServerResponse, start: number, end: number, stallMs: number, tally: { bytes: number }): Promise<void>
+}
+
+/** What the clients of a streaming fill need: the entry it will store (empty body, final headers) and its body. */
+export interface GrowingFill {
+  /** The entry as it will be stored, `body` empty: status, ready-to-write headers (Content-Length declared), deadlines. */
+  readonly head: StoredEntry
+  readonly vary: VaryIndex | null
+  readonly body: StreamBody
+  /** false: over cache.maxObjectBytes, relayed to the clients of this fetch only (SharedStream), never stored. */
+  readonly stored: boolean
+  /** Time to the origin's headers, for the leader's access line. */
+  readonly originMs: number
+}
+
+/** Called by the fill at most once, when its storable answer starts to stream. */
+export type OnGrowing = (growing: GrowingFill) => void
+
+/** Whether an answer of `declaredLength` (NaN: none) streams to its clients as it arrives. */
+export function isStreamable (declaredLength: number, maxObjectBytes: number): boolean {
+  return Number.isInteger(declaredLength) && declaredLength >= STREAM_FROM_BYTES && declaredLength <= maxObjectBytes
+}
+
+/**
+ * Reads `source` into a GrowingBody announced through `onGrowing` (with `head` and `vary`); resolves the whole body
+ * as readBodyUpTo would, or rejects with the origin error after failing the body for every reader.
+ */
+export async function readGrowing (
+  source: Readable, declaredLength: number, head: StoredEntry, vary: VaryIndex | null, originMs: number, onGrowing: OnGrowing
+): Promise<BodyRead> {
+  const body = new GrowingBody(declaredLength)
+  onGrowing({ head, vary, body, originMs, stored: true })
+  return await new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      source.off('data', onData)
+      source.off('end', onEnd)
+      source.off('error', onError)
+    }
+    const onData = (chunk: Buffer): void => {
+      if (body.append(chunk)) return
+      cleanup()
+      source.on('error', noop)
+      source.destroy()
+      reject(toOriginError(new Error('origin sent more than its Content-Length')))
+    }
+    const onEnd = (): void => {
+      cleanup()
+      if (body.end()) resolve({ kind: 'complete', body: body.buffer })
+      else reject(toOriginError(new Error(`origin body ended after ${body.filled} of ${body.length} bytes`)))
+    }
+    const onError = (err: Error): void => {
+      cleanup()
+      body.fail(err)
+      reject(toOriginError(err))
+    }
+    source.on('data', onData)
+    source.once('end', onEnd)
+    source.once('error', onError)
+  })
+}
+
+/** Whether an answer over cache.maxObjectBytes, otherwise storable, is relayed to every client of its fetch. */
+export function isShareable (declaredLength: number, maxObjectBytes: number): boolean {
+  return Number.isInteger(declaredLength) && declaredLength > maxObjectBytes
+}
+
+/**
+ * Relays `source` through a SharedStream announced by `onGrowing`; resolves when the body ended whole, rejects with
+ * the origin error (every client of it was cut off).
+ */
+export async function readShared (
+  source: Readable, declaredLength: number, head: StoredEntry, vary: VaryIndex | null, originMs: number, joinTimeoutMs: number, onGrowing: OnGrowing
+): Promise<void> {
+  const body = new SharedStream(source, declaredLength, joinTimeoutMs)
+  onGrowing({ head, vary, body, originMs, stored: false })
+  try {
+    await body.done
+  } catch (err) {
+    throw toOriginError(err)
+  }
+}
+
+/** The entry's header list with the Content-Length the origin declared (makeEntry wrote the empty body's). */
+export function withDeclaredLength (entry: StoredEntry, declaredLength: number, emptyBody: Buffer): StoredEntry {
+  const headers = entry.headers.slice()
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-length') headers[i + 1] = String(declaredLength)
+  return { ...entry, headers, body: emptyBody }
+}
+
+function noop (): void {}

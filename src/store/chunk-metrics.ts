@@ -1,0 +1,21 @@
+import type { Metrics } from '../core/metrics.js'
+import type { ChunkEvent } from './chunks.js'
+
+/** What a chunk event adds to /metrics: an entry stored or read whole (and its bytes), or a torn read (a miss). */
+export function countChunks (metrics: Metrics, event: ChunkEvent, bytes: number): void {
+  switch (event) {
+    case 'stored':
+      metrics.chunkedEntries.labels('stored').inc()
+      metrics.chunkBytes.labels('write').inc(bytes)
+      return
+    case 'read':
+      metrics.chunkedEntries.labels('read').inc()
+      metrics.chunkBytes.labels('read').inc(bytes)
+      return
+    case 'torn':
+      metrics.chunkMisses.inc()
+      return
+    case 'write-failed':
+      metrics.chunkedEntries.labels('write-failed').inc()
+  }
+}

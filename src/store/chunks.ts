@@ -1,0 +1,139 @@
+/**
+ * store/chunks: writes and reads a value too large for one memcached item as a head plus chunks (chunk-codec.ts says
+ * the layout and why). [I/O through ItemIO, which the memcached store provides: this file knows no socket.]
+ *
+ * - Chunks go to the node that owns the head's key (ItemIO takes the owner's key for every operation), so one node
+ *   answers for the whole value: a lookup asks one node, and losing a node loses whole values, never half of one.
+ * - Writes: every chunk, then the head (the commit point). A failed chunk leaves no head, so no reader ever finds a
+ *   value whose chunks were not all stored; the previous head, if any, still names its own chunks, untouched.
+ * - Chunks live CHUNK_MARGIN_SECONDS longer than the head, so a head never outlives its chunks by expiry (eviction under
+ *   memory pressure still can: that is a torn read, a miss).
+ * - Reads: at most WINDOW chunk gets in flight on the node's one connection (memjs pipelines them, no round trip each),
+ *   and one read per head version in this process, however many requests ask at once.
+ */
+import { chunkItemKey, decodeHead, joinChunks, splitValue, type ChunkHead } from './chunk-codec.js'
+import { expirySeconds } from './expiry.js'
+
+/** What the memcached store does for this file. Neither method rejects. */
+export interface ItemIO {
+  /** Store `value` under `itemKey` on the node that owns `ownerItemKey`; true when memcached said stored. */
+  set (ownerItemKey: string, itemKey: string, value: Buffer, expirySeconds: number): Promise<boolean>
+  /** The item (null: none) from the node that owns `ownerItemKey`; undefined when the node could not be asked. */
+  get (ownerItemKey: string, itemKey: string): Promise<Buffer | null | undefined>
+}
+
+/**
+ * For /metrics: a chunked value stored, read whole, found torn (a chunk missing, short or from another write), or not
+ * stored because a chunk or head write failed (the failed operation is also counted as a memcached error).
+ */
+export type ChunkEvent = 'stored' | 'read' | 'torn' | 'write-failed'
+
+export type ChunkRead =
+  | { readonly kind: 'value', readonly value: Buffer }
+  /** A chunk was missing or wrong: the value is a miss (one refetch), never served in part. */
+  | { readonly kind: 'torn' }
+  /** The node did not answer: the caller reports it as it reports any failed read. */
+  | { readonly kind: 'failed' }
+
+/**
+ * Chunk gets (and sets) in flight at once. Measured on loopback, a 1 MiB get takes 1-2 ms; four in flight keep the
+ * connection busy while a single one queued behind them still answers within a few ms, far inside any deadline.
+ */
+const WINDOW = 4
+/** Seconds a chunk outlives its head: longer than any write of all the chunks, which is refused past it. */
+const CHUNK_MARGIN_SECONDS = 60
+const MAX_MEMCACHED_KEY_BYTES = 250
+
+export class ChunkedItems {
+  readonly #io: ItemIO
+  readonly #chunkBytes: number
+  readonly #onEvent: (event: ChunkEvent, bytes: number) => void
+  readonly #reading = new Map<string, Promise<ChunkRead>>()
+
+  /** `chunkBytes`: the most one chunk item holds (memcached's item size less the key and item overhead). */
+  constructor (io: ItemIO, chunkBytes: number, onEvent: (event: ChunkEvent, bytes: number) => void = () => {}) {
+    this.#io = io
+    this.#chunkBytes = chunkBytes
+    this.#onEvent = onEvent
+  }
+
+  /**
+   * Chunks, then the head. 'failed' when any write failed or took too long, 'too-large' when the chunk keys would pass
+   * memcached's key limit (a prefix near its own limit): nothing new is visible then.
+   */
+  async write (itemKey: string, value: Buffer, ttlMs: number): Promise<'stored' | 'failed' | 'too-large'> {
+    const { head, headBytes, chunks } = splitValue(value, this.#chunkBytes)
+    if (Buffer.byteLength(chunkItemKey(itemKey, head.version, chunks.length)) > MAX_MEMCACHED_KEY_BYTES) return 'too-large'
+    const headExpiry = expirySeconds(ttlMs)
+    const started = Date.now()
+    const stored = await inWindow(chunks.length, async (i) => {
+      const ok = await this.#io.set(itemKey, chunkItemKey(itemKey, head.version, i), chunks[i] as Buffer, headExpiry + CHUNK_MARGIN_SECONDS)
+      return ok ? true : undefined
+    })
+    if (stored === undefined) return 'failed'
+    // Past the margin the first chunks may die before the head would: better no value than one that tears early.
+    if (Date.now() - started >= CHUNK_MARGIN_SECONDS * 1000) return 'failed'
+    if (!await this.#io.set(itemKey, itemKey, headBytes, headExpiry)) return 'failed'
+    this.#onEvent('stored', value.length)
+    return 'stored'
+  }
+
+  /** The value a head item names; one read per head version at a time in this process. */
+  async read (itemKey: string, headItem: Buffer): Promise<ChunkRead> {
+    const head = decodeHead(headItem)
+    if (head === undefined) return TORN
+    const flight = `${itemKey}~${head.version}`
+    let reading = this.#reading.get(flight)
+    if (reading === undefined) {
+      reading = this.#read(itemKey, head).finally(() => this.#reading.delete(flight))
+      this.#reading.set(flight, reading)
+    }
+    return await reading
+  }
+
+  async #read (itemKey: string, head: ChunkHead): Promise<ChunkRead> {
+    let failed = false
+    const chunks = await inWindow(head.chunkCount, async (i) => {
+      const chunk = await this.#io.get(itemKey, chunkItemKey(itemKey, head.version, i))
+      if (chunk === undefined) failed = true
+      return chunk ?? undefined
+    })
+    if (failed) return FAILED_READ
+    if (chunks === undefined) {
+      this.#onEvent('torn', 0)
+      return TORN
+    }
+    const joined = joinChunks(head, chunks)
+    if (joined.kind === 'torn') {
+      this.#onEvent('torn', 0)
+      return TORN
+    }
+    this.#onEvent('read', joined.value.length)
+    return joined
+  }
+}
+
+const TORN: ChunkRead = { kind: 'torn' }
+const FAILED_READ: ChunkRead = { kind: 'failed' }
+
+/**
+ * Runs op(0..count-1) with at most WINDOW in flight; the results in order, or undefined as soon as one op answers
+ * undefined (the ops not yet started are not started).
+ */
+async function inWindow<T> (count: number, op: (index: number) => Promise<T | undefined>): Promise<T[] | undefined> {
+  const results: T[] = new Array<T>(count)
+  let next = 0
+  let stop = false
+  const lane = async (): Promise<void> => {
+    while (!stop && next < count) {
+      const index = next++
+      const result = await op(index)
+      if (result === undefined) stop = true
+      else results[index] = result
+    }
+  }
+  const lanes: Array<Promise<void>> = []
+  for (let i = 0; i < Math.min(WINDOW, count); i++) lanes.push(lane())
+  await Promise.all(lanes)
+  return stop ? undefined : results
+}
