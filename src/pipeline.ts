@@ -30,6 +30,7 @@ import { HostNormalizer, makeVariantKey, pathOf, resolveTarget } from './key.js'
 import { decideShed, matchRoute, type CompiledRoute, type ShedReason } from './shed.js'
 import { decideFallback, decideUsable, ttlSeconds, type NoAnswerCause, type Usability } from './policy/usable.js'
 import { forward } from './pass.js'
+import { clientGoneSignal } from './client-gone.js'
 import { CACHE_STATUS, deliverShed, deliverText, limitSendStall, relayResponse, serveEntry, serveHit, serveText, staleCacheStatus } from './deliver.js'
 import { dropConnectionListed, makeOriginHeaders } from './core/headers.js'
 import { assertNever, errorCode, type CorralError } from './core/errors.js'
@@ -307,7 +308,7 @@ export class Pipeline implements TraceSink {
     trace.xCache = 'PASS'
     this.#deps.metrics.originRequests.labels('pass').inc()
     const headers = makeOriginHeaders(req.headers, req.socket.remoteAddress, 'pass', ex.target.keyHost)
-    forward(this.#deps.origin, req, ex.target.forwardUrl, headers, ex.route.origin).then((outcome) => {
+    forward(this.#deps.origin, req, ex.target.forwardUrl, headers, ex.route.origin, clientGoneSignal(ex.res)).then((outcome) => {
       switch (outcome.kind) {
         case 'stream':
           trace.originStatus = outcome.response.status
@@ -319,7 +320,9 @@ export class Pipeline implements TraceSink {
           }
           return this.#relay(ex, outcome.response, null, 'PASS', cacheStatus)
         case 'failed':
-          return this.#originFailed(ex, undefined, outcome.error)
+          // The client left and its origin request was aborted: nobody to answer, nothing against the origin.
+          if (outcome.error.code === 'CORRAL_ERR_CLIENT_GONE') trace.error = outcome.error.code
+          else this.#originFailed(ex, undefined, outcome.error)
       }
     }).catch((err: unknown) => this.#fail(ex, err))
   }

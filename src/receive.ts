@@ -6,12 +6,16 @@ import { createServer, type IncomingMessage, type Server, type ServerOptions, ty
 import type { Socket } from 'node:net'
 import type { Config } from './config/types.js'
 import type { Logger } from './core/log.js'
+import { setBacklogLimit } from './client-backlog.js'
 
 export function makeServer (
   listen: Config['listen'], handle: (req: IncomingMessage, res: ServerResponse) => void, logger: Logger
 ): Server {
   const server = createServer(makeServerOptions(listen), handle)
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, logger))
+  const firstByteMs = listen.firstByteTimeoutMs
+  server.on('connection', (socket: Socket) => { setTimeout(closeIfSilent, firstByteMs, socket).unref() })
+  setBacklogLimit(server, listen.maxUnwrittenBytes)
   return server
 }
 
@@ -49,6 +53,17 @@ export function connectionsCheckIntervalMs (shortestTimeoutMs: number): number {
   return Math.min(1000, Math.max(100, Math.floor(shortestTimeoutMs / 10)))
 }
 
+/**
+ * listen.firstByteTimeoutMs: a connection that has sent nothing is closed. node's headersTimeout starts at a
+ * request's first byte, and its keep-alive timeout only after a first answer, so a connection that never sends a
+ * byte had no deadline at all (issue 23: 1,000 of 1,000 still open after 45 s). Once a byte has come, headersTimeout
+ * and requestTimeout take over. bytesRead counts what the socket's handle read, also while node's parser consumes the
+ * handle directly (no 'data' events to listen for).
+ */
+function closeIfSilent (socket: Socket): void {
+  if (socket.bytesRead === 0 && !socket.destroyed) socket.destroy()
+}
+
 /** The answers node:http itself gives (lib/_http_server.js), for the errors it answers. */
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n'
 const CANNED: Readonly<Record<string, string>> = {
@@ -63,6 +78,8 @@ const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE'])
 interface HttpSocket extends Socket {
   /** The response node:http is writing on this socket, if any (what node's own clientError default checks). */
   _httpMessage?: ServerResponse | null
+  /** node:http's parser for this connection; `incoming` is the request it is reading (node's socketOnTimeout reads it). */
+  parser?: { incoming?: IncomingMessage | null } | null
 }
 
 /**
@@ -86,7 +103,26 @@ function onClientError (err: NodeJS.ErrnoException, socket: HttpSocket, logger: 
     return
   }
   if (socket._httpMessage == null) socket.end(CANNED[code] ?? BAD_REQUEST)
+  else if (isReceiving(socket)) cutUnfinishedRequest(socket, code)
   else closeAfterPending(socket)
+}
+
+/** A request whose body has not all arrived: its answer may be waiting on that very body (a pass streams it on). */
+function isReceiving (socket: HttpSocket): boolean {
+  return socket.parser?.incoming?.complete === false
+}
+
+/**
+ * The request being received cannot be finished: listen.requestTimeoutMs passed while its body was still arriving, or
+ * the client half-closed mid-body (HPE_INVALID_EOF_STATE). Waiting for the pending answers, as for a bad pipelined
+ * request, waited for ever: a pass's answer waits for the very body the origin is still being sent (issue 23: four
+ * clients sending a byte every 500 ms held every origin connection). The connection is closed now, with the status
+ * when nothing of an answer has gone out yet; the pass sees its client go and aborts its origin request
+ * (client-gone.ts).
+ */
+function cutUnfinishedRequest (socket: HttpSocket, code: string): void {
+  if (socket._httpMessage?.headersSent === false) socket.write(CANNED[code] ?? BAD_REQUEST)
+  socket.destroy()
 }
 
 /**

@@ -43,7 +43,7 @@ export interface HealthConfig {
 }
 
 export interface Config {
-  listen: { host: string, port: number, requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number, drainDelayMs: number }
+  listen: { host: string, port: number, requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number, firstByteTimeoutMs: number, maxUnwrittenBytes: number, drainDelayMs: number }
   /** `token` is the one in force: CORRAL_ADMIN_TOKEN, else the tokenFile's contents, else the file's own (load.ts). */
   admin: { host: string, port: number, token?: string, tokenFile?: string }
   origin: {

@@ -81,6 +81,25 @@ export class ClientStalledError extends CorralError {
   }
 }
 
+/**
+ * A pipelining client left more answers unwritten than listen.maxUnwrittenBytes allows behind the one being written:
+ * no browser pipelines, and each queued answer is held in memory until the client reads the ones before it.
+ */
+export class ClientBacklogError extends CorralError {
+  constructor (maxBytes: number) {
+    super('CORRAL_ERR_CLIENT_BACKLOG', `client left more than ${maxBytes} bytes of pipelined answers unread: connection closed`, 408)
+    this.name = 'ClientBacklogError'
+  }
+}
+
+/** The client went away before its answer: its origin request is aborted; nothing is counted against the origin. */
+export class ClientGoneError extends CorralError {
+  constructor () {
+    super('CORRAL_ERR_CLIENT_GONE', 'client went away before its answer: origin request aborted', 499)
+    this.name = 'ClientGoneError'
+  }
+}
+
 /** The end of an exhaustive switch: reached only if a union grew a member its switch does not handle. */
 export function assertNever (value: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(value)}`)

@@ -23,6 +23,8 @@ export interface OriginRequest {
   readonly body?: Readable | null
   /** The origin group (the route's `origin`); the default group "origin" when absent. */
   readonly group?: string | undefined
+  /** A pass's client left (client-gone.ts): the origin request is aborted, wherever it is. */
+  readonly signal?: AbortSignal | undefined
 }
 
 export interface OriginResponse {

@@ -25,6 +25,7 @@ afterEach(async () => {
 /** Every duration and size in the schema, as a dotted key path, with where it is set in a config. */
 const LIMITED = [
   'listen.requestTimeoutMs', 'listen.headersTimeoutMs', 'listen.keepAliveTimeoutMs', 'listen.drainDelayMs',
+  'listen.firstByteTimeoutMs', 'listen.maxUnwrittenBytes',
   'origin.timeoutMs', 'origin.queueTimeoutMs',
   'origin.health.intervalMs', 'origin.health.timeoutMs', 'origin.health.ejectMs', 'origin.health.maxEjectMs', 'origin.health.slowStartMs',
   'cache.purge.pollIntervalMs', 'cache.purge.softStaleSeconds', 'cache.purge.recordTtlSeconds',
