@@ -10,6 +10,7 @@ import type { StoredEntry, VaryIndex } from './core/entry.js'
 import type { FillRequest } from './fill.js'
 import { dropAnswerShaping, makeOriginHeaders, type FillHeaderRules } from './core/headers.js'
 import type { FillPurge } from './purge/fill-purge.js'
+import { hasCredentials, makeCredentialFields } from './core/header-names.js'
 import type { CacheStore } from './store/types.js'
 import type { Clock } from './core/clock.js'
 import type { Logger } from './core/log.js'
@@ -87,16 +88,20 @@ export function makeFillRequest (
   const { req, target } = ex
   const { headers } = req
   const originHeaders = makeOriginHeaders(headers, req.socket.remoteAddress, 'fill', target.keyHost)
+  // Answer-shaping fields the answer does not vary on are not sent, and the variant is keyed without them.
+  const requestHeaders = dropAnswerShaping(originHeaders, headers, rules, varyIndex?.varyHeaders ?? null)
   return {
     key,
     primaryKey: target.primaryKey,
     varyIndex,
     path: target.normalizedQuery === '' ? target.path : `${target.path}?${target.normalizedQuery}`,
     originHeaders,
-    // Answer-shaping fields the answer does not vary on are not sent, and the variant is keyed without them.
-    requestHeaders: dropAnswerShaping(originHeaders, headers, rules, varyIndex?.varyHeaders ?? null),
+    requestHeaders,
     stale,
-    credentialed: headers.cookie !== undefined || headers.authorization !== undefined,
+    // What the origin is sent: ignored cookies and underscore names are gone, so they cannot make a request credentialed.
+    credentialed: hasCredentials(requestHeaders, rules.credentials ?? BUILT_IN_CREDENTIALS, true),
     group: ex.route.origin
   }
 }
+
+const BUILT_IN_CREDENTIALS = makeCredentialFields([])

@@ -31,6 +31,7 @@ import { decideShed, matchRoute, type CompiledRoute, type ShedReason } from './s
 import { decideFallback, decideUsable, ttlSeconds, type NoAnswerCause, type Usability } from './policy/usable.js'
 import { forward } from './pass.js'
 import { clientGoneSignal } from './client-gone.js'
+import { isPassedForCookie } from './core/cookies.js'
 import { CACHE_STATUS, deliverShed, deliverText, limitSendStall, relayResponse, serveEntry, serveHit, serveText, staleCacheStatus } from './deliver.js'
 import { dropConnectionListed, makeOriginHeaders } from './core/headers.js'
 import { assertNever, errorCode, type CorralError } from './core/errors.js'
@@ -166,6 +167,8 @@ export class Pipeline implements TraceSink {
     // for others only when it says so (public, s-maxage, must-revalidate). A Range takes the cache's road: answered from
     // the whole stored response (deliver.ts), and a miss fills the whole object.
     if (req.headers.authorization !== undefined) return this.#passAuthorized(ex)
+    // cache.requestCookies `pass`: a request with a cookie that counts never meets the cache (core/cookies.ts).
+    if (req.headers.cookie !== undefined && isPassedForCookie(req.headers.cookie, settings.fillHeaders.cookies)) return this.#pass(ex, CACHE_STATUS.bypass)
     const found = this.#cache.store.get(target.primaryKey)
     if (isPromise(found)) {
       trace.tier = 'shared'

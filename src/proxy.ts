@@ -20,6 +20,7 @@ import { Pipeline, type PipelineCache, type PipelineSettings } from './pipeline.
 import { makeKeyOptions } from './key.js'
 import { fieldsRemovedBeforeDelivery, makeTargetList } from './policy/targeted.js'
 import { makeFillHeaderRules } from './core/headers.js'
+import { makeCookieRules } from './core/cookies.js'
 import { compileRoutes } from './shed.js'
 import { diffConfig, diffFlags, flagsRecord, resolveFlags } from './config/flags.js'
 import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch.js'
@@ -96,7 +97,11 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache, bans?:
       keepStaleSeconds: config.cache.keepStaleSeconds
     },
     maxObjectBytes: config.cache.maxObjectBytes,
-    fillHeaders: makeFillHeaderRules(config.cache.forwardRequestHeaders),
+    fillHeaders: makeFillHeaderRules(config.cache.forwardRequestHeaders, {
+      dropUnderscore: config.cache.dropUnderscoreHeaders,
+      credentialHeaders: config.cache.credentialHeaders,
+      cookies: makeCookieRules(config.cache.requestCookies, config.cache.ignoredCookies)
+    }),
     hitForPassMs: config.cache.hitForPassSeconds * 1000,
     accessLog: config.log.access,
     requestIds: config.log.access,

@@ -54,6 +54,9 @@ export interface CoalescerDeps {
  */
 type Role = 'leader' | 'refresh' | 'hit-for-pass' | 'bypass'
 
+/** Rounds a waiter regroups behind new leaders whose answers were made for their own credentials. */
+const MAX_REGROUPS = 4
+
 const PASS_HIT_FOR_PASS: MissOutcome = { kind: 'pass', detail: 'hit-for-pass' }
 const PASS_BYPASS: MissOutcome = { kind: 'pass', detail: 'bypass' }
 
@@ -95,8 +98,10 @@ export class Coalescer {
         case 'pass':
           return PASS_HIT_FOR_PASS
         case 'retry':
-          // Behind a new leader, once: a waiter with credentials of its own could only repeat what the last one got.
-          if (req.credentialed || round > 0) return PASS_BYPASS
+          // Behind a new leader: a waiter with credentials of its own could only repeat what the last one got. The
+          // others regroup while leaders keep turning out credentialed (another such request may lead the next round),
+          // a bounded number of times: no request can send the anonymous ones to the origin one by one (issue 23).
+          if (req.credentialed || round >= MAX_REGROUPS) return PASS_BYPASS
           continue
         case 'error':
           return { kind: 'failed', error: outcome.error }

@@ -68,6 +68,10 @@ export interface Config {
     targetedFields: string[]
     storeSetCookie: boolean
     forwardRequestHeaders: string[]
+    credentialHeaders: string[]
+    dropUnderscoreHeaders: boolean
+    requestCookies: 'origin-decides' | 'pass'
+    ignoredCookies: string[]
     key: { sortQuery: boolean, ignoreQueryParams: string[], includeHost: boolean }
     memcached: {
       enabled: boolean
