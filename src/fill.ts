@@ -16,7 +16,7 @@ import { withoutFields } from './policy/omit.js'
 import { isStaleBetterThanError } from './policy/prefer-stale.js'
 import { makeVariantKey, parseVary } from './key.js'
 import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
-import type { CorralError } from './core/errors.js'
+import { OriginBadAnswerError, type CorralError } from './core/errors.js'
 import { entryPurgeFields, screenForStore, type EntryPurgeFields, type FillPurge } from './purge/fill-purge.js'
 
 /** One fill, made once by the pipeline from the request; it holds no client connection. */
@@ -108,7 +108,7 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
     return { kind: 'error', error: err as CorralError, origin: null }
   }
   try {
-    return await onHeaders(ctx, req, response, requestedAt)
+    return await onHeaders(ctx, req, response, requestedAt, conditional !== null)
   } catch (err) {
     // The body holds an origin limiter slot until it ends or closes (origin/fetch.ts), and a paused one holds its
     // undici connection: whatever throws between the headers and the body's last byte must not keep either for ever.
@@ -118,13 +118,16 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
 }
 
 /** The origin's headers have arrived: decide, then read (or hand over) the body. */
-async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse, requestedAt: number): Promise<FillResult> {
+async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse, requestedAt: number, conditionalSent: boolean): Promise<FillResult> {
   const now = ctx.now()
   const origin: OriginFacts = { status: response.status, ms: response.latencyMs }
 
-  if (response.status === 304 && req.stale !== undefined) {
+  if (response.status === 304) {
     response.body.resume()
-    return storeRevalidated(ctx, req, req.stale, response.headers, now, origin, requestedAt)
+    if (req.stale !== undefined && conditionalSent) return storeRevalidated(ctx, req, req.stale, response.headers, now, origin, requestedAt)
+    // RFC 9110 §15.4.5: a 304 answers a conditional request only. To an unconditional fill it is a broken answer:
+    // one 502 for the leader and its waiters alike (not an empty reply each, nor a fetch per waiter).
+    return { kind: 'error', error: new OriginBadAnswerError('304 Not Modified to an unconditional request'), origin }
   }
 
   // An origin error must not replace a good copy still inside its stale-if-error window, even one it lets be stored.

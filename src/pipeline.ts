@@ -45,6 +45,7 @@ import { isOnlyIfCached } from './policy/conditional.js'
 export type { PipelineCache, PipelineDeps, PipelineSettings } from './exchange.js'
 
 export const HEALTH_PATH = '/__corral/health'
+const ASTERISK = 42
 
 export class Pipeline implements TraceSink {
   readonly #deps: PipelineDeps
@@ -123,10 +124,10 @@ export class Pipeline implements TraceSink {
     // spike is one URL): a key rebuilt per request is a fresh string the LRU hashes in full (bench/micro.ts).
     let target = this.#lastTarget
     if (target === null || target.rawUrl !== rawUrl || target.host !== host || target.settings !== settings) {
-      if (rawUrl === '*') {
+      if (rawUrl.charCodeAt(0) === ASTERISK) {
         // Asterisk-form names the server, not a page (asterisk-form.ts): answered here, neither logged nor counted.
         trace.done = true
-        return answerAsteriskForm(res)
+        return answerAsteriskForm(res, rawUrl)
       }
       if (pathOf(rawUrl) === HEALTH_PATH) {
         // Load balancer probes are neither logged nor counted: they would drown the access log.

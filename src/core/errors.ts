@@ -62,6 +62,14 @@ export class OriginStatusError extends CorralError {
   }
 }
 
+/** The origin answered with something no request of corral's can take (a 304 to an unconditional fetch). */
+export class OriginBadAnswerError extends CorralError {
+  constructor (what: string) {
+    super('CORRAL_ERR_ORIGIN_BAD_ANSWER', `origin answered ${what}`, 502)
+    this.name = 'OriginBadAnswerError'
+  }
+}
+
 export class WaiterTimeoutError extends CorralError {
   constructor () {
     super('CORRAL_ERR_WAITER_TIMEOUT', 'waited too long for a shared origin fetch', 504)

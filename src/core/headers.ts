@@ -3,7 +3,10 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { hasName, makeCredentialFields, makeHeaderNameSet, namesIn, normalizeHeaderName, NOT_FORWARDED, NOT_FORWARDED_ON_FILL, underscoreNames } from './header-names.js'
 import { withoutIgnoredCookies, type CookieRules } from './cookies.js'
 
+import { normalizeAcceptEncoding } from './accept-encoding.js'
+
 export { NOT_FORWARDED_ON_FILL } from './header-names.js'
+export { normalizeAcceptEncoding } from './accept-encoding.js'
 
 export type HeaderValue = string | string[] | undefined
 export type HeaderRecord = Record<string, HeaderValue>
@@ -245,29 +248,6 @@ export function removeOwnVia (value: string): string | undefined {
   const own = `, ${VIA}`
   return value.endsWith(own) ? value.slice(0, -own.length) : value
 }
-
-/**
- * Accept-Encoding reduced to the codings an origin plausibly uses, in a fixed order, so `Vary: Accept-Encoding`
- * makes a handful of variants instead of one per browser's spelling. The origin is sent this same value, so what
- * it answers matches the variant it is stored under.
- */
-export function normalizeAcceptEncoding (value: HeaderValue): string {
-  if (value === undefined) return ''
-  const v = (Array.isArray(value) ? value.join(',') : value).toLowerCase()
-  if (v === '') return ''
-  let out = ''
-  for (const coding of CODINGS) {
-    const at = v.indexOf(coding)
-    if (at === -1) continue
-    // "gzip;q=0" means the client refuses gzip.
-    const rest = v.slice(at + coding.length, at + coding.length + 8).replace(/\s/g, '')
-    if (rest.startsWith(';q=0') && !/^;q=0\.\d*[1-9]/.test(rest)) continue
-    out = out === '' ? coding : `${out}, ${coding}`
-  }
-  return out
-}
-
-const CODINGS = ['br', 'gzip', 'zstd', 'deflate'] as const
 
 /**
  * Accept-Language (RFC 9110 §12.5.4) as variant keys spell it: ranges lower-cased, whitespace removed, duplicates
