@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { randomBytes } from 'node:crypto'
 import memjs from 'memjs'
 import { systemClock, type Clock } from '../core/clock.js'
@@ -6,7 +7,7 @@ import { decodeRecord, encodeRecord } from './codec.js'
 import { expirySeconds, leaseExpirySeconds } from './expiry.js'
 import { KeyMemo, leaseKey } from './key-memo.js'
 import { LeaseRenewals } from './lease-renewal.js'
-import { NodeHealth, type NodeState, type OperationOutcome } from './node-health.js'
+import { isLoopStall, NodeHealth, type NodeState, type OperationOutcome } from './node-health.js'
 import { NodeRing, splitHostPort } from './ring.js'
 import { UNREACHABLE, type SharedTier, type Unreachable } from './shared-tier.js'
 import type { CacheRecord, LeaseStore } from './types.js'
@@ -349,11 +350,14 @@ export class MemcachedStore implements SharedTier, LeaseStore {
         this.#options.onError?.(node.address, op, err)
         resolve(FAILED)
       }
+      const sentAt = performance.now()
       const timer = setTimeout(() => {
+        // A timer late on a stalled event loop is no evidence against the node (node-health.ts isLoopStall).
+        const stalled = isLoopStall(performance.now() - sentAt - this.#timeoutMs, this.#timeoutMs)
         // After an event-loop stall, expired timers run before the poll phase reads the answers already waiting on
         // the socket: every operation in flight would time out in the same pass. Decide after that poll phase.
         setImmediate(() => {
-          finish(new CorralError('CORRAL_ERR_MEMCACHED_TIMEOUT', `memcached ${op} on ${node.address} took over ${this.#timeoutMs} ms`, 503), FAILED)
+          finish(Object.assign(new CorralError('CORRAL_ERR_MEMCACHED_TIMEOUT', `memcached ${op} on ${node.address} took over ${this.#timeoutMs} ms`, 503), { stalled }), FAILED)
         })
       }, this.#timeoutMs)
       timer.unref()
@@ -372,7 +376,9 @@ export class MemcachedStore implements SharedTier, LeaseStore {
  */
 function outcomeOf (err: unknown): OperationOutcome {
   if (err === null || (err instanceof Error && err.message.startsWith('MemJS '))) return 'answered'
-  return (err as { code?: string }).code === 'CORRAL_ERR_MEMCACHED_TIMEOUT' ? 'timed-out' : 'failed'
+  const { code, stalled } = err as { code?: string, stalled?: boolean }
+  if (code !== 'CORRAL_ERR_MEMCACHED_TIMEOUT') return 'failed'
+  return stalled === true ? 'stalled' : 'timed-out'
 }
 
 function assertOptions (options: MemcachedStoreOptions): void {

@@ -3,7 +3,8 @@
  * timers (the store reports each operation's outcome and passes the time in), so every rule is unit-tested.
  *
  * A refused or reset connection marks a node down at once; so do TIMEOUTS_TO_MARK_DOWN timeouts in a row (one the
- * node answered something after does not count), and so does a failed probe. While down every operation is skipped;
+ * node answered something after does not count, nor one whose timer ran late on a stalled event loop: isLoopStall),
+ * and so does a failed probe. While down every operation is skipped;
  * once `retryDownMs` is over, one operation is the probe (the others keep skipping until it settles), so a dead node
  * costs one failed operation per `retryDownMs`, not one per request. Only the first mark after being up and the first
  * answer after being down are transitions: the outage is logged once per node each way.
@@ -16,8 +17,22 @@
  */
 export const TIMEOUTS_TO_MARK_DOWN = 3
 
-/** What one operation came to: an answer (a reply or a server error alike), our deadline passing, or a transport error. */
-export type OperationOutcome = 'answered' | 'timed-out' | 'failed'
+/**
+ * What one operation came to: an answer (a reply or a server error alike), our deadline passing, our deadline passing
+ * on a stalled event loop (`stalled`: no evidence either way), or a transport error.
+ */
+export type OperationOutcome = 'answered' | 'timed-out' | 'stalled' | 'failed'
+
+/**
+ * A deadline timer that fired this late (ms past its time) ran on a stalled event loop: the operation's request may
+ * not even have been written before it fired (memjs batches writes in a setImmediate), so its timeout says nothing
+ * about the node. Issue 23: under CPU load (a spike, exactly when it matters) memcached was marked down about 20 times
+ * in 10 minutes though it never stalled, and fleet-wide coalescing switched off each time. A timer a fifth of the
+ * timeout late (at least 5 ms, the resolution of a busy loop's timers) is the loop's fault, not the node's.
+ */
+export function isLoopStall (timerLateMs: number, timeoutMs: number): boolean {
+  return timerLateMs >= Math.max(5, timeoutMs / 5)
+}
 
 /** 'send': up; 'probe': down, its time is over and this caller tests it; 'skip': down (or another caller probes). */
 export type Admission = 'send' | 'probe' | 'skip'
@@ -96,6 +111,8 @@ export class NodeHealth {
   /** Judges one settled operation of the node's current client. */
   settle (outcome: OperationOutcome, start: OperationStart, now: number): Settled {
     this.#probing = false
+    // Neither an answer nor a failure: the run of timeouts is neither reset nor extended, and a probe is simply due again.
+    if (outcome === 'stalled') return NOTHING
     if (outcome === 'answered') {
       this.#answers++
       this.#timeouts = 0
