@@ -23,16 +23,8 @@ export const TIMEOUTS_TO_MARK_DOWN = 3
  */
 export type OperationOutcome = 'answered' | 'timed-out' | 'stalled' | 'failed'
 
-/**
- * A deadline timer that fired this late (ms past its time) ran on a stalled event loop: the operation's request may
- * not even have been written before it fired (memjs batches writes in a setImmediate), so its timeout says nothing
- * about the node. Issue 23: under CPU load (a spike, exactly when it matters) memcached was marked down about 20 times
- * in 10 minutes though it never stalled, and fleet-wide coalescing switched off each time. A timer a fifth of the
- * timeout late (at least 5 ms, the resolution of a busy loop's timers) is the loop's fault, not the node's.
- */
-export function isLoopStall (timerLateMs: number, timeoutMs: number): boolean {
-  return timerLateMs >= Math.max(5, timeoutMs / 5)
-}
+/** A deadline timer late on a stalled loop (core/loop-stall.ts): its timeout is `stalled`, not evidence. */
+export { isLoopStall } from '../core/loop-stall.js'
 
 /** 'send': up; 'probe': down, its time is over and this caller tests it; 'skip': down (or another caller probes). */
 export type Admission = 'send' | 'probe' | 'skip'

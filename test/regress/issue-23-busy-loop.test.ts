@@ -10,6 +10,7 @@ import { describe, expect, inject, it } from 'vitest'
 import { MemcachedStore } from '../../src/store/memcached.js'
 import { isLoopStall, NodeHealth, TIMEOUTS_TO_MARK_DOWN } from '../../src/store/node-health.js'
 import { makeEntry, uniqueKey } from '../store/records.js'
+import { judgeFailedProbe } from '../../src/origin/probe.js'
 
 const address = inject('memcached')
 
@@ -102,5 +103,15 @@ describe('isLoopStall and NodeHealth', () => {
       health.settle('stalled', health.start(), 0)
     }
     expect(health.settle('timed-out', health.start(), 0).markedDown).toBe(true)
+  })
+})
+
+describe('an origin probe', () => {
+  it('that timed out on time is bad; one whose deadline fired well past its time is no verdict', () => {
+    const timeout = Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' })
+    expect(judgeFailedProbe(timeout, 1010, 1000)).toBe(false)
+    expect(judgeFailedProbe(timeout, 1300, 1000)).toBeNull()
+    // A refused connection is evidence however late it is noticed.
+    expect(judgeFailedProbe(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 1300, 1000)).toBe(false)
   })
 })
