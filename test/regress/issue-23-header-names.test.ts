@@ -95,3 +95,14 @@ describe('the name rule', () => {
     expect(namesIn({ other: 'c' }, names)).toBeNull()
   })
 })
+
+describe('the new keys', () => {
+  it('refuse a bad value naming the key', async () => {
+    const { parseConfig } = await import('../../src/config/load.js')
+    const config = (cache: Record<string, unknown>): string => JSON.stringify({ origin: { url: 'http://127.0.0.1:1' }, cache })
+    expect(() => parseConfig(config({ dropUnderscoreHeaders: 'yes' }))).toThrow(/^cache\.dropUnderscoreHeaders/)
+    expect(() => parseConfig(config({ credentialHeaders: ['x api key'] }))).toThrow(/^cache\.credentialHeaders\[0\]/)
+    expect(() => parseConfig(config({ credentialHeaders: 'X-Api-Key' }))).toThrow(/^cache\.credentialHeaders/)
+    expect(parseConfig(config({ credentialHeaders: ['X_Tenant'] })).config.cache.credentialHeaders).toEqual(['X_Tenant'])
+  })
+})
