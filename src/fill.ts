@@ -38,6 +38,8 @@ export interface FillRequest {
   readonly credentialed: boolean
   /** The origin group to ask (the route's `origin`). */
   readonly group: string
+  /** Only on a fill made for one client alone (hit-for-pass, Authorization): that client left (client-gone.ts). */
+  readonly signal?: AbortSignal | undefined
 }
 
 /** What the origin said, for the trace and the access line. */
@@ -103,7 +105,7 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
   const requestedAt = ctx.now()
   let response: OriginResponse
   try {
-    response = await ctx.origin.request({ method: 'GET', path: req.path, headers, group: req.group })
+    response = await ctx.origin.request({ method: 'GET', path: req.path, headers, group: req.group, signal: req.signal })
   } catch (err) {
     return { kind: 'error', error: err as CorralError, origin: null }
   }

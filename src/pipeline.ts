@@ -202,7 +202,9 @@ export class Pipeline implements TraceSink {
     if (usability === 'fresh') return serveHit(ex, entry as StoredEntry, now, this.#deps.origin.timeoutMs, this.#settings.removedBeforeDelivery)
     if (ex.req.headers['cache-control'] !== undefined && isOnlyIfCached(ex.req.headers)) return this.#onlyIfCached(ex, entry, usability, now)
     if (ex.cacheOnly !== null) return this.#fallback(ex, entry, ex.cacheOnly, null)
-    const fill = makeFillRequest(ex, key, varyIndex, entry, this.#settings.fillHeaders)
+    let fill = makeFillRequest(ex, key, varyIndex, entry, this.#settings.fillHeaders)
+    // A hit-for-pass URL is fetched alone, for this client only: its origin request goes when the client does.
+    if (this.#hitForPass.has(fill.primaryKey) && usability !== 'stale') fill = { ...fill, signal: clientGoneSignal(ex.res) }
     if (usability === 'stale') {
       const stale = entry as StoredEntry
       this.#serve(ex, stale, now, 'STALE', staleCacheStatus(ttlSeconds(stale, now), stale.graceWindow === true ? 'grace' : 'stale-while-revalidate'))
@@ -240,6 +242,11 @@ export class Pipeline implements TraceSink {
 
   /** The origin failed, timed out or is saturated: a stand-in if one may answer, else 502/504 (or the shed answer). */
   #originFailed (ex: Exchange, stale: StoredEntry | undefined, error: CorralError): void {
+    // The client left and its origin request was aborted (client-gone.ts): nobody to answer, nothing against the origin.
+    if (error.code === 'CORRAL_ERR_CLIENT_GONE') {
+      ex.trace.error = error.code
+      return
+    }
     this.#deps.metrics.originErrors.labels(error.code).inc()
     this.#fallback(ex, stale, error.code === 'CORRAL_ERR_ORIGIN_BUSY' ? 'origin-busy' : 'origin-error', error)
   }
@@ -269,7 +276,8 @@ export class Pipeline implements TraceSink {
   #passAuthorized (ex: Exchange): void {
     if (ex.isHead || ex.cacheOnly !== null) return this.#pass(ex, CACHE_STATUS.bypass)
     ex.trace.xCache = 'PASS'
-    const fill = makeFillRequest(ex, ex.target.primaryKey, null, undefined, this.#settings.fillHeaders)
+    // Fetched alone, for this client only: its origin request goes when the client does (client-gone.ts).
+    const fill = { ...makeFillRequest(ex, ex.target.primaryKey, null, undefined, this.#settings.fillHeaders), signal: clientGoneSignal(ex.res) }
     this.#coalescer.bypass(fill, ex.trace).then((outcome) => {
       const now = this.#deps.clock.now()
       switch (outcome.kind) {
@@ -324,9 +332,7 @@ export class Pipeline implements TraceSink {
           }
           return this.#relay(ex, outcome.response, null, 'PASS', cacheStatus)
         case 'failed':
-          // The client left and its origin request was aborted: nobody to answer, nothing against the origin.
-          if (outcome.error.code === 'CORRAL_ERR_CLIENT_GONE') trace.error = outcome.error.code
-          else this.#originFailed(ex, undefined, outcome.error)
+          return this.#originFailed(ex, undefined, outcome.error)
       }
     }).catch((err: unknown) => this.#fail(ex, err))
   }

@@ -100,6 +100,25 @@ describe('a client that goes away', () => {
   })
 })
 
+describe('a client whose GET is fetched for it alone', () => {
+  it.each([['a hit-for-pass URL', {}], ['an Authorization request', { authorization: 'Bearer x' }]])('(%s) aborts its origin request when it goes away', async (_what, headers) => {
+    const o = opened(await startOrigin((_req, res) => { res.writeHead(200, { 'cache-control': 'private' }); res.end('mine') }))
+    const p = opened(await startProxy(o.url, { origin: { timeoutMs: 60_000 } }))
+    // An anonymous private answer makes the URL hit-for-pass.
+    expect((await get(`${p.url}/me`, { host: 'site.test' })).body).toBe('mine')
+    o.hold()
+    const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+    const c = rawClient(p.url, `GET /me HTTP/1.1\r\nHost: site.test\r\n${lines}\r\n`)
+    await o.arrived(2)
+    expect(o.inFlight).toBe(1)
+    c.socket.destroy()
+    await expect.poll(() => o.inFlight, { timeout: 3000 }).toBe(0)
+    const errors = await p.proxy.metrics.originErrors.get()
+    expect(errors.values.reduce((sum, v) => sum + v.value, 0)).toBe(0)
+    o.release()
+  })
+})
+
 describe('answers a pipelining client never reads', () => {
   it('are dropped with the connection once its unwritten bytes make no progress for origin.timeoutMs', async () => {
     const page = Buffer.alloc(900 * 1024, 'p')
