@@ -8,7 +8,9 @@
  */
 import type { Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { ClientBacklogError, ClientStalledError } from './core/errors.js'
+import { isLoopStall } from './core/loop-stall.js'
 
 /** One per connection with a backlog, dropped once the backlog is written. */
 interface Backlog {
@@ -18,6 +20,8 @@ interface Backlog {
   /** Bytes held by pipelined answers that have no socket yet. */
   queued: number
   stallMs: number
+  /** performance.now() when the check is due: a check run late ran on a stalled loop, which judges nobody. */
+  due: number
 }
 
 const BACKLOG = Symbol('corral.backlog')
@@ -61,7 +65,7 @@ export function watchUnwritten (res: ServerResponse, stallMs: number): void {
 function start (socket: WatchedSocket, stallMs: number): Backlog {
   const timer = setTimeout(check, stallMs, socket)
   timer.unref()
-  const backlog: Backlog = { timer, flushed: flushedBytes(socket), queued: 0, stallMs }
+  const backlog: Backlog = { timer, flushed: flushedBytes(socket), queued: 0, stallMs, due: performance.now() + stallMs }
   socket[BACKLOG] = backlog
   socket.once('close', forget)
   return backlog
@@ -85,12 +89,15 @@ function check (socket: WatchedSocket): void {
     return
   }
   const flushed = flushedBytes(socket)
-  // Destroyed with the reason, so the clientError handler logs it (receive.ts).
-  if (flushed === backlog.flushed) {
+  const now = performance.now()
+  // Destroyed with the reason, so the clientError handler logs it (receive.ts). A check that ran late ran on a busy
+  // event loop, which may have kept the client's bytes from moving (core/loop-stall.ts): it waits one more period.
+  if (flushed === backlog.flushed && !isLoopStall(now - backlog.due, backlog.stallMs)) {
     socket.destroy(new ClientStalledError(backlog.stallMs))
     return
   }
   backlog.flushed = flushed
+  backlog.due = now + backlog.stallMs
   backlog.timer.refresh()
 }
 

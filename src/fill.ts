@@ -144,7 +144,7 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
 
   let read
   try {
-    read = await readBodyUpTo(response.body, ctx.maxObjectBytes)
+    read = await readBodyUpTo(response.body, ctx.maxObjectBytes, ctx.origin.fillBodyTimeoutMs ?? 0)
   } catch (err) {
     return { kind: 'error', error: err as CorralError, origin }
   }

@@ -51,6 +51,7 @@ export interface Config {
     servers?: ServerConfig[]
     health: HealthConfig
     timeoutMs: number
+    fillBodyTimeoutMs: number
     connections: number
     retries: number
     maxInFlight: number

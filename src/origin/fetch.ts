@@ -47,6 +47,8 @@ export interface OriginResponse {
 export interface OriginClient {
   request (req: OriginRequest): Promise<OriginResponse>
   readonly timeoutMs: number
+  /** origin.fillBodyTimeoutMs: a fill's whole body must arrive within this (absent or 0: no whole-body deadline). */
+  readonly fillBodyTimeoutMs?: number
 }
 
 /** Told of every origin answer's headers: the origin-duration metric. */
@@ -70,6 +72,7 @@ export class Origin implements OriginClient {
   #groups = new Map<string, OriginGroup>()
   #default: OriginGroup | undefined
   #timeoutMs = 0
+  #fillBodyTimeoutMs = 0
   #retries = 0
 
   /** `limiter` guards concurrent requests (origin.maxInFlight); a request holds its slot until its body is done. */
@@ -86,6 +89,7 @@ export class Origin implements OriginClient {
    */
   update (config: Config): void {
     this.#timeoutMs = config.origin.timeoutMs
+    this.#fillBodyTimeoutMs = config.origin.fillBodyTimeoutMs
     this.#retries = config.origin.retries
     const pool = { connections: config.origin.connections, timeoutMs: config.origin.timeoutMs }
     const next = new Map<string, OriginGroup>()
@@ -105,6 +109,10 @@ export class Origin implements OriginClient {
 
   get timeoutMs (): number {
     return this.#timeoutMs
+  }
+
+  get fillBodyTimeoutMs (): number {
+    return this.#fillBodyTimeoutMs
   }
 
   /** Every group's servers and their state, for GET /flags and corral_origin_up. */

@@ -34,6 +34,7 @@ describe('parseConfig defaults', () => {
     expect(config.origin).toEqual({
       url: ORIGIN.url,
       timeoutMs: 10000,
+      fillBodyTimeoutMs: 60000,
       connections: 128,
       retries: 1,
       maxInFlight: 0,

@@ -26,7 +26,7 @@ afterEach(async () => {
 const LIMITED = [
   'listen.requestTimeoutMs', 'listen.headersTimeoutMs', 'listen.keepAliveTimeoutMs', 'listen.drainDelayMs',
   'listen.firstByteTimeoutMs', 'listen.maxUnwrittenBytes',
-  'origin.timeoutMs', 'origin.queueTimeoutMs',
+  'origin.timeoutMs', 'origin.queueTimeoutMs', 'origin.fillBodyTimeoutMs',
   'origin.health.intervalMs', 'origin.health.timeoutMs', 'origin.health.ejectMs', 'origin.health.maxEjectMs', 'origin.health.slowStartMs',
   'cache.purge.pollIntervalMs', 'cache.purge.softStaleSeconds', 'cache.purge.recordTtlSeconds',
   'cache.memory.maxBytes', 'cache.memory.maxTtlSeconds', 'cache.maxObjectBytes', 'cache.graceSeconds',

@@ -119,6 +119,21 @@ describe('a client whose GET is fetched for it alone', () => {
   })
 })
 
+describe('an origin that trickles a cacheable body', () => {
+  it('is cut after origin.fillBodyTimeoutMs: the client gets 504, the origin connection is closed', async () => {
+    const o = opened(await startOrigin((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '100000' })
+      // One byte well inside every bodyTimeout, for ever.
+      const drip = setInterval(() => res.write('.'), 50)
+      res.on('close', () => clearInterval(drip))
+    }))
+    const p = opened(await startProxy(o.url, { origin: { timeoutMs: 300, fillBodyTimeoutMs: 1000 } }))
+    const answer = await get(`${p.url}/slow`, { host: 'site.test' })
+    expect(answer.status).toBe(504)
+    await expect.poll(() => o.inFlight, { timeout: 3000 }).toBe(0)
+  })
+})
+
 describe('answers a pipelining client never reads', () => {
   it('are dropped with the connection once its unwritten bytes make no progress for origin.timeoutMs', async () => {
     const page = Buffer.alloc(900 * 1024, 'p')
