@@ -99,7 +99,7 @@ export function makeFillRequest (
     requestHeaders,
     stale,
     // What the origin is sent: ignored cookies and underscore names are gone, so they cannot make a request credentialed.
-    credentialed: hasCredentials(requestHeaders, rules.credentials ?? BUILT_IN_CREDENTIALS, true),
+    credentialed: hasCredentials(requestHeaders, rules.credentials ?? BUILT_IN_CREDENTIALS),
     group: ex.route.origin
   }
 }

@@ -62,15 +62,13 @@ export function makeCredentialFields (extra: readonly string[]): ReadonlySet<str
   return makeHeaderNameSet([...CREDENTIAL_FIELDS, ...extra])
 }
 
-/** Does the request carry a credential-like field (any spelling)? `cookieCounts`: false when every cookie is ignored. */
-export function hasCredentials (headers: IncomingHttpHeaders, fields: ReadonlySet<string>, cookieCounts: boolean): boolean {
+/**
+ * Does the request carry a credential-like field (any spelling)? Given the headers a fill sends (dropAnswerShaping's
+ * answer), ignored cookies and underscore names are already gone and do not count.
+ */
+export function hasCredentials (headers: IncomingHttpHeaders, fields: ReadonlySet<string>): boolean {
   for (const name in headers) {
-    if (headers[name] === undefined) continue
-    if (name === 'cookie') {
-      if (cookieCounts) return true
-      continue
-    }
-    if (fields.has(name) || (name.includes('_') && fields.has(normalizeHeaderName(name)))) return true
+    if (headers[name] !== undefined && hasName(fields, name)) return true
   }
   return false
 }
