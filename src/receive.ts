@@ -78,8 +78,6 @@ const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE'])
 interface HttpSocket extends Socket {
   /** The response node:http is writing on this socket, if any (what node's own clientError default checks). */
   _httpMessage?: ServerResponse | null
-  /** node:http's parser for this connection; `incoming` is the request it is reading (node's socketOnTimeout reads it). */
-  parser?: { incoming?: IncomingMessage | null } | null
 }
 
 /**
@@ -103,13 +101,7 @@ function onClientError (err: NodeJS.ErrnoException, socket: HttpSocket, logger: 
     return
   }
   if (socket._httpMessage == null) socket.end(CANNED[code] ?? BAD_REQUEST)
-  else if (isReceiving(socket)) cutUnfinishedRequest(socket, code)
-  else closeAfterPending(socket)
-}
-
-/** A request whose body has not all arrived: its answer may be waiting on that very body (a pass streams it on). */
-function isReceiving (socket: HttpSocket): boolean {
-  return socket.parser?.incoming?.complete === false
+  else closeAfterPending(socket, code)
 }
 
 /**
@@ -132,13 +124,15 @@ function cutUnfinishedRequest (socket: HttpSocket, code: string): void {
  * bytes that do not parse may be the tail of a request the client framed differently, and a close says enough.
  * node:http's own 'finish' listener runs first and hands the socket to the next queued response.
  */
-function closeAfterPending (socket: HttpSocket): void {
+function closeAfterPending (socket: HttpSocket, code: string): void {
   const current = socket._httpMessage
   if (current == null) {
     socket.end()
     return
   }
-  current.once('finish', () => closeAfterPending(socket))
+  // An answer to a request whose body never finished arriving may be waiting on that body: it would never finish.
+  if (!current.req.complete) return cutUnfinishedRequest(socket, code)
+  current.once('finish', () => closeAfterPending(socket, code))
 }
 
 export async function listenOn (server: Server, host: string, port: number): Promise<number> {
