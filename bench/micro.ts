@@ -4,9 +4,11 @@
  * Absolute numbers on a shared machine: compare runs on the same machine, not across machines.
  */
 import { parseConfig } from '../src/config/load.js'
-import { compileRoutes, decideShed, matchRoute } from '../src/shed.js'
+import { compileRoutes, matchRoute } from '../src/shed-routes.js'
+import { decideShed } from '../src/shed.js'
 import { resolveFlags } from '../src/config/flags.js'
-import { makeCacheKey, makeKeyOptions, normalizeQuery, splitTarget } from '../src/key.js'
+import { makeCacheKey, makeKeyOptions, normalizeQuery } from '../src/key.js'
+import { splitTarget } from '../src/core/target.js'
 import { decideUsable } from '../src/policy/usable.js'
 import { decodeRecord, encodeRecord, type MetaMemo } from '../src/store/codec.js'
 import { LRUCache } from 'lru-cache'

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: corral's benchmarks against DESIGN.md §4, as ratios measured side by side in one run (2 noisy cores:
+ * `npm run bench`: corral's benchmarks against the targets in docs/benchmarks.md, as ratios measured side by side in one run (2 noisy cores:
  * absolute numbers move from run to run, ratios much less). Servers run in child processes; the load generator (wrk
  * when installed, else autocannon in worker threads, for the throughput sections; autocannon or undici elsewhere) and
  * the counting origin run from here. Prints a table and writes .tmp/bench-results.json. Ratios never set the exit

@@ -2,61 +2,54 @@
  * deliver: what goes on the wire to the client. Stored headers are ready to write; corral adds Age (RFC 9111 §5.1),
  * X-Cache and Cache-Status (RFC 9211). Client conditionals get 304; HEAD gets headers only.  [I/O; header build pure]
  */
-import type { ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { StoredEntry } from './core/entry.js'
-import type { Exchange } from './exchange.js'
-import type { OriginResponse } from './origin/fetch.js'
-import { extraHeaders } from './core/trace.js'
-import { isNotModifiedForClient } from './policy/revalidate.js'
-import { streamResponse } from './pass.js'
+import { isNotModifiedForClient } from './policy/conditional.js'
+import { cacheStatusOf } from './answer.js'
 import { decideRange, type RangeAnswer, type StoredRepresentation } from './policy/range.js'
 import type { XCache } from './core/metrics.js'
 import { ageSeconds, ttlSeconds } from './policy/usable.js'
-import type { ShedAnswer, ShedReason } from './shed.js'
+import type { ShedReason } from './core/shed-reason.js'
+import type { ShedAnswer } from './core/shed-reason.js'
 import { watchUnwritten } from './client-backlog.js'
 
 /**
- * The hot path: a fresh entry, most often from memory, answered synchronously. A conditional or debug request takes
- * the full road (serveEntry).
+ * Does the client ask for a conditional or partial answer? Then a stored entry takes serveEntry's road, not the hit
+ * memo: the one place that tells.
  */
-export function serveHit (ex: Exchange, entry: StoredEntry, now: number, stallMs: number, strip: ReadonlySet<string>): void {
-  const { trace, req } = ex
-  const { headers } = req
-  if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined || headers.range !== undefined || trace.debug) {
-    return serveEntry(ex, entry, now, 'HIT', hitCacheStatus(ttlSeconds(entry, now)), stallMs, strip)
-  }
-  trace.xCache = 'HIT'
-  trace.bytes = ex.isHead ? 0 : entry.body.length
-  deliverHit(ex.res, entry, now, ex.isHead, trace.requestId, strip)
-  limitSendStall(ex.res, stallMs)
+export function asksConditionalOrRange (headers: IncomingHttpHeaders): boolean {
+  return isConditional(headers) || headers.range !== undefined
+}
+
+function isConditional (headers: IncomingHttpHeaders): boolean {
+  return headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined
 }
 
 /**
- * A stored entry for this exchange: 304 when the client's validators match (RFC 9110 §13.1, evaluated before Range,
- * §13.2.2), 206 or 416 for a Range the stored bytes can answer (§14), else the entry.
+ * A stored entry for this request: 304 when the client's validators match (RFC 9110 §13.1, evaluated before Range,
+ * §13.2.2), 206 or 416 for a Range the stored bytes can answer (§14), else the entry. Returns the body bytes the
+ * access line counts.
  */
 export function serveEntry (
-  ex: Exchange, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, stallMs: number, strip: ReadonlySet<string>
-): void {
-  const { trace, req } = ex
-  trace.xCache = xCache
-  trace.bytes = ex.isHead ? 0 : entry.body.length
-  const extra = extraHeaders(trace)
-  const { headers } = req
-  if ((headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) &&
-    isNotModifiedForClient(entry, headers['if-none-match'], headers['if-modified-since'])) {
-    return deliverNotModified(ex.res, entry, now, xCache, cacheStatus, extra)
+  res: ServerResponse, headers: IncomingHttpHeaders, isHead: boolean, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string,
+  extra: readonly string[] | null, stallMs: number, strip: ReadonlySet<string>
+): number {
+  const bytes = isHead ? 0 : entry.body.length
+  if (isConditional(headers) && isNotModifiedForClient(entry, headers['if-none-match'], headers['if-modified-since'])) {
+    deliverNotModified(res, entry, now, xCache, cacheStatus, extra)
+    return bytes
   }
   if (headers.range !== undefined) {
-    const range = decideRange({ method: req.method ?? 'GET', range: headers.range, ifRange: headers['if-range'] }, representationOf(entry), now)
+    const range = decideRange({ method: isHead ? 'HEAD' : 'GET', range: headers.range, ifRange: headers['if-range'] }, representationOf(entry), now)
     if (range.kind !== 'whole') {
-      trace.bytes = range.kind === 'partial' ? range.end - range.start + 1 : 0
-      deliverRange(ex.res, entry, now, xCache, cacheStatus, range, extra, strip)
-      return limitSendStall(ex.res, stallMs)
+      deliverRange(res, entry, now, xCache, cacheStatus, range, extra, strip)
+      limitSendStall(res, stallMs)
+      return range.kind === 'partial' ? range.end - range.start + 1 : 0
     }
   }
-  deliverEntry(ex.res, entry, now, xCache, cacheStatus, ex.isHead, extra, strip)
-  limitSendStall(ex.res, stallMs)
+  deliverEntry(res, entry, now, xCache, cacheStatus, isHead, extra, strip)
+  limitSendStall(res, stallMs)
+  return bytes
 }
 
 function representationOf (entry: StoredEntry): StoredRepresentation {
@@ -96,23 +89,6 @@ function deliverable (flat: readonly string[], strip: ReadonlySet<string>): read
   const out: string[] = []
   for (let j = 0; j < flat.length; j += 2) if (!strip.has(flat[j] as string)) out.push(flat[j] as string, flat[j + 1] as string)
   return out
-}
-
-/** A short answer corral makes itself for this exchange (an error, a 504); the trace records it. */
-export function serveText (ex: Exchange, status: number, text: string, xCache: XCache, cacheStatus: string | null): void {
-  ex.trace.xCache = xCache
-  ex.trace.bytes = deliverText(ex.res, status, text, xCache, cacheStatus, extraHeaders(ex.trace) ?? undefined)
-}
-
-/** An origin response relayed to this exchange as it arrives (pass.ts streams it). */
-export async function relayResponse (
-  ex: Exchange, response: OriginResponse, head: readonly Buffer[] | null, xCache: XCache, cacheStatus: string, strip: ReadonlySet<string>
-): Promise<void> {
-  const { trace } = ex
-  trace.xCache = xCache
-  trace.bytes = 0
-  const extra = extraHeaders(trace)
-  await streamResponse(ex.res, response, head, xCache, cacheStatus, ex.isHead, extra, strip, trace)
 }
 
 /** Writes a cached entry. One array concat per hit; no header parsing. */
@@ -214,25 +190,7 @@ const SHED_STATUS: { readonly [R in ShedReason]: string } = {
   'origin-saturated': 'corral; detail=shed-origin-saturated'
 }
 
-/** Cache-Status values (RFC 9211 §2), made once. */
-export const CACHE_STATUS = {
-  miss: 'corral; fwd=uri-miss',
-  missStored: 'corral; fwd=uri-miss; stored',
-  collapsed: 'corral; hit; detail=collapsed',
-  revalidated: 'corral; fwd=stale; fwd-status=304; stored',
-  refetched: 'corral; fwd=stale; stored',
-  bypass: 'corral; fwd=bypass',
-  bypassStored: 'corral; fwd=bypass; stored',
-  hitForPass: 'corral; fwd=bypass; detail=hit-for-pass',
-  method: 'corral; fwd=method',
-  error: 'corral; fwd=uri-miss; detail=origin-error',
-  onlyIfCached: 'corral; fwd=miss; detail=only-if-cached'
-} as const
-
+/** Cache-Status of a fresh hit (answer.ts row `hit`), spelled here for the hit memo. */
 export function hitCacheStatus (ttl: number): string {
-  return `corral; hit; ttl=${ttl}`
-}
-
-export function staleCacheStatus (ttl: number, detail: string): string {
-  return `corral; hit; ttl=${ttl}; detail=${detail}`
+  return cacheStatusOf('hit', ttl, null)
 }

@@ -1,23 +1,30 @@
 /**
- * The pipeline's records: what it is built from and reads per config load, and the one request on its way through it
- * (the Exchange). Only the pipeline holds an Exchange: no stage below the driver sees it.
+ * exchange: the pipeline's records: what it is built from and reads per config load, and the one request on its way
+ * through it (the Exchange). Only the driver (pipeline.ts and its steps/) holds an Exchange: no stage below it does.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Trace } from './core/trace.js'
-import type { CompiledRoute, RouteTable, ShedLoad, ShedReason } from './shed.js'
+import type { ShedLoad, ShedReason } from './shed.js'
+import type { CompiledRoute, RouteTable } from './shed-routes.js'
 import type { Target } from './key.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
-import type { FillRequest } from './fill.js'
-import { dropAnswerShaping, makeOriginHeaders, type FillHeaderRules } from './core/headers.js'
+import type { FillRequest } from './core/fill-request.js'
+import { isCredentialed, type FillHeaderRules } from './core/origin-headers.js'
+import type { CorralError } from './core/errors.js'
+import type { MissOutcome, MissRoads } from './coalesce/outcome.js'
+import type { NoAnswerCause } from './policy/origin-error.js'
+import type { Answer } from './answer.js'
+import type { LookupVerdict } from './policy/lookup.js'
+import type { SingleFlight } from './coalesce/single-flight.js'
 import type { FillPurge } from './purge/fill-purge.js'
-import { hasCredentials, makeCredentialFields } from './core/header-names.js'
 import type { CacheStore } from './store/types.js'
 import type { Clock } from './core/clock.js'
 import type { Logger } from './core/log.js'
 import type { Metrics } from './core/metrics.js'
-import type { OriginClient } from './origin/fetch.js'
+import type { OriginClient } from './origin/types.js'
 import type { StoreOptions } from './policy/storable.js'
 import type { FleetLease } from './coalesce/lease.js'
+import type { HitForPass } from './coalesce/hit-for-pass.js'
 import type { Flags } from './config/flags.js'
 import type { KeyOptions } from './key.js'
 
@@ -51,6 +58,8 @@ export interface PipelineDeps {
   readonly metrics: Metrics
   /** Live load figures for shedding (origin saturation). */
   readonly load: ShedLoad
+  /** URLs remembered as uncacheable; made by the wiring, shared with the purges that make a URL forgotten. */
+  readonly hitForPass: HitForPass
 }
 
 /** The cache in force; swapped as a whole when the memcached settings change on reload. */
@@ -58,6 +67,22 @@ export interface PipelineCache {
   readonly store: CacheStore
   /** Fleet-wide coalescing through memcached leases; null with the embedded cache alone. */
   readonly fleet: FleetLease | null
+}
+
+/** The steps of pipeline.ts's table, and the two words that stop its loop (`park`: waiting on I/O). */
+export type Step = 'recv' | 'lookup' | 'variant' | 'decide' | 'hit' | 'stale' | 'miss' | 'bypass' | 'outcome' | 'pass' | 'fallback' | 'done' | 'park'
+
+/** What a step reads of the driver: the deps, the config and cache in force, the coalescing state, and the loop. */
+export interface Driver {
+  readonly deps: PipelineDeps
+  readonly settings: PipelineSettings
+  readonly cache: PipelineCache
+  readonly flight: SingleFlight
+  readonly coalescer: MissRoads
+  /** A parked step's continuation: the loop again, from the step it names. */
+  resume (ex: Exchange, step: Step): void
+  /** Something threw: one 500 for this request. */
+  fail (ex: Exchange, err: unknown): void
 }
 
 /** A request target resolved for the settings in force, kept while requests repeat it. */
@@ -68,40 +93,98 @@ export interface ResolvedTarget extends Target {
   readonly route: CompiledRoute
 }
 
-/** A request in flight through the pipeline. One per request, fixed shape. */
+/**
+ * A request in flight through the pipeline: one per request, fixed shape (an object literal from makeExchange, every
+ * field present, so V8 keeps one hidden class and allocates it from a boilerplate). The steps read and write it; no
+ * stage below the driver sees it.
+ */
 export interface Exchange {
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly trace: Trace
-  /** What the request names: path, normalised query, key, and the target a pass forwards. */
-  readonly target: Target
-  readonly route: CompiledRoute
+  /** What the request names: path, normalised query, key, route, and the target a pass forwards. */
+  readonly target: ResolvedTarget
   readonly isHead: boolean
   /** Set when shedding allows only cached answers: why. */
   readonly cacheOnly: ShedReason | null
+  /** The key looked up: the primary key, or the variant key its Vary index names (computed once, at lookup). */
+  key: string
+  vary: VaryIndex | null
+  /** What the lookup found (an expired one too: validators, a stand-in). */
+  entry: StoredEntry | undefined
+  /** The clock when the lookup was decided. */
+  now: number
+  /** The lookup verdict (policy/lookup.ts), or `bypass` for the Authorization road. */
+  verdict: LookupVerdict | 'bypass'
+  /** The answer a pass gives (method, bypass, hit-for-pass). */
+  answer: Answer
+  /** Why the fallback step runs, and the origin's error if there was one. */
+  cause: NoAnswerCause
+  error: CorralError | null
+  /** The miss: its fill request (made once, kept across a retry), its outcome, and how many waits it took. */
+  fill: FillRequest | null
+  outcome: MissOutcome | null
+  rounds: number
 }
 
-/** A fill is made once, from the request: the coalescer and the origin never see the client's connection. */
-export function makeFillRequest (
-  ex: Exchange, key: string, varyIndex: VaryIndex | null, stale: StoredEntry | undefined, rules: FillHeaderRules
-): FillRequest {
-  const { req, target } = ex
-  const { headers } = req
-  const originHeaders = makeOriginHeaders(headers, req.socket.remoteAddress, 'fill', target.keyHost)
-  // Answer-shaping fields the answer does not vary on are not sent, and the variant is keyed without them.
-  const requestHeaders = dropAnswerShaping(originHeaders, headers, rules, varyIndex?.varyHeaders ?? null)
+export function makeExchange (
+  req: IncomingMessage, res: ServerResponse, trace: Trace, target: ResolvedTarget, isHead: boolean, cacheOnly: ShedReason | null
+): Exchange {
   return {
-    key,
-    primaryKey: target.primaryKey,
-    varyIndex,
-    path: target.normalizedQuery === '' ? target.path : `${target.path}?${target.normalizedQuery}`,
-    originHeaders,
-    requestHeaders,
-    stale,
-    // What the origin is sent: ignored cookies and underscore names are gone, so they cannot make a request credentialed.
-    credentialed: hasCredentials(requestHeaders, rules.credentials ?? BUILT_IN_CREDENTIALS),
-    group: ex.route.origin
+    req,
+    res,
+    trace,
+    target,
+    isHead,
+    cacheOnly,
+    key: target.primaryKey,
+    vary: null,
+    entry: undefined,
+    // A double from the start (epoch ms is no small integer): the field never changes representation.
+    now: 0.5,
+    verdict: 'miss',
+    answer: 'method',
+    cause: 'origin-error',
+    error: null,
+    fill: null,
+    outcome: null,
+    rounds: 0
   }
 }
 
-const BUILT_IN_CREDENTIALS = makeCredentialFields([])
+/**
+ * A fill is made once, from the request: the coalescer and the origin never see the client's connection. It carries
+ * the client's headers as they are: only a leader builds origin headers from them (fill.ts makeOriginAsk).
+ */
+export function makeFillRequest (ex: Exchange): FillRequest {
+  const { req, target } = ex
+  const { headers } = req
+  return {
+    key: ex.key,
+    primaryKey: target.primaryKey,
+    varyIndex: ex.vary,
+    path: target.normalizedQuery === '' ? target.path : `${target.path}?${target.normalizedQuery}`,
+    client: { headers, address: req.socket.remoteAddress, keyHost: target.keyHost },
+    stale: ex.entry,
+    credentialed: isCredentialed(headers, target.settings.fillHeaders),
+    group: target.route.origin
+  }
+}
+
+/** Nothing from the origin for this request (shedding keeps it away, or it failed): the fallback step answers. */
+export function noAnswer (ex: Exchange, cause: NoAnswerCause, error: CorralError | null): Step {
+  ex.cause = cause
+  ex.error = error
+  return 'fallback'
+}
+
+/** The origin failed, timed out or is saturated: counted, then the fallback step answers. */
+export function originFailed (d: Driver, ex: Exchange, error: CorralError): Step {
+  // The client left and its origin request was aborted (client-gone.ts): nobody to answer, nothing against the origin.
+  if (error.code === 'CORRAL_ERR_CLIENT_GONE') {
+    ex.trace.error = error.code
+    return 'done'
+  }
+  d.deps.metrics.originErrors.labels(error.code).inc()
+  return noAnswer(ex, error.code === 'CORRAL_ERR_ORIGIN_BUSY' ? 'origin-busy' : 'origin-error', error)
+}

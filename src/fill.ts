@@ -7,39 +7,38 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { CacheStore } from './store/types.js'
+import type { FillRequest } from './core/fill-request.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
 import type { Logger } from './core/log.js'
-import { abandon, readBodyUpTo, type OriginClient, type OriginResponse } from './origin/fetch.js'
-import { decideStorable, type Deadlines, type NotStorableReason, type StoreOptions } from './policy/storable.js'
+import { abandon, readBodyUpTo } from './origin/body.js'
+import { type OriginClient, type OriginResponse } from './origin/types.js'
+import { decideStorable, type Deadlines, type StoreOptions, type StreamReason } from './policy/storable.js'
 import { makeConditionalHeaders, mergeNotModified } from './policy/revalidate.js'
 import { withoutFields } from './policy/omit.js'
-import { isStaleBetterThanError } from './policy/prefer-stale.js'
-import { makeVariantKey, parseVary } from './key.js'
-import { appendVia, firstValue, toFlatHeaders, withKeyedHeaders, type FillHeaderRules, type HeaderRecord } from './core/headers.js'
+import { decideOriginError } from './policy/origin-error.js'
+import { makeVariantKey } from './key.js'
+import { parseVary } from './core/vary.js'
+import { firstValue, type HeaderRecord } from './core/headers.js'
+import { dropAnswerShaping, makeOriginHeaders, withKeyedHeaders, type FillHeaderRules } from './core/origin-headers.js'
+import { makeEntry, type FillPurgePort } from './core/make-entry.js'
 import { OriginBadAnswerError, type CorralError } from './core/errors.js'
-import { entryPurgeFields, screenForStore, type EntryPurgeFields, type FillPurge } from './purge/fill-purge.js'
 
-/** One fill, made once by the pipeline from the request; it holds no client connection. */
-export interface FillRequest {
-  /** The key looked up: the primary key, or the variant key its Vary index named. Flights and leases are per key. */
-  readonly key: string
-  readonly primaryKey: string
-  /** The Vary index known from the lookup, if any (its epoch is kept when the origin still varies the same way). */
-  readonly varyIndex: VaryIndex | null
-  /** Path and the normalised query the key names: exactly what the origin is asked for. */
-  readonly path: string
+export type { ClientFacts, FillRequest } from './core/fill-request.js'
+export type { StreamReason } from './policy/storable.js'
+
+/** What a leader sends the origin, and the request headers that pick the variant. */
+export interface OriginAsk {
   /** Origin request headers without validators (core/headers.ts makeOriginHeaders, role 'fill'). */
   readonly originHeaders: Record<string, string | string[]>
-  /** The client's request headers as the origin receives them (core/headers.ts dropAnswerShaping): they pick the variant. */
+  /** The client's request headers as the origin receives them (core/headers.ts dropAnswerShaping). */
   readonly requestHeaders: HeaderRecord
-  /** The expired or stale entry being replaced: validators for a conditional request, a stale-if-error stand-in. */
-  readonly stale: StoredEntry | undefined
-  /** The request carried Cookie or Authorization: an unstorable answer may be about this requester alone. */
-  readonly credentialed: boolean
-  /** The origin group to ask (the route's `origin`). */
-  readonly group: string
-  /** Only on a fill made for one client alone (hit-for-pass, Authorization): that client left (client-gone.ts). */
-  readonly signal?: AbortSignal | undefined
+}
+
+/** Built once per fill, by the leader: answer-shaping fields the answer does not vary on are not sent, nor keyed. */
+export function makeOriginAsk (req: FillRequest, rules: FillHeaderRules): OriginAsk {
+  const { headers, address, keyHost } = req.client
+  const originHeaders = makeOriginHeaders(headers, address, 'fill', keyHost)
+  return { originHeaders, requestHeaders: dropAnswerShaping(originHeaders, headers, rules, req.varyIndex?.varyHeaders ?? null) }
 }
 
 /** What the origin said, for the trace and the access line. */
@@ -73,9 +72,6 @@ export type FillResult =
   /** No usable answer: the origin failed before or during the body. */
   | { readonly kind: 'error', readonly error: CorralError, readonly origin: OriginFacts | null }
 
-/** Why a fill streamed instead of storing: policy's reason, a body over cache.maxObjectBytes, or an origin 5xx. */
-export type StreamReason = NotStorableReason | 'too-large' | 'error-status'
-
 /** What a fill reads from config and the cache in force; the coalescer swaps it whole on reload. */
 export interface FillContext {
   readonly origin: OriginClient
@@ -87,20 +83,12 @@ export interface FillContext {
   readonly fillHeaders: FillHeaderRules
   readonly logger: Logger
   /** Tags and purge records (purge/fill-purge.ts); absent: entries carry neither. */
-  readonly purge?: FillPurge | undefined
+  readonly purge?: FillPurgePort | undefined
 }
 
-/** Headers corral sets itself on the way out; the origin's are dropped. */
-export const REPLACED = new Set(['age', 'content-length', 'x-cache', 'cache-status'])
-
-/** A 5xx is an origin in trouble, not a page: never stored over a good copy, shared with waiters as a failure. */
-export function isOriginFailureStatus (status: number): boolean {
-  return status >= 500
-}
-
-export async function fill (ctx: FillContext, req: FillRequest): Promise<FillResult> {
+export async function fill (ctx: FillContext, req: FillRequest, ask: OriginAsk): Promise<FillResult> {
   const conditional = req.stale !== undefined ? makeConditionalHeaders(req.stale) : null
-  const headers = conditional === null ? req.originHeaders : { ...req.originHeaders, ...conditional }
+  const headers = conditional === null ? ask.originHeaders : { ...ask.originHeaders, ...conditional }
   // Before the request: a purge issued while it is in flight names this fill too (purge/bans.ts).
   const requestedAt = ctx.now()
   let response: OriginResponse
@@ -110,7 +98,7 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
     return { kind: 'error', error: err as CorralError, origin: null }
   }
   try {
-    return await onHeaders(ctx, req, response, requestedAt, conditional !== null)
+    return await onHeaders(ctx, req, ask.requestHeaders, response, requestedAt, conditional !== null)
   } catch (err) {
     // The body holds an origin limiter slot until it ends or closes (origin/fetch.ts), and a paused one holds its
     // undici connection: whatever throws between the headers and the body's last byte must not keep either for ever.
@@ -120,27 +108,30 @@ export async function fill (ctx: FillContext, req: FillRequest): Promise<FillRes
 }
 
 /** The origin's headers have arrived: decide, then read (or hand over) the body. */
-async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginResponse, requestedAt: number, conditionalSent: boolean): Promise<FillResult> {
+async function onHeaders (
+  ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, response: OriginResponse, requestedAt: number, conditionalSent: boolean
+): Promise<FillResult> {
   const now = ctx.now()
   const origin: OriginFacts = { status: response.status, ms: response.latencyMs }
 
   if (response.status === 304) {
     response.body.resume()
-    if (req.stale !== undefined && conditionalSent) return storeRevalidated(ctx, req, req.stale, response.headers, now, origin, requestedAt)
+    if (req.stale !== undefined && conditionalSent) return storeRevalidated(ctx, req, requestHeaders, req.stale, response.headers, now, origin, requestedAt)
     // RFC 9110 §15.4.5: a 304 answers a conditional request only. To an unconditional fill it is a broken answer:
     // one 502 for the leader and its waiters alike (not an empty reply each, nor a fetch per waiter).
     return { kind: 'error', error: new OriginBadAnswerError('304 Not Modified to an unconditional request'), origin }
   }
 
-  // An origin error must not replace a good copy still inside its stale-if-error window, even one it lets be stored.
-  if (isStaleBetterThanError(req.stale, response.status, now)) return { kind: 'stream', response, head: null, reason: 'error-status', origin }
-  const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
+  const facts = { method: 'GET', url: req.path, headers: requestHeaders }
   const verdict = decideStorable(facts, response, now, ctx.storeOptions)
   const declaredLength = Number(firstValue(response.headers['content-length']) ?? 0)
-  if (!verdict.storable || declaredLength > ctx.maxObjectBytes) {
-    const reason = isOriginFailureStatus(response.status) ? 'error-status' : !verdict.storable ? verdict.reason : 'too-large'
-    return { kind: 'stream', response, head: null, reason, origin }
-  }
+  const keep = verdict.storable && declaredLength <= ctx.maxObjectBytes
+  // An origin error must not replace a good copy still inside its stale-if-error window, even one it lets be stored;
+  // one nobody may keep is an origin in trouble, shared with waiters as a failure (coalesce/miss.ts).
+  const onError = decideOriginError(req.stale, response.status, keep, now)
+  if (onError === 'stale' || (onError === 'error' && !keep)) return { kind: 'stream', response, head: null, reason: 'error-status', origin }
+  if (!verdict.storable) return { kind: 'stream', response, head: null, reason: verdict.reason, origin }
+  if (!keep) return { kind: 'stream', response, head: null, reason: 'too-large', origin }
 
   let read
   try {
@@ -152,20 +143,21 @@ async function onHeaders (ctx: FillContext, req: FillRequest, response: OriginRe
 
   const vary = withKeyedHeaders(parseVary(response.headers.vary), ctx.fillHeaders.keyed)
   const index = vary === null ? null : makeVaryIndex(req, vary, now)
-  const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, req.requestHeaders)
-  const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, response.headers, requestedAt)
+  const key = index === null ? req.primaryKey : makeVariantKey(req.primaryKey, index.epoch, index.varyHeaders, requestHeaders)
+  const purge = ctx.purge === undefined ? undefined : ctx.purge.fieldsOf(response.headers, requestedAt)
   const entry = makeEntry(key, response.status, withoutFields(response.headers, verdict.omitFields), read.body, verdict.deadlines, purge)
   const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, response.headers, read.body, verdict.deadlines, purge)
   return { kind: 'entry', entry, own, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }
 }
 
 function storeRevalidated (
-  ctx: FillContext, req: FillRequest, stale: StoredEntry, notModified: HeaderRecord, now: number, origin: OriginFacts, requestedAt: number
+  ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, stale: StoredEntry, notModified: HeaderRecord, now: number, origin: OriginFacts,
+  requestedAt: number
 ): FillResult {
-  const purge = ctx.purge === undefined ? undefined : entryPurgeFields(ctx.purge, notModified, requestedAt, stale)
+  const purge = ctx.purge === undefined ? undefined : ctx.purge.fieldsOf(notModified, requestedAt, stale)
   // RFC 9111 §4.3.4: the 304's fields update the stored response; freshness is decided again from the merge.
   const merged = mergeNotModified(stale, notModified)
-  const facts = { method: 'GET', url: req.path, headers: req.requestHeaders }
+  const facts = { method: 'GET', url: req.path, headers: requestHeaders }
   const verdict = decideStorable(facts, { status: stale.status, headers: merged }, now, ctx.storeOptions)
   if (!verdict.storable) {
     // The origin no longer lets the page be kept: this request gets the merge once, and the stored copy goes.
@@ -186,36 +178,12 @@ function makeVaryIndex (req: FillRequest, vary: string[], now: number): VaryInde
   return { kind: 'vary', key: req.primaryKey, varyHeaders: vary, epoch: randomBytes(6).toString('base64url'), storedAt: now }
 }
 
-export function makeEntry (key: string, status: number, headers: HeaderRecord, body: Buffer, d: Deadlines, purge?: EntryPurgeFields): StoredEntry {
-  const flat = toFlatHeaders(headers, purge?.dropHeaders ?? REPLACED)
-  flat.push('content-length', String(body.length))
-  appendVia(flat)
-  return {
-    kind: 'entry',
-    key,
-    status,
-    headers: flat,
-    body,
-    storedAt: d.storedAt,
-    initialAgeSeconds: d.initialAgeSeconds,
-    freshUntil: d.freshUntil,
-    staleWhileRevalidateUntil: d.staleWhileRevalidateUntil,
-    staleIfErrorUntil: d.staleIfErrorUntil,
-    mustRevalidate: d.mustRevalidate,
-    graceWindow: d.graceWindow,
-    etag: firstValue(headers.etag),
-    lastModified: firstValue(headers['last-modified']),
-    requestedAt: purge?.requestedAt,
-    tags: purge?.tags
-  }
-}
-
 /** How long a Vary index lives: longer than any of its variants, so a variant is never orphaned by accident. */
 const VARY_INDEX_TTL_MS = 24 * 3600_000
 
 async function storeEntry (ctx: FillContext, primaryKey: string, index: VaryIndex | null, entry: StoredEntry, ttlMs: number): Promise<void> {
   // A purge issued since the fill asked the origin: stored softened, or not at all.
-  const kept = screenForStore(ctx.purge, entry, ttlMs)
+  const kept = ctx.purge === undefined ? { entry, ttlMs } : ctx.purge.screen(entry, ttlMs)
   if (kept === null) return
   if (index !== null) await safely(ctx, ctx.store.set(primaryKey, index, Math.max(kept.ttlMs, VARY_INDEX_TTL_MS)))
   await safely(ctx, ctx.store.set(kept.entry.key, kept.entry, kept.ttlMs))

@@ -3,9 +3,9 @@
  * spellings a client controls (host case, parameter order, tracking tags) do not split or poison entries.
  */
 import type { Config } from './config/types.js'
-import { joinValue, normalizeAcceptEncoding, normalizeAcceptLanguage, type HeaderRecord, type HeaderValue } from './core/headers.js'
-
-export { normalizeAcceptLanguage } from './core/headers.js'
+import { joinValue, type HeaderRecord, type HeaderValue } from './core/headers.js'
+import { normalizeAcceptEncoding, normalizeAcceptLanguage } from './core/vary.js'
+import { normalizeHost, splitTarget } from './core/target.js'
 
 export interface KeyOptions {
   readonly sortQuery: boolean
@@ -16,30 +16,6 @@ export interface KeyOptions {
 export function makeKeyOptions (config: Config): KeyOptions {
   const { sortQuery, ignoreQueryParams, includeHost } = config.cache.key
   return { sortQuery, ignoreQueryParams: new Set(ignoreQueryParams), includeHost }
-}
-
-/**
- * Path and query of a request target. Absolute-form (`GET http://h/p`, RFC 9112 §3.2.2) is split by hand, not by
- * `new URL`, so its path is kept byte for byte as a client would send it in origin-form (a purge by absolute URL must
- * name the same key a request did).
- */
-export function splitTarget (url: string): { path: string, query: string, host: string | undefined } {
-  let target = url
-  let host: string | undefined
-  if (!target.startsWith('/')) {
-    const absolute = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(target)
-    if (absolute !== null) {
-      host = absolute[1]
-      target = absolute[2] === '' || absolute[2] === undefined ? '/' : absolute[2]
-      if (!target.startsWith('/')) target = '/' + target
-    } else {
-      target = '/' + target
-    }
-  }
-  const q = target.indexOf('?')
-  return q === -1
-    ? { path: target, query: '', host }
-    : { path: target.slice(0, q), query: target.slice(q + 1), host }
 }
 
 /** The path of a request target, in either form. */
@@ -136,15 +112,6 @@ export class HostNormalizer {
   }
 }
 
-/** A Host as keys spell it: lower-case, without `:80` or a trailing dot. Fills send the origin this same spelling. */
-export function normalizeHost (host: string | undefined): string {
-  if (host === undefined) return ''
-  let h = host.toLowerCase()
-  if (h.endsWith(':80')) h = h.slice(0, -3)
-  if (h.endsWith('.')) h = h.slice(0, -1)
-  return h
-}
-
 /**
  * The query as the key names it: ignored parameters dropped, the rest sorted. Fills send the origin this same query,
  * so what is stored under a key is what that key names (a dropped `utm_source` cannot reach a cached page).
@@ -190,16 +157,4 @@ export function normalizeSelecting (name: string, value: HeaderValue): string {
   // Fast path: most values have no whitespace to fold.
   if (!/[ \t]/.test(text)) return text
   return text.split(',').map(part => part.trim()).filter(part => part !== '').join(',')
-}
-
-/** `Vary` → lower-case header names; null when absent; ['*'] when it is `*`. */
-export function parseVary (value: string | string[] | undefined): string[] | null {
-  if (value === undefined) return null
-  const text = Array.isArray(value) ? value.join(',') : value
-  const names: string[] = []
-  for (const part of text.split(',')) {
-    const name = part.trim().toLowerCase()
-    if (name !== '' && !names.includes(name)) names.push(name)
-  }
-  return names.length > 0 ? names : null
 }

@@ -1,38 +1,34 @@
 /**
- * proxy: wiring only. Builds the cache, the origin pool, the pipeline and the two listeners from a config, and swaps
- * settings in on reload. No request logic lives here.
+ * proxy: wiring only. Builds the cache, the origin pool, the pipeline and the two listeners from a config (the parts
+ * come from proxy-build.ts), and swaps settings in on reload (what to replace is proxy-reload.ts's decision). No
+ * request logic lives here.
  */
 import type { Server } from 'node:http'
-import { isDeepStrictEqual } from 'node:util'
-import type { Config, LogFormat } from './config/types.js'
+import type { LogFormat } from './config/types.js'
 import { assertAdminTokenForBoundHost, type LoadedConfig } from './config/load.js'
 import type { CacheStore } from './store/types.js'
-import { MemoryStore } from './store/memory.js'
-import { MemcachedStore } from './store/memcached.js'
-import { TieredStore } from './store/tiered.js'
-import { FleetLease } from './coalesce/lease.js'
+import type { MemcachedStore } from './store/memcached.js'
 import { Origin } from './origin/fetch.js'
 import { OriginLimiter } from './origin/limit.js'
 import { Metrics } from './core/metrics.js'
 import { makeLogger, type Logger } from './core/log.js'
 import { systemClock, type Clock } from './core/clock.js'
-import { Pipeline, type PipelineCache, type PipelineSettings } from './pipeline.js'
-import { makeKeyOptions } from './key.js'
-import { fieldsRemovedBeforeDelivery, makeTargetList } from './policy/targeted.js'
-import { makeFillHeaderRules } from './core/headers.js'
-import { makeCookieRules } from './core/cookies.js'
-import { compileRoutes } from './shed.js'
-import { diffConfig, diffFlags, flagsRecord, resolveFlags } from './config/flags.js'
+import { Pipeline } from './pipeline.js'
+import { diffConfig, diffFlags, flagsRecord } from './config/flags.js'
 import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch.js'
 import { drainServer, holdBeforeDrain, listenOn, makeServer } from './receive.js'
-import { isoRejected, makeAdminServer, type FlagsReport } from './ops/admin.js'
+import { isoRejected, makeAdminServer, type FlagsReport } from './admin.js'
 import { BanList } from './purge/bans.js'
-import { ScreenedStore } from './purge/screened-store.js'
-import { makeFillPurge } from './purge/fill-purge.js'
-import { PurgeChannel } from './purge/fleet.js'
 import { Purger } from './purge/purger.js'
+import { answerPurge } from './purge/admin-route.js'
 import type { PurgeOrder, PurgeReport } from './purge/order.js'
-import { REPLACED } from './fill.js'
+import { HitForPass } from './coalesce/hit-for-pass.js'
+import { deleteUrl } from './purge/invalidate.js'
+import {
+  limiterOptions, makeCache, makeFleet, makePurgeChannel, makeSettings, memoryTier, retiredCacheCloseDelayMs,
+  type BuiltCache
+} from './proxy-build.js'
+import { keysNeedingRestart, planReload } from './proxy-reload.js'
 
 export interface ProxyOptions {
   readonly logger?: Logger
@@ -66,147 +62,7 @@ export interface Proxy {
   close (graceMs?: number, drainDelayMs?: number): Promise<void>
 }
 
-/**
- * Response fields never delivered: those addressed to corral or surrogates (policy/targeted.ts) and, when configured,
- * the cache-tag headers. Stored entries lose the tags at store time already; this also takes them off answers that
- * are relayed without being stored (passes, uncacheable fills).
- */
-function deliveryStrip (config: Config): ReadonlySet<string> {
-  const strip = new Set(fieldsRemovedBeforeDelivery(makeTargetList(config.cache.targetedFields)))
-  if (config.cache.tags.removeFromResponse) for (const name of config.cache.tags.headers) strip.add(name.toLowerCase())
-  return strip
-}
-
-/** Keys whose new value is only read at start. */
-const RESTART_KEYS = /^(listen\.|admin\.(host|port)$|origin\.connections$|workers$)/
-
-export function makeSettings (loaded: LoadedConfig, cache: PipelineCache, bans?: BanList): PipelineSettings {
-  const { config } = loaded
-  const { tags, purge } = config.cache
-  return {
-    fillPurge: bans === undefined
-      ? undefined
-      : makeFillPurge({ headers: tags.headers.map((h) => h.toLowerCase()), removeFromResponse: tags.removeFromResponse }, bans, purge.recordTtlSeconds * 1000, REPLACED),
-    keyOptions: makeKeyOptions(config),
-    storeOptions: {
-      graceSeconds: config.cache.graceSeconds,
-      staleIfErrorSeconds: config.cache.staleIfErrorSeconds,
-      heuristicFraction: config.cache.heuristicFraction,
-      storeSetCookie: config.cache.storeSetCookie,
-      targetedFields: makeTargetList(config.cache.targetedFields),
-      keepStaleSeconds: config.cache.keepStaleSeconds
-    },
-    maxObjectBytes: config.cache.maxObjectBytes,
-    fillHeaders: makeFillHeaderRules(config.cache.forwardRequestHeaders, {
-      dropUnderscore: config.cache.dropUnderscoreHeaders,
-      credentialHeaders: config.cache.credentialHeaders,
-      cookies: makeCookieRules(config.cache.requestCookies, config.cache.ignoredCookies)
-    }),
-    hitForPassMs: config.cache.hitForPassSeconds * 1000,
-    accessLog: config.log.access,
-    requestIds: config.log.access,
-    removedBeforeDelivery: deliveryStrip(config),
-    routes: compileRoutes(loaded),
-    flags: resolveFlags(config),
-    debugToken: config.admin.token,
-    // In-process waiters wait as long as the fleet's follower does, so a fleet wait never strands them early.
-    waitTimeoutMs: cache.fleet === null ? config.origin.timeoutMs : cache.fleet.options.waitMs + 100
-  }
-}
-
-/** The built cache plus the memcached client under it (null with the embedded cache alone), for rebuilding the lease. */
-export interface BuiltCache extends PipelineCache {
-  readonly l2: MemcachedStore | null
-  /** l2 as reads see it, through the purge records. */
-  readonly shared?: CacheStore
-}
-
-function usesMemcached (config: Config): boolean {
-  return config.cache.memcached.enabled && config.cache.memcached.servers.length > 0
-}
-
-/**
- * The embedded cache alone, or L1 in front of memcached with fleet leases. memcached errors become metrics (and a
- * debug line), never a client error; a node going down and coming back is one log line each.
- */
-export function makeCache (config: Config, metrics: Metrics, logger: Logger, clock: Clock, bans?: BanList): BuiltCache {
-  const { memory, memcached } = config.cache
-  if (!usesMemcached(config)) {
-    return { store: new MemoryStore({ maxBytes: memory.maxBytes }), fleet: null, l2: null }
-  }
-  const l2 = new MemcachedStore({
-    servers: memcached.servers,
-    timeoutMs: memcached.timeoutMs,
-    retryDownMs: memcached.retryDownMs,
-    prefix: memcached.prefix,
-    maxItemBytes: memcached.maxItemBytes,
-    probeDownNodes: true,
-    onError: (server, op, err) => {
-      metrics.memcachedErrors.labels(server, op).inc()
-      logger.debug({ server, op, reason: (err as Error).message }, 'memcached operation failed')
-    },
-    onSkip: (reason) => metrics.memcachedSkips.labels(reason).inc(),
-    // One line each way per node and outage, however many operations were in flight when it went.
-    onNodeDown: (server, reason) => {
-      logger.warn({ server, reason, retryDownMs: memcached.retryDownMs }, 'memcached node down: skipped until it answers; L1 serves entries for their own lifetime meanwhile')
-    },
-    onNodeUp: (server, downMs) => { logger.info({ server, downMs }, 'memcached node back up') }
-  })
-  // Every entry read from memcached goes through the purge records (purge/screened-store.ts): L1's fills and a fleet
-  // follower's polls alike, so neither hands out a page purged by tag or prefix.
-  const shared = bans === undefined ? l2 : new ScreenedStore(l2, bans)
-  const store = new TieredStore({ l1: { maxBytes: memory.maxBytes, maxTtlMs: memory.maxTtlSeconds * 1000 }, l2: shared, clock })
-  return { store, fleet: makeFleet(config, l2, metrics, logger, shared), l2, shared }
-}
-
-/** Fleet leases on `l2`: rebuilt alone when only origin.timeoutMs or leaseTtlMs change, keeping the store (and L1). */
-function makeFleet (config: Config, l2: MemcachedStore, metrics: Metrics, logger: Logger, shared: CacheStore = l2): FleetLease {
-  const leaseTtlMs = config.cache.memcached.leaseTtlMs ?? config.origin.timeoutMs
-  return new FleetLease({
-    leases: l2,
-    shared,
-    leaseTtlMs,
-    // A follower outwaits the lease (a dead leader's lease expires first; memcached may keep it up to a second
-    // longer, store/memcached.ts rounds up), then a takeover's own fetch.
-    waitMs: leaseTtlMs + 1000 + config.origin.timeoutMs,
-    now: systemClock.now,
-    onLease: (result, key) => {
-      metrics.leases.labels(result).inc()
-      if (logger.isLevelEnabled('debug')) logger.debug({ key, result }, 'fleet lease')
-    }
-  })
-}
-
-/**
- * How long a cache replaced by a reload stays open: until the last request that started on it is done. A follower
- * polling a fleet lease can wait `waitMs`; closing its store under it would read as "memcached unavailable", a
- * takeover, and one more origin fetch per waiting process, during what is often a slow-origin incident.
- */
-export function retiredCacheCloseDelayMs (cache: PipelineCache): number {
-  return (cache.fleet?.options.waitMs ?? 0) + 5000
-}
-
-function memoryTier (store: CacheStore): MemoryStore | undefined {
-  if (store instanceof MemoryStore) return store
-  if (store instanceof TieredStore) return store.l1
-  return undefined
-}
-
-/**
- * What the store is built from: a change here replaces it (and empties L1). The embedded store reads only
- * memory.maxBytes; memcached's settings count only while memcached is in use.
- */
-function storeShape (config: Config): unknown {
-  const { memory, memcached } = config.cache
-  if (!usesMemcached(config)) return { memcached: false, maxBytes: memory.maxBytes }
-  const { servers, timeoutMs, retryDownMs, prefix, maxItemBytes } = memcached
-  return { memcached: { servers, timeoutMs, retryDownMs, prefix, maxItemBytes }, memory }
-}
-
-/** What the fleet lease is built from (with memcached): a change here replaces the lease only. */
-function fleetShape (config: Config): unknown {
-  return { leaseTtlMs: config.cache.memcached.leaseTtlMs, timeoutMs: config.origin.timeoutMs }
-}
+function noop (): void {}
 
 function memcachedNodesReport (l2: MemcachedStore): NonNullable<FlagsReport['memcachedNodes']> {
   return l2.nodeStates().map(({ server, up, downSince, errors }) => ({
@@ -215,40 +71,6 @@ function memcachedNodesReport (l2: MemcachedStore): NonNullable<FlagsReport['mem
     downSince: downSince === null ? null : new Date(downSince).toISOString(),
     errors
   }))
-}
-
-/** What the purge channel is built from: the purge keys' node and namespace, and the poll. */
-function channelShape (config: Config): unknown {
-  if (!usesMemcached(config)) return null
-  const { servers, prefix, timeoutMs } = config.cache.memcached
-  return { servers, prefix, timeoutMs, purge: config.cache.purge }
-}
-
-/** Purge records through memcached (purge/fleet.ts); null with the embedded cache alone. */
-function makePurgeChannel (config: Config, logger: Logger, purger: Purger): PurgeChannel | null {
-  if (!usesMemcached(config)) return null
-  const { servers, prefix, timeoutMs } = config.cache.memcached
-  const { pollIntervalMs, recordTtlSeconds } = config.cache.purge
-  return new PurgeChannel({
-    servers,
-    prefix,
-    pollMs: pollIntervalMs,
-    recordTtlSeconds,
-    // A poll is off the request path: it may wait longer than a request's memcached budget.
-    timeoutMs: Math.max(timeoutMs, 500),
-    logger,
-    onRecords: (records) => {
-      const touched = purger.apply(records)
-      logger.info({ records: records.length, touched }, 'purge records applied')
-    }
-  })
-}
-
-function noop (): void {}
-
-function limiterOptions (config: Config, adaptive: boolean): ConstructorParameters<typeof OriginLimiter>[0] {
-  const { maxInFlight, queueSize, queueTimeoutMs } = config.origin
-  return { maxInFlight, queueSize, queueTimeoutMs, adaptive }
 }
 
 export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}): Proxy {
@@ -265,7 +87,8 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   // Health deadlines and back-off timers run on the real clock: a test's frozen clock would never end a back-off.
   const origin = new Origin(config, limiter, { logger, metrics, observe: (ms) => metrics.originDuration.observe(ms / 1000) })
   const load = { get originSaturated () { return limiter.saturated } }
-  const pipeline = new Pipeline({ origin, clock, logger, metrics, load }, cache, settings)
+  const hitForPass = new HitForPass(settings.hitForPassMs)
+  const pipeline = new Pipeline({ origin, clock, logger, metrics, load, hitForPass }, cache, settings)
   const server: Server = makeServer(config.listen, (req, res) => pipeline.handle(req, res), logger)
   // Gauges read on scrape, never on the request path.
   metrics.sources.memoryCacheBytes = () => memoryTier(cache.store)?.calculatedSize ?? 0
@@ -282,7 +105,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     logger,
     now: () => clock.now(),
     memory: () => memoryTier(cache.store),
-    deleteKey: async (key) => await pipeline.invalidate(key),
+    deleteKey: async (key) => { await deleteUrl({ store: cache.store, hitForPass, logger }, key) },
     keyOptions: () => settings.keyOptions,
     recordTtlMs: () => loaded.config.cache.purge.recordTtlSeconds * 1000
   })
@@ -297,18 +120,19 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     const prev = loaded
     const prevFlags = settings.flags
     const before = cache
-    if (options.store === undefined && !isDeepStrictEqual(storeShape(prev.config), storeShape(next.config))) {
+    const plan = planReload(prev.config, next.config, options.store !== undefined, cache.l2 !== null)
+    if (plan.store) {
       const old = cache
       cache = makeCache(next.config, metrics, logger, clock, bans)
       pipeline.useCache(cache)
       // Requests already on the old cache finish there; then its connections close.
       setTimeout(() => { old.store.close().catch(() => {}) }, retiredCacheCloseDelayMs(old)).unref()
-    } else if (cache.l2 !== null && !isDeepStrictEqual(fleetShape(prev.config), fleetShape(next.config))) {
+    } else if (plan.fleet && cache.l2 !== null) {
       // Same store, same L1: only the lease's timings change. Requests already waiting finish on the old lease.
       cache = { ...cache, fleet: makeFleet(next.config, cache.l2, metrics, logger, cache.shared) }
       pipeline.useCache(cache)
     }
-    if (options.store === undefined && !isDeepStrictEqual(channelShape(prev.config), channelShape(next.config))) {
+    if (plan.channel) {
       channel?.close()
       channel = makePurgeChannel(next.config, logger, purger)
       purger.useChannel(channel)
@@ -329,7 +153,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
     logger.info({ version: next.version, previous: prev.version, flags, changes }, 'config applied')
     for (const change of flags) logger.info(change, 'flag changed')
     if (logger.isLevelEnabled('debug')) logger.debug({ version: next.version, store: cache.store === before.store ? 'kept' : 'replaced', fleet: cache.fleet === before.fleet ? 'kept' : 'replaced' }, 'reload decisions')
-    const needRestart = changes.filter((c) => RESTART_KEYS.test(c.key)).map((c) => c.key)
+    const needRestart = keysNeedingRestart(changes)
     if (needRestart.length > 0) logger.warn({ keys: needRestart }, 'these keys take effect on restart only')
   }
 
@@ -354,7 +178,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
       token: () => loaded.config.admin.token,
       isDraining: () => pipeline.draining,
       flags: flagsReport,
-      purge: async (order) => await purger.purge(order)
+      purge: async (params) => await answerPurge(params, async (order) => await purger.purge(order))
     })
 
   return {

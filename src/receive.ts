@@ -83,7 +83,7 @@ interface HttpSocket extends Socket {
 /**
  * Everything that goes wrong on a client socket comes here: parse errors and request timeouts (answered with a
  * status, as node:http does, unless responses are pending on the socket: see closeAfterPending), and errors a response was destroyed with (an origin that broke off
- * mid-body, a client that stopped reading; pass.ts), which only close the socket.
+ * mid-body, a client that stopped reading; deliver-stream.ts), which only close the socket.
  */
 function onClientError (err: NodeJS.ErrnoException, socket: HttpSocket, logger: Logger): void {
   const code = err.code ?? ''

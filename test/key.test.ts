@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { HostNormalizer, isValidHost, joinKey, makeCacheKey, makeVariantKey, normalizeAcceptLanguage, normalizeQuery, normalizeSelecting, parseVary, splitTarget, type KeyOptions } from '../src/key.js'
+import { HostNormalizer, isValidHost, joinKey, makeCacheKey, makeVariantKey, normalizeQuery, normalizeSelecting, type KeyOptions } from '../src/key.js'
+import { normalizeAcceptLanguage, parseVary } from '../src/core/vary.js'
+import { splitTarget } from '../src/core/target.js'
 
 const options: KeyOptions = { sortQuery: true, ignoreQueryParams: new Set(['utm_source', 'fbclid']), includeHost: true }
 

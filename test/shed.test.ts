@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseConfig, type LoadedConfig } from '../src/config/load.js'
 import { resolveFlags, type Flags } from '../src/config/flags.js'
-import { compileRoutes, decideShed, isShedTicket, matchRoute, type CompiledRoute, type ShedDecision } from '../src/shed.js'
+import { compileRoutes, matchRoute, type CompiledRoute } from '../src/shed-routes.js'
+import { decideShed, isShedTicket, type ShedDecision } from '../src/shed.js'
 import type { Priority } from '../src/config/types.js'
 
 function load (extra: Record<string, unknown>, baseDir?: string): LoadedConfig {

@@ -8,6 +8,7 @@ import type { CacheStore, LeaseStore, StoredEntry, VaryIndex } from '../store/ty
 import { makeVariantKey } from '../key.js'
 import type { HeaderRecord } from '../core/headers.js'
 import type { LeaseStep } from '../core/trace.js'
+import { WaiterTimeoutError, type CorralError } from '../core/errors.js'
 
 export type FleetTurn =
   /** Fetch from the origin; call `release` when the fill is stored (or failed). */
@@ -17,9 +18,9 @@ export type FleetTurn =
    * primary and the fill varies; null when the entry was stored at `key` itself, which may be a variant key (the
    * caller knows the index it looked the variant up by).
    */
-  | { readonly kind: 'filled', readonly entry: StoredEntry, readonly vary: VaryIndex | null }
+  | { readonly kind: 'entry', readonly entry: StoredEntry, readonly vary: VaryIndex | null }
   /** No fill and no lease before the deadline. */
-  | { readonly kind: 'timeout' }
+  | { readonly kind: 'error', readonly error: CorralError }
 
 export interface FleetLeaseOptions {
   readonly leases: LeaseStore
@@ -76,7 +77,7 @@ export class FleetLease {
       }
     }
     note('timeout')
-    return TIMEOUT
+    return { kind: 'error', error: new WaiterTimeoutError() }
   }
 
   #lead (key: string): FleetTurn {
@@ -87,15 +88,13 @@ export class FleetLease {
   async #findFill (key: string, primaryKey: string, headers: HeaderRecord, after: number): Promise<FleetTurn | null> {
     const record = await this.#o.shared.get(key)
     if (record === undefined) return null
-    if (record.kind === 'entry') return record.storedAt > after ? { kind: 'filled', entry: record, vary: null } : null
+    if (record.kind === 'entry') return record.storedAt > after ? { kind: 'entry', entry: record, vary: null } : null
     // The key was the primary and the fill varies: read the variant this request wants.
     const variantKey = makeVariantKey(primaryKey, record.epoch, record.varyHeaders, headers)
     const variant = await this.#o.shared.get(variantKey)
-    return variant?.kind === 'entry' && variant.storedAt > after ? { kind: 'filled', entry: variant, vary: record } : null
+    return variant?.kind === 'entry' && variant.storedAt > after ? { kind: 'entry', entry: variant, vary: record } : null
   }
 }
-
-const TIMEOUT: FleetTurn = { kind: 'timeout' }
 
 async function sleep (ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))

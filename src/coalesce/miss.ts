@@ -1,45 +1,25 @@
 /**
- * coalesce/miss: who goes to the origin, and what came of it. A miss joins the key's flight or leads it; a leader with
- * a fleet takes the memcached lease or waits for another process's fill; then fill (fetch → store). Every path ends
+ * coalesce/miss: who goes to the origin, and what came of it. The driver's lookup verdict (policy/lookup.ts) picks the
+ * road: lead the key's flight, wait on it, or go alone (hit-for-pass); a leader with a fleet takes the memcached lease
+ * or waits for another process's fill; then fill (fetch → store). Every path ends
  * in a MissOutcome returned to the pipeline, which alone turns it into an answer (Varnish: the step returns an action
  * word and the driver switches on it). Stale-while-revalidate refreshes take the same road with nobody waiting.
  */
 import type { Logger } from '../core/log.js'
 import type { Metrics } from '../core/metrics.js'
-import type { StoredEntry } from '../core/entry.js'
-import type { LeaseStep } from '../core/trace.js'
-import { CorralError, OriginStatusError, WaiterTimeoutError } from '../core/errors.js'
-import { discard, type OriginResponse } from '../origin/fetch.js'
+import type { VaryIndex } from '../core/entry.js'
+import { CorralError, OriginStatusError } from '../core/errors.js'
+import { discard } from '../origin/body.js'
 import { makeVariantKey } from '../key.js'
-import { fill, type FillContext, type FillRequest, type FillResult, type StreamReason } from '../fill.js'
+import { fill, makeOriginAsk, type FillContext, type FillResult } from '../fill.js'
+import type { FillRequest } from '../core/fill-request.js'
+import type { MissNotes, MissOutcome, MissRoads } from './outcome.js'
+
+export type { MissNotes, MissOutcome, MissRoads } from './outcome.js'
 import type { FleetLease } from './lease.js'
 import { PASS_OUTCOME, RETRY_OUTCOME, type FlightOutcome, type SingleFlight } from './single-flight.js'
 import type { HitForPass } from './hit-for-pass.js'
 import { dropLocalCopy } from './drop-local-copy.js'
-
-/** What happened to a miss. The pipeline's one switch over it picks X-Cache, Cache-Status and the delivery. */
-export type MissOutcome =
-  /** This request's own fill: stored, or revalidated by a 304 (`revalidated`). */
-  | { readonly kind: 'fetched', readonly entry: StoredEntry, readonly revalidated: boolean }
-  /** Another request's fill, in this process or (through the lease) in another one. */
-  | { readonly kind: 'collapsed', readonly entry: StoredEntry }
-  /** Not stored: relay this origin response. `hitForPass`: the URL is remembered as such (fetched alone). */
-  | { readonly kind: 'stream', readonly response: OriginResponse, readonly head: readonly Buffer[] | null, readonly reason: StreamReason, readonly hitForPass: boolean }
-  /**
-   * Ask the origin as a pass: a HEAD for a hit-for-pass URL (no body to read for nothing), or a waiter whose leader's
-   * answer it cannot share (`bypass`: another variant, or an answer made for the leader's own credentials).
-   */
-  | { readonly kind: 'pass', readonly detail: 'hit-for-pass' | 'bypass' }
-  /** No answer: the origin failed, timed out or is saturated, or the wait for another fill ran out. */
-  | { readonly kind: 'failed', readonly error: CorralError }
-
-/** What the coalescer notes of a miss for the trace and the access line (Trace has these fields). */
-export interface MissNotes {
-  lease: LeaseStep
-  coalesced: boolean
-  originStatus: number
-  originMs: number
-}
 
 export interface CoalescerDeps {
   readonly flight: SingleFlight
@@ -57,10 +37,11 @@ type Role = 'leader' | 'refresh' | 'hit-for-pass' | 'bypass'
 /** Rounds a waiter regroups behind new leaders whose answers were made for their own credentials. */
 const MAX_REGROUPS = 4
 
-const PASS_HIT_FOR_PASS: MissOutcome = { kind: 'pass', detail: 'hit-for-pass' }
-const PASS_BYPASS: MissOutcome = { kind: 'pass', detail: 'bypass' }
+const PASS_HIT_FOR_PASS: MissOutcome = { kind: 'pass', hitForPass: true }
+const PASS_BYPASS: MissOutcome = { kind: 'pass', hitForPass: false }
+const RETRY_MISS: MissOutcome = { kind: 'retry' }
 
-export class Coalescer {
+export class Coalescer implements MissRoads {
   readonly #deps: CoalescerDeps
   #fill: FillContext
   #fleet: FleetLease | null
@@ -77,36 +58,54 @@ export class Coalescer {
     this.#fleet = fleet
   }
 
-  /** Miss or expired: join the flight for this key, or lead it; a hit-for-pass URL goes alone. */
-  async miss (req: FillRequest, notes: MissNotes, isHead: boolean): Promise<MissOutcome> {
-    const { flight, hitForPass, metrics } = this.#deps
-    if (hitForPass.has(req.primaryKey)) return isHead ? PASS_HIT_FOR_PASS : await this.#lead(req, notes, null, 'hit-for-pass')
-    for (let round = 0; ; round++) {
-      const settle = flight.lead(req.key)
-      if (settle !== null) return await this.#lead(req, notes, settle, 'leader')
-      const waiting = flight.wait(req.key) as Promise<FlightOutcome>
-      notes.coalesced = true
-      metrics.coalescedWaiters.inc()
-      const outcome = await waiting
-      switch (outcome.kind) {
-        case 'entry': {
-          // A leader's answer that varies is shared only with waiters asking for the same variant.
-          const { entry, vary } = outcome
-          const expected = vary === null ? req.primaryKey : makeVariantKey(req.primaryKey, vary.epoch, vary.varyHeaders, req.requestHeaders)
-          return expected === entry.key ? { kind: 'collapsed', entry } : PASS_BYPASS
-        }
-        case 'pass':
-          return PASS_HIT_FOR_PASS
-        case 'retry':
-          // Behind a new leader: a waiter with credentials of its own could only repeat what the last one got. The
-          // others regroup while leaders keep turning out credentialed (another such request may lead the next round),
-          // a bounded number of times: no request can send the anonymous ones to the origin one by one (issue 23).
-          if (req.credentialed || round >= MAX_REGROUPS) return PASS_BYPASS
-          continue
-        case 'error':
-          return { kind: 'failed', error: outcome.error }
+  /** Verdict `miss` (policy/lookup.ts): lead the key's flight and, with a fleet, take its lease or follow. */
+  async lead (req: FillRequest, notes: MissNotes): Promise<MissOutcome> {
+    const settle = this.#deps.flight.lead(req.key)
+    if (settle === null) return RETRY_MISS
+    return await this.#lead(req, notes, settle, 'leader')
+  }
+
+  /**
+   * Verdict `busy`: wait for the leader's answer. `round` counts the waits behind a leader whose answer was made for
+   * its own credentials (`retry`): the driver decides again once, then the request passes.
+   */
+  async wait (req: FillRequest, notes: MissNotes, round: number): Promise<MissOutcome> {
+    const waiting = this.#deps.flight.wait(req.key)
+    if (waiting === undefined) return RETRY_MISS
+    notes.coalesced = true
+    this.#deps.metrics.coalescedWaiters.inc()
+    const outcome = await waiting
+    switch (outcome.kind) {
+      case 'entry': {
+        // A leader's answer that varies is shared only with waiters asking for the same variant.
+        const { entry } = outcome
+        return this.#variantOf(req, outcome.vary) === entry.key ? { kind: 'entry', entry, revalidated: false, collapsed: true } : PASS_BYPASS
       }
+      case 'pass':
+        return PASS_HIT_FOR_PASS
+      case 'retry':
+        // Behind a new leader: a waiter with credentials of its own could only repeat what the last one got. The
+        // others regroup while leaders keep turning out credentialed (another such request may lead the next round),
+        // a bounded number of times: no request can send the anonymous ones to the origin one by one (issue 23).
+        return req.credentialed || round >= MAX_REGROUPS ? PASS_BYPASS : RETRY_MISS
+      case 'error':
+        return outcome
     }
+  }
+
+  /** Verdict `hit-for-pass` for a GET: fetched alone, without flight or lease; a storable answer is still stored. */
+  async alone (req: FillRequest, notes: MissNotes): Promise<MissOutcome> {
+    return await this.#lead(req, notes, null, 'hit-for-pass')
+  }
+
+  /**
+   * The key this request's variant has under the leader's Vary index: the key it looked up when the index is the one
+   * its lookup found (the variant key is computed once, by the pipeline); made again only for a new index.
+   */
+  #variantOf (req: FillRequest, vary: VaryIndex | null): string {
+    if (vary === null) return req.primaryKey
+    if (vary === req.varyIndex) return req.key
+    return makeVariantKey(req.primaryKey, vary.epoch, vary.varyHeaders, makeOriginAsk(req, this.#fill.fillHeaders).requestHeaders)
   }
 
   /**
@@ -126,7 +125,7 @@ export class Coalescer {
       if (outcome.kind === 'stream') discard(outcome.response.body)
       const { logger } = this.#deps
       const line = { key: req.key, outcome: outcome.kind, status: notes.originStatus, originMs: Math.round(notes.originMs), lease: notes.lease }
-      if (outcome.kind === 'failed') logger.warn({ ...line, code: outcome.error.code }, 'background refresh failed')
+      if (outcome.kind === 'error') logger.warn({ ...line, code: outcome.error.code }, 'background refresh failed')
       else logger.debug(line, 'background refresh')
     }, (err: unknown) => this.#deps.logger.error({ err, key: req.key }, 'background refresh crashed'))
   }
@@ -137,22 +136,22 @@ export class Coalescer {
    */
   async #lead (req: FillRequest, notes: MissNotes, settle: ((outcome: FlightOutcome) => void) | null, role: Role): Promise<MissOutcome> {
     let release: (() => void) | null = null
+    // Only the leader builds what the origin is sent: waiters never need it.
+    const ask = makeOriginAsk(req, this.#fill.fillHeaders)
     const fleet = role === 'hit-for-pass' || role === 'bypass' ? null : this.#fleet
     if (fleet !== null) {
-      const turn = await fleet.takeTurn(req.key, req.primaryKey, req.requestHeaders, req.stale?.storedAt ?? 0, notes)
+      const turn = await fleet.takeTurn(req.key, req.primaryKey, ask.requestHeaders, req.stale?.storedAt ?? 0, notes)
       switch (turn.kind) {
-        case 'filled':
+        case 'entry':
           dropLocalCopy(this.#fill.store, turn.entry.key)
           // A fill found at a variant key comes back without its Vary index: the one the lookup found names it, and
           // waiters need it to recognise the entry as their variant (with null they would each go to the origin).
           settle?.({ kind: 'entry', entry: turn.entry, vary: turn.vary ?? req.varyIndex })
           notes.coalesced = true
-          return { kind: 'collapsed', entry: turn.entry }
-        case 'timeout': {
-          const error = new WaiterTimeoutError()
-          settle?.({ kind: 'error', error })
-          return { kind: 'failed', error }
-        }
+          return { kind: 'entry', entry: turn.entry, revalidated: false, collapsed: true }
+        case 'error':
+          settle?.(turn)
+          return turn
         case 'lead':
           release = turn.release
       }
@@ -160,7 +159,7 @@ export class Coalescer {
     this.#deps.metrics.originRequests.labels(role === 'leader' ? (req.stale === undefined ? 'miss' : 'expired') : role === 'refresh' ? 'refresh' : 'pass').inc()
     let result: FillResult
     try {
-      result = await fill(this.#fill, req)
+      result = await fill(this.#fill, req, ask)
     } catch (err) {
       // Waiters must never be left to their deadline by a failure in this process.
       settle?.({ kind: 'error', error: toCorralError(err) })
@@ -180,9 +179,9 @@ export class Coalescer {
     if (result.kind === 'entry') await result.written
     release?.()
     switch (result.kind) {
-      case 'entry': return { kind: 'fetched', entry: result.own, revalidated: result.revalidated }
+      case 'entry': return { kind: 'entry', entry: result.own, revalidated: result.revalidated, collapsed: false }
       case 'stream': return { kind: 'stream', response: result.response, head: result.head, reason: result.reason, hitForPass: role === 'hit-for-pass' }
-      case 'error': return { kind: 'failed', error: result.error }
+      case 'error': return result
     }
   }
 

@@ -25,7 +25,6 @@ export type FlightOutcome =
 interface Flight {
   readonly promise: Promise<FlightOutcome>
   resolve: (outcome: FlightOutcome) => void
-  waiters: number
   readonly timer: NodeJS.Timeout
 }
 
@@ -50,12 +49,13 @@ export class SingleFlight {
     // origin timeout releases its waiters with 504 and leaves the key free for a new leader.
     const timer = setTimeout(() => this.#settle(key, flight, { kind: 'error', error: new WaiterTimeoutError() }), this.waitTimeoutMs)
     timer.unref()
-    const flight: Flight = { promise, resolve, waiters: 0, timer }
+    const flight: Flight = { promise, resolve, timer }
     this.#flights.set(key, flight)
     return (outcome) => this.#settle(key, flight, outcome)
   }
 
-  isInFlight (key: string): boolean {
+  /** Is a fetch for `key` under way (the lookup verdict `busy`)? */
+  has (key: string): boolean {
     return this.#flights.has(key)
   }
 
@@ -63,16 +63,7 @@ export class SingleFlight {
   wait (key: string): Promise<FlightOutcome> | undefined {
     const flight = this.#flights.get(key)
     if (flight === undefined) return undefined
-    flight.waiters++
     return flight.promise
-  }
-
-  waitersOf (key: string): number {
-    return this.#flights.get(key)?.waiters ?? 0
-  }
-
-  get size (): number {
-    return this.#flights.size
   }
 
   #settle (key: string, flight: Flight, outcome: FlightOutcome): void {

@@ -1,7 +1,7 @@
 /** "did you mean": the known name closest to a misspelt one. Pure. */
 
 /** Edit distance (insert, delete, substitute; a swap of neighbours counts one), stopped early past `limit`. */
-export function editDistance (a: string, b: string, limit = Infinity): number {
+function editDistance (a: string, b: string, limit = Infinity): number {
   if (Math.abs(a.length - b.length) > limit) return limit + 1
   let before: number[] = []
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j)

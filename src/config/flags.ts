@@ -75,7 +75,7 @@ export function diffFlags (a: Flags | undefined, b: Flags): FlagChange[] {
 
 /** Keys whose values are secrets: a change is reported, its values are not (the reload log is no place for them). */
 const SECRET_KEYS: ReadonlySet<string> = new Set(['admin.token'])
-export const REDACTED = '[redacted]'
+const REDACTED = '[redacted]'
 
 /**
  * Dotted paths of the leaves that changed between two configs, for the reload log line. `flags` is left

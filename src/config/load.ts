@@ -7,8 +7,8 @@ import schema from './schema.json' with { type: 'json' }
 import { ConfigError } from '../core/errors.js'
 import type { Config } from './types.js'
 import { flagValue } from './flags.js'
-import { NOT_FORWARDED_ON_FILL } from '../core/headers.js'
-import { assertOriginGroups } from '../origin/groups.js'
+import { NOT_FORWARDED_ON_FILL } from '../core/origin-headers.js'
+import { assertOriginGroups } from './origin-groups.js'
 
 export interface LoadedConfig {
   readonly config: Config
@@ -31,7 +31,7 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, strictN
 const validate = ajv.compile(schema)
 
 /** The environment variable an admin token may come from, outside the watched file. */
-export const ADMIN_TOKEN_ENV = 'CORRAL_ADMIN_TOKEN'
+const ADMIN_TOKEN_ENV = 'CORRAL_ADMIN_TOKEN'
 
 /**
  * Bytes → config, or a ConfigError naming the key path and the reason (every problem at once: `problemsOf`).
@@ -65,7 +65,7 @@ function effectiveVersion (config: Config): string {
 }
 
 /** JSON with object keys sorted at every depth: the same config in any key order gives the same text. */
-export function canonicalJson (value: unknown): string {
+function canonicalJson (value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   if (value !== null && typeof value === 'object') {
     const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)

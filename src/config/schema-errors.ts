@@ -102,7 +102,7 @@ function describe (e: ErrorObject): Problem {
 }
 
 /** Every problem ajv found, one per key path, in document order. */
-export function describeSchemaErrors (errors: readonly ErrorObject[]): Problem[] {
+function describeSchemaErrors (errors: readonly ErrorObject[]): Problem[] {
   const byPath = new Map<string, Problem>()
   for (const e of usefulErrors(errors)) {
     const problem = describe(e)

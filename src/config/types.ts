@@ -1,8 +1,10 @@
+import type { LogFormat, LogLevel } from '../core/log-options.js'
+
+export type { LogFormat, LogLevel }
+
 /** The config after validation and defaults (schema.json is the source of every default and description). */
 export type FlagValue = boolean | number
 export type FlagEntry = FlagValue | { value: FlagValue, note?: string }
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-export type LogFormat = 'json' | 'pretty'
 export type Priority = 'critical' | 'normal' | 'sheddable'
 
 export interface WhenShedConfig {

@@ -7,7 +7,7 @@
  * more specific entry winning over `*`.  [pure]
  */
 import Negotiator from 'negotiator'
-import type { HeaderValue } from './headers.js'
+type HeaderValue = string | string[] | undefined
 
 const CODINGS = ['br', 'gzip', 'zstd', 'deflate'] as const
 

@@ -7,31 +7,16 @@
  * cache.dropUnderscoreHeaders is off.  [pure]
  */
 import type { IncomingHttpHeaders } from 'node:http'
+import { normalizeHeaderName } from './headers.js'
 
-/** A field name as lists spell it: lower-case, `_` as `-`. node:http hands names in lower case already. */
-export function normalizeHeaderName (name: string): string {
-  const lower = name.toLowerCase()
-  return lower.includes('_') ? lower.replaceAll('_', '-') : lower
-}
+// The rule itself lives with the other header basics (core/headers.ts, which every list's user already imports).
+export { hasName, namesIn, normalizeHeaderName } from './headers.js'
 
 /** A list of names as a set of their normalised spellings. */
 export function makeHeaderNameSet (names: Iterable<string>): ReadonlySet<string> {
   const out = new Set<string>()
   for (const name of names) out.add(normalizeHeaderName(name))
   return out
-}
-
-/**
- * The names in `headers` (node:http's lower-cased record) whose normalised spelling is in `names`. Most requests
- * match none: then nothing is allocated.
- */
-export function namesIn (headers: IncomingHttpHeaders, names: ReadonlySet<string>): string[] | null {
-  let found: string[] | null = null
-  for (const name in headers) {
-    if (headers[name] === undefined) continue
-    if (names.has(name) || (name.includes('_') && names.has(normalizeHeaderName(name)))) (found ??= []).push(name)
-  }
-  return found
 }
 
 /** Underscore names in `headers`, or null: dropped from fills by default (see the file comment). */
@@ -60,22 +45,6 @@ export const CREDENTIAL_FIELDS: readonly string[] = [
 /** The credential-like fields in force: the built-in ones plus the operator's, normalised. */
 export function makeCredentialFields (extra: readonly string[]): ReadonlySet<string> {
   return makeHeaderNameSet([...CREDENTIAL_FIELDS, ...extra])
-}
-
-/**
- * Does the request carry a credential-like field (any spelling)? Given the headers a fill sends (dropAnswerShaping's
- * answer), ignored cookies and underscore names are already gone and do not count.
- */
-export function hasCredentials (headers: IncomingHttpHeaders, fields: ReadonlySet<string>): boolean {
-  for (const name in headers) {
-    if (headers[name] !== undefined && hasName(fields, name)) return true
-  }
-  return false
-}
-
-/** Does `names` hold `name` in its normalised spelling? The common name (no `_`) costs one lookup. */
-export function hasName (names: ReadonlySet<string>, name: string): boolean {
-  return names.has(name) || (name.includes('_') && names.has(normalizeHeaderName(name)))
 }
 
 /**

@@ -5,7 +5,7 @@ import pino, { type Logger, type DestinationStream } from 'pino'
 import type { Trace } from './trace.js'
 import { wallNow } from './clock.js'
 import { createRequire } from 'node:module'
-import type { LogFormat, LogLevel } from '../config/types.js'
+import type { LogFormat, LogLevel } from './log-options.js'
 
 export type { Logger }
 

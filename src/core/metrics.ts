@@ -2,7 +2,9 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { VERSION } from './build-info.js'
 
-export type XCache = 'HIT' | 'MISS' | 'STALE' | 'PASS' | 'SHED' | 'REVALIDATED'
+import type { XCache } from './trace.js'
+
+export type { XCache }
 export type RequestOutcome = XCache | 'ERROR'
 
 const OUTCOMES: readonly RequestOutcome[] = ['HIT', 'MISS', 'STALE', 'PASS', 'SHED', 'REVALIDATED', 'ERROR']

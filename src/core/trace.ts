@@ -4,7 +4,9 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { ServerResponse } from 'node:http'
-import type { XCache } from './metrics.js'
+
+/** The X-Cache value a request was answered with (the requests metric's label too). */
+export type XCache = 'HIT' | 'MISS' | 'STALE' | 'PASS' | 'SHED' | 'REVALIDATED'
 
 export const TRACE = Symbol('corral.trace')
 
@@ -42,7 +44,7 @@ export class Trace {
 }
 
 /** The X-Corral-Trace header value: `key=…; route=…; tier=…; …`, values quoted only when needed. */
-export function formatTrace (trace: Trace): string {
+function formatTrace (trace: Trace): string {
   const parts = [
     `key="${(trace.key ?? '').replace(/["\\\r\n]/g, '_')}"`,
     `route=${trace.route ?? '-'}`,

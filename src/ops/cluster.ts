@@ -7,19 +7,19 @@
 import cluster, { type Worker } from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { randomUUID } from 'node:crypto'
-import { AggregatorRegistry } from 'prom-client'
+import { AggregatorRegistry, type Registry } from 'prom-client'
 import type { Server } from 'node:http'
 import { assertAdminTokenForBoundHost, type LoadedConfig } from '../config/load.js'
 import type { Config } from '../config/types.js'
 import type { Logger } from '../core/log.js'
-import type { Proxy } from '../proxy.js'
-import { isoRejected, makeAdminServer, type FlagsReport } from './admin.js'
+import { isoRejected, makeAdminServer, type FlagsReport } from '../admin.js'
 import { drainServer, listenOn } from '../receive.js'
 import { logRejectedEdit, watchConfig } from '../config/watch.js'
 import { flagsRecord, resolveFlags } from '../config/flags.js'
 import { ConfigError } from '../core/errors.js'
 import { workerExecArgv } from './runtime.js'
 import type { PurgeOrder, PurgeReport } from '../purge/order.js'
+import { answerPurge } from '../purge/admin-route.js'
 
 export function resolveWorkers (workers: Config['workers']): number {
   return workers === 'auto' ? availableParallelism() : workers
@@ -109,7 +109,7 @@ export async function runPrimary (configPath: string, initial: LoadedConfig, wor
         memcached: loaded.config.cache.memcached.enabled && loaded.config.cache.memcached.servers.length > 0 ? loaded.config.cache.memcached.servers : 'off'
       }
     },
-    purge: async (order) => await broadcastPurge(order)
+    purge: async (params) => await answerPurge(params, broadcastPurge)
   })
   await listenOn(admin, initial.config.admin.host, initial.config.admin.port)
   logger.info({ workers, adminPort: initial.config.admin.port }, 'cluster primary started')
@@ -199,8 +199,14 @@ export async function configFromPrimary (timeoutMs = 10_000): Promise<{ start: L
   })
 }
 
+/** What a worker's side needs of its proxy (proxy.ts's Proxy is one): its metrics, and purges. */
+export interface WorkerProxy {
+  readonly metrics: { readonly registry: Registry }
+  purge (order: PurgeOrder, publish?: boolean): Promise<PurgeReport>
+}
+
 /** Worker side: answer the primary's purge broadcasts and metric scrapes. */
-export function serveWorker (proxy: Proxy): void {
+export function serveWorker (proxy: WorkerProxy): void {
   AggregatorRegistry.setRegistries([proxy.metrics.registry])
   // prom-client installs the worker's answer to the primary's scrape in AggregatorRegistry's constructor.
   // eslint-disable-next-line no-new

@@ -31,7 +31,7 @@ export function classifyFailure (err: unknown): FailureKind | null {
  * May a request that failed before any byte of its answer be sent again? Only GET and HEAD without a body
  * (RFC 9110 §9.2.2: idempotent; a fill is a GET): a streamed request body is consumed by the first try, and a POST
  * may have been processed by a server that reset afterwards. Never after a timeout: the server may be overloaded,
- * and a retry adds load exactly when it hurts (DESIGN §5).
+ * and a retry adds load exactly when it hurts (docs/architecture.md, Lessons).
  */
 export function mayRetry (method: string, hasBody: boolean, kind: FailureKind | null): boolean {
   if (hasBody || (method !== 'GET' && method !== 'HEAD')) return false

@@ -2,57 +2,17 @@
  * fetch: how corral talks to the origin: the one object the pipeline calls, `origin.request(req)`. It holds the
  * process's concurrency limiter and every origin group (group.ts balances, health-checks and fails over inside one);
  * the request's `group` (its route's `origin`) picks the group. Every failure becomes a CorralError with a stable code.
- * Body helpers live in body.ts and are exported from here too.  [I/O]
+ * Body helpers live in body.ts, the request and response types in types.ts.  [I/O]
  */
 import { performance } from 'node:perf_hooks'
-import type { Readable } from 'node:stream'
 import type { Config } from '../config/types.js'
 import type { Logger } from '../core/log.js'
 import type { Metrics } from '../core/metrics.js'
 import type { OriginLimiter } from './limit.js'
-import { DEFAULT_GROUP, resolveOriginGroups } from './groups.js'
+import { DEFAULT_GROUP, resolveOriginGroups } from '../config/origin-groups.js'
 import { OriginGroup, type GroupEvents, type ServerReport } from './group.js'
 
-export { abandon, discard, readBodyUpTo, toOriginError, type BodyRead } from './body.js'
-
-export interface OriginRequest {
-  readonly method: string
-  /** Path and query as the client sent them (the cache key's normalisation is not applied to what is fetched). */
-  readonly path: string
-  readonly headers: Record<string, string | string[]>
-  readonly body?: Readable | null
-  /** The origin group (the route's `origin`); the default group "origin" when absent. */
-  readonly group?: string | undefined
-  /** A pass's client left (client-gone.ts): the origin request is aborted, wherever it is. */
-  readonly signal?: AbortSignal | undefined
-}
-
-export interface OriginResponse {
-  readonly status: number
-  readonly headers: Record<string, string | string[] | undefined>
-  readonly body: Readable
-  /**
-   * origin.timeoutMs when this response was fetched. Streaming it on to a client that stops reading gives up after
-   * as long (pass.ts): a paused body holds its pool connection and limiter slot, and undici's bodyTimeout never fires.
-   */
-  readonly timeoutMs: number
-  /** Milliseconds from asking to the response headers, queue included: the origin call's one timing. */
-  latencyMs: number
-}
-
-/**
- * What the miss path and passes need of the origin: one request at a time, and the timeout in force. `Origin`
- * implements it over undici; tests of coalesce/ and fill hand in a fake (no sockets).
- */
-export interface OriginClient {
-  request (req: OriginRequest): Promise<OriginResponse>
-  readonly timeoutMs: number
-  /** origin.fillBodyTimeoutMs: a fill's whole body must arrive within this (absent or 0: no whole-body deadline). */
-  readonly fillBodyTimeoutMs?: number
-}
-
-/** Told of every origin answer's headers: the origin-duration metric. */
-export type OriginObserver = (latencyMs: number, status: number) => void
+import type { OriginClient, OriginObserver, OriginRequest, OriginResponse } from './types.js'
 
 export interface OriginDeps {
   /** The origin-duration metric, told of every answer's headers. */

@@ -11,11 +11,11 @@ import { OriginDownError, type CorralError } from '../core/errors.js'
 import { toOriginError } from './body.js'
 import { pickWeighted } from './balance.js'
 import { classifyFailure, mayRetry } from './failover.js'
-import type { GroupSpec } from './groups.js'
+import type { GroupSpec } from '../config/origin-groups.js'
 import { afterBackoff, afterOutcome, afterProbe, effectiveWeight, healthState, isUsable, type DownReason, type Outcome } from './health.js'
 import { Prober } from './probe.js'
 import { OriginServer, type PoolSettings, type ServerCounters } from './server.js'
-import type { OriginRequest } from './fetch.js'
+import type { OriginRequest } from './types.js'
 
 export type ServerState = 'up' | 'ejected' | 'down'
 
@@ -45,7 +45,7 @@ export class OriginGroup {
   /** Scratch for one pick (picks are synchronous): each server's weight for this request, 0 when not a candidate. */
   #weights = new Float64Array(0)
   #health!: HealthConfig
-  #prober: Prober | null = null
+  #prober: Prober<OriginServer> | null = null
 
   constructor (spec: GroupSpec, pool: PoolSettings, events: GroupEvents) {
     this.name = spec.name

@@ -7,22 +7,26 @@ import { performance } from 'node:perf_hooks'
 import { Agent, errors, request } from 'undici'
 import { isLoopStall } from '../core/loop-stall.js'
 import type { HealthConfig } from '../config/types.js'
-import type { OriginServer } from './server.js'
+
+/** What a probe needs of a server: its URL (server.ts's OriginServer is one; the probe never touches its pool). */
+export interface Probed {
+  readonly spec: { readonly url: string }
+}
 
 /** One keep-alive connection per server for every group's probes: a probe per interval needs no more. */
 const probeAgent = new Agent({ connections: 1, keepAliveTimeout: 60_000, pipelining: 1 })
 
-export class Prober {
+export class Prober<S extends Probed> {
   readonly #timer: ReturnType<typeof setInterval>
-  readonly #inFlight = new WeakSet<OriginServer>()
+  readonly #inFlight = new WeakSet<S>()
   #stopped = false
 
   /** Probes at once, then every intervalMs, the servers `servers()` lists at that moment (a reload changes them). */
   constructor (
     readonly path: string,
     readonly options: HealthConfig,
-    servers: () => readonly OriginServer[],
-    onResult: (server: OriginServer, good: boolean) => void
+    servers: () => readonly S[],
+    onResult: (server: S, good: boolean) => void
   ) {
     const round = (): void => {
       if (this.#stopped) return
@@ -48,7 +52,7 @@ export class Prober {
 }
 
 /** Good, bad, or null: no verdict (a timeout whose timer ran late on a stalled event loop says nothing of the server). */
-async function probeOnce (server: OriginServer, path: string, timeoutMs: number): Promise<boolean | null> {
+async function probeOnce (server: Probed, path: string, timeoutMs: number): Promise<boolean | null> {
   const started = performance.now()
   try {
     const res = await request(server.spec.url + path, {

@@ -5,9 +5,9 @@
 import { Pool, type Dispatcher } from 'undici'
 import { OriginTimeoutError } from '../core/errors.js'
 import { abandon } from './body.js'
-import type { ServerSpec } from './groups.js'
+import type { ServerSpec } from '../config/origin-groups.js'
 import { HEALTHY, type ServerHealth } from './health.js'
-import type { OriginRequest } from './fetch.js'
+import type { OriginRequest } from './types.js'
 
 export interface PoolSettings {
   /** origin.connections: keep-alive connections per server. */

@@ -9,7 +9,7 @@ import type { HeaderValue } from '../core/headers.js'
 /** Lower-case directive name → its argument (unquoted), or true when it has none. */
 export type Directives = ReadonlyMap<string, string | true>
 
-export const NO_DIRECTIVES: Directives = new Map()
+const NO_DIRECTIVES: Directives = new Map()
 
 /** One list member as the tokenizer read it: `name[=value][;target…]`. Surrogate-Control uses the targets. */
 export interface ListMember {
@@ -31,7 +31,7 @@ export function parseCacheControl (value: HeaderValue): Directives {
 }
 
 /** A field sent on several lines is one comma-separated list (RFC 9110 §5.3); undefined when there is nothing. */
-export function joinLines (value: HeaderValue): string | undefined {
+function joinLines (value: HeaderValue): string | undefined {
   if (value === undefined) return undefined
   const text = Array.isArray(value) ? value.join(',') : value
   return text === '' ? undefined : text

@@ -45,7 +45,7 @@ export function freshnessLifetime (
 }
 
 /** The origin's Date, or the time corral received the response when Date is absent or invalid (RFC 9110 §6.6.1). */
-export function dateValue (headers: HeaderRecord, now: number): number {
+function dateValue (headers: HeaderRecord, now: number): number {
   const date = parseDateField(headers.date, now)
   return date === undefined || Number.isNaN(date) ? now : date
 }

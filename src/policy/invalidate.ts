@@ -1,10 +1,10 @@
 /**
  * policy/invalidate: which stored URIs an answer to an unsafe request invalidates (RFC 9111 §4.4). Pure: corral
- * marks them stale fleet-wide (DESIGN.md §5, soft purge), it does not delete them, so a stale copy can still stand
+ * marks them stale fleet-wide (docs/architecture.md, Lessons: mark stale, do not delete), it does not delete them, so a stale copy can still stand
  * in when the origin fails afterwards.
  */
 import { firstValue, type HeaderValue } from '../core/headers.js'
-import { splitTarget } from '../key.js'
+import { splitTarget } from '../core/target.js'
 
 /** RFC 9110 §9.2.1: the safe methods; every other method, known or not (M-SEARCH), is unsafe. */
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
@@ -45,7 +45,7 @@ export function decideInvalidation (ex: UnsafeExchange): InvalidatedUri[] {
   } catch {
     return []
   }
-  // The target itself keeps the client's spelling byte for byte, as its cache key does (key.ts splitTarget).
+  // The target itself keeps the client's spelling byte for byte, as its cache key does (core/target.ts splitTarget).
   const split = splitTarget(ex.target)
   const host = split.host ?? ex.host
   const out: InvalidatedUri[] = [{ host, target: split.query === '' ? split.path : `${split.path}?${split.query}` }]

@@ -106,7 +106,7 @@ const WHOLE: RangeAnswer = { kind: 'whole' }
  * which matches only a Last-Modified equal to it that is itself strong: at least a second before the stored Date
  * (§8.8.2.2). No match: the whole representation is sent.
  */
-export function ifRangeMatches (ifRange: HeaderValue, stored: StoredRepresentation, now: number): boolean {
+function ifRangeMatches (ifRange: HeaderValue, stored: StoredRepresentation, now: number): boolean {
   if (ifRange === undefined || Array.isArray(ifRange)) return false
   const value = ifRange.trim()
   if (value.startsWith('"') || value.startsWith('W/')) {

@@ -7,8 +7,6 @@
 import type { StoredEntry } from '../core/entry.js'
 import { isHopByHop, removeOwnVia, type HeaderRecord, type HeaderValue } from '../core/headers.js'
 
-export { isNotModifiedForClient } from './conditional.js'
-
 export function makeConditionalHeaders (entry: StoredEntry): Record<string, string> | null {
   if (entry.etag !== undefined) {
     return entry.lastModified !== undefined

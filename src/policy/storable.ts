@@ -7,7 +7,7 @@
  * Vary: *, the operator's grace and stale-if-error defaults.
  */
 import { isHopByHop, type HeaderRecord, type HeaderValue } from '../core/headers.js'
-import { parseVary } from '../key.js'
+import { parseVary } from '../core/vary.js'
 import type { EntryDeadlines } from '../core/entry.js'
 import { deltaSeconds, qualifiedFields } from './cache-control.js'
 import { freshnessLifetime, initialAge } from './freshness.js'
@@ -41,6 +41,9 @@ export interface ResponseFacts {
 
 /** The deadlines a stored entry carries (core/entry.ts); decided here, compared on every hit. */
 export type Deadlines = EntryDeadlines
+
+/** Why a fill streamed instead of storing: policy's reason, a body over cache.maxObjectBytes, or an origin 5xx. */
+export type StreamReason = NotStorableReason | 'too-large' | 'error-status'
 
 export type NotStorableReason =
   'method' | 'status' | 'no-store' | 'private' | 'authorization' | 'set-cookie' | 'vary-star' | 'no-freshness'

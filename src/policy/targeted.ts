@@ -4,15 +4,15 @@
  * Cache-Control (RFC 9213 §2.2), in the operator's order of precedence, and the client still gets the origin's
  * Cache-Control unchanged. Pure; the target list is resolved when the config loads (makeTargetList).
  */
-import { SURROGATE_DEVICE } from '../core/headers.js'
+import { SURROGATE_DEVICE } from '../core/surrogate.js'
 import type { HeaderRecord } from '../core/headers.js'
 import { parseCacheControl, tokenizeDirectives, type Directives } from './cache-control.js'
 import { parseDictionary } from './structured.js'
 
-/** The default target list, most specific first (DESIGN.md §2, origin-to-corral headers). */
+/** The default target list, most specific first (README, HTTP caching rules: origin-to-corral headers). */
 export const DEFAULT_TARGETED_FIELDS: readonly string[] = ['corral-cache-control', 'cdn-cache-control', 'surrogate-control']
 
-export { SURROGATE_CAPABILITY, SURROGATE_DEVICE } from '../core/headers.js'
+export { SURROGATE_CAPABILITY, SURROGATE_DEVICE } from '../core/surrogate.js'
 
 const SURROGATE_CONTROL = 'surrogate-control'
 const CDN_CACHE_CONTROL = 'cdn-cache-control'

@@ -3,7 +3,6 @@
  * carries (policy/storable.ts computed them when the response was stored).
  */
 import type { StoredEntry } from '../core/entry.js'
-import type { ShedReason } from '../shed.js'
 
 /**
  * - fresh: serve it.
@@ -32,28 +31,4 @@ export function ageSeconds (entry: StoredEntry, now: number): number {
 /** Seconds of freshness left, for Cache-Status `ttl=` (RFC 9211 §2.5); negative once stale. */
 export function ttlSeconds (entry: StoredEntry, now: number): number {
   return Math.floor((entry.freshUntil - now) / 1000)
-}
-
-/**
- * Why the origin gives no answer: a shed reason (corral keeps requests away: cache-only, shedPercent, saturation seen
- * before the request), the origin limiter refusing this request (`origin-busy`), or the origin failing.
- */
-export type NoAnswerCause = ShedReason | 'origin-busy' | 'origin-error'
-
-/**
- * - stale: the stored copy answers (STALE);
- * - shed: the route's shed answer (corral held the request back, nothing usable is stored);
- * - error: 502/504, or the origin's own 5xx when it sent one.
- */
-export type Fallback = 'stale' | 'shed' | 'error'
-
-/**
- * What answers when the origin does not, decided in one place. Shedding by flag: a stale copy of any age beats an
- * error page, and nothing reaches the origin. A saturated origin: any stale copy it did not forbid serving stale
- * (must-revalidate, no-cache). An origin failure: RFC 5861 §4 stale-if-error (and corral's own window).
- */
-export function decideFallback (stale: StoredEntry | undefined, cause: NoAnswerCause, now: number): Fallback {
-  if (cause === 'origin-error') return stale !== undefined && mayServeOnError(stale, now) ? 'stale' : 'error'
-  if (stale === undefined || (cause === 'origin-busy' && stale.mustRevalidate)) return 'shed'
-  return 'stale'
 }

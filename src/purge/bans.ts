@@ -10,6 +10,7 @@
  * against a few Map lookups: nothing when the entry was requested after the newest record.  [pure]
  */
 import type { StoredEntry } from '../core/entry.js'
+import { makeStale } from './stale.js'
 
 export type BanKind = 'url' | 'tag' | 'prefix'
 
@@ -72,16 +73,6 @@ export function judge (record: BanRecord, entry: StoredEntry): BanVerdict {
 }
 
 /**
- * A soft-purged entry: stale from `at` (unless it was already), servable stale for at least `softStaleMs` after it,
- * so the first request after the purge is answered from it while its refresh runs. Its other deadlines stay: a
- * stale-if-error fallback is still one. Idempotent: softening twice with the same record changes nothing.
- */
-export function soften (entry: StoredEntry, at: number, softStaleMs: number): StoredEntry {
-  if (entry.freshUntil <= at) return entry
-  return { ...entry, freshUntil: at, staleWhileRevalidateUntil: Math.max(entry.staleWhileRevalidateUntil, at + softStaleMs) }
-}
-
-/**
  * The live records, indexed so that checking an entry costs a Map lookup per tag plus a scan of the prefix records
  * (operators issue few of those), and nothing at all for an entry requested after the newest record.
  */
@@ -130,7 +121,7 @@ export class BanList {
     }
     softAt = scan(this.#prefixes, entry, softAt)
     if (softAt === DROPPED) return undefined
-    return softAt === 0 ? entry : soften(entry, softAt, this.softStaleMs)
+    return softAt === 0 ? entry : makeStale(entry, softAt, this.softStaleMs)
   }
 
   /** Forget records older than `before`: no entry they could match is still stored (see cache.purge.recordTtlSeconds). */

@@ -6,10 +6,11 @@
  */
 import type { StoredEntry } from '../core/entry.js'
 import type { HeaderRecord } from '../core/headers.js'
+import type { EntryPurgeFields, FillPurgePort } from '../core/make-entry.js'
 import { parseTags, type TagOptions } from './tags.js'
 import type { BanList } from './bans.js'
 
-export interface FillPurge {
+export interface FillPurge extends FillPurgePort {
   readonly tags: TagOptions
   /** Headers a stored entry never keeps: corral's own, plus the tag headers when they are removed. */
   readonly dropHeaders: ReadonlySet<string>
@@ -21,17 +22,18 @@ export interface FillPurge {
   readonly maxTtlMs: number
 }
 
-/** What an entry carries for purges besides its response. */
-export interface EntryPurgeFields {
-  readonly requestedAt: number
-  readonly tags: readonly string[] | undefined
-  readonly dropHeaders: ReadonlySet<string>
-}
-
 export function makeFillPurge (tags: TagOptions, bans: BanList, maxTtlMs: number, replaced: ReadonlySet<string>): FillPurge {
   const dropHeaders = new Set(replaced)
   if (tags.removeFromResponse) for (const name of tags.headers) dropHeaders.add(name)
-  return { tags, dropHeaders, bans, maxTtlMs }
+  const purge: FillPurge = {
+    tags,
+    dropHeaders,
+    bans,
+    maxTtlMs,
+    fieldsOf: (headers, requestedAt, previous) => entryPurgeFields(purge, headers, requestedAt, previous),
+    screen: (entry, ttlMs) => screenForStore(purge, entry, ttlMs)
+  }
+  return purge
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { ConfigError } from '../core/errors.js'
 import { HostNormalizer, resolveTarget, type KeyOptions } from '../key.js'
-import { purgeKeyOf } from '../invalidate.js'
+import { purgeKeyOf } from './invalidate.js'
 import { splitTagList } from './tags.js'
 import type { BanKind, BanRecord } from './bans.js'
 

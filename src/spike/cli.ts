@@ -40,10 +40,10 @@ Exit codes: 0 every threshold held; 1 a threshold breached (the run stops early,
 stage's abortGrace); 2 usage or scenario error; 130 interrupted (the report of what ran is still written).
 `
 
-export const EXIT_OK = 0
-export const EXIT_FAILED = 1
-export const EXIT_USAGE = 2
-export const EXIT_INTERRUPTED = 130
+const EXIT_OK = 0
+const EXIT_FAILED = 1
+const EXIT_USAGE = 2
+const EXIT_INTERRUPTED = 130
 
 const defaultIo: SpikeIo = { stdout: process.stdout, stderr: process.stderr }
 

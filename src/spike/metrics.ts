@@ -1,6 +1,6 @@
 /** Reading the proxy's own count of origin requests from its admin /metrics (Prometheus text format). */
 
-export const ORIGIN_REQUESTS_METRIC = 'corral_origin_requests_total'
+const ORIGIN_REQUESTS_METRIC = 'corral_origin_requests_total'
 
 /**
  * Sum of every series of `name` whose labels contain `labelFilter` (e.g. `cache="HIT"`; '' for all label sets);
@@ -55,7 +55,7 @@ export function subtractCounts (a: OriginCounts, b: OriginCounts): OriginCounts 
   return { total: a.total - b.total, byReason }
 }
 
-export function addCounts (a: OriginCounts, b: OriginCounts): OriginCounts {
+function addCounts (a: OriginCounts, b: OriginCounts): OriginCounts {
   const byReason: Record<string, number> = { ...a.byReason }
   for (const [k, n] of Object.entries(b.byReason)) byReason[k] = (byReason[k] ?? 0) + n
   return { total: a.total + b.total, byReason }

@@ -12,7 +12,7 @@ export interface PathTemplate {
 }
 
 // A zipf pick keeps a cumulative table of one double per value: 1e6 values is 8 MB (per worker thread).
-export const MAX_TEMPLATE_VALUES = 1_000_000
+const MAX_TEMPLATE_VALUES = 1_000_000
 // A replayed access log may hold 100k distinct URLs; the per-path breakdown keeps this many by name and the rest
 // as one row, so the report stays readable and each row's histogram (a few KB) does not add up to hundreds of MB.
 export const MAX_NAMED_LINES = 200

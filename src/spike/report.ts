@@ -47,7 +47,7 @@ interface Series {
   readonly values: readonly number[]
 }
 
-export function escapeHtml (text: string): string {
+function escapeHtml (text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
@@ -56,7 +56,7 @@ function embedJson (value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
 }
 
-export function renderHtml (result: SpikeResult): string {
+function renderHtml (result: SpikeResult): string {
   const t = result.timeline
   const title = `corral spike: ${result.scenario ?? 'scenario'}`
   const verdict = result.ok ? '<span class="ok">PASSED</span>' : `<span class="bad">FAILED${result.aborted === undefined ? '' : ` (${escapeHtml(result.aborted === 'interrupted' ? 'interrupted' : 'aborted')})`}</span>`

@@ -120,7 +120,7 @@ export interface SpikeResult {
 
 // A load thread whose event loop is busy 90% of a second has no slack left to send on time: past this, latency
 // and rps measure the harness.
-export const SATURATED_BUSY = 0.9
+const SATURATED_BUSY = 0.9
 
 const round = (n: number, places: number): number => Math.round(n * 10 ** places) / 10 ** places
 

@@ -51,7 +51,7 @@ export interface StageResult {
   readonly originEnd?: OriginCounts
 }
 
-export function figuresOf (tally: Tally, elapsedMs: number, originRequests: number | undefined): StageFigures {
+function figuresOf (tally: Tally, elapsedMs: number, originRequests: number | undefined): StageFigures {
   const seconds = elapsedMs / 1000
   const ratio = hitRatio(tally)
   return {

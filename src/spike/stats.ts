@@ -2,7 +2,7 @@
 
 export const CACHE_STATUSES = ['HIT', 'STALE', 'MISS', 'PASS', 'SHED'] as const
 /** Cache column for a response without an X-Cache header (e.g. straight at the origin). */
-export const NO_CACHE_HEADER = 'NONE'
+const NO_CACHE_HEADER = 'NONE'
 
 // Buckets 1% apart: percentiles within ±0.5% of the exact value, and a few hundred buckets per decade
 // whatever the number of samples (a full sample array would cost ~8 bytes per request).

@@ -37,7 +37,7 @@ export type ThresholdPhase = 'live' | 'final'
 const ORDER: readonly ThresholdKey[] = ['p99Ms', 'p999Ms', 'errorRate', 'minRps', 'maxOriginRps', 'maxOriginRequests', 'minHitRatio']
 
 /** Keys whose figure comes from the proxy's /metrics, so a run that sets them needs --admin. */
-export const ADMIN_KEYS: readonly ThresholdKey[] = ['maxOriginRps', 'maxOriginRequests']
+const ADMIN_KEYS: readonly ThresholdKey[] = ['maxOriginRps', 'maxOriginRequests']
 
 const LOWER_BOUNDS: ReadonlySet<ThresholdKey> = new Set(['minRps', 'minHitRatio'])
 

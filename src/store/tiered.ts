@@ -25,7 +25,7 @@ export interface TieredStoreOptions {
  * 7). So while the node that owns a key is unreachable, L1 keeps that key's entry for its own deadlines (fresh, stale
  * windows; a Vary index stays capped, and is carried on from lookup to lookup): a write then goes to L1 uncapped,
  * and an L1 copy whose cap ran out is served on when the shared tier could not answer. When a node answers again
- * every L1 copy returns to the cap. DESIGN §4: each page reaches the origin at most once per freshness lifetime per
+ * every L1 copy returns to the cap. The target (docs/architecture.md, Lessons): each page reaches the origin at most once per freshness lifetime per
  * process while memcached is down.
  */
 export class TieredStore implements CacheStore {

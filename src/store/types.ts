@@ -29,8 +29,6 @@ export interface LeaseStore {
    * slow, and callers fail open to in-process coalescing (the origin sees at most one request per process).
    */
   tryLease (key: string, ttlMs: number): Promise<'acquired' | 'held' | 'unavailable'>
-  /** true for 'acquired' or 'unavailable' (fail open). */
-  acquire (key: string, ttlMs: number): Promise<boolean>
   release (key: string): Promise<void>
 }
 

@@ -8,10 +8,11 @@ import { Readable } from 'node:stream'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { Coalescer, type MissNotes, type MissOutcome } from '../../src/coalesce/miss.js'
 import { SingleFlight } from '../../src/coalesce/single-flight.js'
+import { decideLookup } from '../../src/policy/lookup.js'
 import { HitForPass } from '../../src/coalesce/hit-for-pass.js'
 import { FleetLease } from '../../src/coalesce/lease.js'
 import type { FillContext, FillRequest } from '../../src/fill.js'
-import type { OriginClient, OriginRequest, OriginResponse } from '../../src/origin/fetch.js'
+import type { OriginClient, OriginRequest, OriginResponse } from '../../src/origin/types.js'
 import { OriginUnreachableError } from '../../src/core/errors.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { MemcachedStore } from '../../src/store/memcached.js'
@@ -93,11 +94,21 @@ function request (key: string, headers: Record<string, string> = {}, stale?: Sto
     primaryKey: key,
     varyIndex: null,
     path: '/p',
-    originHeaders: { host: 'h' },
-    requestHeaders: { host: 'h', ...headers },
+    client: { headers: { host: 'h', ...headers }, address: '127.0.0.1', keyHost: 'h' },
     stale,
     credentialed: headers.cookie !== undefined || headers.authorization !== undefined,
     group: 'origin'
+  }
+}
+
+/** What the pipeline's miss step does: decide the lookup verdict, take that road, decide again on `retry`. */
+async function miss (r: Rig, req: FillRequest, n: MissNotes, isHead: boolean): Promise<MissOutcome> {
+  for (let round = 0; ; round++) {
+    const verdict = decideLookup('expired', req.primaryKey, req.key, r.hitForPass, r.flight)
+    const outcome = verdict === 'hit-for-pass'
+      ? (isHead ? { kind: 'pass', hitForPass: true } as const : await r.coalescer.alone(req, n))
+      : verdict === 'busy' ? await r.coalescer.wait(req, n, round) : await r.coalescer.lead(req, n)
+    if (outcome.kind !== 'retry') return outcome
   }
 }
 
@@ -112,17 +123,17 @@ describe('coalesce/miss: one driver, outcomes returned', () => {
   it('a leader fetches once; waiters share its stored entry as collapsed, and the waiters are counted', async () => {
     const r = rig()
     const leaderNotes = notes()
-    const leader = r.coalescer.miss(request('h/p'), leaderNotes, false)
+    const leader = miss(r, request('h/p'), leaderNotes, false)
     const waiterNotes = [notes(), notes(), notes()]
-    const waiters = waiterNotes.map(async (n) => await r.coalescer.miss(request('h/p'), n, false))
+    const waiters = waiterNotes.map(async (n) => await miss(r, request('h/p'), n, false))
     await r.origin.asked(1)
     r.origin.reply(cacheable)
     const first = await leader
-    expect(first.kind).toBe('fetched')
+    expect(first).toMatchObject({ kind: 'entry', collapsed: false })
     expect(leaderNotes).toMatchObject({ coalesced: false, originStatus: 200, originMs: 7 })
     for (const w of await Promise.all(waiters)) {
-      expect(w.kind).toBe('collapsed')
-      expect(w.kind === 'collapsed' && w.entry.body.toString()).toBe('page')
+      expect(w).toMatchObject({ kind: 'entry', collapsed: true })
+      expect(w.kind === 'entry' && w.entry.body.toString()).toBe('page')
     }
     expect(waiterNotes.every((n) => n.coalesced)).toBe(true)
     expect(r.origin.requests).toHaveLength(1)
@@ -132,20 +143,20 @@ describe('coalesce/miss: one driver, outcomes returned', () => {
 
   it('an uncacheable answer releases the waiters before its body is read, and the URL is remembered as hit-for-pass', async () => {
     const r = rig()
-    const leader = r.coalescer.miss(request('h/u'), notes(), false)
-    const waiter = r.coalescer.miss(request('h/u'), notes(), false)
+    const leader = miss(r, request('h/u'), notes(), false)
+    const waiter = miss(r, request('h/u'), notes(), false)
     await r.origin.asked(1)
     const body = r.origin.reply({ status: 200, headers: { 'cache-control': 'no-store' }, body: 'mine' })
-    expect(await waiter).toEqual({ kind: 'pass', detail: 'hit-for-pass' })
+    expect(await waiter).toEqual({ kind: 'pass', hitForPass: true })
     const first = await leader
     expect(first).toMatchObject({ kind: 'stream', reason: 'no-store', hitForPass: false })
     expect(body.readableEnded).toBe(false)
     expect(r.hitForPass.has('h/u')).toBe(true)
     // Remembered: the next GET goes alone (no flight to join), a HEAD straight to a pass without a fill.
-    const head = await r.coalescer.miss(request('h/u'), notes(), true)
-    expect(head).toEqual({ kind: 'pass', detail: 'hit-for-pass' })
-    const alone = r.coalescer.miss(request('h/u'), notes(), false)
-    expect(r.flight.isInFlight('h/u')).toBe(false)
+    const head = await miss(r, request('h/u'), notes(), true)
+    expect(head).toEqual({ kind: 'pass', hitForPass: true })
+    const alone = miss(r, request('h/u'), notes(), false)
+    expect(r.flight.wait('h/u')).toBeUndefined()
     await r.origin.asked(2)
     r.origin.reply({ status: 200, headers: { 'cache-control': 'no-store' }, body: 'mine' })
     expect(await alone).toMatchObject({ kind: 'stream', hitForPass: true })
@@ -155,75 +166,75 @@ describe('coalesce/miss: one driver, outcomes returned', () => {
   it('a storable answer ends the hit-for-pass memory', async () => {
     const r = rig()
     r.hitForPass.remember('h/back')
-    const alone = r.coalescer.miss(request('h/back'), notes(), false)
+    const alone = miss(r, request('h/back'), notes(), false)
     await r.origin.asked(1)
     r.origin.reply(cacheable)
-    expect((await alone).kind).toBe('fetched')
+    expect((await alone)).toMatchObject({ kind: 'entry', collapsed: false })
     expect(r.hitForPass.has('h/back')).toBe(false)
   })
 
   it('an origin 5xx is shared with the waiters as a failure, and does not mark the URL', async () => {
     const r = rig()
-    const leader = r.coalescer.miss(request('h/5'), notes(), false)
-    const waiter = r.coalescer.miss(request('h/5'), notes(), false)
+    const leader = miss(r, request('h/5'), notes(), false)
+    const waiter = miss(r, request('h/5'), notes(), false)
     await r.origin.asked(1)
     r.origin.reply({ status: 503, headers: {}, body: 'down' })
     expect(await leader).toMatchObject({ kind: 'stream', reason: 'error-status' })
     const shared = await waiter
-    expect(shared.kind === 'failed' && shared.error.code).toBe('CORRAL_ERR_ORIGIN_STATUS')
+    expect(shared.kind === 'error' && shared.error.code).toBe('CORRAL_ERR_ORIGIN_STATUS')
     expect(r.origin.requests).toHaveLength(1)
     expect(r.hitForPass.has('h/5')).toBe(false)
   })
 
   it('an origin that cannot be reached fails the leader and every waiter with one error', async () => {
     const r = rig()
-    const all = [r.coalescer.miss(request('h/x'), notes(), false), r.coalescer.miss(request('h/x'), notes(), false)]
+    const all = [miss(r, request('h/x'), notes(), false), miss(r, request('h/x'), notes(), false)]
     await r.origin.asked(1)
     r.origin.fail()
-    for (const o of await Promise.all(all)) expect(o.kind === 'failed' && o.error.code).toBe('CORRAL_ERR_ORIGIN_UNREACHABLE')
+    for (const o of await Promise.all(all)) expect(o.kind === 'error' && o.error.code).toBe('CORRAL_ERR_ORIGIN_UNREACHABLE')
     expect(r.origin.requests).toHaveLength(1)
   })
 
   it('hit-for-pass poisoning: a cookie-bearing leader\'s uncacheable answer sends anonymous waiters behind one new leader, not to the origin each', async () => {
     const r = rig()
-    const cookieLeader = r.coalescer.miss(request('h/spike', { cookie: 'sid=x' }), notes(), false)
-    const anonymous = Array.from({ length: 20 }, async () => await r.coalescer.miss(request('h/spike'), notes(), false))
-    const withCookie = r.coalescer.miss(request('h/spike', { cookie: 'sid=y' }), notes(), false)
+    const cookieLeader = miss(r, request('h/spike', { cookie: 'sid=x' }), notes(), false)
+    const anonymous = Array.from({ length: 20 }, async () => await miss(r, request('h/spike'), notes(), false))
+    const withCookie = miss(r, request('h/spike', { cookie: 'sid=y' }), notes(), false)
     await r.origin.asked(1)
     r.origin.reply({ status: 200, headers: { 'cache-control': 'public, s-maxage=2', 'set-cookie': 'sid=x' }, body: 'yours' })
     expect(await cookieLeader).toMatchObject({ kind: 'stream', reason: 'set-cookie' })
     // A waiter with credentials of its own goes alone; the anonymous ones wait for one anonymous leader.
-    expect(await withCookie).toEqual({ kind: 'pass', detail: 'bypass' })
+    expect(await withCookie).toEqual({ kind: 'pass', hitForPass: false })
     expect(r.hitForPass.has('h/spike')).toBe(false)
     await r.origin.asked(2)
     r.origin.reply({ status: 200, headers: { 'cache-control': 'public, s-maxage=2' }, body: 'everyone' })
-    const kinds = (await Promise.all(anonymous)).map((o) => o.kind)
-    expect(kinds.filter((k) => k === 'fetched')).toHaveLength(1)
+    const kinds = (await Promise.all(anonymous)).map((o) => o.kind === 'entry' && (o.collapsed ? 'collapsed' : 'own'))
+    expect(kinds.filter((k) => k === 'own')).toHaveLength(1)
     expect(kinds.filter((k) => k === 'collapsed')).toHaveLength(19)
     expect(r.origin.requests).toHaveLength(2)
   })
 
   it('an anonymous leader\'s uncacheable answer is uncacheable for anyone: the URL is remembered', async () => {
     const r = rig()
-    const leader = r.coalescer.miss(request('h/anon'), notes(), false)
-    const waiter = r.coalescer.miss(request('h/anon', { cookie: 'a=1' }), notes(), false)
+    const leader = miss(r, request('h/anon'), notes(), false)
+    const waiter = miss(r, request('h/anon', { cookie: 'a=1' }), notes(), false)
     await r.origin.asked(1)
     r.origin.reply({ status: 200, headers: { 'cache-control': 'private' }, body: 'p' })
     expect(await leader).toMatchObject({ kind: 'stream', reason: 'private' })
-    expect(await waiter).toEqual({ kind: 'pass', detail: 'hit-for-pass' })
+    expect(await waiter).toEqual({ kind: 'pass', hitForPass: true })
     expect(r.hitForPass.has('h/anon')).toBe(true)
   })
 
   it('a waiter asking for another variant than the leader\'s answer goes alone (bypass)', async () => {
     const r = rig()
-    const leader = r.coalescer.miss(request('h/v', { 'accept-language': 'de' }), notes(), false)
-    const same = r.coalescer.miss(request('h/v', { 'accept-language': 'de' }), notes(), false)
-    const other = r.coalescer.miss(request('h/v', { 'accept-language': 'fr' }), notes(), false)
+    const leader = miss(r, request('h/v', { 'accept-language': 'de' }), notes(), false)
+    const same = miss(r, request('h/v', { 'accept-language': 'de' }), notes(), false)
+    const other = miss(r, request('h/v', { 'accept-language': 'fr' }), notes(), false)
     await r.origin.asked(1)
     r.origin.reply({ status: 200, headers: { 'cache-control': 'max-age=60', vary: 'accept-language' }, body: 'de' })
-    expect((await leader).kind).toBe('fetched')
-    expect((await same).kind).toBe('collapsed')
-    expect(await other).toEqual({ kind: 'pass', detail: 'bypass' })
+    expect((await leader)).toMatchObject({ kind: 'entry', collapsed: false })
+    expect((await same)).toMatchObject({ kind: 'entry', collapsed: true })
+    expect(await other).toEqual({ kind: 'pass', hitForPass: false })
   })
 
   it('an expired entry is revalidated with its validators; a 304 comes back as fetched and revalidated', async () => {
@@ -243,14 +254,14 @@ describe('coalesce/miss: one driver, outcomes returned', () => {
       etag: '"v1"',
       lastModified: undefined
     }
-    const miss = r.coalescer.miss(request('h/r', {}, stale), notes(), false)
+    const revalidating = miss(r, request('h/r', {}, stale), notes(), false)
     await r.origin.asked(1)
     expect(r.origin.requests[0]?.headers['if-none-match']).toBe('"v1"')
     r.origin.reply({ status: 304, headers: { 'cache-control': 'max-age=30', etag: '"v1"' }, body: '' })
-    const outcome = await miss
-    expect(outcome).toMatchObject({ kind: 'fetched', revalidated: true })
-    expect(outcome.kind === 'fetched' && outcome.entry.body.toString()).toBe('old')
-    expect(outcome.kind === 'fetched' && outcome.entry.freshUntil).toBe(T0 + 30_000)
+    const outcome = await revalidating
+    expect(outcome).toMatchObject({ kind: 'entry', revalidated: true, collapsed: false })
+    expect(outcome.kind === 'entry' && outcome.entry.body.toString()).toBe('old')
+    expect(outcome.kind === 'entry' && outcome.entry.freshUntil).toBe(T0 + 30_000)
     expect(await originCount(r.metrics, 'expired')).toBe(1)
   })
 
@@ -260,10 +271,10 @@ describe('coalesce/miss: one driver, outcomes returned', () => {
     r.coalescer.refresh(request('h/s'))
     r.coalescer.refresh(request('h/s'))
     // A miss arriving meanwhile joins the refresh's flight.
-    const joined = r.coalescer.miss(request('h/s'), notes(), false)
+    const joined = miss(r, request('h/s'), notes(), false)
     await r.origin.asked(1)
     r.origin.reply(cacheable)
-    expect((await joined).kind).toBe('collapsed')
+    expect((await joined)).toMatchObject({ kind: 'entry', collapsed: true })
     expect(r.origin.requests).toHaveLength(1)
     expect(await originCount(r.metrics, 'refresh')).toBe(1)
   })
@@ -273,7 +284,7 @@ describe('coalesce/miss: one driver, outcomes returned', () => {
     r.coalescer.refresh(request('h/sr'))
     await r.origin.asked(1)
     r.origin.reply({ status: 200, headers: { 'cache-control': 'no-store' }, body: 'x' })
-    await expect.poll(() => r.flight.isInFlight('h/sr')).toBe(false)
+    await expect.poll(() => r.flight.wait('h/sr')).toBeUndefined()
     expect(r.hitForPass.has('h/sr')).toBe(false)
   })
 })
@@ -297,15 +308,15 @@ describe('coalesce/miss over a fleet lease (real memcached)', () => {
     const a = fleetRig(prefix)
     const b = fleetRig(prefix)
     const leaderNotes = notes()
-    const leading = a.coalescer.miss(request('h/f'), leaderNotes, false)
+    const leading = miss(a, request('h/f'), leaderNotes, false)
     await a.origin.asked(1)
     const followerNotes = notes()
-    const following = b.coalescer.miss(request('h/f'), followerNotes, false)
+    const following = miss(b, request('h/f'), followerNotes, false)
     await expect.poll(() => followerNotes.lease).toBe('held')
     a.origin.reply(cacheable)
-    expect((await leading).kind).toBe('fetched')
+    expect(await leading).toMatchObject({ kind: 'entry', collapsed: false })
     const got: MissOutcome = await following
-    expect(got.kind === 'collapsed' && got.entry.body.toString()).toBe('page')
+    expect(got.kind === 'entry' && got.entry.body.toString()).toBe('page')
     expect(leaderNotes.lease).toBe('acquired')
     expect(followerNotes.lease).toBe('filled')
     expect(b.origin.requests).toHaveLength(0)
@@ -319,10 +330,10 @@ describe('coalesce/miss over a fleet lease (real memcached)', () => {
     expect(await dead.tryLease('h/dead', 1000)).toBe('acquired')
     await dead.close()
     const n = notes()
-    const following = b.coalescer.miss(request('h/dead'), n, false)
+    const following = miss(b, request('h/dead'), n, false)
     await b.origin.asked(1)
     expect(n.lease).toBe('takeover')
     b.origin.reply(cacheable)
-    expect((await following).kind).toBe('fetched')
+    expect((await following)).toMatchObject({ kind: 'entry', collapsed: false })
   })
 })

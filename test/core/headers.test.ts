@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { appendVia, dropAnswerShaping, dropConnectionListed, makeFillHeaderRules, makeOriginRequestHeaders, normalizeAcceptEncoding, removeOwnVia, toFlatHeaders, withKeyedHeaders } from '../../src/core/headers.js'
+import { appendVia, dropConnectionListed, removeOwnVia, toFlatHeaders } from '../../src/core/headers.js'
+import { dropAnswerShaping, makeFillHeaderRules, makeOriginRequestHeaders, withKeyedHeaders } from '../../src/core/origin-headers.js'
+import { normalizeAcceptEncoding } from '../../src/core/vary.js'
 
 describe('normalizeAcceptEncoding', () => {
   it.each([

@@ -9,7 +9,7 @@ import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
 import { startProxy, get, merge, type Got, type TestProxy } from '../helpers/proxy.js'
 import { startProxyFromFile, type FileProxy, type Json } from '../helpers/config-file.js'
 import { parseConfig, type LoadedConfig } from '../../src/config/load.js'
-import { retiredCacheCloseDelayMs } from '../../src/proxy.js'
+import { retiredCacheCloseDelayMs } from '../../src/proxy-build.js'
 
 const memcached = inject('memcached')
 const TOKEN = 'a-long-admin-token-0123456789'

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ageSeconds, decideUsable, mayServeOnError, ttlSeconds } from '../../src/policy/usable.js'
-import { isNotModifiedForClient, makeConditionalHeaders, mergeNotModified } from '../../src/policy/revalidate.js'
+import { makeConditionalHeaders, mergeNotModified } from '../../src/policy/revalidate.js'
+import { isNotModifiedForClient } from '../../src/policy/conditional.js'
 import type { StoredEntry } from '../../src/store/types.js'
 
 const T = 1_000_000

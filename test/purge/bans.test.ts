@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { BanList, judge, parseBanRecord, recordMatches, soften, type BanRecord } from '../../src/purge/bans.js'
+import { BanList, judge, parseBanRecord, recordMatches, type BanRecord } from '../../src/purge/bans.js'
+import { makeStale as soften } from '../../src/purge/stale.js'
 import { makeEntry } from '../store/records.js'
 
 const T = 1_700_000_000_000

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { startOrigin, type TestOrigin } from '../helpers/origin.js'
 import { startProxy, get, rawRequest, coalescedWaiters, type TestProxy } from '../helpers/proxy.js'
-import { normalizeAcceptEncoding, normalizeAcceptLanguage } from '../../src/core/headers.js'
+import { normalizeAcceptEncoding, normalizeAcceptLanguage } from '../../src/core/vary.js'
 import { parseConfig } from '../../src/config/load.js'
 
 const opened: Array<{ close: () => Promise<void> }> = []

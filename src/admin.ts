@@ -3,11 +3,9 @@
  * every request needs `Authorization: Bearer <token>`.  [I/O]
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { tokenMatches } from './admin-token.js'
-import { answerPurge } from '../purge/admin-route.js'
-import type { PurgeOrder, PurgeReport } from '../purge/order.js'
-import type { Logger } from '../core/log.js'
-import type { ServerReport } from '../origin/group.js'
+import { tokenMatches } from './core/admin-token.js'
+import type { Logger } from './core/log.js'
+import type { ServerReport } from './origin/group.js'
 
 export interface AdminDeps {
   /** Prometheus text (a cluster primary aggregates its workers'). */
@@ -16,8 +14,11 @@ export interface AdminDeps {
   token: () => string | undefined
   isDraining: () => boolean
   flags: () => FlagsReport
-  /** Carries out a purge (purge/purger.ts); throws a ConfigError for an unusable URL, prefix or host. */
-  purge: (order: PurgeOrder) => Promise<PurgeReport>
+  /**
+   * Answers `POST /purge` from its query (purge/admin-route.ts answerPurge over the purger): the listener only relays
+   * the status and body, so it needs nothing of purging.
+   */
+  purge: (params: URLSearchParams) => Promise<{ readonly status: number, readonly body: unknown }>
 }
 
 /** GET /flags: what is in force, and whether the file on disk was rejected. */
@@ -73,7 +74,7 @@ async function handleAdmin (deps: AdminDeps, req: IncomingMessage, res: ServerRe
     case 'GET /flags':
       return json(res, 200, deps.flags())
     case 'POST /purge': {
-      const answer = await answerPurge(url.searchParams, deps.purge)
+      const answer = await deps.purge(url.searchParams)
       return json(res, answer.status, answer.body)
     }
     default:

@@ -1,31 +1,35 @@
 /**
- * invalidate: taking stored pages out of service. An unsafe request's success marks the page stale (RFC 9111 §4.4);
- * the admin purge deletes it. Both forget the URL's hit-for-pass memory: its next answer must be asked for again.
+ * purge/invalidate: taking one URL's stored page out of service, where it is stored. An unsafe request's success makes
+ * the page stale (RFC 9111 §4.4), a HEAD freshens or stales it (§4.3.5), a hard URL purge deletes it (soft purges and
+ * tag or prefix purges are records: purge/bans.ts). Each forgets the URL's hit-for-pass memory: its next answer must
+ * be asked for again.  [I/O: the cache in force]
  */
-import type { CacheStore } from './store/types.js'
-import type { Logger } from './core/log.js'
-import { ConfigError } from './core/errors.js'
-import { isPromise } from './store/types.js'
-import type { HitForPass } from './coalesce/hit-for-pass.js'
-import { HostNormalizer, resolveTarget, splitTarget, type KeyOptions } from './key.js'
-import { decideInvalidation } from './policy/invalidate.js'
-import { decideHeadUpdate } from './policy/revalidate.js'
-import { decideStorable, type StoreOptions } from './policy/storable.js'
-import { makeEntry } from './fill.js'
-import type { HeaderRecord } from './core/headers.js'
+import type { CacheStore } from '../store/types.js'
+import type { Logger } from '../core/log.js'
+import { ConfigError } from '../core/errors.js'
+import { isPromise } from '../store/types.js'
+import { HostNormalizer, resolveTarget, type KeyOptions } from '../key.js'
+import { splitTarget } from '../core/target.js'
+import { decideInvalidation } from '../policy/invalidate.js'
+import { decideHeadUpdate } from '../policy/revalidate.js'
+import { decideStorable, type StoreOptions } from '../policy/storable.js'
+import { makeEntry } from '../core/make-entry.js'
+import type { HeaderRecord } from '../core/headers.js'
+import { makeStale } from './stale.js'
 
 export interface InvalidateContext {
   readonly store: CacheStore
-  readonly hitForPass: HitForPass
+  /** The wiring's hit-for-pass memory (coalesce/hit-for-pass.ts), handed in: invalidation only forgets a URL. */
+  readonly hitForPass: { forget: (primaryKey: string) => void }
   readonly logger: Logger
 }
 
 /**
- * Invalidate by marking stale, not deleting (DESIGN §5): the next request revalidates through one coalesced fetch
+ * Invalidate by making stale (purge/stale.ts), not deleting: the next request revalidates through one coalesced fetch
  * and may still fall back on the old copy under stale-if-error; a delete would leave a burst nothing to stand on.
  * A Vary index is deleted instead (its variants cannot be enumerated; a new epoch orphans them).
  */
-export async function markStale (ctx: InvalidateContext, primaryKey: string, now: number, keepStaleSeconds: number): Promise<void> {
+export async function invalidateKey (ctx: InvalidateContext, primaryKey: string, now: number, keepStaleSeconds: number): Promise<void> {
   ctx.hitForPass.forget(primaryKey)
   const { store } = ctx
   try {
@@ -37,7 +41,7 @@ export async function markStale (ctx: InvalidateContext, primaryKey: string, now
       return
     }
     const ttlMs = Math.max(1000, record.staleIfErrorUntil - now) + keepStaleSeconds * 1000
-    await store.set(primaryKey, { ...record, freshUntil: now, staleWhileRevalidateUntil: now }, ttlMs)
+    await store.set(primaryKey, makeStale(record, now, 0), ttlMs)
   } catch (err) {
     ctx.logger.warn({ err }, 'store update failed')
   }
@@ -73,7 +77,7 @@ export async function invalidateAfterUnsafe (
     } catch {
       continue
     }
-    await markStale(ctx, key, now, keepStaleSeconds)
+    await invalidateKey(ctx, key, now, keepStaleSeconds)
   }
 }
 
@@ -96,7 +100,7 @@ export async function freshenFromHead (
       // been shared itself (§3.5), so one user's fields never reach everyone's page.
       ? decideStorable({ method: 'GET', url: primaryKey, headers: requestHeaders }, { status: record.status, headers: update.headers }, now, options)
       : null
-    if (update.kind === 'stale' || verdict === null || !verdict.storable) return await markStale(ctx, primaryKey, now, options.keepStaleSeconds)
+    if (update.kind === 'stale' || verdict === null || !verdict.storable) return await invalidateKey(ctx, primaryKey, now, options.keepStaleSeconds)
     const rebuilt = makeEntry(record.key, record.status, update.headers, record.body, verdict.deadlines)
     await ctx.store.set(primaryKey, { ...rebuilt, requestedAt: now, tags: record.tags }, verdict.ttlMs)
   } catch (err) {
@@ -104,8 +108,11 @@ export async function freshenFromHead (
   }
 }
 
-/** Drop a URL's entry (and, through its Vary index, every variant): the admin purge. */
-export async function purge (ctx: InvalidateContext, primaryKey: string): Promise<void> {
+/**
+ * A hard URL purge: delete the URL's record where it is stored, memcached included. Its entries left L1 with the purge
+ * record's sweep (purge/purger.ts); this takes the Vary index (which orphans every variant) and the shared copy.
+ */
+export async function deleteUrl (ctx: InvalidateContext, primaryKey: string): Promise<void> {
   ctx.hitForPass.forget(primaryKey)
   try {
     await ctx.store.delete(primaryKey)

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseConfig } from '../../src/config/load.js'
 import { ConfigError } from '../../src/core/errors.js'
-import { resolveOriginGroups } from '../../src/origin/groups.js'
+import { resolveOriginGroups } from '../../src/config/origin-groups.js'
 
 function rejection (config: unknown): ConfigError {
   try {

@@ -1,9 +1,9 @@
 /**
- * origin/groups: the origin groups a config names, resolved once when it loads: the default group "origin" (from
+ * config/origin-groups: the origin groups a config names, resolved once when it loads: the default group "origin" (from
  * origin.url or origin.servers) and every group under `origins`, each server as a parsed URL with a weight. Also the
  * checks a schema cannot express (a group named by a route must exist, a server appears once per group).  [pure]
  */
-import type { Config, HealthConfig, ServerConfig } from '../config/types.js'
+import type { Config, HealthConfig, ServerConfig } from './types.js'
 import { ConfigError } from '../core/errors.js'
 
 /** The default group's name: routes without `origin` use it, and metrics and /flags show it. */

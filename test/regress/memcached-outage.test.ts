@@ -2,7 +2,7 @@
  * Issue 13 item 7: a memcached outage must not multiply origin load. With memcached killed under load the origin saw
  * one request per URL per second per process, because L1 kept entries at most cache.memory.maxTtlSeconds (1 s) even
  * when memcached could not be asked; and the outage logged 16 identical warn lines and no recovery line.
- * DESIGN §4: "memcached down: each page reaches the origin at most once per freshness lifetime per process".
+ * docs/architecture.md, Lessons: "memcached down: each page reaches the origin at most once per freshness lifetime per process".
  *
  * The phases are bounded in time on purpose: what is measured is how often the origin is asked while time passes
  * under load, so the load runs for set spells (no sleep stands in for an event here).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isStaleBetterThanError } from '../../src/policy/prefer-stale.js'
+import { isStaleBetterThanError } from '../../src/policy/origin-error.js'
 import { makeEntry } from '../store/records.js'
 
 const entry = makeEntry('k')

@@ -1,7 +1,7 @@
 /**
  * Issue 13, item 2: client fields that shape a shared page. A method override on a fill made the origin answer a
  * cacheable 405 that every client then got; X-Host, X-Forwarded-Server and X-Original-Host were forwarded and their
- * reflected value cached. Fills drop them (core/headers.ts NOT_FORWARDED_ON_FILL) unless the answer varies on them
+ * reflected value cached. Fills drop them (core/origin-headers.ts NOT_FORWARDED_ON_FILL) unless the answer varies on them
  * or the operator allows them (cache.forwardRequestHeaders); passes keep them.
  */
 import { afterEach, describe, expect, it } from 'vitest'
@@ -10,7 +10,7 @@ import { startOrigin, type OriginHandler, type TestOrigin } from '../helpers/ori
 import { startProxy, get, type TestProxy } from '../helpers/proxy.js'
 import { parseConfig } from '../../src/config/load.js'
 import { ConfigError } from '../../src/core/errors.js'
-import { NOT_FORWARDED_ON_FILL } from '../../src/core/headers.js'
+import { NOT_FORWARDED_ON_FILL } from '../../src/core/origin-headers.js'
 
 let origin: TestOrigin | undefined
 let proxy: TestProxy | undefined
