@@ -10,9 +10,14 @@ import type { ServerResponse } from 'node:http'
 /** What corral itself does with a method: GET and HEAD are cached, the rest forwarded (unsafe ones invalidate). */
 const ALLOW = 'GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE'
 
-/** A request whose target is `*`: 200 with Allow for OPTIONS; any other method names no resource, so 400. */
-export function answerAsteriskForm (res: ServerResponse): void {
-  if (res.req.method === 'OPTIONS') {
+/**
+ * A request whose target starts with `*`: 200 with Allow for `OPTIONS *`; any other method, and any other target
+ * starting with `*` (`*x`, `**`, `*?x`: neither asterisk-form nor origin-form, RFC 9112 §3.2), names no resource, so
+ * 400. Before, those targets reached the origin and came back 502, counted as origin errors: any client could fire
+ * the origin-error alert (issue 23).
+ */
+export function answerAsteriskForm (res: ServerResponse, target: string): void {
+  if (target === '*' && res.req.method === 'OPTIONS') {
     res.writeHead(200, ['allow', ALLOW, 'content-length', '0', 'cache-control', 'no-store'])
   } else {
     res.writeHead(400, ['content-type', 'text/plain; charset=utf-8', 'content-length', '12', 'connection', 'close'])

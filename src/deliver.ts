@@ -11,7 +11,7 @@ import type { XCache } from './core/trace.js'
 import { ageSeconds, ttlSeconds } from './policy/usable.js'
 import type { ShedReason } from './core/shed-reason.js'
 import type { ShedAnswer } from './core/shed-reason.js'
-import { ClientStalledError } from './core/errors.js'
+import { watchUnwritten } from './client-backlog.js'
 
 /**
  * Does the client ask for a conditional or partial answer? Then a stored entry takes serveEntry's road, not the hit
@@ -153,24 +153,8 @@ export function deliverHit (
  * everything written at once, costs one read.
  */
 export function limitSendStall (res: ServerResponse, ms: number): void {
-  const socket = res.socket
-  if (socket === null) return limitQueuedStall(res, ms)
-  if (socket.writableLength === 0) return
-  // On the response, not the socket: node:http hands a socket's timeout to the response under way (a listener there
-  // stops its default destroy), so this never fires for the keep-alive timeout node sets once the response is done.
-  // Destroyed with the reason, so the clientError handler logs it (receive.ts) as it does a stalled streamed answer.
-  res.setTimeout(ms, () => { socket.destroy(new ClientStalledError(ms)) })
-}
-
-/**
- * A pipelined response queued behind another on its connection has no socket yet: node:http keeps its whole body in
- * memory until the responses before it finish. It gets the same `ms` without progress from the moment it is handed
- * the socket (res.setTimeout waits for it), or a client that pipelines big pages and never reads holds them all for
- * ever (issue 13: 8 × 900 KB held 30 s and more). Pipelining is rare, so this path's closure costs nothing that counts.
- */
-function limitQueuedStall (res: ServerResponse, ms: number): void {
-  if (res.writableFinished || res.destroyed) return
-  res.setTimeout(ms, () => { res.socket?.destroy(new ClientStalledError(ms)) })
+  // The connection's unwritten bytes get the deadline, pipelined answers behind this one included (client-backlog.ts).
+  watchUnwritten(res, ms)
 }
 
 /** RFC 9110 §15.4.5: a 304 carries the fields a 200 would have had that describe the representation's cache life. */

@@ -9,7 +9,7 @@ import type { CompiledRoute, RouteTable } from './shed-routes.js'
 import type { Target } from './key.js'
 import type { StoredEntry, VaryIndex } from './core/entry.js'
 import type { FillRequest } from './core/fill-request.js'
-import type { FillHeaderRules } from './core/origin-headers.js'
+import { isCredentialed, type FillHeaderRules } from './core/origin-headers.js'
 import type { CorralError } from './core/errors.js'
 import type { MissOutcome, MissRoads } from './coalesce/outcome.js'
 import type { NoAnswerCause } from './policy/origin-error.js'
@@ -169,7 +169,7 @@ export function makeFillRequest (ex: Exchange): FillRequest {
     path: target.normalizedQuery === '' ? target.path : `${target.path}?${target.normalizedQuery}`,
     client: { headers, address: req.socket.remoteAddress, keyHost: target.keyHost },
     stale: ex.entry,
-    credentialed: headers.cookie !== undefined || headers.authorization !== undefined,
+    credentialed: isCredentialed(headers, target.settings.fillHeaders),
     group: target.route.origin
   }
 }
@@ -183,6 +183,11 @@ export function noAnswer (ex: Exchange, cause: NoAnswerCause, error: CorralError
 
 /** The origin failed, timed out or is saturated: counted, then the fallback step answers. */
 export function originFailed (d: Driver, ex: Exchange, error: CorralError): Step {
+  // The client left and its origin request was aborted (client-gone.ts): nobody to answer, nothing against the origin.
+  if (error.code === 'CORRAL_ERR_CLIENT_GONE') {
+    ex.trace.error = error.code
+    return 'done'
+  }
   d.deps.metrics.originErrors.labels(error.code).inc()
   return noAnswer(ex, error.code === 'CORRAL_ERR_ORIGIN_BUSY' ? 'origin-busy' : 'origin-error', error)
 }

@@ -21,7 +21,7 @@ import { parseVary } from './core/vary.js'
 import { firstValue, type HeaderRecord } from './core/headers.js'
 import { dropAnswerShaping, makeOriginHeaders, withKeyedHeaders, type FillHeaderRules } from './core/origin-headers.js'
 import { makeEntry, type FillPurgePort } from './core/make-entry.js'
-import type { CorralError } from './core/errors.js'
+import { OriginBadAnswerError, type CorralError } from './core/errors.js'
 import { KEEP_BODY, prepareBody, type CompressContext } from './fill-compress.js'
 import { codedBodiesOf } from './core/coded-body.js'
 import { planBody, withoutAcceptEncoding } from './policy/compress.js'
@@ -108,12 +108,12 @@ export async function fill (ctx: FillContext, req: FillRequest, ask: OriginAsk, 
   const requestedAt = ctx.now()
   let response: OriginResponse
   try {
-    response = await ctx.origin.request({ method: 'GET', path: req.path, headers, group: req.group })
+    response = await ctx.origin.request({ method: 'GET', path: req.path, headers, group: req.group, signal: req.signal })
   } catch (err) {
     return { kind: 'error', error: err as CorralError, origin: null }
   }
   try {
-    return await onHeaders(ctx, req, ask.requestHeaders, response, requestedAt, onGrowing)
+    return await onHeaders(ctx, req, ask.requestHeaders, response, requestedAt, conditional !== null, onGrowing)
   } catch (err) {
     // The body holds an origin limiter slot until it ends or closes (origin/fetch.ts), and a paused one holds its
     // undici connection: whatever throws between the headers and the body's last byte must not keep either for ever.
@@ -124,14 +124,18 @@ export async function fill (ctx: FillContext, req: FillRequest, ask: OriginAsk, 
 
 /** The origin's headers have arrived: decide, then read (or hand over) the body. */
 async function onHeaders (
-  ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, response: OriginResponse, requestedAt: number, onGrowing?: OnGrowing
+  ctx: FillContext, req: FillRequest, requestHeaders: HeaderRecord, response: OriginResponse, requestedAt: number, conditionalSent: boolean,
+  onGrowing?: OnGrowing
 ): Promise<FillResult> {
   const now = ctx.now()
   const origin: OriginFacts = { status: response.status, ms: response.latencyMs }
 
-  if (response.status === 304 && req.stale !== undefined) {
+  if (response.status === 304) {
     response.body.resume()
-    return storeRevalidated(ctx, req, requestHeaders, req.stale, response.headers, now, origin, requestedAt)
+    if (req.stale !== undefined && conditionalSent) return storeRevalidated(ctx, req, requestHeaders, req.stale, response.headers, now, origin, requestedAt)
+    // RFC 9110 §15.4.5: a 304 answers a conditional request only. To an unconditional fill it is a broken answer:
+    // one 502 for the leader and its waiters alike (not an empty reply each, nor a fetch per waiter).
+    return { kind: 'error', error: new OriginBadAnswerError('304 Not Modified to an unconditional request'), origin }
   }
 
   const facts = { method: 'GET', url: req.path, headers: requestHeaders }
@@ -169,7 +173,7 @@ async function onHeaders (
   try {
     read = streamed !== null && onGrowing !== undefined
       ? await readGrowing(response.body, declaredLength, withDeclaredLength(makeEntry(streamed.key, response.status, response.headers, EMPTY, verdict.deadlines, purge), declaredLength, EMPTY), streamed.index, origin.ms, onGrowing)
-      : await readBodyUpTo(response.body, ctx.maxObjectBytes)
+      : await readBodyUpTo(response.body, ctx.maxObjectBytes, ctx.origin.fillBodyTimeoutMs ?? 0)
   } catch (err) {
     return { kind: 'error', error: err as CorralError, origin }
   }

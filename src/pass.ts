@@ -14,12 +14,13 @@ export type ForwardOutcome =
 
 /** Send the client's request on to the origin as it is (method, target, body); never rejects. */
 export async function forward (
-  origin: OriginClient, req: IncomingMessage, path: string, headers: Record<string, string | string[]>, group: string
+  origin: OriginClient, req: IncomingMessage, path: string, headers: Record<string, string | string[]>, group: string,
+  signal?: AbortSignal
 ): Promise<ForwardOutcome> {
   const method = req.method ?? 'GET'
   const hasBody = method !== 'GET' && method !== 'HEAD'
   try {
-    return { kind: 'stream', response: await origin.request({ method, path, headers, body: hasBody ? req : null, group }) }
+    return { kind: 'stream', response: await origin.request({ method, path, headers, body: hasBody ? req : null, group, signal }) }
   } catch (err) {
     return { kind: 'error', error: err instanceof CorralError ? err : toOriginError(err) }
   }

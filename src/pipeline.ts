@@ -43,6 +43,8 @@ import { shed } from './steps/respond.js'
 export type { PipelineCache, PipelineDeps, PipelineSettings } from './exchange.js'
 
 export const HEALTH_PATH = '/__corral/health'
+/** A target starting with `*`: asterisk-form, or no form at all (asterisk-form.ts). */
+const ASTERISK = 42
 
 export class Pipeline implements TraceSink, Driver {
   readonly deps: PipelineDeps
@@ -158,7 +160,7 @@ export class Pipeline implements TraceSink, Driver {
     if (target === null || target.rawUrl !== rawUrl || target.host !== host || target.settings !== settings) {
       // Asterisk-form names the server, not a page (asterisk-form.ts); load balancer probes would drown the access
       // log: both are answered here, neither logged nor counted.
-      if (rawUrl === '*') return this.#untraced(trace, answerAsteriskForm(res))
+      if (rawUrl.charCodeAt(0) === ASTERISK) return this.#untraced(trace, answerAsteriskForm(res, rawUrl))
       if (pathOf(rawUrl) === HEALTH_PATH) return this.#untraced(trace, deliverText(res, this.draining ? 503 : 200, this.draining ? 'draining\n' : healthText(this.deps.origin.report?.() ?? {}), null, null))
       const resolved = resolveTarget(rawUrl, host, settings.keyOptions, this.#hosts)
       if (resolved === null) {

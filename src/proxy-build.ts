@@ -17,6 +17,7 @@ import type { PipelineCache, PipelineSettings } from './exchange.js'
 import { makeKeyOptions } from './key.js'
 import { fieldsRemovedBeforeDelivery, makeTargetList } from './policy/targeted.js'
 import { makeFillHeaderRules } from './core/origin-headers.js'
+import { makeCookieRules } from './core/cookies.js'
 import { compileRoutes } from './shed-routes.js'
 import { resolveFlags } from './config/flags.js'
 import type { BanList, BanRecord } from './purge/bans.js'
@@ -57,7 +58,11 @@ export function makeSettings (loaded: LoadedConfig, cache: PipelineCache, bans?:
     },
     maxObjectBytes: config.cache.maxObjectBytes,
     compress: makeCompressSettings(config.cache.compress),
-    fillHeaders: makeFillHeaderRules(config.cache.forwardRequestHeaders),
+    fillHeaders: makeFillHeaderRules(config.cache.forwardRequestHeaders, {
+      dropUnderscore: config.cache.dropUnderscoreHeaders,
+      credentialHeaders: config.cache.credentialHeaders,
+      cookies: makeCookieRules(config.cache.requestCookies, config.cache.ignoredCookies)
+    }),
     hitForPassMs: config.cache.hitForPassSeconds * 1000,
     accessLog: config.log.access,
     requestIds: config.log.access,

@@ -6,12 +6,16 @@ import { createServer, type IncomingMessage, type Server, type ServerOptions, ty
 import type { Socket } from 'node:net'
 import type { Config } from './config/types.js'
 import type { Logger } from './core/log.js'
+import { setBacklogLimit } from './client-backlog.js'
 
 export function makeServer (
   listen: Config['listen'], handle: (req: IncomingMessage, res: ServerResponse) => void, logger: Logger
 ): Server {
   const server = createServer(makeServerOptions(listen), handle)
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, logger))
+  const firstByteMs = listen.firstByteTimeoutMs
+  server.on('connection', (socket: Socket) => { setTimeout(closeIfSilent, firstByteMs, socket).unref() })
+  setBacklogLimit(server, listen.maxUnwrittenBytes)
   return server
 }
 
@@ -47,6 +51,17 @@ export function makeServerOptions (listen: Config['listen']): ServerOptions {
  */
 export function connectionsCheckIntervalMs (shortestTimeoutMs: number): number {
   return Math.min(1000, Math.max(100, Math.floor(shortestTimeoutMs / 10)))
+}
+
+/**
+ * listen.firstByteTimeoutMs: a connection that has sent nothing is closed. node's headersTimeout starts at a
+ * request's first byte, and its keep-alive timeout only after a first answer, so a connection that never sends a
+ * byte had no deadline at all (issue 23: 1,000 of 1,000 still open after 45 s). Once a byte has come, headersTimeout
+ * and requestTimeout take over. bytesRead counts what the socket's handle read, also while node's parser consumes the
+ * handle directly (no 'data' events to listen for).
+ */
+function closeIfSilent (socket: Socket): void {
+  if (socket.bytesRead === 0 && !socket.destroyed) socket.destroy()
 }
 
 /** The answers node:http itself gives (lib/_http_server.js), for the errors it answers. */
@@ -86,7 +101,20 @@ function onClientError (err: NodeJS.ErrnoException, socket: HttpSocket, logger: 
     return
   }
   if (socket._httpMessage == null) socket.end(CANNED[code] ?? BAD_REQUEST)
-  else closeAfterPending(socket)
+  else closeAfterPending(socket, code)
+}
+
+/**
+ * The request being received cannot be finished: listen.requestTimeoutMs passed while its body was still arriving, or
+ * the client half-closed mid-body (HPE_INVALID_EOF_STATE). Waiting for the pending answers, as for a bad pipelined
+ * request, waited for ever: a pass's answer waits for the very body the origin is still being sent (issue 23: four
+ * clients sending a byte every 500 ms held every origin connection). The connection is closed now, with the status
+ * when nothing of an answer has gone out yet; the pass sees its client go and aborts its origin request
+ * (client-gone.ts).
+ */
+function cutUnfinishedRequest (socket: HttpSocket, code: string): void {
+  if (socket._httpMessage?.headersSent === false) socket.write(CANNED[code] ?? BAD_REQUEST)
+  socket.destroy()
 }
 
 /**
@@ -96,13 +124,15 @@ function onClientError (err: NodeJS.ErrnoException, socket: HttpSocket, logger: 
  * bytes that do not parse may be the tail of a request the client framed differently, and a close says enough.
  * node:http's own 'finish' listener runs first and hands the socket to the next queued response.
  */
-function closeAfterPending (socket: HttpSocket): void {
+function closeAfterPending (socket: HttpSocket, code: string): void {
   const current = socket._httpMessage
   if (current == null) {
     socket.end()
     return
   }
-  current.once('finish', () => closeAfterPending(socket))
+  // An answer to a request whose body never finished arriving may be waiting on that body: it would never finish.
+  if (!current.req.complete) return cutUnfinishedRequest(socket, code)
+  current.once('finish', () => closeAfterPending(socket, code))
 }
 
 export async function listenOn (server: Server, host: string, port: number): Promise<number> {

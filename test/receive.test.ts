@@ -3,9 +3,9 @@ import { connectionsCheckIntervalMs, makeServerOptions } from '../src/receive.js
 
 describe('makeServerOptions (issue 13)', () => {
   it('bounds headers apart from the request, capped at requestTimeoutMs as node requires', () => {
-    expect(makeServerOptions({ host: 'h', port: 0, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5000, drainDelayMs: 0 }))
+    expect(makeServerOptions({ host: 'h', port: 0, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5000, firstByteTimeoutMs: 5000, maxUnwrittenBytes: 8388608, drainDelayMs: 0 }))
       .toMatchObject({ requestTimeout: 30_000, headersTimeout: 10_000, connectionsCheckingInterval: 1000, keepAliveTimeout: 5000, joinDuplicateHeaders: true })
-    expect(makeServerOptions({ host: 'h', port: 0, requestTimeoutMs: 2000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5000, drainDelayMs: 0 }))
+    expect(makeServerOptions({ host: 'h', port: 0, requestTimeoutMs: 2000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5000, firstByteTimeoutMs: 5000, maxUnwrittenBytes: 8388608, drainDelayMs: 0 }))
       .toMatchObject({ requestTimeout: 2000, headersTimeout: 2000, connectionsCheckingInterval: 200 })
   })
 

@@ -35,6 +35,9 @@ export interface CoalescerDeps {
  */
 type Role = 'leader' | 'refresh' | 'hit-for-pass' | 'bypass'
 
+/** Rounds a waiter regroups behind new leaders whose answers were made for their own credentials. */
+const MAX_REGROUPS = 4
+
 const PASS_HIT_FOR_PASS: MissOutcome = { kind: 'pass', hitForPass: true }
 const PASS_BYPASS: MissOutcome = { kind: 'pass', hitForPass: false }
 const RETRY_MISS: MissOutcome = { kind: 'retry' }
@@ -88,8 +91,10 @@ export class Coalescer implements MissRoads {
       case 'pass':
         return PASS_HIT_FOR_PASS
       case 'retry':
-        // Behind a new leader, once: a waiter with credentials of its own could only repeat what the last one got.
-        return req.credentialed || round > 0 ? PASS_BYPASS : RETRY_MISS
+        // Behind a new leader: a waiter with credentials of its own could only repeat what the last one got. The
+        // others regroup while leaders keep turning out credentialed (another such request may lead the next round),
+        // a bounded number of times: no request can send the anonymous ones to the origin one by one (issue 23).
+        return req.credentialed || round >= MAX_REGROUPS ? PASS_BYPASS : RETRY_MISS
       case 'error':
         return outcome
     }

@@ -23,8 +23,20 @@ function join (path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`
 }
 
-/** A value as the sentence quotes it: short, JSON-spelled. */
-function shown (value: unknown): string {
+/**
+ * Keys whose value is never quoted, whatever its type: a token put in by mistake as a number, an array or an object
+ * was echoed by `corral check`, the "config edit rejected" log line and /flags (issue 23). Only its kind is said.
+ */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['admin.token'])
+
+function isSecret (path: string): boolean {
+  for (const key of SECRET_KEYS) if (path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`)) return true
+  return false
+}
+
+/** A value as the sentence quotes it: short, JSON-spelled; a secret key's value only by its kind. */
+function shown (value: unknown, path: string): string {
+  if (isSecret(path)) return `${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value === 'object' ? 'an object' : `a ${typeof value}`}, not shown`
   const text = JSON.stringify(value) ?? String(value)
   return text.length > 40 ? `${text.slice(0, 37)}...` : text
 }
@@ -73,15 +85,15 @@ function describe (e: ErrorObject): Problem {
     case 'required':
       return { keyPath: join(path, String(params.missingProperty)), reason: 'is required' }
     case 'enum':
-      return { keyPath: path, reason: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')} (got ${shown(e.data)})` }
+      return { keyPath: path, reason: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')} (got ${shown(e.data, path)})` }
     case 'type': {
       const types = String(params.type).split(',')
-      return { keyPath: path, reason: `must be ${types.map((t) => TYPE_WORDS[t] ?? t).join(' or ')} (got ${shown(e.data)})` }
+      return { keyPath: path, reason: `must be ${types.map((t) => TYPE_WORDS[t] ?? t).join(' or ')} (got ${shown(e.data, path)})` }
     }
     case 'const':
-      return { keyPath: path, reason: `must be ${JSON.stringify(params.allowedValue)} (got ${shown(e.data)})` }
+      return { keyPath: path, reason: `must be ${JSON.stringify(params.allowedValue)} (got ${shown(e.data, path)})` }
     case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
-      return { keyPath: path, reason: `${e.message ?? 'out of range'} (got ${shown(e.data)})` }
+      return { keyPath: path, reason: `${e.message ?? 'out of range'} (got ${shown(e.data, path)})` }
     case 'minLength':
       return { keyPath: path, reason: `must be at least ${String(params.limit)} characters long (got ${String((e.data as string).length)})` }
     default:
@@ -108,6 +120,14 @@ function describeSchemaErrors (errors: readonly ErrorObject[]): Problem[] {
 function mergeTypes (a: string, b: string): string {
   const got = / \(got .*\)$/.exec(a)?.[0] ?? ''
   return `${a.slice(0, a.length - got.length)} or ${b.slice('must be '.length, b.length - got.length)}${got}`
+}
+
+/**
+ * V8 quotes the text around a JSON syntax error (`Unexpected token 's', ..."token":supersecre"... is not valid JSON`):
+ * that text may be a secret (an unquoted admin.token), and the message reaches `corral check`, the log and /flags.
+ */
+function withoutSnippet (message: string): string {
+  return message.replace(/, (?:"|\.\.\.)[\s\S]* is not valid JSON$/, ' (not valid JSON)')
 }
 
 /** " at line 3, column 5" from a JSON.parse error's "at position N" (an editor shows lines, not offsets). */
@@ -150,7 +170,7 @@ export function parseWithSchema (text: string, validate: ValidateFunction, what:
   try {
     raw = JSON.parse(text)
   } catch (err) {
-    throw new Fail('', `invalid JSON${jsonErrorPlace(text, err as Error)}: ${(err as Error).message}`, { cause: err })
+    throw new Fail('', `invalid JSON${jsonErrorPlace(text, err as Error)}: ${withoutSnippet((err as Error).message)}`, { cause: err })
   }
   // A document's own shorthand (the config's units), turned into what the schema checks; its problems come first.
   const prepared = prepare?.(raw) ?? []

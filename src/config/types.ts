@@ -57,7 +57,7 @@ export interface CompressConfig {
 }
 
 export interface Config {
-  listen: { host: string, port: number, requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number, drainDelayMs: number }
+  listen: { host: string, port: number, requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number, firstByteTimeoutMs: number, maxUnwrittenBytes: number, drainDelayMs: number }
   /** `token` is the one in force: CORRAL_ADMIN_TOKEN, else the tokenFile's contents, else the file's own (load.ts). */
   admin: { host: string, port: number, token?: string, tokenFile?: string }
   origin: {
@@ -65,6 +65,7 @@ export interface Config {
     servers?: ServerConfig[]
     health: HealthConfig
     timeoutMs: number
+    fillBodyTimeoutMs: number
     connections: number
     retries: number
     maxInFlight: number
@@ -82,6 +83,10 @@ export interface Config {
     targetedFields: string[]
     storeSetCookie: boolean
     forwardRequestHeaders: string[]
+    credentialHeaders: string[]
+    dropUnderscoreHeaders: boolean
+    requestCookies: 'origin-decides' | 'pass'
+    ignoredCookies: string[]
     key: { sortQuery: boolean, ignoreQueryParams: string[], includeHost: boolean }
     memcached: {
       enabled: boolean

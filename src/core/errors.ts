@@ -73,6 +73,14 @@ export class OriginEncodingError extends CorralError {
   }
 }
 
+/** The origin answered with something no request of corral's can take (a 304 to an unconditional fetch). */
+export class OriginBadAnswerError extends CorralError {
+  constructor (what: string) {
+    super('CORRAL_ERR_ORIGIN_BAD_ANSWER', `origin answered ${what}`, 502)
+    this.name = 'OriginBadAnswerError'
+  }
+}
+
 export class WaiterTimeoutError extends CorralError {
   constructor () {
     super('CORRAL_ERR_WAITER_TIMEOUT', 'waited too long for a shared origin fetch', 504)
@@ -97,6 +105,25 @@ export class ClientBehindError extends CorralError {
   constructor (windowBytes: number) {
     super('CORRAL_ERR_CLIENT_BEHIND', `client fell ${windowBytes} bytes behind a shared origin stream: response aborted`, 408)
     this.name = 'ClientBehindError'
+  }
+}
+
+/**
+ * A pipelining client left more answers unwritten than listen.maxUnwrittenBytes allows behind the one being written:
+ * no browser pipelines, and each queued answer is held in memory until the client reads the ones before it.
+ */
+export class ClientBacklogError extends CorralError {
+  constructor (maxBytes: number) {
+    super('CORRAL_ERR_CLIENT_BACKLOG', `client left more than ${maxBytes} bytes of pipelined answers unread: connection closed`, 408)
+    this.name = 'ClientBacklogError'
+  }
+}
+
+/** The client went away before its answer: its origin request is aborted; nothing is counted against the origin. */
+export class ClientGoneError extends CorralError {
+  constructor () {
+    super('CORRAL_ERR_CLIENT_GONE', 'client went away before its answer: origin request aborted', 499)
+    this.name = 'ClientGoneError'
   }
 }
 

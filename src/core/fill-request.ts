@@ -21,10 +21,15 @@ export interface FillRequest {
   readonly client: ClientFacts
   /** The expired or stale entry being replaced: validators for a conditional request, a stale-if-error stand-in. */
   readonly stale: StoredEntry | undefined
-  /** The request carried Cookie or Authorization: an unstorable answer may be about this requester alone. */
+  /**
+   * The request carries a credential-like field a fill would send (core/origin-headers.ts isCredentialed): an
+   * unstorable answer may be about this requester alone.
+   */
   readonly credentialed: boolean
   /** The origin group to ask (the route's `origin`). */
   readonly group: string
+  /** Only on a fill made for one client alone (hit-for-pass, Authorization): that client left (client-gone.ts). */
+  readonly signal?: AbortSignal | undefined
 }
 
 /** What a fill needs of the client's request. */

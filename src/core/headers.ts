@@ -18,7 +18,7 @@ export function connectionListed (connection: HeaderValue): Set<string> | null {
   const value = Array.isArray(connection) ? connection.join(',') : connection
   const names = new Set<string>()
   for (const part of value.split(',')) {
-    const name = part.trim().toLowerCase()
+    const name = normalizeHeaderName(part.trim())
     if (name !== '' && name !== 'close' && name !== 'keep-alive') names.add(name)
   }
   return names.size > 0 ? names : null
@@ -32,7 +32,8 @@ export function connectionListed (connection: HeaderValue): Set<string> | null {
 export function dropConnectionListed (headers: IncomingHttpHeaders): void {
   const listed = connectionListed(headers.connection)
   if (listed === null) return
-  for (const name of listed) {
+  // Every spelling of a listed name (core/header-names.ts): `Connection: X-Foo` takes `X_Foo` with it.
+  for (const name of namesIn(headers, listed) ?? []) {
     if (name !== 'host') delete headers[name]
   }
 }
@@ -50,7 +51,7 @@ export function toFlatHeaders (headers: HeaderRecord, skip: ReadonlySet<string>,
   const flat: string[] = []
   for (const name in headers) {
     const value = headers[name]
-    if (value === undefined || isHopByHop(name) || skip.has(name) || (skipToo?.has(name) ?? false) || (listed?.has(name) ?? false)) continue
+    if (value === undefined || isHopByHop(name) || skip.has(name) || (skipToo?.has(name) ?? false) || (listed !== null && hasName(listed, name))) continue
     if (Array.isArray(value)) {
       for (const v of value) flat.push(name, v)
     } else {
@@ -89,4 +90,31 @@ export function removeOwnVia (value: string): string | undefined {
   if (value === VIA) return undefined
   const own = `, ${VIA}`
   return value.endsWith(own) ? value.slice(0, -own.length) : value
+}
+
+/**
+ * One rule for comparing request field names (core/header-names.ts has the lists that use it): lower-case, `_` read as
+ * `-`, because PHP, WSGI and Rack turn both into `_`, so `X_Forwarded_Host` reaches such an app as X-Forwarded-Host.
+ */
+export function normalizeHeaderName (name: string): string {
+  const lower = name.toLowerCase()
+  return lower.includes('_') ? lower.replaceAll('_', '-') : lower
+}
+
+/** Does `names` hold `name` in its normalised spelling? The common name (no `_`) costs one lookup. */
+export function hasName (names: ReadonlySet<string>, name: string): boolean {
+  return names.has(name) || (name.includes('_') && names.has(normalizeHeaderName(name)))
+}
+
+/**
+ * The names in `headers` (node:http's lower-cased record) whose normalised spelling is in `names`. Most requests
+ * match none: then nothing is allocated.
+ */
+export function namesIn (headers: IncomingHttpHeaders, names: ReadonlySet<string>): string[] | null {
+  let found: string[] | null = null
+  for (const name in headers) {
+    if (headers[name] === undefined) continue
+    if (names.has(name) || (name.includes('_') && names.has(normalizeHeaderName(name)))) (found ??= []).push(name)
+  }
+  return found
 }

@@ -6,41 +6,10 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { connectionListed, isHopByHop, joinValue, VIA } from './headers.js'
 import { normalizeAcceptEncoding, normalizeAcceptLanguage } from './vary.js'
 import { SURROGATE_CAPABILITY } from './surrogate.js'
+import { hasName, makeCredentialFields, makeHeaderNameSet, namesIn, NOT_FORWARDED, NOT_FORWARDED_ON_FILL, underscoreNames } from './header-names.js'
+import { withoutIgnoredCookies, type CookieRules } from './cookies.js'
 
-/**
- * Client request fields never sent to the origin:
- * - forwarding fields a client could forge (corral sets X-Forwarded-For/-Proto/-Host itself): they would let a client
- *   change what the origin renders (links, redirects, the page it routes to) without changing the cache key;
- * - Expect: Node's server has already answered `100-continue` to the client, and undici refuses to send it
- *   (UND_ERR_NOT_SUPPORTED), which failed the request, and on a fill every request waiting on it, with 502.
- * corral's own X-Corral-* fields are dropped too (by prefix).
- */
-const NOT_FORWARDED = new Set([
-  'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-ssl',
-  'x-forwarded-scheme', 'forwarded', 'x-original-url', 'x-rewrite-url', 'expect'
-])
-
-/**
- * Client request fields a fill does not forward, unless the answer says it depends on them (a Vary naming them, known
- * from the URL's Vary index) or the operator allows them (cache.forwardRequestHeaders). A fill's answer is stored
- * and served to everyone; each of these lets one client change that answer without changing its key:
- * - method overrides (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override): frameworks (Express
- *   method-override, Symfony, ASP.NET, Rack) treat a request carrying one as that method. A GET fill with
- *   `X-HTTP-Method-Override: DELETE` got the origin's 405 (`public, max-age=60`), served from cache to every client
- *   for 60 s (issue 13);
- * - host-like fields (X-Host, X-Forwarded-Server, X-Original-Host, and their neighbour X-HTTP-Host-Override):
- *   read as the host by frameworks and proxies to build links and redirects; a reflected value was cached;
- * - path-like fields of the X-Original-URL class that NOT_FORWARDED does not already drop (X-Original-URI from nginx
- *   auth_request, X-Forwarded-URI from Traefik): read as the request path by some apps.
- * Passes keep them: a pass's answer reaches only the client that sent the field, and a POST carrying
- * `X-HTTP-Method-Override: DELETE` is how clients behind GET/POST-only proxies ask for a DELETE (a successful one
- * still invalidates the URL, RFC 9111 §4.4).
- */
-export const NOT_FORWARDED_ON_FILL: ReadonlySet<string> = new Set([
-  'x-http-method-override', 'x-http-method', 'x-method-override',
-  'x-host', 'x-forwarded-server', 'x-original-host', 'x-http-host-override',
-  'x-original-uri', 'x-forwarded-uri'
-])
+export { NOT_FORWARDED_ON_FILL } from './header-names.js'
 
 /** How a fill treats the NOT_FORWARDED_ON_FILL fields, resolved when the config loads. */
 export interface FillHeaderRules {
@@ -51,11 +20,28 @@ export interface FillHeaderRules {
    * `Vary` with them, so a value one client sends is served only to clients sending the same value.
    */
   readonly keyed: readonly string[]
+  /** `dropped` as a set of normalised names (core/header-names.ts): any spelling of a dropped name is dropped. */
+  readonly droppedNames?: ReadonlySet<string>
+  /** cache.dropUnderscoreHeaders: names with `_` are not forwarded on fills (nginx's default). Absent: dropped. */
+  readonly dropUnderscore?: boolean
+  /** Credential-like fields (core/header-names.ts CREDENTIAL_FIELDS plus cache.credentialHeaders), normalised. */
+  readonly credentials?: ReadonlySet<string>
+  /** cache.requestCookies and cache.ignoredCookies (core/cookies.ts). */
+  readonly cookies?: CookieRules
 }
 
-export function makeFillHeaderRules (allowed: readonly string[]): FillHeaderRules {
+export interface FillHeaderOptions {
+  readonly dropUnderscore: boolean
+  readonly credentialHeaders: readonly string[]
+  readonly cookies: CookieRules | undefined
+}
+
+export function makeFillHeaderRules (allowed: readonly string[], options?: FillHeaderOptions): FillHeaderRules {
   const keyed = [...new Set(allowed.map((name) => name.toLowerCase()))]
-  return { dropped: [...NOT_FORWARDED_ON_FILL].filter((name) => !keyed.includes(name)), keyed }
+  const dropped = [...NOT_FORWARDED_ON_FILL].filter((name) => !keyed.includes(name))
+  const rules = { dropped, keyed, droppedNames: makeHeaderNameSet(dropped), credentials: makeCredentialFields(options?.credentialHeaders ?? []) }
+  if (options === undefined) return rules
+  return { ...rules, dropUnderscore: options.dropUnderscore, ...(options.cookies === undefined ? null : { cookies: options.cookies }) }
 }
 
 /**
@@ -68,11 +54,28 @@ export function dropAnswerShaping (
   originHeaders: Record<string, string | string[]>, incoming: IncomingHttpHeaders, rules: FillHeaderRules, varyHeaders: readonly string[] | null
 ): IncomingHttpHeaders {
   let seen: IncomingHttpHeaders = incoming
-  for (const name of rules.dropped) {
-    if (incoming[name] === undefined || (varyHeaders?.includes(name) ?? false)) continue
+  const drop = (name: string): void => {
     delete originHeaders[name]
     if (seen === incoming) seen = { ...incoming }
     delete seen[name]
+  }
+  // Compared in every spelling (core/header-names.ts): `X_Forwarded_Server` is X-Forwarded-Server to PHP or Rack.
+  for (const name of namesIn(incoming, rules.droppedNames ?? new Set(rules.dropped)) ?? []) {
+    if (!(varyHeaders?.includes(name) ?? false)) drop(name)
+  }
+  if (rules.dropUnderscore !== false) for (const name of underscoreNames(incoming) ?? []) if (seen[name] !== undefined) drop(name)
+  const ignored = rules.cookies?.ignored ?? null
+  if (ignored !== null && incoming.cookie !== undefined) {
+    const kept = withoutIgnoredCookies(incoming.cookie, ignored)
+    if (kept !== incoming.cookie) {
+      if (kept === undefined) {
+        drop('cookie')
+      } else {
+        originHeaders.cookie = kept
+        if (seen === incoming) seen = { ...incoming }
+        seen.cookie = kept
+      }
+    }
   }
   return seen
 }
@@ -96,8 +99,8 @@ export function makeOriginRequestHeaders (
   const out: Record<string, string | string[]> = {}
   for (const name in incoming) {
     const value = incoming[name]
-    if (value === undefined || isHopByHop(name) || (listed?.has(name) ?? false)) continue
-    if (NOT_FORWARDED.has(name) || name.startsWith('x-corral-')) continue
+    if (value === undefined || isHopByHop(name) || (listed !== null && hasName(listed, name))) continue
+    if (hasName(NOT_FORWARDED, name) || name.startsWith('x-corral-')) continue
     out[name] = value
   }
   const priorFor = incoming['x-forwarded-for']
@@ -150,4 +153,25 @@ export function makeOriginHeaders (
     'accept-encoding': incoming['accept-encoding'] === undefined ? null : normalizeAcceptEncoding(incoming['accept-encoding']),
     'accept-language': incoming['accept-language'] === undefined ? null : normalizeAcceptLanguage(incoming['accept-language'])
   })
+}
+
+const BUILT_IN_CREDENTIALS = makeCredentialFields([])
+
+/**
+ * Does the request carry a credential-like field (core/header-names.ts CREDENTIAL_FIELDS, any spelling) that a fill
+ * would send? Ignored cookies do not count, nor underscore names a fill drops: the origin never sees them, so they
+ * cannot make its answer personal. Read for every miss, also by waiters, so it builds no headers.
+ */
+export function isCredentialed (headers: IncomingHttpHeaders, rules: FillHeaderRules): boolean {
+  const fields = rules.credentials ?? BUILT_IN_CREDENTIALS
+  const dropUnderscore = rules.dropUnderscore !== false
+  for (const name in headers) {
+    if (headers[name] === undefined) continue
+    if (name === 'cookie') {
+      if (withoutIgnoredCookies(headers.cookie, rules.cookies?.ignored ?? null) !== undefined) return true
+    } else if (!(dropUnderscore && name.includes('_')) && hasName(fields, name)) {
+      return true
+    }
+  }
+  return false
 }

@@ -4,28 +4,8 @@
  */
 import { joinValue, type HeaderValue } from './headers.js'
 
-/**
- * Accept-Encoding reduced to the codings an origin plausibly uses, in a fixed order, so `Vary: Accept-Encoding`
- * makes a handful of variants instead of one per browser's spelling. The origin is sent this same value, so what
- * it answers matches the variant it is stored under.
- */
-export function normalizeAcceptEncoding (value: HeaderValue): string {
-  if (value === undefined) return ''
-  const v = (Array.isArray(value) ? value.join(',') : value).toLowerCase()
-  if (v === '') return ''
-  let out = ''
-  for (const coding of CODINGS) {
-    const at = v.indexOf(coding)
-    if (at === -1) continue
-    // "gzip;q=0" means the client refuses gzip.
-    const rest = v.slice(at + coding.length, at + coding.length + 8).replace(/\s/g, '')
-    if (rest.startsWith(';q=0') && !/^;q=0\.\d*[1-9]/.test(rest)) continue
-    out = out === '' ? coding : `${out}, ${coding}`
-  }
-  return out
-}
-
-const CODINGS = ['br', 'gzip', 'zstd', 'deflate'] as const
+/** Accept-Encoding as variant keys spell it, parsed by negotiator (accept-encoding.ts). */
+export { normalizeAcceptEncoding } from './accept-encoding.js'
 
 /**
  * Accept-Language (RFC 9110 §12.5.4) as variant keys spell it: ranges lower-cased, whitespace removed, duplicates

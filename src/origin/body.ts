@@ -22,10 +22,18 @@ export type BodyRead =
  * Read a body into memory up to `maxBytes`. Past that it stops reading and hands back what it has, so the caller
  * can stream the head and the rest of the body through without storing it.
  */
-export async function readBodyUpTo (body: Readable, maxBytes: number): Promise<BodyRead> {
+export async function readBodyUpTo (body: Readable, maxBytes: number, deadlineMs = 0): Promise<BodyRead> {
   return await new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
+    // A whole-body deadline: undici's bodyTimeout bounds the gap between chunks, not a body trickled for ever.
+    const timer = deadlineMs > 0
+      ? setTimeout(() => {
+        cleanup()
+        abandon(body)
+        reject(new OriginTimeoutError(new Error(`body not complete within ${deadlineMs} ms`)))
+      }, deadlineMs)
+      : undefined
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk)
       size += chunk.length
@@ -44,6 +52,7 @@ export async function readBodyUpTo (body: Readable, maxBytes: number): Promise<B
       reject(toOriginError(err))
     }
     const cleanup = (): void => {
+      clearTimeout(timer)
       body.off('data', onData)
       body.off('end', onEnd)
       body.off('error', onError)

@@ -32,6 +32,7 @@ export class Origin implements OriginClient {
   #groups = new Map<string, OriginGroup>()
   #default: OriginGroup | undefined
   #timeoutMs = 0
+  #fillBodyTimeoutMs = 0
   #retries = 0
 
   /** `limiter` guards concurrent requests (origin.maxInFlight); a request holds its slot until its body is done. */
@@ -48,6 +49,7 @@ export class Origin implements OriginClient {
    */
   update (config: Config): void {
     this.#timeoutMs = config.origin.timeoutMs
+    this.#fillBodyTimeoutMs = config.origin.fillBodyTimeoutMs
     this.#retries = config.origin.retries
     const pool = { connections: config.origin.connections, timeoutMs: config.origin.timeoutMs }
     const next = new Map<string, OriginGroup>()
@@ -67,6 +69,10 @@ export class Origin implements OriginClient {
 
   get timeoutMs (): number {
     return this.#timeoutMs
+  }
+
+  get fillBodyTimeoutMs (): number {
+    return this.#fillBodyTimeoutMs
   }
 
   /** Every group's servers and their state, for GET /flags and corral_origin_up. */

@@ -3,7 +3,9 @@
  * intervalMs, over a connection of its own (a probe queued behind a busy pool would time out and mark a healthy,
  * busy server down), and report good (2xx, 3xx) or bad (any other status, an error, no answer in timeoutMs).  [I/O]
  */
-import { Agent, request } from 'undici'
+import { performance } from 'node:perf_hooks'
+import { Agent, errors, request } from 'undici'
+import { isLoopStall } from '../core/loop-stall.js'
 import type { HealthConfig } from '../config/types.js'
 
 /** What a probe needs of a server: its URL (server.ts's OriginServer is one; the probe never touches its pool). */
@@ -34,7 +36,7 @@ export class Prober<S extends Probed> {
         this.#inFlight.add(server)
         probeOnce(server, path, options.timeoutMs).then((good) => {
           this.#inFlight.delete(server)
-          if (!this.#stopped) onResult(server, good)
+          if (!this.#stopped && good !== null) onResult(server, good)
         }, () => { this.#inFlight.delete(server) })
       }
     }
@@ -49,7 +51,9 @@ export class Prober<S extends Probed> {
   }
 }
 
-async function probeOnce (server: Probed, path: string, timeoutMs: number): Promise<boolean> {
+/** Good, bad, or null: no verdict (a timeout whose timer ran late on a stalled event loop says nothing of the server). */
+async function probeOnce (server: Probed, path: string, timeoutMs: number): Promise<boolean | null> {
+  const started = performance.now()
   try {
     const res = await request(server.spec.url + path, {
       dispatcher: probeAgent,
@@ -60,7 +64,17 @@ async function probeOnce (server: Probed, path: string, timeoutMs: number): Prom
     })
     await res.body.dump()
     return res.statusCode >= 200 && res.statusCode < 400
-  } catch {
-    return false
+  } catch (err) {
+    return judgeFailedProbe(err, performance.now() - started, timeoutMs)
   }
+}
+
+/**
+ * A failed probe is bad, except one that timed out well past its time: that deadline fired late on a busy event
+ * loop (core/loop-stall.ts), so it is no verdict, and downAfter counts only probes that measured the server.
+ */
+export function judgeFailedProbe (err: unknown, elapsedMs: number, timeoutMs: number): false | null {
+  const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError' ||
+    err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError)
+  return timedOut && isLoopStall(elapsedMs - timeoutMs, timeoutMs) ? null : false
 }

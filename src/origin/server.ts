@@ -55,6 +55,8 @@ export class OriginServer {
   async send (req: OriginRequest, timeoutMs: number, bodyTimeoutMs: number): Promise<Dispatcher.ResponseData> {
     this.counters.requests.inc()
     const deadline = new AbortController()
+    // A pass whose client left: aborted at once, not at the origin's own timeout (client-gone.ts).
+    if (req.signal !== undefined) linkAbort(req.signal, deadline)
     const sent = this.#pool.request({
       method: req.method as 'GET',
       path: this.spec.basePath + req.path,
@@ -102,6 +104,11 @@ class QueueTimeoutError extends Error {
     super(`no origin response headers within ${timeoutMs} ms (queued for a connection, or not answered)`)
     this.name = 'QueueTimeoutError'
   }
+}
+
+function linkAbort (from: AbortSignal, to: AbortController): void {
+  if (from.aborted) to.abort(from.reason)
+  else from.addEventListener('abort', () => to.abort(from.reason), { once: true })
 }
 
 function noop (): void {}

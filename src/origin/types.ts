@@ -12,6 +12,8 @@ export interface OriginRequest {
   readonly body?: Readable | null
   /** The origin group (the route's `origin`); the default group "origin" when absent. */
   readonly group?: string | undefined
+  /** A client that was the only one waiting for this request left (client-gone.ts): the origin request is aborted. */
+  readonly signal?: AbortSignal | undefined
 }
 
 export interface OriginResponse {
@@ -36,6 +38,8 @@ export interface OriginClient {
   readonly timeoutMs: number
   /** Each group's servers and their state (Origin has it): the health path says when none is up. */
   report?: () => Record<string, ReadonlyArray<{ readonly state: string }>>
+  /** origin.fillBodyTimeoutMs: a fill's whole body must arrive within this (absent or 0: no whole-body deadline). */
+  readonly fillBodyTimeoutMs?: number
 }
 
 /** Told of every origin answer's headers: the origin-duration metric. */

@@ -13,6 +13,7 @@ import { asksConditionalOrRange, deliverHit, limitSendStall } from '../deliver.j
 import { chooseBody } from '../policy/negotiate.js'
 import { makeFillRequest, noAnswer, type Driver, type Exchange, type Step } from '../exchange.js'
 import { serve, text } from './respond.js'
+import { isPassedForCookie } from '../core/cookies.js'
 
 /**
  * RFC 9110 §9.2.1: OPTIONS and TRACE are safe (a CORS preflight must not evict the page); other methods pass and
@@ -22,8 +23,13 @@ import { serve, text } from './respond.js'
  */
 export function recv (ex: Exchange): Step {
   const method = ex.req.method ?? 'GET'
-  const road: Step = method !== 'GET' && method !== 'HEAD' ? 'pass' : ex.req.headers.authorization === undefined ? 'lookup' : ex.isHead ? 'pass' : 'bypass'
-  if (road === 'lookup') return road
+  const { headers } = ex.req
+  let road: Step = method !== 'GET' && method !== 'HEAD' ? 'pass' : headers.authorization === undefined ? 'lookup' : ex.isHead ? 'pass' : 'bypass'
+  if (road === 'lookup') {
+    // cache.requestCookies `pass`: a request with a cookie that counts never meets the cache (core/cookies.ts).
+    if (headers.cookie === undefined || !isPassedForCookie(headers.cookie, ex.target.settings.fillHeaders.cookies)) return road
+    road = 'pass'
+  }
   ex.answer = method !== 'GET' && method !== 'HEAD' ? 'method' : 'bypass'
   return ex.cacheOnly === null ? road : noAnswer(ex, ex.cacheOnly, null)
 }

@@ -11,6 +11,7 @@ import { decideOriginError } from '../policy/origin-error.js'
 import { assertNever } from '../core/errors.js'
 import { makeFillRequest, originFailed, type Driver, type Exchange, type Step } from '../exchange.js'
 import { relay, serve, serveStreaming } from './respond.js'
+import { clientGoneSignal } from '../client-gone.js'
 
 /** Who goes to the origin: by the verdict, lead the key's flight, wait on it (busy), or go alone (hit-for-pass). */
 export function miss (d: Driver, ex: Exchange): Step {
@@ -25,7 +26,8 @@ export function miss (d: Driver, ex: Exchange): Step {
   const fill = ex.fill ??= makeFillRequest(ex)
   const notes = makeNotes()
   const { coalescer } = d
-  const pending = ex.verdict === 'busy' ? coalescer.wait(fill, notes, ex.rounds) : ex.verdict === 'hit-for-pass' ? coalescer.alone(fill, notes) : coalescer.lead(fill, notes)
+  // A hit-for-pass URL is fetched for this client alone: its origin request goes when the client does.
+  const pending = ex.verdict === 'busy' ? coalescer.wait(fill, notes, ex.rounds) : ex.verdict === 'hit-for-pass' ? coalescer.alone({ ...fill, signal: clientGoneSignal(ex.res) }, notes) : coalescer.lead(fill, notes)
   awaitOutcome(d, ex, pending, notes)
   return 'park'
 }
@@ -35,7 +37,8 @@ export function bypass (d: Driver, ex: Exchange): Step {
   ex.trace.xCache = 'PASS'
   ex.verdict = 'bypass'
   const notes = makeNotes()
-  awaitOutcome(d, ex, d.coalescer.bypass(makeFillRequest(ex), notes), notes)
+  // Fetched for this client alone: its origin request goes when the client does (client-gone.ts).
+  awaitOutcome(d, ex, d.coalescer.bypass({ ...makeFillRequest(ex), signal: clientGoneSignal(ex.res) }, notes), notes)
   return 'park'
 }
 

@@ -12,6 +12,7 @@ import { isSafeMethod } from '../policy/invalidate.js'
 import { freshenFromHead, invalidateAfterUnsafe, type InvalidateContext } from '../purge/invalidate.js'
 import { originFailed, type Driver, type Exchange, type Step } from '../exchange.js'
 import { relay, serve, shed, text } from './respond.js'
+import { clientGoneSignal } from '../client-gone.js'
 
 /** Stream through without touching the cache, as the answer row `ex.answer` (method, bypass, hit-for-pass). */
 export function pass (d: Driver, ex: Exchange): Step {
@@ -19,7 +20,7 @@ export function pass (d: Driver, ex: Exchange): Step {
   ex.trace.xCache = 'PASS'
   d.deps.metrics.originRequests.labels('pass').inc()
   const headers = makeOriginHeaders(req.headers, req.socket.remoteAddress, 'pass', ex.target.keyHost)
-  forward(d.deps.origin, req, ex.target.forwardUrl, headers, ex.target.route.origin)
+  forward(d.deps.origin, req, ex.target.forwardUrl, headers, ex.target.route.origin, clientGoneSignal(ex.res))
     .then((outcome) => d.resume(ex, passed(d, ex, outcome)), (err: unknown) => d.fail(ex, err))
   return 'park'
 }

@@ -72,7 +72,7 @@ export function decodeRecord (buf: Buffer, expectedKey: string, memo?: MetaMemo)
   if (m['key'] !== expectedKey) return undefined
   if (m['kind'] === 'entry') {
     const entry = readEntry(m, buf.subarray(CODEC_HEADER_BYTES + metaBytes))
-    if (entry !== undefined && memo !== undefined) memo.set(expectedKey, { stamp, meta: entryMeta(entry) })
+    if (entry !== undefined && memo !== undefined) memo.set(expectedKey, { stamp, meta: entryMeta(entry) }, { size: metaBytes * 2 + expectedKey.length * 2 })
     return entry
   }
   if (m['kind'] === 'vary' && bodyBytes === 0) return readVary(m, expectedKey)

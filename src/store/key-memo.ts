@@ -17,6 +17,8 @@ export function leaseKey (prefix: string, fullKey: string): string {
  */
 const MAX_MEMO_KEY_CHARS = 512
 const MEMO_ENTRIES = 10_000
+/** 8 MiB of decoded metadata: 10,000 entries of typical (under 1 KiB) headers, fewer when headers are long. */
+export const META_MEMO_MAX_BYTES = 8 * 1024 * 1024
 
 /**
  * What a memcached hit would otherwise recompute per operation: the hashed item key (a SHA-256 cost about 3 µs of a
@@ -25,7 +27,9 @@ const MEMO_ENTRIES = 10_000
 export class KeyMemo {
   readonly #prefix: string
   readonly #itemKeys = new LRUCache<string, string>({ max: MEMO_ENTRIES })
-  readonly #meta: MetaMemo = new LRUCache({ max: MEMO_ENTRIES })
+  // Bounded in bytes as well: a stored version's metadata carries the origin's headers, which an origin (or a page
+  // per URL with a long header) can make several KiB each. The size is the metadata's encoded length (codec.ts).
+  readonly #meta: MetaMemo = new LRUCache({ max: MEMO_ENTRIES, maxSize: META_MEMO_MAX_BYTES, sizeCalculation: () => 1024 })
 
   constructor (prefix: string) {
     this.#prefix = prefix
@@ -48,5 +52,10 @@ export class KeyMemo {
 
   get sizes (): { itemKeys: number, meta: number } {
     return { itemKeys: this.#itemKeys.size, meta: this.#meta.size }
+  }
+
+  /** What the metadata memo counts itself as (bounded by META_MEMO_MAX_BYTES). */
+  get metaBytes (): number {
+    return this.#meta.calculatedSize
   }
 }

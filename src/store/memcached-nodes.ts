@@ -3,10 +3,11 @@
  * node that owns a key, with our deadline, and judges the node by how it went: a node marked down gets a new client
  * and is skipped, with nothing sent, until its probe answers. Never rejects: a failed operation resolves FAILED.
  */
+import { performance } from 'node:perf_hooks'
 import memjs from 'memjs'
 import { systemClock, type Clock } from '../core/clock.js'
 import { CorralError } from '../core/errors.js'
-import { NodeHealth, type NodeState, type OperationOutcome } from './node-health.js'
+import { isLoopStall, NodeHealth, type NodeState, type OperationOutcome } from './node-health.js'
 import { NodeRing, splitHostPort } from './ring.js'
 import { batchWrites } from './write-batching.js'
 
@@ -187,11 +188,14 @@ export class MemcachedNodes {
         this.#options.onError?.(node.address, op, err)
         resolve(FAILED)
       }
+      const sentAt = performance.now()
       const timer = setTimeout(() => {
+        // A timer late on a stalled event loop is no evidence against the node (node-health.ts isLoopStall).
+        const stalled = isLoopStall(performance.now() - sentAt - timeoutMs, timeoutMs)
         // After an event-loop stall, expired timers run before the poll phase reads the answers already waiting on
         // the socket: every operation in flight would time out in the same pass. Decide after that poll phase.
         setImmediate(() => {
-          finish(new CorralError('CORRAL_ERR_MEMCACHED_TIMEOUT', `memcached ${op} on ${node.address} took over ${timeoutMs} ms`, 503), FAILED)
+          finish(Object.assign(new CorralError('CORRAL_ERR_MEMCACHED_TIMEOUT', `memcached ${op} on ${node.address} took over ${timeoutMs} ms`, 503), { stalled }), FAILED)
         })
       }, timeoutMs)
       timer.unref()
@@ -210,5 +214,7 @@ export class MemcachedNodes {
  */
 function outcomeOf (err: unknown): OperationOutcome {
   if (err === null || (err instanceof Error && err.message.startsWith('MemJS '))) return 'answered'
-  return (err as { code?: string }).code === 'CORRAL_ERR_MEMCACHED_TIMEOUT' ? 'timed-out' : 'failed'
+  const { code, stalled } = err as { code?: string, stalled?: boolean }
+  if (code !== 'CORRAL_ERR_MEMCACHED_TIMEOUT') return 'failed'
+  return stalled === true ? 'stalled' : 'timed-out'
 }

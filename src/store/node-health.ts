@@ -3,7 +3,8 @@
  * timers (the store reports each operation's outcome and passes the time in), so every rule is unit-tested.
  *
  * A refused or reset connection marks a node down at once; so do TIMEOUTS_TO_MARK_DOWN timeouts in a row (one the
- * node answered something after does not count), and so does a failed probe. While down every operation is skipped;
+ * node answered something after does not count, nor one whose timer ran late on a stalled event loop: isLoopStall),
+ * and so does a failed probe. While down every operation is skipped;
  * once `retryDownMs` is over, one operation is the probe (the others keep skipping until it settles), so a dead node
  * costs one failed operation per `retryDownMs`, not one per request. Only the first mark after being up and the first
  * answer after being down are transitions: the outage is logged once per node each way.
@@ -16,8 +17,14 @@
  */
 export const TIMEOUTS_TO_MARK_DOWN = 3
 
-/** What one operation came to: an answer (a reply or a server error alike), our deadline passing, or a transport error. */
-export type OperationOutcome = 'answered' | 'timed-out' | 'failed'
+/**
+ * What one operation came to: an answer (a reply or a server error alike), our deadline passing, our deadline passing
+ * on a stalled event loop (`stalled`: no evidence either way), or a transport error.
+ */
+export type OperationOutcome = 'answered' | 'timed-out' | 'stalled' | 'failed'
+
+/** A deadline timer late on a stalled loop (core/loop-stall.ts): its timeout is `stalled`, not evidence. */
+export { isLoopStall } from '../core/loop-stall.js'
 
 /** 'send': up; 'probe': down, its time is over and this caller tests it; 'skip': down (or another caller probes). */
 export type Admission = 'send' | 'probe' | 'skip'
@@ -96,6 +103,8 @@ export class NodeHealth {
   /** Judges one settled operation of the node's current client. */
   settle (outcome: OperationOutcome, start: OperationStart, now: number): Settled {
     this.#probing = false
+    // Neither an answer nor a failure: the run of timeouts is neither reset nor extended, and a probe is simply due again.
+    if (outcome === 'stalled') return NOTHING
     if (outcome === 'answered') {
       this.#answers++
       this.#timeouts = 0

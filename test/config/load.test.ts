@@ -29,11 +29,12 @@ function rejection (config: unknown): ConfigError {
 describe('parseConfig defaults', () => {
   it('fills every default from the schema', () => {
     const { config, version, shedPages } = parse({ origin: ORIGIN, routes: [{ match: '/api/' }] })
-    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, requestTimeoutMs: 30000, headersTimeoutMs: 10000, keepAliveTimeoutMs: 5000, drainDelayMs: 5000 })
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, requestTimeoutMs: 30000, headersTimeoutMs: 10000, keepAliveTimeoutMs: 5000, firstByteTimeoutMs: 5000, maxUnwrittenBytes: 8388608, drainDelayMs: 5000 })
     expect(config.admin).toEqual({ host: '127.0.0.1', port: 9090 })
     expect(config.origin).toEqual({
       url: ORIGIN.url,
       timeoutMs: 10000,
+      fillBodyTimeoutMs: 60000,
       connections: 128,
       retries: 1,
       maxInFlight: 0,

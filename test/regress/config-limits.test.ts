@@ -25,7 +25,8 @@ afterEach(async () => {
 /** Every duration and size in the schema, as a dotted key path, with where it is set in a config. */
 const LIMITED = [
   'listen.requestTimeoutMs', 'listen.headersTimeoutMs', 'listen.keepAliveTimeoutMs', 'listen.drainDelayMs',
-  'origin.timeoutMs', 'origin.queueTimeoutMs',
+  'listen.firstByteTimeoutMs', 'listen.maxUnwrittenBytes',
+  'origin.timeoutMs', 'origin.queueTimeoutMs', 'origin.fillBodyTimeoutMs',
   'origin.health.intervalMs', 'origin.health.timeoutMs', 'origin.health.ejectMs', 'origin.health.maxEjectMs', 'origin.health.slowStartMs',
   'cache.purge.pollIntervalMs', 'cache.purge.softStaleSeconds', 'cache.purge.recordTtlSeconds',
   'cache.memory.maxBytes', 'cache.memory.maxTtlSeconds', 'cache.maxObjectBytes', 'cache.graceSeconds',
