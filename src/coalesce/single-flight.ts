@@ -1,6 +1,6 @@
 /**
  * coalesce/single-flight: one origin fetch per key in this process. The first request for a key leads; later ones
- * wait for the leader's outcome with their own deadline, shorter than their patience (DESIGN.md §5).
+ * wait for the leader's outcome with their own deadline, shorter than their patience (docs/architecture.md, lessons).
  *
  * The leader settles the flight as soon as it knows what waiters can use: a storable entry (after its body is
  * read), or "pass" the moment the response headers say it is not shareable, so waiters fetch for themselves at

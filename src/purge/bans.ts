@@ -2,10 +2,10 @@
  * purge/bans: invalidation records (Varnish's ban list) and what they do to an entry. memcached cannot list keys by tag
  * or prefix, so a purge is a record `{ kind, value, host, at, soft }`; an entry whose fill asked the origin before a
  * matching record's `at` is purged: hard, it is gone (a miss); soft, it is stale from `at` and servable stale for
- * `softStaleMs`, so the next request is answered at once while one coalesced refresh runs (DESIGN §5: a delete
+ * `softStaleMs`, so the next request is answered at once while one coalesced refresh runs (docs/architecture.md, lessons: a delete
  * re-creates the herd). An entry that forbids stale (must-revalidate, no-cache) revalidates instead (policy/usable).
  *
- * Where records are checked (the cost, DESIGN notes in README.md): never on a memory hit (a new record sweeps L1 once,
+ * Where records are checked (the cost: the design notes in README.md): never on a memory hit (a new record sweeps L1 once,
  * store/memory.ts sweep); on an entry read from memcached (purge/screened-store.ts) and before a fill stores (fill.ts),
  * against a few Map lookups: nothing when the entry was requested after the newest record.  [pure]
  */

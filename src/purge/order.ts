@@ -17,7 +17,7 @@ export interface PurgeOrder {
   readonly soft: boolean
 }
 
-/** The admin answer (DESIGN.md §2): what was asked, how, and what is known of its reach. */
+/** The admin answer (README, "Purge"): what was asked, how, and what is known of its reach. */
 export interface PurgeReport {
   readonly purged: { readonly kind: BanKind, readonly values: readonly string[], readonly host: string | null }
   readonly mode: 'hard' | 'soft'

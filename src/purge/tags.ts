@@ -9,7 +9,7 @@ import type { HeaderRecord } from '../core/headers.js'
 export interface TagOptions {
   /** Lower-case header names read for tags, in order. */
   readonly headers: readonly string[]
-  /** Take the tag headers out of the stored headers, so the client never sees them (DESIGN.md §2). */
+  /** Take the tag headers out of the stored headers, so the client never sees them (README, "Purge"). */
   readonly removeFromResponse: boolean
 }
 

@@ -37,7 +37,7 @@ describe('one fill serves br, gzip and identity', () => {
     expect(br.headers['content-encoding']).toBe('br')
     expect(gzip.headers['content-encoding']).toBe('gzip')
     expect(identity.headers['content-encoding']).toBeUndefined()
-    // DESIGN §4 targets for a 100 KiB HTML page.
+    // The project's targets for a 100 KiB HTML page (README, Compression).
     expect(br.body.length).toBeLessThanOrEqual(0.18 * PAGE.length)
     expect(gzip.body.length).toBeLessThanOrEqual(0.25 * PAGE.length)
     expect(origin.count).toBe(1)
