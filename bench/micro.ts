@@ -57,7 +57,7 @@ const entry: StoredEntry = {
   lastModified: undefined
 }
 const encoded = encodeRecord(entry)
-const memo: MetaMemo = new LRUCache({ max: 100 })
+const memo: MetaMemo = new LRUCache({ max: 100, maxSize: 1 << 24 })
 
 let sink = 0
 function measure (name: string, fn: (i: number) => unknown, iterations = 2_000_000): void {

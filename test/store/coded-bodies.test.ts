@@ -31,7 +31,7 @@ describe('a coded entry in a memcached item', () => {
   })
 
   it('reads the same through the stamp memo (metadata parsed once)', () => {
-    const memo: MetaMemo = new LRUCache({ max: 8 })
+    const memo: MetaMemo = new LRUCache({ max: 8, maxSize: 1 << 20 })
     const item = encodeRecord(codedEntry())
     const first = decodeRecord(item, KEY, memo)
     const second = decodeRecord(item, KEY, memo)
