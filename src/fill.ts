@@ -172,7 +172,7 @@ async function onHeaders (
   let read
   try {
     read = streamed !== null && onGrowing !== undefined
-      ? await readGrowing(response.body, declaredLength, withDeclaredLength(makeEntry(streamed.key, response.status, response.headers, EMPTY, verdict.deadlines, purge), declaredLength, EMPTY), streamed.index, origin.ms, onGrowing)
+      ? await readGrowing(response.body, declaredLength, withDeclaredLength(makeEntry(streamed.key, response.status, response.headers, EMPTY, verdict.deadlines, purge), declaredLength, EMPTY), streamed.index, origin.ms, onGrowing, ctx.origin.fillBodyTimeoutMs ?? 0)
       : await readBodyUpTo(response.body, ctx.maxObjectBytes, ctx.origin.fillBodyTimeoutMs ?? 0)
   } catch (err) {
     return { kind: 'error', error: err as CorralError, origin }

@@ -12,6 +12,7 @@
 import type { Readable } from 'node:stream'
 import type { StoredEntry, VaryIndex } from '../core/entry.js'
 import { toOriginError, type BodyRead } from './body.js'
+import { OriginTimeoutError } from '../core/errors.js'
 import type { ServerResponse } from 'node:http'
 import { GrowingBody } from './growing-body.js'
 import { SharedStream } from './shared-stream.js'
@@ -54,12 +55,26 @@ export function isStreamable (declaredLength: number, maxObjectBytes: number): b
  * as readBodyUpTo would, or rejects with the origin error after failing the body for every reader.
  */
 export async function readGrowing (
-  source: Readable, declaredLength: number, head: StoredEntry, vary: VaryIndex | null, originMs: number, onGrowing: OnGrowing
+  source: Readable, declaredLength: number, head: StoredEntry, vary: VaryIndex | null, originMs: number, onGrowing: OnGrowing,
+  deadlineMs = 0
 ): Promise<BodyRead> {
   const body = new GrowingBody(declaredLength)
   onGrowing({ head, vary, body, originMs, stored: true })
   return await new Promise((resolve, reject) => {
+    // origin.fillBodyTimeoutMs: undici's bodyTimeout bounds the gap between chunks, not a body trickled for ever. Its
+    // clients already have their headers, so they see the body fail (a reset), never a short body that looks whole.
+    const timer = deadlineMs > 0
+      ? setTimeout(() => {
+        const err = new OriginTimeoutError(new Error(`body not complete within ${deadlineMs} ms`))
+        cleanup()
+        body.fail(err)
+        source.on('error', noop)
+        source.destroy()
+        reject(err)
+      }, deadlineMs)
+      : undefined
     const cleanup = (): void => {
+      clearTimeout(timer)
       source.off('data', onData)
       source.off('end', onEnd)
       source.off('error', onError)

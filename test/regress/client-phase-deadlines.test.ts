@@ -122,7 +122,8 @@ describe('a client whose GET is fetched for it alone', () => {
 describe('an origin that trickles a cacheable body', () => {
   it('is cut after origin.fillBodyTimeoutMs: the client gets 504, the origin connection is closed', async () => {
     const o = opened(await startOrigin((_req, res) => {
-      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '100000' })
+      // Under the size that streams while filling: the body is read whole before anyone is answered.
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '50000' })
       // One byte well inside every bodyTimeout, for ever.
       const drip = setInterval(() => res.write('.'), 50)
       res.on('close', () => clearInterval(drip))
@@ -131,6 +132,19 @@ describe('an origin that trickles a cacheable body', () => {
     const answer = await get(`${p.url}/slow`, { host: 'site.test' })
     expect(answer.status).toBe(504)
     await expect.poll(() => o.inFlight, { timeout: 3000 }).toBe(0)
+  })
+  it('streamed while it fills, is cut after origin.fillBodyTimeoutMs: the client sees the body fail, the origin is asked once', async () => {
+    const o = opened(await startOrigin((_req, res) => {
+      // Over the size that streams while filling: the client has its headers and the first bytes before the cut.
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '100000' })
+      const drip = setInterval(() => res.write('.'), 50)
+      res.on('close', () => clearInterval(drip))
+    }))
+    const p = opened(await startProxy(o.url, { origin: { timeoutMs: 300, fillBodyTimeoutMs: 1000 } }))
+    // A short body that looked whole would resolve; a body cut before its Content-Length must reject.
+    await expect(get(`${p.url}/slow`, { host: 'site.test' })).rejects.toThrow()
+    await expect.poll(() => o.inFlight, { timeout: 3000 }).toBe(0)
+    expect(o.count).toBe(1)
   })
 })
 
