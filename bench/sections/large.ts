@@ -54,7 +54,7 @@ async function startLargeCeiling (bytes: number): Promise<{ url: string, stop: (
 }
 
 export async function largeSection (r: Run): Promise<void> {
-  const s = '8 large'
+  const s = '9 large'
   const origin = await startLargeOrigin()
   const agent = new Agent({ connections: 2 * CLIENTS, pipelining: 0 })
   try {
