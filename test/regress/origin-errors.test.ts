@@ -3,9 +3,10 @@
  * failing origin, and an origin answer with Cache-Control on two lines neither breaks caching nor leaks an origin slot.
  * (Found in the code reviews of 2026-11-25 and 2026-12.)
  */
-import { afterEach, describe, expect, it } from 'vitest'
-import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, burstBehindOneFetch, TestClock, type TestProxy } from '../helpers/proxy.js'
+import { describe, expect, it } from 'vitest'
+import { closeAfterEach } from '../helpers/opened.js'
+import { startOrigin, answer } from '../helpers/origin.js'
+import { startProxy, get, burstBehindOneFetch, TestClock } from '../helpers/proxy.js'
 import { parseConfig } from '../../src/config/load.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { Origin } from '../../src/origin/fetch.js'
@@ -13,21 +14,13 @@ import { OriginLimiter } from '../../src/origin/limit.js'
 import { fill, type FillContext, type FillRequest } from '../../src/fill.js'
 import { makeLogger } from '../../src/core/log.js'
 
-let origin: TestOrigin | undefined
-let proxy: TestProxy | undefined
-
-afterEach(async () => {
-  await proxy?.close()
-  await origin?.close()
-  proxy = undefined
-  origin = undefined
-})
+const { opened } = closeAfterEach()
 
 describe('an origin in trouble', () => {
   it('waiters of a 5xx fetch get the stale copy (stale-if-error) instead of each asking the failing origin', async () => {
     const clock = new TestClock()
-    const o = origin = await startOrigin(answer(200, { 'cache-control': 'max-age=1, stale-if-error=60' }, 'good'))
-    const p = proxy = await startProxy(o.url, { cache: { graceSeconds: 0 } }, { clock })
+    const o = opened(await startOrigin(answer(200, { 'cache-control': 'max-age=1, stale-if-error=60' }, 'good')))
+    const p = opened(await startProxy(o.url, { cache: { graceSeconds: 0 } }, { clock }))
     await get(`${p.url}/sie`)
     clock.advance(5000)
     o.setHandler(answer(503, {}, 'down'))
@@ -37,8 +30,8 @@ describe('an origin in trouble', () => {
   })
 
   it('waiters of a 5xx fetch without a stale copy share its status, not a request each', async () => {
-    const o = origin = await startOrigin(answer(500, {}, 'boom'))
-    const p = proxy = await startProxy(o.url)
+    const o = opened(await startOrigin(answer(500, {}, 'boom')))
+    const p = opened(await startProxy(o.url))
     const answers = await burstBehindOneFetch(o, p, `${p.url}/cold`, 10)
     expect(answers.map((r) => r.status)).toEqual(Array(10).fill(500))
     expect(o.count).toBe(1)
@@ -49,13 +42,13 @@ describe('an origin that sends Cache-Control on two lines (review of 2026-12)', 
   const big = 'x'.repeat(100 * 1024)
 
   it('is cached, and never costs an origin slot: later pages still reach the origin (origin.maxInFlight 2)', async () => {
-    const o = origin = await startOrigin((req, res) => {
+    const o = opened(await startOrigin((req, res) => {
       if (req.url?.startsWith('/dup') === true) res.setHeader('cache-control', ['public', 'max-age=60'])
       else res.setHeader('cache-control', 'max-age=60')
       // Past undici's high-water mark: a body nobody reads would also hold its connection, paused.
       res.end(big)
-    })
-    const p = proxy = await startProxy(o.url, { origin: { maxInFlight: 2, queueSize: 1, queueTimeoutMs: 200 } })
+    }))
+    const p = opened(await startProxy(o.url, { origin: { maxInFlight: 2, queueSize: 1, queueTimeoutMs: 200 } }))
     const answers = []
     for (let i = 0; i < 4; i++) answers.push(await get(`${p.url}/dup${i}`))
     for (let i = 0; i < 3; i++) answers.push(await get(`${p.url}/other${i}`))
@@ -68,7 +61,7 @@ describe('an origin that sends Cache-Control on two lines (review of 2026-12)', 
   })
 
   it('fill gives back the origin slot and the connection when anything throws once the headers are in', async () => {
-    const o = origin = await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, big))
+    const o = opened(await startOrigin(answer(200, { 'cache-control': 'max-age=60' }, big)))
     const { config } = parseConfig(JSON.stringify({ origin: { url: o.url, timeoutMs: 5000, connections: 1 } }))
     const limiter = new OriginLimiter({ maxInFlight: 1, queueSize: 1, queueTimeoutMs: 200, adaptive: false })
     const upstream = new Origin(config, limiter)

@@ -2,27 +2,20 @@
  * A safe method (OPTIONS, a CORS preflight) does not evict the page, and an admin listener off loopback needs a
  * token. (Found in the code review of 2026-11-25.)
  */
-import { afterEach, describe, expect, it } from 'vitest'
-import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, type TestProxy } from '../helpers/proxy.js'
+import { describe, expect, it } from 'vitest'
+import { closeAfterEach } from '../helpers/opened.js'
+import { startOrigin, answer } from '../helpers/origin.js'
+import { startProxy, get } from '../helpers/proxy.js'
 import { parseConfig } from '../../src/config/load.js'
 
-let origin: TestOrigin | undefined
-let proxy: TestProxy | undefined
-
-afterEach(async () => {
-  await proxy?.close()
-  await origin?.close()
-  proxy = undefined
-  origin = undefined
-})
+const { opened } = closeAfterEach()
 
 const reflect = answer(200, { 'cache-control': 'max-age=60' }, (n) => `page-${n}`)
 
 describe('safe methods and the admin listener', () => {
   it('OPTIONS (a CORS preflight) does not evict the page', async () => {
-    const o = origin = await startOrigin(reflect)
-    const p = proxy = await startProxy(o.url)
+    const o = opened(await startOrigin(reflect))
+    const p = opened(await startProxy(o.url))
     await get(`${p.url}/page`)
     expect((await get(`${p.url}/page`, {}, 'OPTIONS')).status).toBe(200)
     expect((await get(`${p.url}/page`)).headers['x-cache']).toBe('HIT')

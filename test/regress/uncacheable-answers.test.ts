@@ -2,24 +2,17 @@
  * Uncacheable answers do not switch caching off for everyone: a user's background refresh, a URL remembered as
  * uncacheable that becomes storable again. (Found in the code review of 2026-11-25.)
  */
-import { afterEach, describe, expect, it } from 'vitest'
-import { startOrigin, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, TestClock, type TestProxy } from '../helpers/proxy.js'
+import { describe, expect, it } from 'vitest'
+import { closeAfterEach } from '../helpers/opened.js'
+import { startOrigin } from '../helpers/origin.js'
+import { startProxy, get, TestClock } from '../helpers/proxy.js'
 
-let origin: TestOrigin | undefined
-let proxy: TestProxy | undefined
-
-afterEach(async () => {
-  await proxy?.close()
-  await origin?.close()
-  proxy = undefined
-  origin = undefined
-})
+const { opened } = closeAfterEach()
 
 describe('uncacheable answers', () => {
   it('an answer to one user\'s background refresh does not switch caching off for everyone (hit-for-miss)', async () => {
     const clock = new TestClock()
-    const o = origin = await startOrigin((req, res, n) => {
+    const o = opened(await startOrigin((req, res, n) => {
       if (req.headers.cookie !== undefined) {
         res.writeHead(200, { 'cache-control': 'private', 'set-cookie': 'session=alice' })
         res.end('alice')
@@ -27,8 +20,8 @@ describe('uncacheable answers', () => {
       }
       res.writeHead(200, { 'cache-control': 'public, max-age=2' })
       res.end(`public-${n}`)
-    })
-    const p = proxy = await startProxy(o.url, {}, { clock })
+    }))
+    const p = opened(await startProxy(o.url, {}, { clock }))
     await get(`${p.url}/home`)
     clock.advance(3000)
     // Alice's request finds the page stale: she gets the stale public copy, and her refresh answer is private.
@@ -41,11 +34,11 @@ describe('uncacheable answers', () => {
 
   it('a URL remembered as uncacheable is fetched alone, and cached again once its answer is storable', async () => {
     let cacheable = false
-    const o = origin = await startOrigin((_req, res, n) => {
+    const o = opened(await startOrigin((_req, res, n) => {
       res.writeHead(200, { 'cache-control': cacheable ? 'max-age=60' : 'no-store' })
       res.end(`v${n}`)
-    })
-    const p = proxy = await startProxy(o.url)
+    }))
+    const p = opened(await startProxy(o.url))
     await get(`${p.url}/flip`)
     const pass = await get(`${p.url}/flip`)
     expect(pass.headers['x-cache']).toBe('PASS')

@@ -2,29 +2,22 @@
  * A response record node:http refuses to write costs its own request a 500 and a log line, never the process.
  * (Found in the code review of 2026-11-25.)
  */
-import { afterEach, describe, expect, it } from 'vitest'
-import { startOrigin, answer, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, get, type TestProxy } from '../helpers/proxy.js'
+import { describe, expect, it } from 'vitest'
+import { closeAfterEach } from '../helpers/opened.js'
+import { startOrigin, answer } from '../helpers/origin.js'
+import { startProxy, get } from '../helpers/proxy.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { makeEntry } from '../store/records.js'
 
-let origin: TestOrigin | undefined
-let proxy: TestProxy | undefined
-
-afterEach(async () => {
-  await proxy?.close()
-  await origin?.close()
-  proxy = undefined
-  origin = undefined
-})
+const { opened } = closeAfterEach()
 
 const reflect = answer(200, { 'cache-control': 'max-age=60' }, (n) => `page-${n}`)
 
 describe('a record node:http refuses to write', () => {
   it('costs its own request a 500 and a log line; the process keeps serving every other page', async () => {
-    const o = origin = await startOrigin(reflect)
+    const o = opened(await startOrigin(reflect))
     const store = new MemoryStore({ maxBytes: 1 << 20 })
-    const p = proxy = await startProxy(o.url, { cache: { key: { includeHost: false } } }, { store })
+    const p = opened(await startProxy(o.url, { cache: { key: { includeHost: false } } }, { store }))
     // What a damaged record would look like once in L1 (the codec now refuses such items from memcached): a header
     // value with a control character, which writeHead throws on, synchronously, inside the request listener.
     const now = Date.now()
