@@ -205,8 +205,13 @@ export async function startCorral (config: Record<string, unknown>, nodeFlags?: 
 
 /** bench/ceiling.ts in a child process; `workers` > 1 runs a node:cluster of that many. */
 export async function startCeiling (workers = 1, nodeFlags?: readonly string[]): Promise<Child & { url: string }> {
+  return await startHttpScript('bench/ceiling.ts', { WORKERS: String(workers) }, nodeFlags)
+}
+
+/** A bench server script (it listens on PORT) in a child process, answered once it serves HTTP; stopped if it never does. */
+export async function startHttpScript (script: string, env: Record<string, string> = {}, nodeFlags?: readonly string[]): Promise<Child & { url: string }> {
   const port = await freePort()
-  const child = startNode(['--import', 'tsx', join(ROOT, 'bench/ceiling.ts')], { PORT: String(port), WORKERS: String(workers) }, nodeFlags)
+  const child = startNode(['--import', 'tsx', join(ROOT, script)], { ...env, PORT: String(port) }, nodeFlags)
   const url = `http://127.0.0.1:${port}`
   try {
     await waitForHttp(url)
@@ -214,7 +219,7 @@ export async function startCeiling (workers = 1, nodeFlags?: readonly string[]):
     await child.stop()
     throw err
   }
-  return { ...child, stop: child.stop, url }
+  return { ...child, url }
 }
 
 export interface Memcached extends Child {

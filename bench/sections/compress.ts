@@ -4,9 +4,8 @@
  * memory, what memcached holds per page with and without compression, and the CPU a fill costs for it.
  */
 import { createServer } from 'node:http'
-import { join } from 'node:path'
 import { request } from 'undici'
-import { freePort, ROOT, startCorral, startMemcached, startNode, waitForHttp, type Child } from '../lib.js'
+import { startCorral, startHttpScript, startMemcached } from '../lib.js'
 import { listenLoopback } from '../origin.js'
 import { makePage } from '../page.js'
 import { memcachedStats, metricSum } from '../probes.js'
@@ -116,18 +115,7 @@ async function memcachedBytes (r: Run, s: string, originUrl: string): Promise<vo
 function ceilingContender (): Contender {
   return {
     name: 'ceiling (same bytes)',
-    start: async () => {
-      const port = await freePort()
-      const child: Child = startNode(['--import', 'tsx', join(ROOT, 'bench/compress-ceiling.ts')], { PORT: String(port) })
-      const url = `http://127.0.0.1:${port}`
-      try {
-        await waitForHttp(url)
-      } catch (err) {
-        await child.stop()
-        throw err
-      }
-      return { ...child, url }
-    }
+    start: async () => await startHttpScript('bench/compress-ceiling.ts')
   }
 }
 
