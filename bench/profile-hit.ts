@@ -20,7 +20,7 @@ import { NO_MEMORY_REDUCER } from '../src/ops/runtime.js'
 import { ROOT, startCeiling, startCorral, startMemcached, stopAll, type Memcached } from './lib.js'
 import { findWrk, wrkGenerator } from './loadgen/wrk.js'
 import { startOrigin } from './origin.js'
-import { metricSum } from './probes.js'
+import { memcachedStats, metricSum } from './probes.js'
 import { treeCpuSeconds } from './proc.js'
 import { summarizeProfile, type CpuProfile, type Frame } from './profile-summary.js'
 import { CONNECTIONS, fmt, log } from './section.js'
@@ -78,8 +78,11 @@ async function main (): Promise<void> {
     log(`profiling ${variant === 'ceiling' ? 'the ceiling' : `corral (${variant})`} under wrk, ${CONNECTIONS} connections, ${seconds} s after a 2 s warm-up`)
     const warm = await wrk.run(url, CONNECTIONS, 2)
     const cpu0 = treeCpuSeconds(server.pid)
+    const gets0 = mc === null ? 0 : (await memcachedStats(mc.port)).cmd_get ?? 0
     const load = await wrk.run(url, CONNECTIONS, seconds)
     const cpuS = treeCpuSeconds(server.pid) - cpu0
+    // How many answers one memcached get served (read-flight.ts shares a get among the reads that join it).
+    if (mc !== null) log(`memcached: ${fmt(load.requests / (((await memcachedStats(mc.port)).cmd_get ?? 0) - gets0), 1)} answers per get`)
     const hits = 'adminUrl' in server ? await metricSum(server.adminUrl, 'corral_requests_total', 'cache="HIT"') : NaN
     await server.stop()
     // The readiness probe's one request aside, every answer came from wrk.
