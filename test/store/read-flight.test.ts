@@ -90,6 +90,21 @@ describe.skipIf(findMemcached() === null)('MemcachedStore reads share the get in
     for (const record of found) expect(record).toMatchObject({ kind: 'entry', key, etag: '"v1"' })
   })
 
+  it('hands the reads that join one decoded record, for get and lookup alike, and a new one once it settled', async () => {
+    const key = uniqueKey('decoded')
+    await store.set(key, makeEntry(key), 60_000)
+    const gets = Array.from({ length: 8 }, () => store.get(key))
+    const lookups = Array.from({ length: 8 }, () => store.lookup(key))
+    for (const read of gets) expect(read).toBe(gets[0])
+    for (const read of lookups) expect(read).toBe(lookups[0])
+    const first = await gets[0]
+    expect(first).toMatchObject({ kind: 'entry', key })
+    expect(await lookups[0]).toMatchObject({ kind: 'entry', key })
+    const next = store.get(key)
+    expect(next).not.toBe(gets[0])
+    expect(await next).toMatchObject({ kind: 'entry', key })
+  })
+
   it('a read that starts after this process wrote the item sees the write, not the read in flight before it', async () => {
     const key = uniqueKey('written')
     await store.set(key, makeEntry(key, { etag: '"old"' }), 60_000)
