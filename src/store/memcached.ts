@@ -129,12 +129,12 @@ export class MemcachedStore implements SharedTier, LeaseStore {
    * per caller cost each memcached hit about 0.6 µs more, bench/micro-memcached.ts).
    */
   get (key: string): Promise<CacheRecord | undefined> {
-    return this.#gets.read(key, () => this.#read(key).then(value => value === FAILED ? undefined : this.#decode(key, value, undefined)))
+    return this.#gets.joined(key) ?? this.#gets.track(key, this.#read(key).then(value => value === FAILED ? undefined : this.#decode(key, value, undefined)))
   }
 
   /** `get` that tells a miss from a node it could not ask (down, failed, timed out). */
   lookup (key: string): Promise<CacheRecord | undefined | Unreachable> {
-    return this.#lookups.read(key, () => this.#read(key).then(value => value === FAILED ? UNREACHABLE : this.#decode(key, value, UNREACHABLE)))
+    return this.#lookups.joined(key) ?? this.#lookups.track(key, this.#read(key).then(value => value === FAILED ? UNREACHABLE : this.#decode(key, value, UNREACHABLE)))
   }
 
   isReachable (key: string): boolean {

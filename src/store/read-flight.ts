@@ -11,9 +11,19 @@ export class ReadFlight<T> {
 
   /** The read in flight for `itemKey`, or a new one from `start`. */
   read (itemKey: string, start: () => Promise<T>): Promise<T> {
-    const pending = this.#inFlight.get(itemKey)
-    if (pending !== undefined) return pending
-    const read = start()
+    return this.joined(itemKey) ?? this.track(itemKey, start())
+  }
+
+  /**
+   * The read in flight for `itemKey`, if any. With `track`, what `read` does without a `start` closure per call: a
+   * read that joins (most reads of a hot page) allocates nothing.
+   */
+  joined (itemKey: string): Promise<T> | undefined {
+    return this.#inFlight.get(itemKey)
+  }
+
+  /** `read` is the read of `itemKey` in flight until it settles (or `forget`); returns it. */
+  track (itemKey: string, read: Promise<T>): Promise<T> {
     this.#inFlight.set(itemKey, read)
     const done = (): void => {
       if (this.#inFlight.get(itemKey) === read) this.#inFlight.delete(itemKey)

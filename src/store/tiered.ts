@@ -4,6 +4,7 @@ import { isPromise, type CacheRecord, type CacheStore, type MaybePromise, type S
 import { withBody } from './codec.js'
 import { ownCodedBodies } from './coded-bodies.js'
 import { isSharedTier, UNREACHABLE, type SharedTier } from './shared-tier.js'
+import { ReadFlight } from './read-flight.js'
 
 export interface TieredStoreOptions {
   /** The shared tier (memcached). Stores never throw; errors are still swallowed here as a second fence. */
@@ -42,6 +43,12 @@ export class TieredStore implements CacheStore {
    * One counter for all keys: a purge costs a few L1 fills elsewhere, and a per-key map would cost on every read.
    */
   #deletes = 0
+  /**
+   * With L1 off, reads of one key share the L2 read in flight (read-flight.ts): the shared tier is wrapped (the purge
+   * screen, purge/screened-store.ts) in a `then` per read, and a burst of requests for one page paid a promise and a
+   * microtask each for the same answer. A write or delete through this store ends the sharing.
+   */
+  readonly #reads = new ReadFlight<CacheRecord | undefined>()
 
   constructor ({ l1, l2, clock = systemClock }: TieredStoreOptions) {
     const shared = isSharedTier(l2) && l1.maxTtlMs > 0 ? l2 : undefined
@@ -55,7 +62,7 @@ export class TieredStore implements CacheStore {
 
   get (key: string): MaybePromise<CacheRecord | undefined> {
     const l1 = this.l1
-    if (l1 === undefined) return this.l2.get(key)
+    if (l1 === undefined) return this.#reads.joined(key) ?? this.#readL2(key)
     const hit = l1.get(key)
     if (hit !== undefined) return hit
     const shared = this.#shared
@@ -75,7 +82,13 @@ export class TieredStore implements CacheStore {
     )
   }
 
+  #readL2 (key: string): MaybePromise<CacheRecord | undefined> {
+    const found = this.l2.get(key)
+    return isPromise(found) ? this.#reads.track(key, found) : found
+  }
+
   async set (key: string, record: CacheRecord, ttlMs: number): Promise<void> {
+    this.#reads.forget(key)
     const l1 = this.l1
     if (l1 !== undefined) {
       const keepMs = this.#shared?.isReachable(key) === false ? outageKeepMs(record, ttlMs, this.#clock.now()) : 0
@@ -89,6 +102,7 @@ export class TieredStore implements CacheStore {
 
   async delete (key: string): Promise<void> {
     this.#deletes++
+    this.#reads.forget(key)
     this.l1?.delete(key)
     try {
       await this.l2.delete(key)

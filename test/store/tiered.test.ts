@@ -103,6 +103,32 @@ describe('TieredStore', () => {
     expect(l2.gets).toBe(3)
   })
 
+  it('with L1 off, reads of one key in flight share one L2 read; a write or delete through it ends the sharing', async () => {
+    const l2 = new AsyncMemory()
+    const store = tiered(l2, 0)
+    const key = uniqueKey()
+    await store.set(key, makeEntry(key, { etag: '"old"' }), 60_000)
+    const burst = Array.from({ length: 8 }, () => store.get(key))
+    for (const read of burst) expect(read).toBe(burst[0])
+    expect(l2.gets).toBe(1)
+    const written = store.set(key, makeEntry(key, { etag: '"new"' }), 60_000)
+    const afterWrite = store.get(key)
+    expect(afterWrite).not.toBe(burst[0])
+    await written
+    expect(await burst[0]).toMatchObject({ etag: '"old"' })
+    expect(await afterWrite).toMatchObject({ etag: '"new"' })
+    const inFlight = store.get(key)
+    const deleted = store.delete(key)
+    const afterDelete = store.get(key)
+    expect(afterDelete).not.toBe(inFlight)
+    await deleted
+    expect(await afterDelete).toBeUndefined()
+    // Settled reads are not kept: the next read asks L2 again.
+    const gets = l2.gets
+    expect(await store.get(key)).toBeUndefined()
+    expect(l2.gets).toBe(gets + 1)
+  })
+
   it.skipIf(address === null)('fills L1 from memcached and answers the second read synchronously', async () => {
     const l2 = makeMemcached(address as string)
     const store = tiered(l2)
