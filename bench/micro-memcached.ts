@@ -5,22 +5,38 @@
  * memcached process and other load on the machine do not count (they still disturb caches and clocks: compare runs
  * on the same machine, back to back).
  *
+ * It runs the built dist/ (`npm run build` first; the script says so if it is missing): under tsx every closure the
+ * source creates is also given a name at run time (esbuild's keepNames), which cost a read that allocates closures
+ * about a microsecond more than node running tsc's output does, and would skew a comparison of two versions.
+ *
  *   npm run bench:micro-memcached                      every row, 3 rounds of about 1 s each
  *   npm run bench:micro-memcached -- --rounds 5 --ms 2000
+ *   npm run bench:micro-memcached -- --only pipeline    rows whose name contains the text (e.g. under --cpu-prof)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parseArgs } from 'node:util'
 import { brotliCompressSync, gzipSync } from 'node:zlib'
-import { parseConfig } from '../src/config/load.js'
-import { makeEntry } from '../src/core/make-entry.js'
-import { createProxy } from '../src/proxy.js'
-import { MemcachedStore } from '../src/store/memcached.js'
-import { TieredStore } from '../src/store/tiered.js'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import type { CacheRecord, StoredEntry } from '../src/store/types.js'
-import { startMemcached, stopAll } from './lib.js'
+import { ROOT, startMemcached, stopAll } from './lib.js'
 import { makePage } from './page.js'
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, ms: { type: 'string', default: '1000' } }, strict: true })
+/** A module of the built dist/, typed as its source. */
+async function built<T> (path: string): Promise<T> {
+  const file = join(ROOT, 'dist', path)
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build first`)
+  return await import(pathToFileURL(file).href) as T
+}
+const { parseConfig } = await built<typeof import('../src/config/load.js')>('config/load.js')
+const { makeEntry } = await built<typeof import('../src/core/make-entry.js')>('core/make-entry.js')
+const { createProxy } = await built<typeof import('../src/proxy.js')>('proxy.js')
+const { MemcachedStore } = await built<typeof import('../src/store/memcached.js')>('store/memcached.js')
+const { TieredStore } = await built<typeof import('../src/store/tiered.js')>('store/tiered.js')
+type Tiered = InstanceType<typeof TieredStore>
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, ms: { type: 'string', default: '1000' }, only: { type: 'string', default: '' } }, strict: true })
 // Bounded: at most 10 rounds of 5 s per row.
 const ROUNDS = Math.min(10, Math.max(1, Number(values.rounds)))
 const ROUND_MS = Math.min(5000, Math.max(200, Number(values.ms)))
@@ -35,6 +51,7 @@ function pageEntry (key: string): StoredEntry {
 
 /** Runs `wave` (which resolves when its reads are answered) for ROUND_MS, ROUNDS times; prints the median CPU ns per read. */
 async function measure (name: string, readsPerWave: number, wave: () => Promise<void>): Promise<void> {
+  if (!name.includes(values.only)) return
   for (let i = 0; i < 200; i++) await wave()
   const perRead: number[] = []
   for (let r = 0; r < ROUNDS; r++) {
@@ -54,7 +71,7 @@ async function measure (name: string, readsPerWave: number, wave: () => Promise<
 }
 
 /** A wave of `keys.length` reads through `store.get`, each answered through a `then`, as steps/lookup.ts reads. */
-function storeWave (store: TieredStore, keys: readonly string[]): () => Promise<void> {
+function storeWave (store: Tiered, keys: readonly string[]): () => Promise<void> {
   let left = 0
   let done: () => void = () => {}
   let misses = 0
