@@ -10,6 +10,7 @@ import { CorralError } from '../core/errors.js'
 import { isLoopStall, NodeHealth, type NodeState, type OperationOutcome } from './node-health.js'
 import { NodeRing, splitHostPort } from './ring.js'
 import { batchWrites } from './write-batching.js'
+import { bufferReads } from './read-buffering.js'
 
 export type SkipReason = 'too-large' | 'node-down'
 
@@ -116,6 +117,7 @@ export class MemcachedNodes {
     const { host, port } = splitHostPort(address) as { host: string, port: number }
     const client = new memjs.Client([new memjs.Server(host, port, undefined, undefined, options)], options)
     batchWrites(client)
+    bufferReads(client)
     return client
   }
 
