@@ -133,7 +133,7 @@ async function pipelineRows (server: string, key: string): Promise<void> {
   })), { admin: false })
   const socket = { writableLength: 0, remoteAddress: '127.0.0.1' }
   let left = 0
-  let notHits = 0
+  const notHits = new Map<number, number>()
   let done: () => void = () => {}
   class StubResponse {
     statusCode = 0
@@ -143,7 +143,7 @@ async function pipelineRows (server: string, key: string): Promise<void> {
     writeHead (status: number): this { this.statusCode = status; return this }
     end (): void {
       this.writableEnded = true
-      if (this.statusCode !== 200) notHits++
+      if (this.statusCode !== 200) notHits.set(this.statusCode, (notHits.get(this.statusCode) ?? 0) + 1)
       if (--left === 0) done()
     }
 
@@ -165,7 +165,8 @@ async function pipelineRows (server: string, key: string): Promise<void> {
   try {
     await proxy.pipeline.cache.store.set(key, pageEntry(key), 3_600_000)
     await measure('pipeline: Pipeline.handle, 64 memcached hits (L1 off) in one turn', 64, wave)
-    if (notHits !== 0) process.stdout.write(`unexpected: ${notHits} answers were not 200\n`)
+    // A get past memcached.timeoutMs (50 ms by default) on a stalled machine is a miss, and the origin here is absent.
+    if (notHits.size !== 0) process.stdout.write(`unexpected: answers not 200, by status: ${JSON.stringify([...notHits])}\n`)
   } finally {
     await proxy.close()
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { validateHeaderName, validateHeaderValue } from 'node:http'
 import type { LRUCache } from 'lru-cache'
 import type { CacheRecord, StoredEntry, VaryIndex } from './types.js'
-import { codedBodies, expandBodies, identityLengthOf, isLayout, layoutOf, type Layout } from './coded-bodies.js'
+import { codedBodies, expandBodies, identityLengthOf, isLayout, layoutOf, ownCodedBodies, type Layout } from './coded-bodies.js'
 
 /**
  * CacheRecord ⇄ Buffer for memcached. Layout (big-endian):
@@ -49,6 +49,16 @@ export function encodeRecord (record: CacheRecord): Buffer {
   buf.write(meta, CODEC_HEADER_BYTES, 'utf8')
   if (body !== undefined) body.copy(buf, CODEC_HEADER_BYTES + metaBytes)
   return buf
+}
+
+/**
+ * The stamp of an item in this format whose lengths add up: the stored version it names (store/record-memo.ts), read
+ * from its header alone. undefined for anything else, which decodeRecord refuses as well.
+ */
+export function stampOf (buf: Buffer): number | undefined {
+  if (buf.length < CODEC_HEADER_BYTES || buf[0] !== MAGIC || buf[1] !== VERSION) return undefined
+  if (buf.length !== CODEC_HEADER_BYTES + buf.readUInt32BE(2) + buf.readUInt32BE(6)) return undefined
+  return buf.readUIntBE(10, 6)
 }
 
 /** The record, or `undefined` for an unknown format, a damaged item, or an item stored for another key. */
@@ -113,6 +123,24 @@ export function withBody (m: Omit<StoredEntry, 'body'>, body: Buffer): StoredEnt
     tags: m.tags,
     encoded: m.encoded
   }
+}
+
+/**
+ * The record with bytes of its own. A body decoded from memcached is a view into memjs's read, which can hold many
+ * responses (28-64 KiB measured): kept as is (L1, store/record-memo.ts), a 1 KiB entry would pin the whole read, and
+ * a cache bounded in bytes could hold ~20x its bound. allocUnsafeSlow, not Buffer.from, whose small copies come from
+ * the shared pool (the same problem again). The rest of the record (the headers array entries decoded from one
+ * version share, so the hit's header memo holds) is kept as is, in withBody's shape, so the hit path sees one shape.
+ */
+export function withOwnBytes (record: CacheRecord): CacheRecord {
+  if (record.kind !== 'entry') return record
+  const body = record.body
+  const encoded = ownCodedBodies(record.encoded)
+  if (body.length === body.buffer.byteLength && encoded === record.encoded) return record
+  if (body.length === body.buffer.byteLength) return withBody({ ...record, encoded }, body)
+  const copy = Buffer.allocUnsafeSlow(body.length)
+  body.copy(copy)
+  return withBody({ ...record, encoded }, copy)
 }
 
 function readEntry (m: Record<string, unknown>, region: Buffer): StoredEntry | undefined {

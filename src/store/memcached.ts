@@ -1,10 +1,11 @@
 import type { Clock } from '../core/clock.js'
-import { decodeRecord, encodeRecord } from './codec.js'
+import { decodeRecord, encodeRecord, stampOf } from './codec.js'
 import { expirySeconds } from './expiry.js'
 import { KeyMemo } from './key-memo.js'
 import { MemcachedLeases, type LeaseResult } from './memcached-leases.js'
 import { FAILED, MemcachedNodes, type Failed, type MemcachedNodeState, type SkipReason } from './memcached-nodes.js'
 import { ReadFlight } from './read-flight.js'
+import { RecordMemo } from './record-memo.js'
 import { UNREACHABLE, type SharedTier, type Unreachable } from './shared-tier.js'
 import type { CacheRecord, LeaseStore } from './types.js'
 import { ChunkedItems, type ChunkEvent } from './chunks.js'
@@ -86,6 +87,8 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   readonly #gets = new ReadFlight<CacheRecord | undefined>()
   readonly #lookups = new ReadFlight<CacheRecord | undefined | Unreachable>()
   readonly #keys: KeyMemo
+  /** The record decoded from each key's stored version, handed out again while memcached answers that version. */
+  readonly #records = new RecordMemo()
   readonly #chunks: ChunkedItems
   readonly #chunkedMemo = new ChunkedMemo()
 
@@ -168,6 +171,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     const node = this.#nodes.pick(itemKey)
     if (node === undefined) return
     this.#forget(key, itemKey)
+    this.#records.forget(key)
     await this.#nodes.call<boolean | null>(node, 'delete', done => {
       node.client.delete(itemKey, (err, ok) => done(err, ok))
     })
@@ -196,6 +200,11 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     return this.#keys.sizes
   }
 
+  /** How many decoded versions the record memo holds, and what it counts them as (for tests). */
+  get memoisedRecords (): { records: number, bytes: number } {
+    return { records: this.#records.size, bytes: this.#records.bytes }
+  }
+
   /** Every node's state, in the configured order (read at scrape and by /flags, never per request). */
   nodeStates (): MemcachedNodeState[] {
     return this.#nodes.states()
@@ -208,11 +217,21 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     this.#lookups.forget(key)
   }
 
-  /** The record an item holds: a miss for nothing there, `failed` for chunks a node did not answer. */
+  /**
+   * The record an item holds: a miss for nothing there, `failed` for chunks a node did not answer. A version decoded
+   * before is not decoded again (record-memo.ts); a long key is decoded every time, as it is not memoised at all
+   * (key-memo.ts MAX_MEMO_KEY_CHARS).
+   */
   #decode<F> (key: string, value: Buffer | null, failed: F): CacheRecord | undefined | F | Promise<CacheRecord | undefined | F> {
     if (value === null) return undefined
     if (isChunkHead(value)) return this.#readChunked(key, value, failed)
-    return decodeRecord(value, key, this.#keys.metaFor(key))
+    const meta = this.#keys.metaFor(key)
+    const stamp = stampOf(value)
+    if (meta === undefined || stamp === undefined) return decodeRecord(value, key, meta)
+    const known = this.#records.get(key, stamp)
+    if (known !== undefined) return known
+    const record = decodeRecord(value, key, meta)
+    return record === undefined ? undefined : this.#records.keep(key, stamp, record, value.length)
   }
 
   /** A value stored as chunks (chunks.ts): torn is a miss; a node that did not answer is `failed` (a miss or UNREACHABLE). */

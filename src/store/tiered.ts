@@ -1,8 +1,7 @@
 import { systemClock, type Clock } from '../core/clock.js'
 import { MemoryStore } from './memory.js'
 import { isPromise, type CacheRecord, type CacheStore, type MaybePromise, type StoredEntry } from './types.js'
-import { withBody } from './codec.js'
-import { ownCodedBodies } from './coded-bodies.js'
+import { withOwnBytes } from './codec.js'
 import { isSharedTier, UNREACHABLE, type SharedTier } from './shared-tier.js'
 import { ReadFlight } from './read-flight.js'
 
@@ -126,7 +125,8 @@ export class TieredStore implements CacheStore {
       // A Vary index has no deadline of its own: it lives as long as L1 allows.
       : Number.MAX_SAFE_INTEGER
     if (!(ttlMs > 0)) return record
-    const own = withOwnBody(record)
+    // A body of its own (codec.ts withOwnBytes): a view into memjs's read would pin the whole read in L1.
+    const own = withOwnBytes(record)
     l1.set(key, own, ttlMs)
     return own
   }
@@ -161,22 +161,4 @@ function lastDeadline (entry: StoredEntry): number {
 function outageKeepMs (record: CacheRecord, ttlMs: number, now: number): number {
   if (record.kind !== 'entry') return 0
   return Math.min(ttlMs, lastDeadline(record) - now)
-}
-
-/**
- * An entry whose body is a view into a larger buffer gets a copy of just its bytes. A body decoded from memcached is
- * a subarray of memjs's read buffer, which can hold many responses (28-64 KiB measured): kept in L1 as is, a 1 KiB
- * entry pins the whole buffer, and L1 could hold ~20x its maxBytes. allocUnsafeSlow, not Buffer.from, whose small
- * copies come from the shared pool (the same problem again). The rest of the record (the headers array the codec may
- * share between entries) is kept as is, in the codec's own entry shape (withBody), so the hit path sees one shape.
- */
-function withOwnBody (record: CacheRecord): CacheRecord {
-  if (record.kind !== 'entry') return record
-  const body = record.body
-  const encoded = ownCodedBodies(record.encoded)
-  if (body.length === body.buffer.byteLength && encoded === record.encoded) return record
-  if (body.length === body.buffer.byteLength) return withBody({ ...record, encoded }, body)
-  const copy = Buffer.allocUnsafeSlow(body.length)
-  body.copy(copy)
-  return withBody({ ...record, encoded }, copy)
 }
