@@ -11,6 +11,7 @@ import { isLoopStall, NodeHealth, type NodeState, type OperationOutcome } from '
 import { NodeRing, splitHostPort } from './ring.js'
 import { batchWrites } from './write-batching.js'
 import { bufferReads } from './read-buffering.js'
+import { makeLeanGet, type LeanGet } from './lean-get.js'
 
 export type SkipReason = 'too-large' | 'node-down'
 
@@ -41,6 +42,8 @@ export interface MemcachedNode {
    * every later answer on every new connection, and the node would never come back.
    */
   client: memjs.Client
+  /** `client`'s get, its request built in one allocation (lean-get.ts); replaced with the client. */
+  get: LeanGet
   /** Bumped with each new client: what the replaced client's operations report no longer says anything about the node. */
   generation: number
 }
@@ -72,7 +75,8 @@ export class MemcachedNodes {
     // timeout errors every pending operation on the connection, so it must not fire on a merely late answer).
     this.#clientSeconds = Math.max(options.timeoutMs * 10, 1000) / 1000
     for (const address of this.#ring.nodes) {
-      this.#nodes.set(address, { address, health: new NodeHealth(options.retryDownMs), client: this.#newClient(address), generation: 0 })
+      const client = this.#newClient(address)
+      this.#nodes.set(address, { address, health: new NodeHealth(options.retryDownMs), client, get: makeLeanGet(client), generation: 0 })
     }
     // Connect now, not inside the first burst of requests: a connect in a cold burst is the slowest operation.
     this.#probeKey = probeKey
@@ -138,7 +142,10 @@ export class MemcachedNodes {
     if (settled.markedDown) {
       node.generation++
       node.client.close()
-      if (!this.#closed) node.client = this.#newClient(node.address)
+      if (!this.#closed) {
+        node.client = this.#newClient(node.address)
+        node.get = makeLeanGet(node.client)
+      }
       // One timer per mark: a failed probe marks the node again and so schedules the next one.
       if (this.#options.probeDownNodes === true && !this.#closed) {
         setTimeout(() => { this.#probe(node) }, this.#options.retryDownMs).unref()

@@ -116,7 +116,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
         const node = nodes.pick(owner)
         if (node === undefined) return undefined
         const value = await nodes.call<Buffer | null>(node, 'get', done => {
-          node.client.get(itemKey, (err, item) => done(err, item))
+          node.get(itemKey, done)
         }, chunkTimeoutMs)
         return value === FAILED ? undefined : value
       }
@@ -265,7 +265,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     if (node === undefined) return Promise.resolve(FAILED)
     // Not async either: the read that goes to memcached costs no extra microtask, and reads that join it none.
     return this.#reads.read(itemKey, () => this.#nodes.call<Buffer | null>(node, 'get', done => {
-      node.client.get(itemKey, (err, value) => done(err, value))
+      node.get(itemKey, done)
     }))
   }
 }
