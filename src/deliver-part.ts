@@ -1,13 +1,16 @@
 /**
  * deliver-part: a Range answered from an entry read in part (store/entry-part.ts): the same choices as a whole stored
  * entry (deliver.ts serveEntry: 304 for matching validators first, RFC 9110 §13.2.2; then 206 or 416), written
- * from the bytes the part holds.  [I/O]
+ * from the bytes the part holds, and for a long range from the chunks read while it is sent.  [I/O]
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { StoredEntry } from './core/entry.js'
 import type { EntryPart } from './store/entry-part.js'
 import type { XCache } from './core/trace.js'
-import { deliverNotModified, deliverRange, limitSendStall } from './deliver.js'
+import type { PartRest } from './store/entry-part.js'
+import { deliverNotModified, deliverRange, limitSendStall, rangeHeaders } from './deliver.js'
+import { drained } from './origin/growing-body.js'
+import { ChunkTornError } from './core/errors.js'
 import { isNotModifiedForClient } from './policy/conditional.js'
 import { decideRange, representationOfMeta } from './policy/range.js'
 
@@ -27,6 +30,14 @@ export function servePart (
   }
   const range = decideRange({ method: 'GET', range: headers.range, ifRange: headers['if-range'] }, representationOfMeta(entry, part.totalBytes), now)
   if (range.kind === 'whole') return undefined
+  const { rest } = part
+  if (rest !== null) {
+    // Read for exactly this range: its first bytes are here, the rest comes as the client takes it.
+    if (range.kind !== 'partial' || range.start !== part.start) return undefined
+    res.writeHead(206, rangeHeaders(entry, now, xCache, cacheStatus, range, extra, strip, range.end - range.start + 1))
+    sendRest(res, part.bytes, rest, stallMs).catch((err: unknown) => { res.destroy(err as Error) })
+    return range.end - range.start + 1
+  }
   let bytes = part.bytes
   if (range.kind === 'partial') {
     const from = range.start - part.start
@@ -37,4 +48,28 @@ export function servePart (
   deliverRange(res, entry, now, xCache, cacheStatus, range, extra, strip, bytes)
   limitSendStall(res, stallMs)
   return range.kind === 'partial' ? bytes.length : 0
+}
+
+/**
+ * `first`, then the rest chunk by chunk, each after the client took the one before (backpressure; a client that reads
+ * nothing for `stallMs` is cut off, as a streamed fill's is). A chunk missing by now cannot become a miss (the 206 is
+ * under way): the connection is destroyed before the declared length, never ended as if whole.
+ */
+async function sendRest (res: ServerResponse, first: Buffer, rest: PartRest, stallMs: number): Promise<void> {
+  try {
+    if (!res.write(first) && !await drained(res, stallMs)) return
+    for (;;) {
+      if (res.destroyed) return
+      const next = await rest.next()
+      if (next === undefined) break
+      if (typeof next === 'string') {
+        res.destroy(new ChunkTornError(next))
+        return
+      }
+      if (!res.write(next) && !await drained(res, stallMs)) return
+    }
+    res.end()
+  } finally {
+    rest.close()
+  }
 }

@@ -69,17 +69,25 @@ export function deliverRange (
   res: ServerResponse, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string,
   range: Exclude<RangeAnswer, { kind: 'whole' }>, extra: readonly string[] | null, strip: ReadonlySet<string>, bytes?: Buffer
 ): void {
+  const body = range.kind !== 'partial' ? EMPTY : bytes ?? entry.body.subarray(range.start, range.end + 1)
+  res.writeHead(range.kind === 'partial' ? 206 : 416, rangeHeaders(entry, now, xCache, cacheStatus, range, extra, strip, body.length))
+  res.end(body)
+}
+
+/** The header list of a 206 or 416 whose body is `contentLength` bytes (deliver-part.ts writes a long one in pieces). */
+export function rangeHeaders (
+  entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, range: Exclude<RangeAnswer, { kind: 'whole' }>,
+  extra: readonly string[] | null, strip: ReadonlySet<string>, contentLength: number
+): string[] {
   const headers: string[] = []
   const flat = entry.headers
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i] as string
     if (name !== 'content-length' && !strip.has(name)) headers.push(name, flat[i + 1] as string)
   }
-  const body = range.kind !== 'partial' ? EMPTY : bytes ?? entry.body.subarray(range.start, range.end + 1)
-  headers.push('content-range', range.contentRange, 'content-length', String(body.length), 'age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
+  headers.push('content-range', range.contentRange, 'content-length', String(contentLength), 'age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
   if (extra !== null) for (const h of extra) headers.push(h)
-  res.writeHead(range.kind === 'partial' ? 206 : 416, headers)
-  res.end(body)
+  return headers
 }
 
 const EMPTY = Buffer.alloc(0)

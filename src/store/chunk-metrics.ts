@@ -16,6 +16,9 @@ export function countChunks (metrics: Metrics, event: ChunkEvent, bytes: number)
       metrics.chunkedEntries.labels('range').inc()
       metrics.chunkBytes.labels('read').inc(bytes)
       return
+    case 'range-more':
+      metrics.chunkBytes.labels('read').inc(bytes)
+      return
     case 'torn':
       metrics.chunkMisses.inc()
       return

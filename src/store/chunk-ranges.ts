@@ -15,7 +15,7 @@ import { chunkItemKey, type ChunkHead } from './chunk-codec.js'
 import { decodeChunkedMeta, type ChunkedMeta } from './chunk-meta.js'
 import { inWindow, type ChunkEvent, type ItemIO } from './chunks.js'
 import { withBody } from './codec.js'
-import { markPart } from './entry-part.js'
+import { markPart, type PartRest } from './entry-part.js'
 import type { PickBytes } from './ranged-tier.js'
 
 export type RangedRead =
@@ -30,6 +30,13 @@ export type RangedRead =
 
 /** Metadata only (headers and numbers, a few hundred bytes each): thousands of clips cost little. */
 const MAX_METAS = 4096
+/**
+ * Chunks read before a range is answered. A longer range (a browser's seek asks `bytes=N-`: the rest of the clip)
+ * sends them, then reads the rest as the client takes it, REST_AHEAD chunks ahead: a seek costs a few chunks of
+ * memory, and a client that drops the answer after a few hundred kB (as a browser does) stops the reads.
+ */
+const FIRST_CHUNKS = 4
+const REST_AHEAD = 2
 
 interface KnownMeta extends ChunkedMeta {
   readonly version: string
@@ -68,15 +75,16 @@ export class ChunkRanges {
     if (wanted.kind === 'whole') return WHOLE
     if (wanted.kind === 'none') {
       this.#onEvent('range', first?.length ?? 0)
-      return { kind: 'part', entry: markPart(withBody(meta, EMPTY), { start: 0, bytes: EMPTY, totalBytes: bodyBytes }) }
+      return { kind: 'part', entry: markPart(withBody(meta, EMPTY), { start: 0, bytes: EMPTY, totalBytes: bodyBytes, rest: null }) }
     }
     const from = bodyOffset + wanted.start
     const to = bodyOffset + wanted.end
     const firstIndex = Math.floor(from / head.chunkBytes)
     const lastIndex = Math.floor(to / head.chunkBytes)
     if (firstIndex === 0 && lastIndex === head.chunkCount - 1) return WHOLE
+    const firstLast = Math.min(lastIndex, firstIndex + FIRST_CHUNKS - 1)
     let failed = false
-    const chunks = await inWindow(lastIndex - firstIndex + 1, async (i) => {
+    const chunks = await inWindow(firstLast - firstIndex + 1, async (i) => {
       const index = firstIndex + i
       const chunk = index === 0 && first !== undefined ? first : await this.#chunk(itemKey, head, index)
       if (chunk === undefined) failed = true
@@ -88,10 +96,10 @@ export class ChunkRanges {
     for (const chunk of chunks) read += chunk.length
     this.#onEvent('range', read)
     const at = from - firstIndex * head.chunkBytes
-    const bytes = chunks.length === 1
-      ? (chunks[0] as Buffer).subarray(at, at + wanted.end - wanted.start + 1)
-      : Buffer.concat(chunks).subarray(at, at + wanted.end - wanted.start + 1)
-    return { kind: 'part', entry: markPart(withBody(meta, EMPTY), { start: wanted.start, bytes, totalBytes: bodyBytes }) }
+    const upTo = Math.min(to + 1, (firstLast + 1) * head.chunkBytes) - firstIndex * head.chunkBytes
+    const bytes = chunks.length === 1 ? (chunks[0] as Buffer).subarray(at, upTo) : Buffer.concat(chunks).subarray(at, upTo)
+    const rest = firstLast === lastIndex ? null : new ChunkRest((index) => this.#chunk(itemKey, head, index), head, firstLast + 1, lastIndex, to, this.#onEvent)
+    return { kind: 'part', entry: markPart(withBody(meta, EMPTY), { start: wanted.start, bytes, totalBytes: bodyBytes, rest }) }
   }
 
   /** Chunk `index`: its bytes, null when memcached has none, undefined when the node did not answer. */
@@ -108,6 +116,60 @@ export class ChunkRanges {
   #torn (): RangedRead {
     this.#onEvent('torn', 0)
     return TORN
+  }
+}
+
+/** Chunks `next`..`last` of a range that ends at record offset `to`, read REST_AHEAD ahead of the client. */
+class ChunkRest implements PartRest {
+  readonly #read: (index: number) => Promise<Buffer | null | undefined>
+  readonly #head: ChunkHead
+  readonly #last: number
+  readonly #to: number
+  readonly #onEvent: (event: ChunkEvent, bytes: number) => void
+  readonly #ahead: Array<Promise<Buffer | null | undefined>> = []
+  #next: number
+  #closed = false
+
+  constructor (
+    read: (index: number) => Promise<Buffer | null | undefined>, head: ChunkHead, next: number, last: number, to: number,
+    onEvent: (event: ChunkEvent, bytes: number) => void
+  ) {
+    this.#read = read
+    this.#head = head
+    this.#next = next
+    this.#last = last
+    this.#to = to
+    this.#onEvent = onEvent
+    this.#fill()
+  }
+
+  async next (): Promise<Buffer | 'torn' | 'failed' | undefined> {
+    const reading = this.#ahead.shift()
+    if (reading === undefined || this.#closed) return undefined
+    const index = this.#next - this.#ahead.length - 1
+    this.#fill()
+    const chunk = await reading
+    if (chunk === undefined) return 'failed'
+    if (chunk === null || chunk.length !== chunkLength(this.#head, index)) {
+      this.#onEvent('torn', 0)
+      return 'torn'
+    }
+    this.#onEvent('range-more', chunk.length)
+    return index === this.#last ? chunk.subarray(0, this.#to - index * this.#head.chunkBytes + 1) : chunk
+  }
+
+  close (): void {
+    this.#closed = true
+    this.#ahead.length = 0
+  }
+
+  #fill (): void {
+    while (!this.#closed && this.#ahead.length < REST_AHEAD && this.#next <= this.#last) {
+      const reading = this.#read(this.#next++)
+      // Read ahead, and maybe never awaited (the client left): a rejection must not go unhandled (#chunk never rejects).
+      reading.catch(() => {})
+      this.#ahead.push(reading)
+    }
   }
 }
 

@@ -25,9 +25,10 @@ export interface ItemIO {
 /**
  * For /metrics: a chunked value stored, read whole, found torn (a chunk missing, short or from another write), or not
  * stored because a chunk or head write failed (the failed operation is also counted as a memcached error), or read in
- * part for a Range (chunk-ranges.ts; the bytes are the chunks read).
+ * part for a Range (chunk-ranges.ts; the bytes are the chunks read before the answer, then `range-more` for each chunk
+ * of a long range read while it is sent).
  */
-export type ChunkEvent = 'stored' | 'read' | 'torn' | 'write-failed' | 'range'
+export type ChunkEvent = 'stored' | 'read' | 'torn' | 'write-failed' | 'range' | 'range-more'
 
 export type ChunkRead =
   | { readonly kind: 'value', readonly value: Buffer }

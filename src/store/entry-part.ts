@@ -13,6 +13,19 @@ export interface EntryPart {
   readonly bytes: Buffer
   /** The whole body's length: what Content-Range names. */
   readonly totalBytes: number
+  /** The rest of a long range, read a chunk at a time as the client takes it; null when `bytes` holds all of it. */
+  readonly rest: PartRest | null
+}
+
+/** The bytes of a range after a part's `bytes`, in order. */
+export interface PartRest {
+  /**
+   * The next bytes; undefined once the range is complete; 'torn' when a chunk is missing or wrong, 'failed' when the
+   * node did not answer (the answer, already under way, must be cut off). Never rejects.
+   */
+  next (): Promise<Buffer | 'torn' | 'failed' | undefined>
+  /** The client is gone or cut off: no more reads. */
+  close (): void
 }
 
 /** Keyed by the entry object itself, made fresh for each ranged read and never shared, and weakly. */

@@ -101,14 +101,14 @@ async function getsDuring (layout: Layout, act: () => Promise<Got>): Promise<{ g
 }
 
 async function primed (
-  prefix: string, path: string, cacheControl = 'max-age=3600', clock?: TestClock
+  prefix: string, path: string, cacheControl = 'max-age=3600', clock?: TestClock, size = SIZE
 ): Promise<{ origin: TestOrigin, proxy: TestProxy, layout: Layout }> {
-  const origin = opened(await startOrigin(byteOrigin(SIZE, { headers: { 'cache-control': cacheControl, etag: ETAG } })))
+  const origin = opened(await startOrigin(byteOrigin(size, { headers: { 'cache-control': cacheControl, etag: ETAG } })))
   const proxy = await proxyFor(origin, prefix, 0, clock)
   expect((await fetchOf(proxy, path)).headers['x-cache']).toBe('MISS')
   await stored(proxy, 1)
   const layout = await layoutOf(prefix, path)
-  expect(layout.head.chunkCount).toBe(5)
+  expect(layout.head.chunkCount).toBe(Math.ceil((size + layout.bodyOffset) / layout.head.chunkBytes))
   return { origin, proxy, layout }
 }
 
@@ -255,5 +255,35 @@ describe.skipIf(findMemcached() === null)('issue 22: Range from memcached chunks
     // The one background refresh asks the origin for the whole object.
     await origin.arrived(2)
     expect(origin.requests[1]?.headers.range).toBeUndefined()
+  })
+
+  it('a long open-ended range (a browser\'s seek) is sent as its chunks are read, each chunk once', async () => {
+    const size = 700_000
+    const { origin, proxy, layout } = await primed(newPrefix(), '/long.webm', undefined, undefined, size)
+    expect(layout.head.chunkCount).toBe(11)
+    const { got, gets } = await getsDuring(layout, async () => await fetchOf(proxy, '/long.webm', { range: 'bytes=100000-' }))
+    expect(got.status).toBe(206)
+    expect(got.headers['content-range']).toBe(`bytes 100000-${size - 1}/${size}`)
+    expect(got.headers['content-length']).toBe(String(size - 100000))
+    expect(got.body.equals(bytesOf(100000, size - 100000))).toBe(true)
+    expect(gets).toEqual(['head', 0, ...chunksOf(layout, 100000, size - 1)])
+    expect(origin.count).toBe(1)
+  })
+
+  it('a chunk missing in the part of a long range still to be sent cuts the answer off, never a short body', async () => {
+    const size = 700_000
+    const { proxy, layout } = await primed(newPrefix(), '/torn.webm', undefined, undefined, size)
+    const raw = memjs.Client.create(memcached.address, { retries: 0, logger: { log () {} } })
+    try {
+      // The first four chunks of the range are read before it is answered; the ninth comes later.
+      await raw.delete(chunkItemKey(layout.itemKey, layout.head.version, 9))
+    } finally {
+      raw.close()
+    }
+    const res = await request(`${proxy.url}/torn.webm`, { headers: { host: HOST, range: 'bytes=100000-' }, dispatcher: manyConnections })
+    expect(res.statusCode).toBe(206)
+    expect(res.headers['content-length']).toBe(String(size - 100000))
+    await expect(res.body.arrayBuffer()).rejects.toThrow()
+    expect(metricSum(await metrics(proxy), 'corral_chunk_misses_total')).toBe(1)
   })
 })
