@@ -20,7 +20,7 @@ import { decideRange, representationOfMeta } from './policy/range.js'
  */
 export function servePart (
   res: ServerResponse, headers: IncomingHttpHeaders, entry: StoredEntry, part: EntryPart, now: number, xCache: XCache, cacheStatus: string,
-  extra: readonly string[] | null, stallMs: number, strip: ReadonlySet<string>
+  extra: readonly string[] | null, stallMs: number, strip: ReadonlySet<string>, trace: { error: string | null }
 ): number | undefined {
   const inm = headers['if-none-match']
   const ims = headers['if-modified-since']
@@ -35,7 +35,7 @@ export function servePart (
     // Read for exactly this range: its first bytes are here, the rest comes as the client takes it.
     if (range.kind !== 'partial' || range.start !== part.start) return undefined
     res.writeHead(206, rangeHeaders(entry, now, xCache, cacheStatus, range, extra, strip, range.end - range.start + 1))
-    sendRest(res, part.bytes, rest, stallMs).catch((err: unknown) => { res.destroy(err as Error) })
+    sendRest(res, part.bytes, rest, stallMs, trace).catch((err: unknown) => { res.destroy(err as Error) })
     return range.end - range.start + 1
   }
   let bytes = part.bytes
@@ -55,7 +55,7 @@ export function servePart (
  * nothing for `stallMs` is cut off, as a streamed fill's is). A chunk missing by now cannot become a miss (the 206 is
  * under way): the connection is destroyed before the declared length, never ended as if whole.
  */
-async function sendRest (res: ServerResponse, first: Buffer, rest: PartRest, stallMs: number): Promise<void> {
+async function sendRest (res: ServerResponse, first: Buffer, rest: PartRest, stallMs: number, trace: { error: string | null }): Promise<void> {
   try {
     if (!res.write(first) && !await drained(res, stallMs)) return
     for (;;) {
@@ -63,7 +63,10 @@ async function sendRest (res: ServerResponse, first: Buffer, rest: PartRest, sta
       const next = await rest.next()
       if (next === undefined) break
       if (typeof next === 'string') {
-        res.destroy(new ChunkTornError(next))
+        const error = new ChunkTornError(next)
+        // The access line is written when the connection closes: it says why.
+        trace.error = error.code
+        res.destroy(error)
         return
       }
       if (!res.write(next) && !await drained(res, stallMs)) return

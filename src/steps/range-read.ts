@@ -64,7 +64,7 @@ export function hitPart (d: RangeDriver, ex: RangeExchange, entry: StoredEntry, 
   const { trace } = ex
   const sent = servePart(
     ex.res, ex.req.headers, entry, part, now, xCache, cacheStatusOf('hit', ttlSeconds(entry, now), 'chunks'), extraHeaders(trace),
-    d.deps.origin.timeoutMs, d.settings.removedBeforeDelivery
+    d.deps.origin.timeoutMs, d.settings.removedBeforeDelivery, trace
   )
   if (sent === undefined) return readWhole(ex)
   trace.xCache = xCache

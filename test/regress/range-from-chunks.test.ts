@@ -285,5 +285,6 @@ describe.skipIf(findMemcached() === null)('issue 22: Range from memcached chunks
     expect(res.headers['content-length']).toBe(String(size - 100000))
     await expect(res.body.arrayBuffer()).rejects.toThrow()
     expect(metricSum(await metrics(proxy), 'corral_chunk_misses_total')).toBe(1)
+    await expect.poll(() => proxy.logs.find(l => l['msg'] === 'access' && l['status'] === 206)?.['error']).toBe('CORRAL_ERR_CHUNK_TORN')
   })
 })
