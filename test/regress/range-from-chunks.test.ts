@@ -275,7 +275,7 @@ describe.skipIf(findMemcached() === null)('issue 22: Range from memcached chunks
     const { proxy, layout } = await primed(newPrefix(), '/torn.webm', undefined, undefined, size)
     const raw = memjs.Client.create(memcached.address, { retries: 0, logger: { log () {} } })
     try {
-      // The first four chunks of the range are read before it is answered; the ninth comes later.
+      // The range's first chunk is read before it is answered; the ninth comes later.
       await raw.delete(chunkItemKey(layout.itemKey, layout.head.version, 9))
     } finally {
       raw.close()

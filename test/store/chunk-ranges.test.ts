@@ -22,7 +22,7 @@ describe.skipIf(address === null)('a long range read from chunks as the client t
     }
   }
 
-  it('reads four chunks before answering, keeps two ahead of the client, and stops when it leaves', async () => {
+  it('reads one chunk before answering, keeps two ahead of the client, and stops when it leaves', async () => {
     const key = uniqueKey('long')
     const itemKey = `t:${key.length}:${Math.random().toString(36).slice(2)}`
     const body = Buffer.alloc(200_000)
@@ -37,15 +37,15 @@ describe.skipIf(address === null)('a long range read from chunks as the client t
     const part = read.kind === 'part' ? partOf(read.entry) : undefined
     if (part === undefined || part.rest === null) throw new Error('expected a part with a rest to read')
     const firstIndex = Math.floor((value.length - body.length + 50_000) / CHUNK_BYTES)
-    // The metadata (chunk 0), four chunks of the range, and two read ahead of the client.
-    expect(gets.map(k => Number(k.slice(k.lastIndexOf('~') + 1)))).toEqual([0, firstIndex, firstIndex + 1, firstIndex + 2, firstIndex + 3, firstIndex + 4, firstIndex + 5])
+    // The metadata (chunk 0), the range's first chunk, and two read ahead of the client.
+    expect(gets.map(k => Number(k.slice(k.lastIndexOf('~') + 1)))).toEqual([0, firstIndex, firstIndex + 1, firstIndex + 2])
     const sent = [part.bytes]
     for (let i = 0; i < 3; i++) sent.push(await part.rest.next() as Buffer)
     // Each chunk taken starts the read of one more.
-    expect(gets).toHaveLength(10)
+    expect(gets).toHaveLength(7)
     part.rest.close()
     expect(await part.rest.next()).toBeUndefined()
-    expect(gets).toHaveLength(10)
+    expect(gets).toHaveLength(7)
     const got = Buffer.concat(sent)
     expect(got.equals(body.subarray(50_000, 50_000 + got.length))).toBe(true)
   })
