@@ -27,8 +27,8 @@ const SEEKS = [6.5, 1.5, 9.2, 3.7]
 const BEACON_DEADLINE_MS = 45_000
 
 const chromium = findChromium()
-/** The page's download speed (DevTools throttling): the clip takes about 8 s, so a seek ahead of what arrived asks for a range (unthrottled on loopback, Chromium has the whole clip from its first request before the first seek). */
-const DOWNLOAD_BYTES_PER_SECOND = 150_000
+/** The page's download speed (DevTools throttling): the clip takes about 12 s, so a seek ahead of what arrived asks for a range (unthrottled on loopback, Chromium has the whole clip from its first request before the first seek). */
+const DOWNLOAD_BYTES_PER_SECOND = 100_000
 
 /** The page: play the clip, seek to each position once the last seek landed, then report to the beacon URL. */
 const PAGE = `<!doctype html><meta charset="utf-8"><title>seek</title>
