@@ -1,7 +1,8 @@
 /**
  * deliver-part: a Range answered from an entry read in part (store/entry-part.ts): the same choices as a whole stored
- * entry (deliver.ts serveEntry: 304 for matching validators first, RFC 9110 §13.2.2; then 206 or 416), written
- * from the bytes the part holds, and for a long range from the chunks read while it is sent.  [I/O]
+ * entry (deliver.ts serveEntry: 304 for matching validators first, https://www.rfc-editor.org/rfc/rfc9110#section-13.2.2;
+ * then 206 or 416), written from the bytes the part holds, and for a long range from the chunks read while it is sent.
+ * [I/O]
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { StoredEntry } from './core/entry.js'

@@ -12,7 +12,8 @@ import { decideUsable } from './usable.js'
  * The shape of store/ranged-tier.ts BytesWanted (the layers keep the two apart):
  * - whole: the whole entry: not fresh (revalidating it or answering stale needs all of it), or a Range corral answers
  *   with the 200 (invalid, several disjoint ranges, an If-Range that does not match);
- * - none: no byte: a 304 for matching validators (RFC 9110 §13.2.2: evaluated before Range) or a 416;
+ * - none: no byte: a 304 for matching validators (evaluated before Range:
+ *   https://www.rfc-editor.org/rfc/rfc9110#section-13.2.2) or a 416;
  * - slice: the one range, `start`..`end` inclusive, the 206 decideRange gives.
  */
 export type RangeBytes =
