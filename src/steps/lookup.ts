@@ -21,7 +21,8 @@ import { getForRange, hitPart, readWhole } from './range-read.js'
  * RFC 9110 §9.2.1: OPTIONS and TRACE are safe (a CORS preflight must not evict the page); other methods pass and
  * invalidate. A request with credentials gets the origin's answer, never a stored one; RFC 9111 §3.5 lets that answer
  * be stored for others only when it says so. A Range takes the cache's road (deliver.ts answers it from the whole
- * stored response; of an entry in memcached chunks, only the chunks it needs are read: range-read.ts). Roads that never look up are held to cache-only here; the lookup road, at decide.
+ * stored response; of an entry in memcached chunks, only the chunks it needs are read: range-read.ts). Roads that
+ * never look up are held to cache-only here; the lookup road, at decide.
  */
 export function recv (ex: Exchange): Step {
   const method = ex.req.method ?? 'GET'

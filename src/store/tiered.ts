@@ -90,8 +90,8 @@ export class TieredStore implements RangedStore {
     const deletes = this.#deletes
     return l2.lookupRange(key, pick).then(found => {
       if (found === UNREACHABLE) return l1 === undefined || this.#shared === undefined ? undefined : this.#carry(l1, key)
-      if (l1 === undefined || found?.kind !== 'entry' || partOf(found) === undefined) return l1 === undefined ? found : this.#fill(l1, key, found, deletes)
-      return found
+      if (found?.kind === 'entry' && partOf(found) !== undefined) return found
+      return l1 === undefined ? found : this.#fill(l1, key, found, deletes)
     }, () => undefined)
   }
 
