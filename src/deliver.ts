@@ -62,23 +62,32 @@ export function representationOf (entry: StoredEntry): StoredRepresentation {
 
 /**
  * RFC 9110 §14.4 / §15.3.7: a 206 with the one range asked for (several disjoint ranges get the whole 200:
- * policy/range.ts), or §15.5.17: 416 with `Content-Range: bytes *\/length`.
+ * policy/range.ts), or §15.5.17: 416 with `Content-Range: bytes *\/length`. `bytes`: the range's bytes when the entry
+ * holds only them (deliver-part.ts).
  */
-function deliverRange (
+export function deliverRange (
   res: ServerResponse, entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string,
-  range: Exclude<RangeAnswer, { kind: 'whole' }>, extra: readonly string[] | null, strip: ReadonlySet<string>
+  range: Exclude<RangeAnswer, { kind: 'whole' }>, extra: readonly string[] | null, strip: ReadonlySet<string>, bytes?: Buffer
 ): void {
+  const body = range.kind !== 'partial' ? EMPTY : bytes ?? entry.body.subarray(range.start, range.end + 1)
+  res.writeHead(range.kind === 'partial' ? 206 : 416, rangeHeaders(entry, now, xCache, cacheStatus, range, extra, strip, body.length))
+  res.end(body)
+}
+
+/** The header list of a 206 or 416 whose body is `contentLength` bytes (deliver-part.ts writes a long one in pieces). */
+export function rangeHeaders (
+  entry: StoredEntry, now: number, xCache: XCache, cacheStatus: string, range: Exclude<RangeAnswer, { kind: 'whole' }>,
+  extra: readonly string[] | null, strip: ReadonlySet<string>, contentLength: number
+): string[] {
   const headers: string[] = []
   const flat = entry.headers
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i] as string
     if (name !== 'content-length' && !strip.has(name)) headers.push(name, flat[i + 1] as string)
   }
-  const body = range.kind === 'partial' ? entry.body.subarray(range.start, range.end + 1) : EMPTY
-  headers.push('content-range', range.contentRange, 'content-length', String(body.length), 'age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
+  headers.push('content-range', range.contentRange, 'content-length', String(contentLength), 'age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
   if (extra !== null) for (const h of extra) headers.push(h)
-  res.writeHead(range.kind === 'partial' ? 206 : 416, headers)
-  res.end(body)
+  return headers
 }
 
 const EMPTY = Buffer.alloc(0)

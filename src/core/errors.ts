@@ -127,6 +127,17 @@ export class ClientGoneError extends CorralError {
   }
 }
 
+/**
+ * A chunk of a long Range answer read from memcached while it was sent (store/chunk-ranges.ts) was missing or wrong,
+ * or its node did not answer: the 206 was under way, so its connection is cut before the declared length.
+ */
+export class ChunkTornError extends CorralError {
+  constructor (why: 'torn' | 'failed') {
+    super('CORRAL_ERR_CHUNK_TORN', why === 'torn' ? 'a chunk of a range being sent was missing: response aborted' : 'memcached did not answer for a chunk of a range being sent: response aborted', 502)
+    this.name = 'ChunkTornError'
+  }
+}
+
 /** The end of an exhaustive switch: reached only if a union grew a member its switch does not handle. */
 export function assertNever (value: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(value)}`)

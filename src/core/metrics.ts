@@ -179,7 +179,7 @@ export class Metrics {
     this.memcachedErrors = new Counter({ name: 'corral_memcached_errors_total', help: 'memcached operations that failed or timed out', labelNames: ['server', 'op'], registers })
     this.memcachedSkips = new Counter({ name: 'corral_memcached_skips_total', help: 'memcached operations skipped (node down, entry too large)', labelNames: ['reason'], registers })
     // Entries over one memcached item, kept as a head plus chunks (store/chunks.ts).
-    this.chunkedEntries = new Counter({ name: 'corral_chunked_entries_total', help: 'Entries over one memcached item stored or read whole as chunks, or not stored because a chunk write failed (op="write-failed")', labelNames: ['op'], registers })
+    this.chunkedEntries = new Counter({ name: 'corral_chunked_entries_total', help: 'Entries over one memcached item stored or read whole as chunks, read in part for a Range (op="range"), or not stored because a chunk write failed (op="write-failed")', labelNames: ['op'], registers })
     this.chunkMisses = new Counter({ name: 'corral_chunk_misses_total', help: 'Chunked entries read torn (a chunk evicted, short or from another write): a miss of the whole entry', registers })
     this.chunkBytes = new Counter({ name: 'corral_chunk_bytes_total', help: 'Bytes of chunked entries written to or read from memcached', labelNames: ['op'], registers })
     this.leases = new Counter({ name: 'corral_leases_total', help: 'Fleet lease attempts by result', labelNames: ['result'], registers })

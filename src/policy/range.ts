@@ -6,6 +6,7 @@
  * header field") and which spares corral multipart/byteranges framing; partial responses are never stored (a miss
  * fills the whole object, policy/storable refuses 206).
  */
+import type { StoredEntry } from '../core/entry.js'
 import type { HeaderValue } from '../core/headers.js'
 import { parseHttpDate } from './http-date.js'
 
@@ -128,4 +129,11 @@ function ifRangeMatches (ifRange: HeaderValue, stored: StoredRepresentation, now
  */
 export function isRangeForOrigin (method: string, range: HeaderValue, answerStatus: number): boolean {
   return method === 'GET' && range !== undefined && answerStatus < 500
+}
+
+/** A stored entry as decideRange reads it, with its body's length given (the body itself may not be at hand). */
+export function representationOfMeta (entry: StoredEntry, length: number): StoredRepresentation {
+  let date: string | undefined
+  for (let i = 0; i < entry.headers.length; i += 2) if (entry.headers[i] === 'date') date = entry.headers[i + 1]
+  return { status: entry.status, length, etag: entry.etag, lastModified: entry.lastModified, date }
 }

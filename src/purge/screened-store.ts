@@ -7,8 +7,10 @@
 import { isSharedTier, UNREACHABLE, type SharedTier, type Unreachable } from '../store/shared-tier.js'
 import type { CacheRecord, CacheStore, MaybePromise } from '../store/types.js'
 import type { BanList } from './bans.js'
+import { hasRangedReads, type PickBytes, type RangedTier } from '../store/ranged-tier.js'
+import { partOf } from '../store/entry-part.js'
 
-export class ScreenedStore implements SharedTier {
+export class ScreenedStore implements SharedTier, RangedTier {
   readonly name: string
   readonly #inner: CacheStore
   readonly #bans: BanList
@@ -35,6 +37,19 @@ export class ScreenedStore implements SharedTier {
     const inner = this.#inner
     const found = isSharedTier(inner) ? await inner.lookup(key) : await inner.get(key)
     return found === UNREACHABLE ? found : this.#screen(found)
+  }
+
+  /**
+   * A Range request's read (store/ranged-tier.ts), screened like lookup. A part purged softly would be a stale part,
+   * which nothing may serve (store/entry-part.ts): the entry is read whole instead, then screened as lookup does.
+   */
+  async lookupRange (key: string, pick: PickBytes): Promise<CacheRecord | undefined | Unreachable> {
+    const inner = this.#inner
+    if (!hasRangedReads(inner)) return await this.lookup(key)
+    const found = await inner.lookupRange(key, pick)
+    if (found === UNREACHABLE || found?.kind !== 'entry' || partOf(found) === undefined) return found === UNREACHABLE ? found : this.#screen(found)
+    const screened = this.#bans.screen(found)
+    return screened === found || screened === undefined ? screened : await this.lookup(key)
   }
 
   isReachable (key: string): boolean {

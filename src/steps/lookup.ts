@@ -14,12 +14,15 @@ import { chooseBody } from '../policy/negotiate.js'
 import { makeFillRequest, noAnswer, type Driver, type Exchange, type Step } from '../exchange.js'
 import { serve, text } from './respond.js'
 import { isPassedForCookie } from '../core/cookies.js'
+import { partOf } from '../store/entry-part.js'
+import { getForRange, hitPart, readWhole } from './range-read.js'
 
 /**
  * RFC 9110 §9.2.1: OPTIONS and TRACE are safe (a CORS preflight must not evict the page); other methods pass and
  * invalidate. A request with credentials gets the origin's answer, never a stored one; RFC 9111 §3.5 lets that answer
  * be stored for others only when it says so. A Range takes the cache's road (deliver.ts answers it from the whole
- * stored response). Roads that never look up are held to cache-only here; the lookup road, at decide.
+ * stored response; of an entry in memcached chunks, only the chunks it needs are read: range-read.ts). Roads that
+ * never look up are held to cache-only here; the lookup road, at decide.
  */
 export function recv (ex: Exchange): Step {
   const method = ex.req.method ?? 'GET'
@@ -35,7 +38,7 @@ export function recv (ex: Exchange): Step {
 }
 
 export function lookup (d: Driver, ex: Exchange): Step {
-  const found = d.cache.store.get(ex.target.primaryKey)
+  const found = ex.req.headers.range === undefined ? d.cache.store.get(ex.target.primaryKey) : getForRange(d, ex, ex.target.primaryKey)
   if (!isPromise(found)) {
     ex.trace.tier = 'memory'
     return onPrimary(ex, found)
@@ -57,7 +60,7 @@ function onPrimary (ex: Exchange, record: CacheRecord | undefined): Step {
 }
 
 export function variant (d: Driver, ex: Exchange): Step {
-  const found = d.cache.store.get(ex.key)
+  const found = ex.req.headers.range === undefined ? d.cache.store.get(ex.key) : getForRange(d, ex, ex.key)
   if (!isPromise(found)) return onVariant(ex, found)
   ex.trace.tier = 'shared'
   found.then((record) => d.resume(ex, onVariant(ex, record)), (err: unknown) => d.fail(ex, err))
@@ -80,6 +83,7 @@ export function decide (d: Driver, ex: Exchange): Step {
   const usability: Usability = entry === undefined ? 'expired' : decideUsable(entry, now)
   const verdict = ex.verdict = decideLookup(usability, ex.target.primaryKey, ex.key, d.deps.hitForPass, d.flight)
   if (verdict === 'hit') return 'hit'
+  if (trace.body === 'chunks' && partOf(entry as StoredEntry) !== undefined) return readWhole(ex)
   if (ex.req.headers['cache-control'] !== undefined && isOnlyIfCached(ex.req.headers)) {
     // RFC 9111 §5.2.1.7: no origin traffic. A stale copy corral may serve answers (nothing is refreshed); else 504.
     if (verdict === 'stale') return serve(d, ex, entry as StoredEntry, now, 'stale', 'only-if-cached')
@@ -94,7 +98,10 @@ export function hit (d: Driver, ex: Exchange): Step {
   const entry = ex.entry as StoredEntry
   const { trace } = ex
   const { now } = ex
-  if (trace.body === 'chunks') return serve(d, ex, entry, now, 'hit', 'chunks')
+  if (trace.body === 'chunks') {
+    const part = partOf(entry)
+    return part === undefined ? serve(d, ex, entry, now, 'hit', 'chunks') : hitPart(d, ex, entry, part, now)
+  }
   if (trace.debug || asksConditionalOrRange(ex.req.headers)) return serve(d, ex, entry, now, 'hit', null)
   trace.xCache = 'HIT'
   // A compressed page: the client's coding, chosen from the ones made at fill time (policy/negotiate.ts).

@@ -1,7 +1,7 @@
 import type { Metrics } from '../core/metrics.js'
 import type { ChunkEvent } from './chunks.js'
 
-/** What a chunk event adds to /metrics: an entry stored or read whole (and its bytes), or a torn read (a miss). */
+/** What a chunk event adds to /metrics: an entry stored, read whole or in part (and its bytes), or a torn read (a miss). */
 export function countChunks (metrics: Metrics, event: ChunkEvent, bytes: number): void {
   switch (event) {
     case 'stored':
@@ -10,6 +10,13 @@ export function countChunks (metrics: Metrics, event: ChunkEvent, bytes: number)
       return
     case 'read':
       metrics.chunkedEntries.labels('read').inc()
+      metrics.chunkBytes.labels('read').inc(bytes)
+      return
+    case 'range':
+      metrics.chunkedEntries.labels('range').inc()
+      metrics.chunkBytes.labels('read').inc(bytes)
+      return
+    case 'range-more':
       metrics.chunkBytes.labels('read').inc(bytes)
       return
     case 'torn':

@@ -24,9 +24,11 @@ export interface ItemIO {
 
 /**
  * For /metrics: a chunked value stored, read whole, found torn (a chunk missing, short or from another write), or not
- * stored because a chunk or head write failed (the failed operation is also counted as a memcached error).
+ * stored because a chunk or head write failed (the failed operation is also counted as a memcached error), or read in
+ * part for a Range (chunk-ranges.ts; the bytes are the chunks read before the answer, then `range-more` for each chunk
+ * of a long range read while it is sent).
  */
-export type ChunkEvent = 'stored' | 'read' | 'torn' | 'write-failed'
+export type ChunkEvent = 'stored' | 'read' | 'torn' | 'write-failed' | 'range' | 'range-more'
 
 export type ChunkRead =
   | { readonly kind: 'value', readonly value: Buffer }
@@ -120,7 +122,7 @@ const FAILED_READ: ChunkRead = { kind: 'failed' }
  * Runs op(0..count-1) with at most WINDOW in flight; the results in order, or undefined as soon as one op answers
  * undefined (the ops not yet started are not started).
  */
-async function inWindow<T> (count: number, op: (index: number) => Promise<T | undefined>): Promise<T[] | undefined> {
+export async function inWindow<T> (count: number, op: (index: number) => Promise<T | undefined>): Promise<T[] | undefined> {
   const results: T[] = new Array<T>(count)
   let next = 0
   let stop = false

@@ -182,7 +182,7 @@ function readVary (m: Record<string, unknown>, key: string): VaryIndex | undefin
 }
 
 /** A status node:http will write (writeHead throws outside 100-999). */
-function isStatus (value: unknown): value is number {
+export function isStatus (value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 999
 }
 
@@ -192,7 +192,7 @@ function isStatus (value: unknown): value is number {
  * record sits in L1, an exception on every hit), or announce a length the body does not have (a client left waiting).
  * Checked when the metadata is parsed; the stamp memo serves metadata that passed.
  */
-function isWritableHead (headers: string[], bodyBytes: number): boolean {
+export function isWritableHead (headers: string[], bodyBytes: number): boolean {
   if (headers.length % 2 !== 0) return false
   try {
     for (let i = 0; i < headers.length; i += 2) {
@@ -208,15 +208,15 @@ function isWritableHead (headers: string[], bodyBytes: number): boolean {
   return true
 }
 
-function isFiniteNumber (value: unknown): value is number {
+export function isFiniteNumber (value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value)
 }
 
-function isOptionalString (value: unknown): value is string | undefined {
+export function isOptionalString (value: unknown): value is string | undefined {
   return value === undefined || typeof value === 'string'
 }
 
-function isStringArray (value: unknown): value is string[] {
+export function isStringArray (value: unknown): value is string[] {
   if (!Array.isArray(value)) return false
   for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return false
   return true

@@ -8,7 +8,9 @@ import { ReadFlight } from './read-flight.js'
 import { RecordMemo } from './record-memo.js'
 import { UNREACHABLE, type SharedTier, type Unreachable } from './shared-tier.js'
 import type { CacheRecord, LeaseStore } from './types.js'
-import { ChunkedItems, type ChunkEvent } from './chunks.js'
+import { ChunkedItems, type ChunkEvent, type ItemIO } from './chunks.js'
+import { ChunkRanges, type RangedRead } from './chunk-ranges.js'
+import type { PickBytes, RangedTier } from './ranged-tier.js'
 import { decodeHead, isChunkHead } from './chunk-codec.js'
 import { ChunkedMemo, withOwnedBody } from './chunked-memo.js'
 import { noteChunkedRead } from './chunked-reads.js'
@@ -76,7 +78,7 @@ const CHUNK_TIMEOUT_FLOOR_MS = 5000
  * down must fall back to in-process coalescing (every process fetches once) rather than have every request wait
  * for a leader that can never be elected.
  */
-export class MemcachedStore implements SharedTier, LeaseStore {
+export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
   readonly name = 'memcached'
   readonly #nodes: MemcachedNodes
   readonly #leases: MemcachedLeases
@@ -91,6 +93,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   readonly #records = new RecordMemo()
   readonly #chunks: ChunkedItems
   readonly #chunkedMemo = new ChunkedMemo()
+  readonly #ranges: ChunkRanges
 
   constructor (options: MemcachedStoreOptions) {
     assertOptions(options)
@@ -103,7 +106,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     // Entries over one item: chunks on the node that owns the head's key (chunks.ts), with a deadline of their own.
     const nodes = this.#nodes
     const chunkTimeoutMs = Math.max(options.timeoutMs, CHUNK_TIMEOUT_FLOOR_MS)
-    this.#chunks = new ChunkedItems({
+    const io: ItemIO = {
       set: async (owner, itemKey, value, expires) => {
         const node = nodes.pick(owner)
         if (node === undefined) return false
@@ -120,7 +123,9 @@ export class MemcachedStore implements SharedTier, LeaseStore {
         }, chunkTimeoutMs)
         return value === FAILED ? undefined : value
       }
-    }, options.maxItemBytes - ITEM_OVERHEAD_BYTES - CHUNK_KEY_ROOM_BYTES, options.onChunks)
+    }
+    this.#chunks = new ChunkedItems(io, options.maxItemBytes - ITEM_OVERHEAD_BYTES - CHUNK_KEY_ROOM_BYTES, options.onChunks)
+    this.#ranges = new ChunkRanges(io, options.onChunks)
   }
 
   /** Resolves once every node has been tried (connected, refused or timed out); never rejects. */
@@ -138,6 +143,27 @@ export class MemcachedStore implements SharedTier, LeaseStore {
   /** `get` that tells a miss from a node it could not ask (down, failed, timed out). */
   lookup (key: string): Promise<CacheRecord | undefined | Unreachable> {
     return this.#lookups.joined(key) ?? this.#lookups.track(key, this.#read(key).then(value => value === FAILED ? UNREACHABLE : this.#decode(key, value, UNREACHABLE)))
+  }
+
+  /** `lookup` for a Range request: of a chunked entry, only the chunks `pick` needs (chunk-ranges.ts). */
+  async lookupRange (key: string, pick: PickBytes): Promise<CacheRecord | undefined | Unreachable> {
+    const value = await this.#read(key)
+    if (value === FAILED) return UNREACHABLE
+    if (value === null) return undefined
+    if (!isChunkHead(value)) return decodeRecord(value, key, this.#keys.metaFor(key))
+    const head = decodeHead(value)
+    if (head === undefined) return undefined
+    const itemKey = this.#keys.itemKey(key)
+    const known = this.#chunkedMemo.get(itemKey, head.version)
+    const read = known !== undefined && known.key === key ? WHOLE_READ : await this.#ranges.read(itemKey, key, head, pick)
+    switch (read.kind) {
+      case 'part':
+        noteChunkedRead(read.entry)
+        return read.entry
+      case 'whole': return await this.#readChunked(key, value, UNREACHABLE)
+      case 'torn': return undefined
+      case 'failed': return UNREACHABLE
+    }
   }
 
   isReachable (key: string): boolean {
@@ -269,6 +295,8 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     }))
   }
 }
+
+const WHOLE_READ: RangedRead = { kind: 'whole' }
 
 function assertOptions (options: MemcachedStoreOptions): void {
   const { timeoutMs, retryDownMs, prefix, maxItemBytes } = options

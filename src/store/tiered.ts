@@ -4,6 +4,8 @@ import { isPromise, type CacheRecord, type CacheStore, type MaybePromise, type S
 import { withOwnBytes } from './codec.js'
 import { isSharedTier, UNREACHABLE, type SharedTier } from './shared-tier.js'
 import { ReadFlight } from './read-flight.js'
+import { hasRangedReads, type PickBytes, type RangedStore } from './ranged-tier.js'
+import { partOf } from './entry-part.js'
 
 export interface TieredStoreOptions {
   /** The shared tier (memcached). Stores never throw; errors are still swallowed here as a second fence. */
@@ -29,7 +31,7 @@ export interface TieredStoreOptions {
  * every L1 copy returns to the cap. The target (docs/architecture.md, Lessons): each page reaches the origin at most once per freshness lifetime per
  * process while memcached is down.
  */
-export class TieredStore implements CacheStore {
+export class TieredStore implements RangedStore {
   readonly name = 'tiered'
   /** Exposed for metrics (`calculatedSize`); undefined when L1 is off. */
   readonly l1: MemoryStore | undefined
@@ -84,6 +86,24 @@ export class TieredStore implements CacheStore {
   #readL2 (key: string): MaybePromise<CacheRecord | undefined> {
     const found = this.l2.get(key)
     return isPromise(found) ? this.#reads.track(key, found) : found
+  }
+
+  /**
+   * `get` for a Range request: L1's copy when it has one, else the shared tier reads only the chunks the range needs
+   * (store/chunk-ranges.ts). A part (entry-part.ts) is handed to the caller and never kept in L1; a whole record
+   * read this way is kept as `get` keeps it.
+   */
+  getRange (key: string, pick: PickBytes): MaybePromise<CacheRecord | undefined> {
+    const { l1, l2 } = this
+    if (!hasRangedReads(l2)) return this.get(key)
+    const hit = l1?.get(key)
+    if (hit !== undefined) return hit
+    const deletes = this.#deletes
+    return l2.lookupRange(key, pick).then(found => {
+      if (found === UNREACHABLE) return l1 === undefined || this.#shared === undefined ? undefined : this.#carry(l1, key)
+      if (found?.kind === 'entry' && partOf(found) !== undefined) return found
+      return l1 === undefined ? found : this.#fill(l1, key, found, deletes)
+    }, () => undefined)
   }
 
   async set (key: string, record: CacheRecord, ttlMs: number): Promise<void> {

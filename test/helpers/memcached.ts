@@ -21,6 +21,8 @@ export interface StartMemcachedOptions {
   maxItemBytes?: number
   /** A fixed port (e.g. to bring a node back where a store expects it); a free one otherwise. */
   port?: number
+  /** memcached `-t`: worker threads. One keeps `watch` lines in the order the operations ran (memcached-watch.ts). */
+  threads?: number
 }
 
 const HOST = '127.0.0.1'
@@ -58,6 +60,7 @@ export async function startMemcached (opts: StartMemcachedOptions = {}): Promise
   const port = opts.port ?? await freePort()
   const args = ['-l', HOST, '-p', String(port), '-U', '0', '-m', String(opts.memoryMb ?? 64)]
   if (opts.maxItemBytes !== undefined) args.push('-I', String(opts.maxItemBytes))
+  if (opts.threads !== undefined) args.push('-t', String(opts.threads))
   // memcached refuses to start as root unless told which user to become.
   if (process.getuid?.() === 0) args.push('-u', 'nobody')
   const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] })
