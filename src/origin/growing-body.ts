@@ -101,6 +101,11 @@ export class GrowingBody {
     res.end()
   }
 
+  /** Resolves once at least `bytes` are filled or the body is no longer open (a reader that is not a client). */
+  async whenFilled (bytes: number): Promise<void> {
+    while (this.#filled < bytes && this.#state === 'open') await new Promise<void>(resolve => this.#waiting.push(resolve))
+  }
+
   #wake (): void {
     const waiting = this.#waiting
     if (waiting.length === 0) return

@@ -6,8 +6,7 @@
  * Only an answer with a Content-Length, at least STREAM_FROM_BYTES and at most cache.maxObjectBytes, streams: its
  * buffer is allocated once at the declared size, and an origin that sends less or more is a failure every client
  * sees. Smaller answers arrive about at once anyway, and keep the old road (the waiters get the stored entry).
- * Followers on other proxies still wait for the store write (the lease's `filled`): they cannot read this process's
- * buffer.
+ * Followers on other proxies read it as it arrives too, through memcached (coalesce/fleet-publish.ts, fleet-follow.ts).
  */
 import type { Readable } from 'node:stream'
 import type { StoredEntry, VaryIndex } from '../core/entry.js'
@@ -40,6 +39,8 @@ export interface GrowingFill {
   readonly stored: boolean
   /** Time to the origin's headers, for the leader's access line. */
   readonly originMs: number
+  /** Read from another proxy's fill as it arrives through memcached (coalesce/fleet-follow.ts). */
+  readonly fleet?: true
 }
 
 /** Called by the fill at most once, when its storable answer starts to stream. */
