@@ -31,7 +31,8 @@ export async function publishFill (
   side: SideItems, key: string, growing: GrowingFill, expirySeconds: number, onEvent: (event: FleetStreamEvent, bytes: number) => void
 ): Promise<void> {
   const body = growing.body
-  if (!(body instanceof GrowingBody)) return
+  // Unsized (no Content-Length): not published, its followers wait for the stored entry (the record names a length).
+  if (!(body instanceof GrowingBody) || body.length < 0) return
   const version = newFillVersion()
   const record = encodeFilling({ state: 'filling', length: body.length, chunkBytes: FLEET_CHUNK_BYTES, version, head: growing.head, vary: growing.vary })
   if (!await side.set(key, FILLING_SUFFIX, record, expirySeconds)) {
