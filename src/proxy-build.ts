@@ -130,7 +130,7 @@ export function makeFleet (config: Config, l2: MemcachedStore, metrics: Metrics,
     waitMs: leaseTtlMs + 1000 + config.origin.timeoutMs,
     now: systemClock.now,
     // A large fill streams to followers on other proxies as it arrives, bounded as the fill itself is.
-    streams: new SideStreams(l2.side, config.origin.fillBodyTimeoutMs, systemClock.now, (event, bytes) => {
+    streams: new SideStreams(l2.side, config.origin.fillBodyTimeoutMs, systemClock.now, config.cache.maxObjectBytes, (event, bytes) => {
       metrics.fleetStreams.labels(event).inc()
       if (bytes > 0) metrics.fleetStreamBytes.labels(event === 'publish-failed' ? 'published' : event === 'follow-failed' ? 'followed' : event).inc(bytes)
     }),

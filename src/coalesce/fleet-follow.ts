@@ -12,9 +12,9 @@
  */
 import { GrowingBody } from '../origin/growing-body.js'
 import type { GrowingFill } from '../origin/growing-fill.js'
-import type { VaryIndex } from '../core/entry.js'
+import type { StoredEntry, VaryIndex } from '../core/entry.js'
 import { FleetStreamError } from '../core/errors.js'
-import { chunkCountOf, decodeFilling, FILLING_SUFFIX, fillChunkSuffix, type FillingRecord, type SideItems } from '../store/filling-record.js'
+import { chunkCountOf, decodeFilling, FILLING_SUFFIX, fillChunkSuffix, peekFilling, withBody, type FillingRecord, type SideItems } from '../store/filling-record.js'
 
 const WINDOW = 8
 const FIRST_POLL_MS = 5
@@ -40,16 +40,19 @@ export async function findFilling (place: FillingPlace): Promise<FillingRecord |
 
 export interface Followed {
   readonly growing: GrowingFill
-  /** The whole body, or the error its clients were cut off with. Never rejects. */
-  readonly done: Promise<Buffer | FleetStreamError>
+  /** The entry once its body is whole, or the error its clients were cut off with. Never rejects. */
+  readonly done: Promise<StoredEntry | FleetStreamError>
 }
 
-/** Starts reading the fill `record` names; its clients may join at once. */
-export function followFill (place: FillingPlace, record: FillingRecord, deadlineMs: number, now: () => number): Followed {
-  const body = new GrowingBody(record.length)
+/**
+ * Starts reading the fill `record` names; its clients may join at once. An unsized one is read into a body reserved
+ * at `capacity` bytes (this process's cache.maxObjectBytes).
+ */
+export function followFill (place: FillingPlace, record: FillingRecord, deadlineMs: number, now: () => number, capacity: number): Followed {
+  const body = new GrowingBody(record.length, capacity)
   const growing: GrowingFill = { head: record.head, vary: record.vary, body, originMs: 0, stored: true, fleet: true }
   const done = feed(place, record, body, now() + deadlineMs, now).then((failure) => {
-    if (failure === null && body.end()) return body.buffer
+    if (failure === null && body.end()) return withBody(record.head, body.whole())
     const err = new FleetStreamError(failure ?? 'body did not end whole')
     body.fail(err)
     return err
@@ -64,40 +67,50 @@ export function followFill (place: FillingPlace, record: FillingRecord, deadline
 /** Appends every chunk in order; null when all came, else why not. */
 async function feed (place: FillingPlace, record: FillingRecord, body: GrowingBody, deadline: number, now: () => number): Promise<string | null> {
   const { side, key } = place
-  const count = chunkCountOf(record.length, record.chunkBytes)
-  const lastBytes = record.length - record.chunkBytes * (count - 1)
+  const { chunkBytes, version } = record
+  // Unsized: learnt from the record, which the publisher writes again with the length once every chunk is written.
+  let length = record.length
   let next = 0
   let delay = FIRST_POLL_MS
-  while (next < count) {
+  for (;;) {
+    const count = length === null ? Infinity : chunkCountOf(length, chunkBytes)
+    if (next >= count) break
     if (now() >= deadline) return 'fill deadline passed'
     const gets: Array<Promise<Buffer | null | undefined>> = []
-    for (let i = next; i < Math.min(count, next + WINDOW); i++) gets.push(side.get(key, fillChunkSuffix(record.version, i)))
+    for (let i = next; i < Math.min(count, next + WINDOW); i++) gets.push(side.get(key, fillChunkSuffix(version, i)))
     const state = side.get(key, FILLING_SUFFIX)
     const chunks = await Promise.all(gets)
     const stateItem = await state
     let progressed = false
     for (const chunk of chunks) {
       if (chunk === null || chunk === undefined) break
-      if (chunk.length !== (next === count - 1 ? lastBytes : record.chunkBytes)) return `chunk ${next} has ${chunk.length} bytes`
+      const expected = length === null ? chunkBytes : next === count - 1 ? length - chunkBytes * (count - 1) : chunkBytes
+      // Unsized, a chunk shorter than the rest can only be the last: the record's length will say.
+      if (chunk.length !== expected && !(length === null && chunk.length < chunkBytes)) return `chunk ${next} has ${chunk.length} bytes`
       if (!body.append(chunk)) return 'body failed'
       next++
       progressed = true
+      if (chunk.length < chunkBytes) break
+    }
+    const current = stateItem === null || stateItem === undefined ? undefined : peekFilling(stateItem)
+    if (current !== undefined && current.version === version && length === null && current.length !== null) {
+      length = current.length
+      if (body.filled > length) return `${body.filled} bytes for a body of ${length}`
+      continue
     }
     if (progressed) {
       delay = FIRST_POLL_MS
       continue
     }
     if (stateItem === undefined) return 'memcached did not answer'
-    const current = stateItem === null ? undefined : decodeFilling(stateItem, place.primaryKey, place.keyFor)
     if (current === undefined) return 'the fill record is gone'
-    if (current.version !== record.version) return 'another fill replaced it'
+    if (current.version !== version) return 'another fill replaced it'
     if (current.state === 'failed') return 'the filling proxy failed it'
     await sleep(Math.max(1, Math.min(delay, deadline - now())))
     delay = Math.min(delay * 2, MAX_POLL_MS)
   }
-  return null
+  return body.filled === length ? null : `${body.filled} bytes for a body of ${String(length)}`
 }
-
 async function sleep (ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -10,7 +10,7 @@
  */
 import { GrowingBody } from '../origin/growing-body.js'
 import type { GrowingFill } from '../origin/growing-fill.js'
-import { chunkCountOf, encodeFilling, FILLING_SUFFIX, fillChunkSuffix, markFailed, newFillVersion, type SideItems } from '../store/filling-record.js'
+import { chunkCountOf, encodeFilling, FILLING_SUFFIX, fillChunkSuffix, markFailed, newFillVersion, type FillingRecord, type SideItems } from '../store/filling-record.js'
 
 /**
  * A follower's first byte waits for the first whole chunk: 64 KiB (the smallest body that streams at all) is one
@@ -31,31 +31,40 @@ export async function publishFill (
   side: SideItems, key: string, growing: GrowingFill, expirySeconds: number, onEvent: (event: FleetStreamEvent, bytes: number) => void
 ): Promise<void> {
   const body = growing.body
-  // Unsized (no Content-Length): not published, its followers wait for the stored entry (the record names a length).
-  if (!(body instanceof GrowingBody) || body.length < 0) return
+  if (!(body instanceof GrowingBody)) return
   const version = newFillVersion()
-  const record = encodeFilling({ state: 'filling', length: body.length, chunkBytes: FLEET_CHUNK_BYTES, version, head: growing.head, vary: growing.vary })
+  const sized = body.length >= 0
+  const filling: FillingRecord = { state: 'filling', length: sized ? body.length : null, chunkBytes: FLEET_CHUNK_BYTES, version, head: growing.head, vary: growing.vary }
+  const record = encodeFilling(filling)
   if (!await side.set(key, FILLING_SUFFIX, record, expirySeconds)) {
     onEvent('publish-failed', 0)
     return
   }
-  const count = chunkCountOf(body.length, FLEET_CHUNK_BYTES)
   let next = 0
-  while (next < count) {
-    await body.whenFilled(Math.min((next + 1) * FLEET_CHUNK_BYTES, body.length))
-    if (body.state === 'failed') break
-    const whole = body.filled === body.length ? count : Math.floor(body.filled / FLEET_CHUNK_BYTES)
+  for (;;) {
+    // Unsized: the length is known once the origin's body ended; until then only whole chunks go out.
+    const known = sized ? body.length : body.state === 'complete' ? body.filled : -1
+    const count = known >= 0 ? chunkCountOf(known, FLEET_CHUNK_BYTES) : Infinity
+    if (next >= count) break
+    await body.whenFilled(Math.min((next + 1) * FLEET_CHUNK_BYTES, known >= 0 ? known : Infinity))
+    // Past its buffer an unsized body is too large to store: followers are told, and cut their clients off.
+    if (body.state === 'failed' || body.overflowed) break
+    const length = sized ? body.length : body.state === 'complete' ? body.filled : -1
+    const whole = length >= 0 && body.filled === length ? chunkCountOf(length, FLEET_CHUNK_BYTES) : Math.floor(body.filled / FLEET_CHUNK_BYTES)
     const end = Math.min(whole, next + WINDOW)
     const writes: Array<Promise<boolean>> = []
     for (let i = next; i < end; i++) {
-      const chunk = body.buffer.subarray(i * FLEET_CHUNK_BYTES, Math.min((i + 1) * FLEET_CHUNK_BYTES, body.length))
+      const chunk = body.buffer.subarray(i * FLEET_CHUNK_BYTES, Math.min((i + 1) * FLEET_CHUNK_BYTES, body.filled))
       writes.push(side.set(key, fillChunkSuffix(version, i), chunk, expirySeconds))
     }
     if ((await Promise.all(writes)).includes(false)) break
     next = end
   }
-  if (next === count) {
-    onEvent('published', body.length)
+  const done = body.state !== 'failed' && !body.overflowed && next === chunkCountOf(sized ? body.length : body.filled, FLEET_CHUNK_BYTES) &&
+    (body.state === 'complete' || sized)
+  // Every chunk is out: an unsized fill's record now names its length, which is how its followers know the end.
+  if (done && (sized || await side.set(key, FILLING_SUFFIX, encodeFilling({ ...filling, length: body.filled }), expirySeconds))) {
+    onEvent('published', body.filled)
     return
   }
   await side.set(key, FILLING_SUFFIX, markFailed(record), expirySeconds)

@@ -9,6 +9,7 @@ import type { SideItems } from '../store/filling-record.js'
 import { makeVariantKey } from '../key.js'
 import { findFilling, followFill, type FillingPlace } from './fleet-follow.js'
 import { publishFill, type FleetStreamEvent } from './fleet-publish.js'
+import { FleetStreamError } from '../core/errors.js'
 import type { FleetStreams, FollowedFill } from './lease.js'
 
 export type { FleetStreamEvent } from './fleet-publish.js'
@@ -21,16 +22,19 @@ export class SideStreams implements FleetStreams {
   readonly #followMs: number
   readonly #now: () => number
   readonly #onEvent: (event: FleetStreamEvent, bytes: number) => void
+  readonly #capacity: number
 
   /**
    * `followMs`: how long a fill may take to arrive whole (origin.fillBodyTimeoutMs, or without one the wait a follower
-   * would have had for the stored entry): it bounds a follower, and the life of what a publisher writes.
+   * would have had for the stored entry): it bounds a follower, and the life of what a publisher writes. `capacity`:
+   * cache.maxObjectBytes, what a follower reserves for a fill without a Content-Length.
    */
-  constructor (side: SideItems, followMs: number, now: () => number, onEvent: (event: FleetStreamEvent, bytes: number) => void) {
+  constructor (side: SideItems, followMs: number, now: () => number, capacity: number, onEvent: (event: FleetStreamEvent, bytes: number) => void) {
     this.#side = side
     this.#followMs = followMs
     this.#now = now
     this.#onEvent = onEvent
+    this.#capacity = capacity
   }
 
   async find (key: string, primaryKey: string, requestHeaders: HeaderRecord, replacingStoredAt: number): Promise<(() => FollowedFill) | null> {
@@ -43,10 +47,10 @@ export class SideStreams implements FleetStreams {
     const record = await findFilling(place)
     if (record === null || record.head.storedAt <= replacingStoredAt) return null
     return () => {
-      const followed = followFill(place, record, this.#followMs, this.#now)
+      const followed = followFill(place, record, this.#followMs, this.#now, this.#capacity)
       followed.done.then((result) => {
-        if (Buffer.isBuffer(result)) this.#onEvent('followed', result.length)
-        else this.#onEvent('follow-failed', 0)
+        if (result instanceof FleetStreamError) this.#onEvent('follow-failed', 0)
+        else this.#onEvent('followed', result.body.length)
       }, noop)
       return followed
     }

@@ -31,8 +31,8 @@ export type FleetTurn =
 /** Another process's fill read while it arrives: its clients may join at once. */
 export interface FollowedFill {
   readonly growing: GrowingFill
-  /** The whole body, or the error its clients were cut off with. Never rejects. */
-  readonly done: Promise<Buffer | CorralError>
+  /** The entry once its body is whole, or the error its clients were cut off with. Never rejects. */
+  readonly done: Promise<StoredEntry | CorralError>
 }
 
 /**

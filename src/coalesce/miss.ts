@@ -230,9 +230,9 @@ export class Coalescer implements MissRoads {
   #followed (req: FillRequest, followed: FollowedFill, settle: ((outcome: FlightOutcome) => void) | null): void {
     const { head, vary } = followed.growing
     followed.done.then((result) => {
-      if (Buffer.isBuffer(result)) {
+      if (!(result instanceof CorralError)) {
         dropLocalCopy(this.#fill.store, head.key)
-        settle?.({ kind: 'entry', entry: { ...head, body: result }, vary })
+        settle?.({ kind: 'entry', entry: result, vary })
         return
       }
       settle?.({ kind: 'error', error: result })

@@ -13,7 +13,8 @@
  *   0   u8   magic 0xCF (a record's is 0xC7, a chunk head's 0xCB: never mistaken for either)
  *   1   u8   format version (1)
  *   2   u8   state: 0 filling, 1 failed
- *   3   u32  body length, bytes (the declared Content-Length)
+ *   3   u32  body length, bytes (the declared Content-Length; 0xFFFFFFFF while an unsized body is arriving, then
+ *            the publisher writes the record again with its length once every chunk is written)
  *   7   u32  chunk size, bytes (every chunk but the last holds exactly this many)
  *   11  12   version: random bytes, in every chunk key
  *   23  u32  length H of the head record
@@ -27,12 +28,14 @@ import { decodeRecord, encodeRecord } from './codec.js'
 const MAGIC = 0xCF
 const FORMAT = 1
 const FIXED_BYTES = 27
+const UNKNOWN_LENGTH = 0xFFFFFFFF
 
 export type FillingState = 'filling' | 'failed'
 
 export interface FillingRecord {
   readonly state: FillingState
-  readonly length: number
+  /** null: no Content-Length, and not every chunk written yet. */
+  readonly length: number | null
   readonly chunkBytes: number
   /** base64url of 12 random bytes. */
   readonly version: string
@@ -65,13 +68,13 @@ export function newFillVersion (): string {
 
 export function encodeFilling (record: FillingRecord): Buffer {
   // The record codec checks Content-Length against the body it holds, here none: the head goes as makeEntry wrote it.
-  const head = encodeRecord({ ...record.head, headers: withContentLength(record.head.headers, '0') })
+  const head = encodeRecord({ ...record.head, headers: [...withoutField(record.head.headers, 'content-length'), 'content-length', '0'] })
   const vary = record.vary === null ? null : encodeRecord(record.vary)
   const out = Buffer.allocUnsafe(FIXED_BYTES + head.length + (vary?.length ?? 0))
   out[0] = MAGIC
   out[1] = FORMAT
   out[2] = record.state === 'filling' ? 0 : 1
-  out.writeUInt32BE(record.length, 3)
+  out.writeUInt32BE(record.length ?? UNKNOWN_LENGTH, 3)
   out.writeUInt32BE(record.chunkBytes, 7)
   out.write(record.version, 11, 12, 'base64url')
   out.writeUInt32BE(head.length, 23)
@@ -87,7 +90,8 @@ export function encodeFilling (record: FillingRecord): Buffer {
  */
 export function decodeFilling (item: Buffer, primaryKey: string, keyFor: (vary: VaryIndex | null) => string): FillingRecord | undefined {
   if (item.length < FIXED_BYTES || item[0] !== MAGIC || item[1] !== FORMAT || (item[2] !== 0 && item[2] !== 1)) return undefined
-  const length = item.readUInt32BE(3)
+  const raw = item.readUInt32BE(3)
+  const length = raw === UNKNOWN_LENGTH ? null : raw
   const chunkBytes = item.readUInt32BE(7)
   const headBytes = item.readUInt32BE(23)
   if (chunkBytes === 0 || FIXED_BYTES + headBytes > item.length) return undefined
@@ -96,8 +100,23 @@ export function decodeFilling (item: Buffer, primaryKey: string, keyFor: (vary: 
   if (vary !== null && vary?.kind !== 'vary') return undefined
   const head = decodeRecord(item.subarray(FIXED_BYTES, FIXED_BYTES + headBytes), keyFor(vary))
   if (head?.kind !== 'entry' || head.body.length !== 0 || !head.headers.includes('content-length')) return undefined
-  const declared = { ...head, headers: withContentLength(head.headers, String(length)) }
+  // Unsized: its clients get chunked transfer encoding until the length is known.
+  const declared = { ...head, headers: length === null ? withoutField(head.headers, 'content-length') : withContentLength(head.headers, String(length)) }
   return { state: item[2] === 0 ? 'filling' : 'failed', length, chunkBytes, version: item.toString('base64url', 11, 23), head: declared, vary }
+}
+
+/** What a follower polls for: the state, version and length, read without decoding the head. */
+export function peekFilling (item: Buffer): { state: FillingState, version: string, length: number | null } | undefined {
+  if (item.length < FIXED_BYTES || item[0] !== MAGIC || item[1] !== FORMAT || (item[2] !== 0 && item[2] !== 1)) return undefined
+  const raw = item.readUInt32BE(3)
+  return { state: item[2] === 0 ? 'filling' : 'failed', version: item.toString('base64url', 11, 23), length: raw === UNKNOWN_LENGTH ? null : raw }
+}
+
+/** The entry a followed fill makes once whole: its head with the body and the body's length. */
+export function withBody (head: StoredEntry, body: Buffer): StoredEntry {
+  const length = String(body.length)
+  const headers = head.headers.includes('content-length') ? withContentLength(head.headers, length) : [...head.headers, 'content-length', length]
+  return { ...head, headers, body }
 }
 
 /** The failed form of a record: one byte differs, so the failing proxy writes it without re-encoding the head. */
@@ -110,6 +129,12 @@ export function markFailed (encoded: Buffer): Buffer {
 /** How many chunks a body of `length` bytes makes. */
 export function chunkCountOf (length: number, chunkBytes: number): number {
   return Math.ceil(length / chunkBytes)
+}
+
+function withoutField (headers: readonly string[], name: string): string[] {
+  const out: string[] = []
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] !== name) out.push(headers[i] as string, headers[i + 1] as string)
+  return out
 }
 
 function withContentLength (headers: readonly string[], value: string): string[] {

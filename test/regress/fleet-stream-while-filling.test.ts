@@ -31,11 +31,15 @@ function gate (): Gate {
   return { open, opened }
 }
 
-/** Sends HALF bytes, waits for `rest`, then the remainder (or, with `die`, destroys the connection instead). */
-function heldBody (rest: Gate, die = false): OriginHandler {
+/**
+ * Sends HALF bytes, waits for `rest`, then the remainder (or, with `die`, destroys the connection instead); `sized`
+ * false: without a Content-Length (chunked transfer).
+ */
+function heldBody (rest: Gate, die = false, sized = true): OriginHandler {
   const whole = bytesOf(0, SIZE)
   return async (_req, res) => {
-    res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'video/mp4', 'content-length': String(SIZE) })
+    const length: Record<string, string> = sized ? { 'content-length': String(SIZE) } : {}
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'video/mp4', ...length })
     res.write(whole.subarray(0, HALF))
     await rest.opened
     if (die) res.socket?.destroy()
@@ -135,6 +139,29 @@ describe.skipIf(memcached === null)('issue 22: followers on another proxy stream
     expect(metricSum(await metrics(b), 'corral_leases_total', 'result="streamed"')).toBe(1)
     expect(metricSum(await metrics(b), 'corral_fleet_stream_bytes_total', 'op="followed"')).toBe(SIZE)
     await expect.poll(async () => metricSum(await metrics(a), 'corral_fleet_streams_total', 'op="published"')).toBe(1)
+  })
+
+  it('a body without a Content-Length streams to the other proxy too, chunked, and ends once its length is published', async () => {
+    const rest = gate()
+    const origin = opened(await startOrigin(heldBody(rest, false, false)))
+    const p = prefix()
+    const a = await fleetProxy(origin, memcached as string, p)
+    const b = await fleetProxy(origin, memcached as string, p)
+    const leader = await client(a, '/feed.bin')
+    await leader.received(1)
+    const follower = await client(b, '/feed.bin')
+    expect(follower.headers['cache-status']).toBe('corral; hit; detail=fleet-streamed')
+    expect(follower.headers['content-length']).toBeUndefined()
+    expect(follower.headers['transfer-encoding']).toBe('chunked')
+    expect(await follower.received(HALF)).toBeGreaterThanOrEqual(HALF)
+    rest.open()
+    const expected = bytesOf(0, SIZE)
+    for (const c of [leader, follower]) {
+      const got = await c.done
+      expect('body' in got && got.body.equals(expected)).toBe(true)
+    }
+    expect(origin.count).toBe(1)
+    await expect.poll(async () => metricSum(await metrics(b), 'corral_fleet_stream_bytes_total', 'op="followed"')).toBe(SIZE)
   })
 
   it('a fill that fails mid-body cuts the follower off, and stores nothing', async () => {
