@@ -10,20 +10,21 @@
  * A body without a Content-Length (chunked transfer from the origin) is `unsized`: its buffer is reserved at
  * cache.maxObjectBytes (untouched pages cost no memory) and its clients get chunked transfer encoding, ended only when
  * the origin's body ended whole (a failure leaves it unterminated, which clients read as an error). Past the buffer it
- * is too large to store, and today's too-large rule applies to what follows: it is relayed to the clients already
- * reading (none can join any more) through at most RELAY_WINDOW_BYTES, the origin paused while the slowest is that far
- * behind, and never stored.  [in-process state; writes to clients]
+ * is too large to store, and today's too-large rule applies to what follows (as origin/shared-stream.ts relays): it
+ * goes to the clients already reading (none can join any more), the origin paused while it is RELAY_WINDOW_BYTES ahead
+ * of the fastest, a client that falls that far behind the fastest cut off (it retries, and gets its own fetch), and it
+ * is never stored.  [in-process state; writes to clients]
  */
 import type { ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
-import { ClientStalledError } from '../core/errors.js'
+import { ClientBehindError, ClientStalledError } from '../core/errors.js'
 
 type State = 'open' | 'complete' | 'failed'
 
-/** How far an unsized body past its buffer may run ahead of its slowest client: as origin/shared-stream.ts's window. */
+/** How far an unsized body past its buffer runs ahead of its fastest client, and its slowest behind: shared-stream.ts's window. */
 export const RELAY_WINDOW_BYTES = 8 * 1024 * 1024
 
-interface Reader { pos: number }
+interface Reader { pos: number, readonly res: ServerResponse }
 
 export class GrowingBody {
   /** The whole body once complete (declared length); bytes [0, filled) are valid before that, up to its size. */
@@ -92,7 +93,7 @@ export class GrowingBody {
       this.#tail.push(room > 0 ? chunk.subarray(room) : chunk)
     }
     this.#filled += chunk.length
-    if (this.overflowed && this.#filled - this.#slowest() > RELAY_WINDOW_BYTES) this.#source?.pause()
+    if (this.overflowed && this.#filled - this.#fastest() > RELAY_WINDOW_BYTES) this.#source?.pause()
     this.#wake()
     return true
   }
@@ -132,7 +133,7 @@ export class GrowingBody {
   async pipeTo (res: ServerResponse, start: number, end: number, stallMs: number, tally: { bytes: number }): Promise<void> {
     let at = start
     const last = end + 1
-    const reader: Reader = { pos: at }
+    const reader: Reader = { pos: at, res }
     this.#readers.add(reader)
     try {
       while (at < last) {
@@ -177,16 +178,28 @@ export class GrowingBody {
     return this.buffer.subarray(0, 0)
   }
 
-  #slowest (): number {
-    let min = this.#filled
-    for (const r of this.#readers) if (r.pos < min) min = r.pos
-    return min
+  #fastest (): number {
+    let max = 0
+    for (const r of this.#readers) if (r.pos > max) max = r.pos
+    return max
   }
 
-  /** A reader moved on or left: a relay lets go of what every reader has passed, and may read the origin again. */
+  /**
+   * A reader moved on or left. Past the buffer: a reader a window behind the fastest is cut off, what every reader has
+   * passed is let go, and the origin is read again once the fastest is less than a window behind it.
+   */
   #progressed (): void {
     if (!this.overflowed) return
-    const slowest = this.#slowest()
+    const fastest = this.#fastest()
+    let slowest = this.#filled
+    for (const r of this.#readers) {
+      if (r.pos < fastest - RELAY_WINDOW_BYTES) {
+        this.#readers.delete(r)
+        r.res.destroy(new ClientBehindError(RELAY_WINDOW_BYTES))
+      } else if (r.pos < slowest) {
+        slowest = r.pos
+      }
+    }
     while (this.#tail.length > 0 && this.#tailBase + (this.#tail[0] as Buffer).length <= slowest) this.#tailBase += (this.#tail.shift() as Buffer).length
     if (this.#readers.size === 0 && this.#state === 'open') {
       // Nobody left to relay to: the origin request is let go, as a shared stream's is.
@@ -194,7 +207,7 @@ export class GrowingBody {
       this.#source?.destroy()
       return
     }
-    if (this.#filled - slowest <= RELAY_WINDOW_BYTES) this.#source?.resume()
+    if (this.#filled - fastest <= RELAY_WINDOW_BYTES) this.#source?.resume()
   }
 
   #wake (): void {

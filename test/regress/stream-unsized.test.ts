@@ -5,14 +5,16 @@
  * past cache.maxObjectBytes is relayed to the clients already reading it and never stored (the too-large rule); a small
  * one keeps the old road. The origin sends a first piece and holds the rest on a gate the test opens.
  */
+import { connect } from 'node:net'
+import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import { startOrigin, type OriginHandler } from '../helpers/origin.js'
-import { startProxy, manyConnections, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, manyConnections, coalescedWaiters, type TestProxy } from '../helpers/proxy.js'
 import { closeAfterEach } from '../helpers/opened.js'
 import { bytesOf } from '../helpers/byte-origin.js'
 
-const { opened } = closeAfterEach()
+const { opened, sockets } = closeAfterEach()
 const MB = 1024 * 1024
 
 interface Gate { open: () => void, opened: Promise<void> }
@@ -152,6 +154,47 @@ describe('issue 22: bodies without a Content-Length stream while filling', () =>
     }
     expect(origin.count).toBe(2)
   })
+
+  it('past cache.maxObjectBytes a client that stops reading is cut off a window behind; the others get every byte', async () => {
+    const size = 24 * MB
+    const whole = bytesOf(0, size)
+    // Without a Content-Length, written as fast as the proxy takes it (backpressure honoured).
+    const origin = opened(await startOrigin(async (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'application/octet-stream' })
+      for (let at = 0; at < size; at += 256 * 1024) {
+        if (res.destroyed) return
+        if (!res.write(whole.subarray(at, at + 256 * 1024))) await once(res, 'drain')
+      }
+      res.end()
+    }))
+    const proxy = opened(await startProxy(origin.url, { cache: { maxObjectBytes: MB } }))
+    const { port } = new URL(proxy.url)
+    origin.hold()
+    // A raw client that sends its request and never reads: the kernel's buffers fill, then it falls behind.
+    const stuck = connect(Number(port), '127.0.0.1')
+    sockets.push(stuck)
+    let received = 0
+    const closed = new Promise<void>(resolve => stuck.once('close', () => resolve()))
+    stuck.on('data', (chunk: Buffer) => { received += chunk.length })
+    stuck.on('error', () => {})
+    stuck.write(`GET /relay.bin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`)
+    stuck.pause()
+    await origin.arrived(1)
+    const readers = Array.from({ length: 3 }, async () => await client(proxy, '/relay.bin'))
+    await expect.poll(async () => await coalescedWaiters(proxy), { timeout: 10_000 }).toBe(3)
+    origin.release()
+    for (const c of await Promise.all(readers)) {
+      const got = await c.done
+      expect('body' in got && got.body.equals(whole)).toBe(true)
+    }
+    stuck.resume()
+    await closed
+    // What the kernel held for it, then the connection's end: far short of the object.
+    expect(received).toBeLessThan(size / 2)
+    // Cut off for falling a window behind the others, not for stalling: the others were never held back by it.
+    expect(proxy.logs.filter(l => l['code'] === 'CORRAL_ERR_CLIENT_BEHIND')).toHaveLength(1)
+    expect(origin.count).toBe(1)
+  }, 30_000)
 
   it('a small one (under 64 KiB) keeps the old road: read whole, stored, answered with its length', async () => {
     const origin = opened(await startOrigin(unsized(20_000, 20_000, { open () {}, opened: Promise.resolve() })))
