@@ -78,10 +78,12 @@ export class FleetLease {
 
   /**
    * Lead or follow. `replacingStoredAt` is the storedAt of the copy being replaced (0 for a miss): a fill is a record
-   * stored after it. `requestHeaders` pick the variant when the fill turns out to vary.
+   * stored after it. `requestHeaders` pick the variant when the fill turns out to vary. `stream`: a fill another process
+   * is still receiving may be followed as it arrives (not for a background refresh, which nobody reads).
    */
   async takeTurn (
-    key: string, primaryKey: string, requestHeaders: HeaderRecord, replacingStoredAt: number, trace: { lease: LeaseStep } | null = null
+    key: string, primaryKey: string, requestHeaders: HeaderRecord, replacingStoredAt: number, trace: { lease: LeaseStep } | null = null,
+    stream = true
   ): Promise<FleetTurn> {
     const o = this.#o
     const note = (step: NonNullable<LeaseStep>): void => {
@@ -91,7 +93,7 @@ export class FleetLease {
     const first = await o.leases.tryLease(key, o.leaseTtlMs)
     note(first)
     if (first !== 'held') return this.#lead(key, first === 'acquired')
-    const { streams } = o
+    const streams = stream ? o.streams : undefined
     const deadline = o.now() + o.waitMs
     for (let delay = FIRST_POLL_MS; o.now() < deadline; delay = Math.min(delay * 2, MAX_POLL_MS)) {
       await sleep(Math.min(delay, Math.max(1, deadline - o.now())))

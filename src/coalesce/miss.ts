@@ -148,7 +148,7 @@ export class Coalescer implements MissRoads {
     const ask = makeOriginAsk(req, this.#fill.fillHeaders)
     const fleet = role === 'hit-for-pass' || role === 'bypass' ? null : this.#fleet
     if (fleet !== null) {
-      const turn = await fleet.takeTurn(req.key, req.primaryKey, ask.requestHeaders, req.stale?.storedAt ?? 0, notes)
+      const turn = await fleet.takeTurn(req.key, req.primaryKey, ask.requestHeaders, req.stale?.storedAt ?? 0, notes, role === 'leader')
       switch (turn.kind) {
         case 'entry':
           dropLocalCopy(this.#fill.store, turn.entry.key)

@@ -179,6 +179,7 @@ describe.skipIf(memcached === null)('issue 22: followers on another proxy stream
     expect('error' in await leader.done).toBe(true)
     expect('error' in await follower.done).toBe(true)
     await expect.poll(async () => metricSum(await metrics(b), 'corral_fleet_streams_total', 'op="follow-failed"')).toBe(1)
+    expect(b.logs.filter(l => l['code'] === 'CORRAL_ERR_FLEET_STREAM').length).toBeGreaterThanOrEqual(1)
     expect(metricSum(await metrics(a), 'corral_fleet_streams_total', 'op="publish-failed"')).toBe(1)
     origin.setHandler(heldBody({ open () {}, opened: Promise.resolve() }))
     const again = await client(b, '/broken.mp4')
@@ -206,6 +207,7 @@ describe.skipIf(memcached === null)('issue 22: followers on another proxy stream
         rest.open()
         const got = await follower.done
         expect('error' in got).toBe(true)
+        await expect.poll(() => b.logs.filter(l => l['code'] === 'CORRAL_ERR_FLEET_STREAM').length).toBeGreaterThanOrEqual(1)
         const whole = await leader.done
         expect('body' in whole && whole.body.equals(bytesOf(0, SIZE))).toBe(true)
         expect(origin.count).toBe(1)
