@@ -34,7 +34,9 @@ export async function publishFill (
   if (!(body instanceof GrowingBody)) return
   const version = newFillVersion()
   const sized = body.length >= 0
-  const filling: FillingRecord = { state: 'filling', length: sized ? body.length : null, chunkBytes: FLEET_CHUNK_BYTES, version, head: growing.head, vary: growing.vary }
+  // memcached may be run with items smaller than a chunk (-I is at least 1 KiB): the chunks are then that small.
+  const chunkBytes = Math.min(FLEET_CHUNK_BYTES, side.valueBytes)
+  const filling: FillingRecord = { state: 'filling', length: sized ? body.length : null, chunkBytes, version, head: growing.head, vary: growing.vary }
   const record = encodeFilling(filling)
   if (!await side.set(key, FILLING_SUFFIX, record, expirySeconds)) {
     onEvent('publish-failed', 0)
@@ -44,23 +46,23 @@ export async function publishFill (
   for (;;) {
     // Unsized: the length is known once the origin's body ended; until then only whole chunks go out.
     const known = sized ? body.length : body.state === 'complete' ? body.filled : -1
-    const count = known >= 0 ? chunkCountOf(known, FLEET_CHUNK_BYTES) : Infinity
+    const count = known >= 0 ? chunkCountOf(known, chunkBytes) : Infinity
     if (next >= count) break
-    await body.whenFilled(Math.min((next + 1) * FLEET_CHUNK_BYTES, known >= 0 ? known : Infinity))
+    await body.whenFilled(Math.min((next + 1) * chunkBytes, known >= 0 ? known : Infinity))
     // Past its buffer an unsized body is too large to store: followers are told, and cut their clients off.
     if (body.state === 'failed' || body.overflowed) break
     const length = sized ? body.length : body.state === 'complete' ? body.filled : -1
-    const whole = length >= 0 && body.filled === length ? chunkCountOf(length, FLEET_CHUNK_BYTES) : Math.floor(body.filled / FLEET_CHUNK_BYTES)
+    const whole = length >= 0 && body.filled === length ? chunkCountOf(length, chunkBytes) : Math.floor(body.filled / chunkBytes)
     const end = Math.min(whole, next + WINDOW)
     const writes: Array<Promise<boolean>> = []
     for (let i = next; i < end; i++) {
-      const chunk = body.buffer.subarray(i * FLEET_CHUNK_BYTES, Math.min((i + 1) * FLEET_CHUNK_BYTES, body.filled))
+      const chunk = body.buffer.subarray(i * chunkBytes, Math.min((i + 1) * chunkBytes, body.filled))
       writes.push(side.set(key, fillChunkSuffix(version, i), chunk, expirySeconds))
     }
     if ((await Promise.all(writes)).includes(false)) break
     next = end
   }
-  const done = body.state !== 'failed' && !body.overflowed && next === chunkCountOf(sized ? body.length : body.filled, FLEET_CHUNK_BYTES) &&
+  const done = body.state !== 'failed' && !body.overflowed && next === chunkCountOf(sized ? body.length : body.filled, chunkBytes) &&
     (body.state === 'complete' || sized)
   // Every chunk is out: an unsized fill's record now names its length, which is how its followers know the end.
   if (done && (sized || await side.set(key, FILLING_SUFFIX, encodeFilling({ ...filling, length: body.filled }), expirySeconds))) {
@@ -68,5 +70,5 @@ export async function publishFill (
     return
   }
   await side.set(key, FILLING_SUFFIX, markFailed(record), expirySeconds)
-  onEvent('publish-failed', next * FLEET_CHUNK_BYTES)
+  onEvent('publish-failed', Math.min(next * chunkBytes, body.filled))
 }

@@ -48,6 +48,8 @@ export interface FillingRecord {
  * chunks must live where the entry will, so one node answers for the whole. Neither method rejects.
  */
 export interface SideItems {
+  /** The most one value may hold (memcached's item size less the key and item overhead). */
+  readonly valueBytes: number
   /** true when memcached said stored. */
   set (key: string, suffix: string, value: Buffer, expirySeconds: number): Promise<boolean>
   /** The item (null: none); undefined when the node could not be asked. */

@@ -120,6 +120,7 @@ export class MemcachedStore implements SharedTier, LeaseStore {
     const io = this.#chunks.io
     const keys = this.#keys
     this.side = {
+      valueBytes: options.maxItemBytes - ITEM_OVERHEAD_BYTES - CHUNK_KEY_ROOM_BYTES,
       set: async (key, suffix, value, expires) => { const itemKey = keys.itemKey(key); return await io.set(itemKey, itemKey + suffix, value, expires) },
       get: async (key, suffix) => { const itemKey = keys.itemKey(key); return await io.get(itemKey, itemKey + suffix) }
     }
