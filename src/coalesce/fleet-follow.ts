@@ -52,7 +52,12 @@ export function followFill (place: FillingPlace, record: FillingRecord, deadline
   const body = new GrowingBody(record.length, capacity)
   const growing: GrowingFill = { head: record.head, vary: record.vary, body, originMs: 0, stored: true, fleet: true }
   const done = feed(place, record, body, now() + deadlineMs, now).then((failure) => {
-    if (failure === null && body.end()) return withBody(record.head, body.whole())
+    if (failure === null && body.end()) {
+      if (!body.overflowed) return withBody(record.head, body.whole())
+      // Past this process's own bound (another proxy's cache.maxObjectBytes is larger): its clients got it whole, and
+      // it is not kept for later ones.
+      return new FleetStreamError('larger than cache.maxObjectBytes here: relayed, not kept')
+    }
     const err = new FleetStreamError(failure ?? 'body did not end whole')
     body.fail(err)
     return err

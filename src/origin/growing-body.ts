@@ -112,6 +112,7 @@ export class GrowingBody {
 
   /** The body as stored: the buffer, or the part of it an unsized body filled (one copy, the reservation let go). */
   whole (): Buffer {
+    if (this.overflowed) throw new RangeError('a relayed body is never whole in memory')
     if (this.#declared >= 0 || this.#filled === this.buffer.length) return this.buffer
     const exact = Buffer.allocUnsafeSlow(this.#filled)
     this.buffer.copy(exact, 0, 0, this.#filled)

@@ -94,4 +94,18 @@ describe.skipIf(address === null)('coalesce/fleet-follow: reading another proxy\
     expect(done).not.toBeInstanceOf(CorralError)
     if (!(done instanceof CorralError)) expect(done.body.length).toBe(1300)
   })
+
+  it('an unsized fill past this process\'s bound is relayed to its end but never handed on as an entry', async () => {
+    const { record, place } = await publish('h/bigger', null)
+    const followed = followFill(place, record, 5000, Date.now, 1500)
+    await chunk(place, record, 0, Buffer.alloc(CHUNK, 1))
+    await chunk(place, record, 1, Buffer.alloc(CHUNK, 2))
+    await chunk(place, record, 2, Buffer.alloc(300, 3))
+    await place.side.set('h/bigger', FILLING_SUFFIX, encodeFilling({ ...record, length: 2300 }), 60)
+    const done = await followed.done
+    expect(done).toBeInstanceOf(CorralError)
+    expect((done as CorralError).message).toContain('not kept')
+    // Its clients read it to the end: complete, not failed.
+    expect((followed.growing.body as GrowingBody).state).toBe('complete')
+  })
 })
