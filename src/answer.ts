@@ -26,6 +26,8 @@ export const ANSWERS = {
   collapsed: { xCache: 'HIT', cacheStatus: 'corral; hit; detail=collapsed', ttl: false, source: 'cache' },
   /** Another request's fill of a large entry, read as it arrives (origin/growing-body.ts). */
   'collapsed-streamed': { xCache: 'HIT', cacheStatus: 'corral; hit; detail=collapsed-streamed', ttl: false, source: 'origin' },
+  /** Another proxy's fill of a large entry, read through memcached as it arrives (coalesce/fleet-follow.ts). */
+  'fleet-streamed': { xCache: 'HIT', cacheStatus: 'corral; hit; detail=fleet-streamed', ttl: false, source: 'origin' },
   /** This request's fill of a large entry, written to the client as it arrives (stored once complete). */
   streamed: { xCache: 'MISS', cacheStatus: 'corral; fwd=uri-miss; detail=streamed', ttl: false, source: 'origin' },
   /** Over cache.maxObjectBytes, never stored: this request's fetch relayed to every client of it (origin/shared-stream.ts). */

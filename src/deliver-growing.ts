@@ -24,10 +24,12 @@ export async function serveGrowing (
     return
   }
   let start = 0
-  let end = body.length - 1
+  // Unsized (no Content-Length yet): to its end, in chunked transfer encoding; a Range on it gets the whole 200, as
+  // RFC 9110 §14.2 allows (https://www.rfc-editor.org/rfc/rfc9110#section-14.2): its length is not known to answer one.
+  let end = body.length < 0 ? Infinity : body.length - 1
   let status = head.status
   let out: string[]
-  const range = headers.range === undefined
+  const range = headers.range === undefined || body.length < 0
     ? null
     : decideRange({ method, range: headers.range, ifRange: headers['if-range'] }, representationOf(growing), now)
   if (range !== null && range.kind !== 'whole') {

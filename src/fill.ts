@@ -25,7 +25,9 @@ import { OriginBadAnswerError, type CorralError } from './core/errors.js'
 import { KEEP_BODY, prepareBody, type CompressContext } from './fill-compress.js'
 import { codedBodiesOf } from './core/coded-body.js'
 import { planBody, withoutAcceptEncoding } from './policy/compress.js'
-import { isShareable, isStreamable, readGrowing, readShared, withDeclaredLength, type OnGrowing } from './origin/growing-fill.js'
+import {
+  isShareable, isStreamable, isUnsizedStreamable, readGrowing, readShared, readUnsized, STREAM_FROM_BYTES, withDeclaredLength, withoutLength, type OnGrowing
+} from './origin/growing-fill.js'
 
 export type { ClientFacts, FillRequest } from './core/fill-request.js'
 export type { StreamReason } from './policy/storable.js'
@@ -164,20 +166,31 @@ async function onHeaders (
     return { kind: 'stream', response, head: null, reason: 'too-large', origin, shared: true }
   }
 
-  // A large answer with a known length streams to the leader and its waiters while it arrives (growing-fill.ts), unless
-  // compression will recode it: that body is read whole, compressed once, and served coded to all (fill-compress.ts).
-  const growing = onGrowing !== undefined && verdict.omitFields.length === 0 && isStreamable(declaredLength, ctx.maxObjectBytes) &&
-    (ctx.compress === undefined || planBody(response.headers, declaredLength, ctx.compress.settings).kind === 'keep')
+  // A large answer streams to the leader and its waiters while it arrives (growing-fill.ts), with a known length or
+  // without one (chunked transfer: past its first read), unless compression will recode it: that body is read whole,
+  // compressed once, and served coded to all (fill-compress.ts).
+  const contentLength = firstValue(response.headers['content-length'])
+  const growing = onGrowing !== undefined && verdict.omitFields.length === 0 &&
+    (isStreamable(declaredLength, ctx.maxObjectBytes) || isUnsizedStreamable(contentLength, ctx.maxObjectBytes)) &&
+    (ctx.compress === undefined || planBody(response.headers, contentLength === undefined ? STREAM_FROM_BYTES : declaredLength, ctx.compress.settings).kind === 'keep')
   const streamed = growing ? variantOf(ctx, req, requestHeaders, response.headers, false, now) : null
+  const deadlineMs = ctx.origin.fillBodyTimeoutMs ?? 0
   let read
   try {
-    read = streamed !== null && onGrowing !== undefined
-      ? await readGrowing(response.body, declaredLength, withDeclaredLength(makeEntry(streamed.key, response.status, response.headers, EMPTY, verdict.deadlines, purge), declaredLength, EMPTY), streamed.index, origin.ms, onGrowing, ctx.origin.fillBodyTimeoutMs ?? 0)
-      : await readBodyUpTo(response.body, ctx.maxObjectBytes, ctx.origin.fillBodyTimeoutMs ?? 0)
+    if (streamed === null || onGrowing === undefined) {
+      read = await readBodyUpTo(response.body, ctx.maxObjectBytes, deadlineMs)
+    } else {
+      const head = makeEntry(streamed.key, response.status, response.headers, EMPTY, verdict.deadlines, purge)
+      read = contentLength === undefined
+        ? await readUnsized(response.body, ctx.maxObjectBytes, withoutLength(head, EMPTY), streamed.index, origin.ms, onGrowing, deadlineMs)
+        : await readGrowing(response.body, declaredLength, withDeclaredLength(head, declaredLength, EMPTY), streamed.index, origin.ms, onGrowing, deadlineMs)
+    }
   } catch (err) {
     return { kind: 'error', error: err as CorralError, origin }
   }
   if (read.kind === 'overflow') return { kind: 'stream', response, head: read.head, reason: 'too-large', origin }
+  // Unsized and over cache.maxObjectBytes: relayed to the clients already reading it, never stored (growing-body.ts).
+  if (read.kind === 'relayed') return { kind: 'stream', response, head: null, reason: 'too-large', origin, shared: true }
 
   // Compressed once, here (fill-compress.ts): every client is then served from this one entry, whatever it accepts.
   const prepared = ctx.compress === undefined || streamed !== null ? KEEP_BODY : await prepareBody(ctx.compress, response.headers, read.body, ctx.maxObjectBytes)

@@ -9,6 +9,7 @@ import { MemoryStore } from './store/memory.js'
 import { MemcachedStore } from './store/memcached.js'
 import { TieredStore } from './store/tiered.js'
 import { FleetLease } from './coalesce/lease.js'
+import { SideStreams } from './coalesce/fleet-stream.js'
 import type { OriginLimiter } from './origin/limit.js'
 import type { Metrics } from './core/metrics.js'
 import type { Logger } from './core/log.js'
@@ -128,6 +129,11 @@ export function makeFleet (config: Config, l2: MemcachedStore, metrics: Metrics,
     // longer, store/expiry.ts rounds up), then a takeover's own fetch.
     waitMs: leaseTtlMs + 1000 + config.origin.timeoutMs,
     now: systemClock.now,
+    // A large fill streams to followers on other proxies as it arrives, bounded as the fill itself is.
+    streams: new SideStreams(l2.side, config.origin.fillBodyTimeoutMs, systemClock.now, config.cache.maxObjectBytes, (event, bytes) => {
+      metrics.fleetStreams.labels(event).inc()
+      if (bytes > 0) metrics.fleetStreamBytes.labels(event === 'publish-failed' ? 'published' : event === 'follow-failed' ? 'followed' : event).inc(bytes)
+    }),
     onLease: (result, key) => {
       metrics.leases.labels(result).inc()
       if (logger.isLevelEnabled('debug')) logger.debug({ key, result }, 'fleet lease')

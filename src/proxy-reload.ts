@@ -25,7 +25,13 @@ function storeShape (config: Config): unknown {
 
 /** What the fleet lease is built from (with memcached): a change here replaces the lease only. */
 function fleetShape (config: Config): unknown {
-  return { leaseTtlMs: config.cache.memcached.leaseTtlMs, timeoutMs: config.origin.timeoutMs }
+  // The fill deadline and the object bound also size a fill streamed through memcached (coalesce/fleet-stream.ts).
+  return {
+    leaseTtlMs: config.cache.memcached.leaseTtlMs,
+    timeoutMs: config.origin.timeoutMs,
+    fillBodyTimeoutMs: config.origin.fillBodyTimeoutMs,
+    maxObjectBytes: config.cache.maxObjectBytes
+  }
 }
 
 /** What the purge channel is built from: the purge keys' node and namespace, and the poll. */

@@ -29,6 +29,14 @@ describe('planReload', () => {
     expect(planReload(prev, next, false, false).fleet).toBe(false)
   })
 
+  it('replaces the fleet lease alone when the fill deadline or the object bound changes (they size a streamed fill)', () => {
+    const prev = config({ cache: { memcached: MEMCACHED } })
+    const deadline = config({ cache: { memcached: MEMCACHED }, origin: { ...ORIGIN, fillBodyTimeoutMs: 5000 } })
+    const bound = config({ cache: { memcached: MEMCACHED, maxObjectBytes: 2 * 1024 * 1024 } })
+    expect(planReload(prev, deadline, false, true)).toEqual({ store: false, fleet: true, channel: false })
+    expect(planReload(prev, bound, false, true).fleet).toBe(true)
+  })
+
   it('never replaces a store handed in', () => {
     expect(planReload(config(), config({ cache: { memcached: MEMCACHED } }), true, false))
       .toEqual({ store: false, fleet: false, channel: false })

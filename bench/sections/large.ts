@@ -90,7 +90,8 @@ async function oneSize (r: Run, s: string, origin: LargeOrigin, agent: Agent, a:
   const failed = all.filter(d => !d.ok || d.bytes !== size).length
   const slowest = Math.max(...all.map(d => d.ttfbMs))
   const median = medianOf(all.map(d => d.ttfbMs))
-  // Even-numbered clients went to a, odd to b: the proxy that won the lease streams; the other waits for the store.
+  // Even-numbered clients went to a, odd to b: the proxy that won the lease streams from the origin; the other follows
+  // its fill through memcached as it arrives (coalesce/fleet-follow.ts).
   const onA = all.filter((_, i) => i % 2 === 0).map(d => d.ttfbMs)
   const onB = all.filter((_, i) => i % 2 === 1).map(d => d.ttfbMs)
   const perProxy = `a ${fmt(medianOf(onA))} / ${fmt(Math.max(...onA))} ms, b ${fmt(medianOf(onB))} / ${fmt(Math.max(...onB))} ms`
@@ -121,7 +122,7 @@ function medianOf (values: number[]): number {
 
 async function fleetCounters (c: Corral): Promise<string> {
   const text = await (await fetch(`${c.adminUrl}/metrics`)).text()
-  return text.split('\n').filter(l => /^corral_(leases_total|memcached_errors_total|chunked_entries_total|chunk_misses_total)/.test(l)).map(l => l.replace(/^corral_/, '')).join(' ')
+  return text.split('\n').filter(l => /^corral_(leases_total|memcached_errors_total|chunked_entries_total|chunk_misses_total|fleet_streams_total)/.test(l)).map(l => l.replace(/^corral_/, '')).join(' ')
 }
 
 /** corral's resident memory while 50 clients download the (stored) 50 MB object at once. */

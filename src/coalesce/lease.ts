@@ -9,10 +9,16 @@ import { makeVariantKey } from '../key.js'
 import type { HeaderRecord } from '../core/headers.js'
 import type { LeaseStep } from '../core/trace.js'
 import { WaiterTimeoutError, type CorralError } from '../core/errors.js'
+import type { GrowingFill } from '../origin/growing-fill.js'
 
 export type FleetTurn =
-  /** Fetch from the origin; call `release` when the fill is stored (or failed). */
-  | { readonly kind: 'lead', readonly release: () => void }
+  /**
+   * Fetch from the origin; call `release` when the fill is stored (or failed). `publish`: this process holds the lease,
+   * and a fill that streams is published for followers (fleet-publish.ts).
+   */
+  | { readonly kind: 'lead', readonly release: () => void, readonly publish: boolean }
+  /** Another process's fill is arriving: stream it (fleet-follow.ts). */
+  | { readonly kind: 'follow', readonly followed: FollowedFill }
   /**
    * Another process filled the key while we waited. `vary` is the Vary index read on the way when `key` was the
    * primary and the fill varies; null when the entry was stored at `key` itself, which may be a variant key (the
@@ -21,6 +27,27 @@ export type FleetTurn =
   | { readonly kind: 'entry', readonly entry: StoredEntry, readonly vary: VaryIndex | null }
   /** No fill and no lease before the deadline. */
   | { readonly kind: 'error', readonly error: CorralError }
+
+/** Another process's fill read while it arrives: its clients may join at once. */
+export interface FollowedFill {
+  readonly growing: GrowingFill
+  /** The entry once its body is whole, or the error its clients were cut off with. Never rejects. */
+  readonly done: Promise<StoredEntry | CorralError>
+}
+
+/**
+ * Large fills streamed across the fleet while they arrive (coalesce/fleet-stream.ts). Given to the lease rather than
+ * imported: the memcached layout it needs sits deeper than the import graph allows below the lease.
+ */
+export interface FleetStreams {
+  /**
+   * The fill of `key` another process publishes for this request's variant, newer than `replacingStoredAt`; null when
+   * none. Nothing is read past its record until the caller starts following it.
+   */
+  find (key: string, primaryKey: string, requestHeaders: HeaderRecord, replacingStoredAt: number): Promise<(() => FollowedFill) | null>
+  /** Publishes a lease holder's streaming fill for followers; never rejects. */
+  publish (key: string, growing: GrowingFill): void
+}
 
 export interface FleetLeaseOptions {
   readonly leases: LeaseStore
@@ -31,6 +58,8 @@ export interface FleetLeaseOptions {
   readonly waitMs: number
   readonly now: () => number
   readonly onLease?: (result: NonNullable<LeaseStep>, key: string) => void
+  /** Absent: followers wait for the stored entry. */
+  readonly streams?: FleetStreams | undefined
 }
 
 const FIRST_POLL_MS = 10
@@ -49,10 +78,12 @@ export class FleetLease {
 
   /**
    * Lead or follow. `replacingStoredAt` is the storedAt of the copy being replaced (0 for a miss): a fill is a record
-   * stored after it. `requestHeaders` pick the variant when the fill turns out to vary.
+   * stored after it. `requestHeaders` pick the variant when the fill turns out to vary. `stream`: a fill another process
+   * is still receiving may be followed as it arrives (not for a background refresh, which nobody reads).
    */
   async takeTurn (
-    key: string, primaryKey: string, requestHeaders: HeaderRecord, replacingStoredAt: number, trace: { lease: LeaseStep } | null = null
+    key: string, primaryKey: string, requestHeaders: HeaderRecord, replacingStoredAt: number, trace: { lease: LeaseStep } | null = null,
+    stream = true
   ): Promise<FleetTurn> {
     const o = this.#o
     const note = (step: NonNullable<LeaseStep>): void => {
@@ -61,14 +92,23 @@ export class FleetLease {
     }
     const first = await o.leases.tryLease(key, o.leaseTtlMs)
     note(first)
-    if (first !== 'held') return this.#lead(key)
+    if (first !== 'held') return this.#lead(key, first === 'acquired')
+    const streams = stream ? o.streams : undefined
     const deadline = o.now() + o.waitMs
     for (let delay = FIRST_POLL_MS; o.now() < deadline; delay = Math.min(delay * 2, MAX_POLL_MS)) {
       await sleep(Math.min(delay, Math.max(1, deadline - o.now())))
-      const filled = await this.#findFill(key, primaryKey, requestHeaders, replacingStoredAt)
+      // One round trip for both: the stored fill, else one still arriving (a large one another process streams).
+      const [filled, filling] = await Promise.all([
+        this.#findFill(key, primaryKey, requestHeaders, replacingStoredAt),
+        streams === undefined ? null : streams.find(key, primaryKey, requestHeaders, replacingStoredAt)
+      ])
       if (filled !== null) {
         note('filled')
         return filled
+      }
+      if (filling !== null) {
+        note('streamed')
+        return { kind: 'follow', followed: filling() }
       }
       const again = await o.leases.tryLease(key, o.leaseTtlMs)
       if (again !== 'held') {
@@ -81,16 +121,21 @@ export class FleetLease {
           return late
         }
         note('takeover')
-        return this.#lead(key)
+        return this.#lead(key, again === 'acquired')
       }
     }
     note('timeout')
     return { kind: 'error', error: new WaiterTimeoutError() }
   }
 
-  #lead (key: string): FleetTurn {
+  #lead (key: string, acquired: boolean): FleetTurn {
     const { leases } = this.#o
-    return { kind: 'lead', release: () => { leases.release(key).catch(noop) } }
+    return { kind: 'lead', release: () => { leases.release(key).catch(noop) }, publish: acquired && this.#o.streams !== undefined }
+  }
+
+  /** Publishes a lease holder's streaming fill for followers; never rejects. */
+  publish (key: string, growing: GrowingFill): void {
+    this.#o.streams?.publish(key, growing)
   }
 
   async #findFill (key: string, primaryKey: string, headers: HeaderRecord, after: number): Promise<FleetTurn | null> {

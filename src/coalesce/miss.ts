@@ -17,7 +17,7 @@ import type { FillRequest } from '../core/fill-request.js'
 import type { MissNotes, MissOutcome, MissRoads } from './outcome.js'
 
 export type { MissNotes, MissOutcome, MissRoads } from './outcome.js'
-import type { FleetLease } from './lease.js'
+import type { FleetLease, FollowedFill } from './lease.js'
 import { PASS_OUTCOME, RETRY_OUTCOME, type FlightOutcome, type SingleFlight } from './single-flight.js'
 import type { HitForPass } from './hit-for-pass.js'
 import { dropLocalCopy } from './drop-local-copy.js'
@@ -143,11 +143,12 @@ export class Coalescer implements MissRoads {
    */
   async #lead (req: FillRequest, notes: MissNotes, settle: ((outcome: FlightOutcome, open?: boolean) => void) | null, role: Role): Promise<MissOutcome> {
     let release: (() => void) | null = null
+    let publish: FleetLease | null = null
     // Only the leader builds what the origin is sent: waiters never need it.
     const ask = makeOriginAsk(req, this.#fill.fillHeaders)
     const fleet = role === 'hit-for-pass' || role === 'bypass' ? null : this.#fleet
     if (fleet !== null) {
-      const turn = await fleet.takeTurn(req.key, req.primaryKey, ask.requestHeaders, req.stale?.storedAt ?? 0, notes)
+      const turn = await fleet.takeTurn(req.key, req.primaryKey, ask.requestHeaders, req.stale?.storedAt ?? 0, notes, role === 'leader')
       switch (turn.kind) {
         case 'entry':
           dropLocalCopy(this.#fill.store, turn.entry.key)
@@ -159,8 +160,15 @@ export class Coalescer implements MissRoads {
         case 'error':
           settle?.(turn)
           return turn
+        case 'follow':
+          // Another proxy's fill, arriving through memcached: this process's waiters read it too (fleet-follow.ts).
+          notes.coalesced = true
+          settle?.({ kind: 'growing', growing: turn.followed.growing }, true)
+          this.#followed(req, turn.followed, settle)
+          return { kind: 'streaming', growing: turn.followed.growing, collapsed: true }
         case 'lead':
           release = turn.release
+          if (turn.publish) publish = fleet
       }
     }
     this.#deps.metrics.originRequests.labels(role === 'leader' ? (req.stale === undefined ? 'miss' : 'expired') : role === 'refresh' ? 'refresh' : 'pass').inc()
@@ -170,6 +178,7 @@ export class Coalescer implements MissRoads {
         // A large answer streams to this leader and its waiters as it arrives; the rest of the fill goes on alone.
         const first = await fillOrGrowing(this.#fill, req, ask, settle)
         if (first.kind === 'growing') {
+          publish?.publish(req.key, first.growing)
           notes.originStatus = first.growing.head.status
           notes.originMs = first.growing.originMs
           this.#finish(req, first.filling, settle, release, role)
@@ -215,6 +224,20 @@ export class Coalescer implements MissRoads {
       settle?.({ kind: 'error', error: toCorralError(err) })
       this.#deps.logger.error({ err, key: req.key }, 'streaming fill crashed')
     }).finally(() => release?.()).catch(() => {})
+  }
+
+  /** The rest of a followed fill: once whole, later requests here get the entry; a failure, the error its clients saw. */
+  #followed (req: FillRequest, followed: FollowedFill, settle: ((outcome: FlightOutcome) => void) | null): void {
+    const { head, vary } = followed.growing
+    followed.done.then((result) => {
+      if (!(result instanceof CorralError)) {
+        dropLocalCopy(this.#fill.store, head.key)
+        settle?.({ kind: 'entry', entry: result, vary })
+        return
+      }
+      settle?.({ kind: 'error', error: result })
+      this.#deps.logger.warn({ key: req.key, code: result.code, reason: result.message }, 'fill followed from another proxy failed: its clients were cut off')
+    }, noop)
   }
 
   /**
@@ -264,6 +287,8 @@ async function fillOrGrowing (
     growing.then((g): FirstOfFill => ({ kind: 'growing', growing: g, filling }))
   ])
 }
+
+function noop (): void {}
 
 function toCorralError (err: unknown): CorralError {
   return err instanceof CorralError ? err : new CorralError('CORRAL_ERR_INTERNAL', 'internal error', 500, { cause: err })

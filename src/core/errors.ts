@@ -88,6 +88,17 @@ export class WaiterTimeoutError extends CorralError {
   }
 }
 
+/**
+ * A fill followed from another proxy through memcached (coalesce/fleet-follow.ts) did not come whole: the filling proxy
+ * failed it, a chunk could not be read, or the fill deadline passed. Its clients are cut off, never given a short body.
+ */
+export class FleetStreamError extends CorralError {
+  constructor (reason: string) {
+    super('CORRAL_ERR_FLEET_STREAM', `fill followed from another proxy failed: ${reason}`, 502)
+    this.name = 'FleetStreamError'
+  }
+}
+
 export function errorCode (err: unknown): string {
   return err instanceof CorralError ? err.code : 'CORRAL_ERR_INTERNAL'
 }

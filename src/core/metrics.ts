@@ -139,6 +139,8 @@ export class Metrics {
   readonly chunkedEntries: Counter<'op'>
   readonly chunkMisses: Counter
   readonly chunkBytes: Counter<'op'>
+  readonly fleetStreams: Counter<'op'>
+  readonly fleetStreamBytes: Counter<'op'>
   readonly leases: Counter<'result'>
   readonly configReloads: Counter<'result'>
   readonly purges: Counter<'kind' | 'mode'>
@@ -182,6 +184,9 @@ export class Metrics {
     this.chunkedEntries = new Counter({ name: 'corral_chunked_entries_total', help: 'Entries over one memcached item stored or read whole as chunks, read in part for a Range (op="range"), or not stored because a chunk write failed (op="write-failed")', labelNames: ['op'], registers })
     this.chunkMisses = new Counter({ name: 'corral_chunk_misses_total', help: 'Chunked entries read torn (a chunk evicted, short or from another write): a miss of the whole entry', registers })
     this.chunkBytes = new Counter({ name: 'corral_chunk_bytes_total', help: 'Bytes of chunked entries written to or read from memcached', labelNames: ['op'], registers })
+    // Large fills streamed to other proxies through memcached while they arrive (coalesce/fleet-publish.ts, fleet-follow.ts).
+    this.fleetStreams = new Counter({ name: 'corral_fleet_streams_total', help: 'Large fills published in memcached while they arrived (op="published" or "publish-failed") and fills of another proxy followed from there to the end or cut off (op="followed" or "follow-failed")', labelNames: ['op'], registers })
+    this.fleetStreamBytes = new Counter({ name: 'corral_fleet_stream_bytes_total', help: 'Bytes of fills published in memcached while they arrived (op="published") or read from there by a follower (op="followed")', labelNames: ['op'], registers })
     this.leases = new Counter({ name: 'corral_leases_total', help: 'Fleet lease attempts by result', labelNames: ['result'], registers })
     this.configReloads = new Counter({ name: 'corral_config_reloads_total', help: 'Config file reloads by result', labelNames: ['result'], registers })
     this.compress = makeCompressMeter(this.registry)

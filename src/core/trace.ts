@@ -15,7 +15,7 @@ export interface TraceSink {
 }
 
 export type Tier = 'memory' | 'shared' | 'none'
-export type LeaseStep = 'acquired' | 'held' | 'unavailable' | 'takeover' | 'filled' | 'timeout' | null
+export type LeaseStep = 'acquired' | 'held' | 'unavailable' | 'takeover' | 'filled' | 'streamed' | 'timeout' | null
 
 export class Trace {
   readonly start: number
@@ -32,8 +32,11 @@ export class Trace {
   bytes = 0
   /** The content coding the client was sent (policy/negotiate.ts); null for identity. */
   encoding: string | null = null
-  /** How the body went out when not from one stored buffer: streamed while its fill arrived, or read from memcached chunks. */
-  body: 'streamed' | 'chunks' | null = null
+  /**
+   * How the body went out when not from one stored buffer: streamed while its fill arrived (in this process, or on
+   * another proxy and read through memcached: fleet-streamed), or read from memcached chunks.
+   */
+  body: 'streamed' | 'fleet-streamed' | 'chunks' | null = null
   error: string | null = null
   /** X-Request-Id (core/request-id.ts); null while access lines are off. */
   requestId: string | null = null

@@ -5,28 +5,54 @@
  * the end, memory bounded by the object's size whatever the number of readers. A reader that falls behind only reads
  * older bytes of the same buffer; one that takes nothing for the stall deadline is cut off, as any answer is
  * (deliver.ts limitSendStall, pass.ts). If the origin fails mid-body every reader's connection is destroyed: a client
- * sees a reset before the declared length, never a short body that looks whole.  [in-process state; writes to clients]
+ * sees a reset before the declared length, never a short body that looks whole.
+ *
+ * A body without a Content-Length (chunked transfer from the origin) is `unsized`: its buffer is reserved at
+ * cache.maxObjectBytes (untouched pages cost no memory) and its clients get chunked transfer encoding, ended only when
+ * the origin's body ended whole (a failure leaves it unterminated, which clients read as an error). Past the buffer it
+ * is too large to store, and today's too-large rule applies to what follows (as origin/shared-stream.ts relays): it
+ * goes to the clients already reading (none can join any more), the origin paused while it is RELAY_WINDOW_BYTES ahead
+ * of the fastest, a client that falls that far behind the fastest cut off (it retries, and gets its own fetch), and it
+ * is never stored.  [in-process state; writes to clients]
  */
 import type { ServerResponse } from 'node:http'
-import { ClientStalledError } from '../core/errors.js'
+import type { Readable } from 'node:stream'
+import { ClientBehindError, ClientStalledError } from '../core/errors.js'
 
 type State = 'open' | 'complete' | 'failed'
 
+/** How far an unsized body past its buffer runs ahead of its fastest client, and its slowest behind: shared-stream.ts's window. */
+export const RELAY_WINDOW_BYTES = 8 * 1024 * 1024
+
+interface Reader { pos: number, readonly res: ServerResponse }
+
 export class GrowingBody {
-  /** The whole body once complete; bytes [0, filled) are valid before that. */
+  /** The whole body once complete (declared length); bytes [0, filled) are valid before that, up to its size. */
   readonly buffer: Buffer
+  /** The Content-Length the origin declared; -1 for an unsized body. */
+  readonly #declared: number
   #filled = 0
   #state: State = 'open'
   #error: Error | null = null
   /** Readers waiting for more bytes (or the end); called once each, then dropped. */
   #waiting: Array<() => void> = []
+  /** Past the buffer (an unsized body over it): the bytes still to relay, #tail[0] at offset #tailBase. */
+  #tail: Buffer[] = []
+  #tailBase: number
+  readonly #readers = new Set<Reader>()
+  /** The origin body of an unsized one, paused while the relay is a window ahead of the slowest reader. */
+  #source: Readable | null = null
 
-  constructor (length: number) {
-    this.buffer = Buffer.allocUnsafeSlow(length)
+  /** `length`: the declared Content-Length; null for none, then `capacity` bytes are reserved (cache.maxObjectBytes). */
+  constructor (length: number | null, capacity = 0) {
+    this.#declared = length ?? -1
+    this.buffer = Buffer.allocUnsafeSlow(length ?? capacity)
+    this.#tailBase = this.buffer.length
   }
 
+  /** The declared length, or for an unsized body -1 (its clients get chunked transfer encoding). */
   get length (): number {
-    return this.buffer.length
+    return this.#declared
   }
 
   get filled (): number {
@@ -37,34 +63,60 @@ export class GrowingBody {
     return this.#state
   }
 
-  /** Every byte is kept until the end, so any client may join at any time. */
+  /** An unsized body that passed its buffer: too large to store, relayed to its readers only. */
+  get overflowed (): boolean {
+    return this.#filled > this.buffer.length
+  }
+
+  /** Every byte is kept until the end, so any client may join at any time, until a relay lets the start go. */
   canJoin (_start: number): boolean {
-    return this.#state !== 'failed'
+    return this.#state !== 'failed' && !this.overflowed
+  }
+
+  /** The origin body an unsized one reads from: paused and resumed by the relay past its buffer. */
+  relayFrom (source: Readable): void {
+    this.#source = source
   }
 
   /** false when the chunk would pass the declared length (the origin sent more than it said): the body failed. */
   append (chunk: Buffer): boolean {
     if (this.#state !== 'open') return false
-    if (this.#filled + chunk.length > this.buffer.length) {
+    const room = this.buffer.length - this.#filled
+    if (this.#declared >= 0 && chunk.length > room) {
       this.fail(new Error(`origin sent more than its Content-Length of ${this.buffer.length}`))
       return false
     }
-    chunk.copy(this.buffer, this.#filled)
+    if (chunk.length <= room) {
+      chunk.copy(this.buffer, this.#filled)
+    } else {
+      if (room > 0) chunk.copy(this.buffer, this.#filled, 0, room)
+      this.#tail.push(room > 0 ? chunk.subarray(room) : chunk)
+    }
     this.#filled += chunk.length
+    if (this.overflowed && this.#filled - this.#fastest() > RELAY_WINDOW_BYTES) this.#source?.pause()
     this.#wake()
     return true
   }
 
-  /** The origin's body ended: complete if every declared byte came, else failed. */
+  /** The origin's body ended: complete if every declared byte came (any number, unsized), else failed. */
   end (): boolean {
     if (this.#state !== 'open') return this.#state === 'complete'
-    if (this.#filled !== this.buffer.length) {
-      this.fail(new Error(`origin body ended after ${this.#filled} of ${this.buffer.length} bytes`))
+    if (this.#declared >= 0 && this.#filled !== this.#declared) {
+      this.fail(new Error(`origin body ended after ${this.#filled} of ${this.#declared} bytes`))
       return false
     }
     this.#state = 'complete'
     this.#wake()
     return true
+  }
+
+  /** The body as stored: the buffer, or the part of it an unsized body filled (one copy, the reservation let go). */
+  whole (): Buffer {
+    if (this.overflowed) throw new RangeError('a relayed body is never whole in memory')
+    if (this.#declared >= 0 || this.#filled === this.buffer.length) return this.buffer
+    const exact = Buffer.allocUnsafeSlow(this.#filled)
+    this.buffer.copy(exact, 0, 0, this.#filled)
+    return exact
   }
 
   fail (err: Error): void {
@@ -75,30 +127,88 @@ export class GrowingBody {
   }
 
   /**
-   * Write bytes [start, end] (inclusive) to `res` as they arrive, with backpressure, then end it. Resolves when the
-   * response is ended or destroyed (the origin failed, the client stalled for `stallMs` or left); `tally.bytes` counts
-   * what was handed to the client. Never rejects.
+   * Write bytes [start, end] (inclusive; end Infinity: to the end of an unsized body) to `res` as they arrive, with
+   * backpressure, then end it. Resolves when the response is ended or destroyed (the origin failed, the client stalled
+   * for `stallMs` or left); `tally.bytes` counts what was handed to the client. Never rejects.
    */
   async pipeTo (res: ServerResponse, start: number, end: number, stallMs: number, tally: { bytes: number }): Promise<void> {
     let at = start
     const last = end + 1
-    while (at < last) {
-      if (res.destroyed) return
-      if (this.#state === 'failed') {
-        res.destroy(this.#error ?? new Error('origin body failed'))
-        return
+    const reader: Reader = { pos: at, res }
+    this.#readers.add(reader)
+    try {
+      while (at < last) {
+        if (res.destroyed) return
+        if (this.#state === 'failed') {
+          res.destroy(this.#error ?? new Error('origin body failed'))
+          return
+        }
+        const available = Math.min(this.#filled, last)
+        if (available > at) {
+          const piece = this.#slice(at, available)
+          at += piece.length
+          reader.pos = at
+          tally.bytes += piece.length
+          this.#progressed()
+          if (!res.write(piece) && !await drained(res, stallMs)) return
+          continue
+        }
+        if (this.#state === 'complete') break
+        await new Promise<void>(resolve => this.#waiting.push(resolve))
       }
-      const available = Math.min(this.#filled, last)
-      if (available > at) {
-        const piece = this.buffer.subarray(at, available)
-        at = available
-        tally.bytes += piece.length
-        if (!res.write(piece) && !await drained(res, stallMs)) return
-        continue
-      }
-      await new Promise<void>(resolve => this.#waiting.push(resolve))
+      res.end()
+    } finally {
+      this.#readers.delete(reader)
+      this.#progressed()
     }
-    res.end()
+  }
+
+  /** Resolves once at least `bytes` are filled or the body is no longer open (a reader that is not a client). */
+  async whenFilled (bytes: number): Promise<void> {
+    while (this.#filled < bytes && this.#state === 'open') await new Promise<void>(resolve => this.#waiting.push(resolve))
+  }
+
+  /** Bytes from `at` up to `available`, from the buffer or the relay past it. */
+  #slice (at: number, available: number): Buffer {
+    if (at < this.buffer.length) return this.buffer.subarray(at, Math.min(available, this.buffer.length))
+    let base = this.#tailBase
+    for (const chunk of this.#tail) {
+      if (at < base + chunk.length) return chunk.subarray(at - base, Math.min(chunk.length, available - base))
+      base += chunk.length
+    }
+    return this.buffer.subarray(0, 0)
+  }
+
+  #fastest (): number {
+    let max = 0
+    for (const r of this.#readers) if (r.pos > max) max = r.pos
+    return max
+  }
+
+  /**
+   * A reader moved on or left. Past the buffer: a reader a window behind the fastest is cut off, what every reader has
+   * passed is let go, and the origin is read again once the fastest is less than a window behind it.
+   */
+  #progressed (): void {
+    if (!this.overflowed) return
+    const fastest = this.#fastest()
+    let slowest = this.#filled
+    for (const r of this.#readers) {
+      if (r.pos < fastest - RELAY_WINDOW_BYTES) {
+        this.#readers.delete(r)
+        r.res.destroy(new ClientBehindError(RELAY_WINDOW_BYTES))
+      } else if (r.pos < slowest) {
+        slowest = r.pos
+      }
+    }
+    while (this.#tail.length > 0 && this.#tailBase + (this.#tail[0] as Buffer).length <= slowest) this.#tailBase += (this.#tail.shift() as Buffer).length
+    if (this.#readers.size === 0 && this.#state === 'open') {
+      // Nobody left to relay to: the origin request is let go, as a shared stream's is.
+      this.fail(new Error('every client of a relayed body left'))
+      this.#source?.destroy()
+      return
+    }
+    if (this.#filled - fastest <= RELAY_WINDOW_BYTES) this.#source?.resume()
   }
 
   #wake (): void {

@@ -6,12 +6,11 @@
  * Only an answer with a Content-Length, at least STREAM_FROM_BYTES and at most cache.maxObjectBytes, streams: its
  * buffer is allocated once at the declared size, and an origin that sends less or more is a failure every client
  * sees. Smaller answers arrive about at once anyway, and keep the old road (the waiters get the stored entry).
- * Followers on other proxies still wait for the store write (the lease's `filled`): they cannot read this process's
- * buffer.
+ * Followers on other proxies read it as it arrives too, through memcached (coalesce/fleet-publish.ts, fleet-follow.ts).
  */
 import type { Readable } from 'node:stream'
 import type { StoredEntry, VaryIndex } from '../core/entry.js'
-import { toOriginError, type BodyRead } from './body.js'
+import { readBodyUpTo, toOriginError, type BodyRead } from './body.js'
 import { OriginTimeoutError } from '../core/errors.js'
 import type { ServerResponse } from 'node:http'
 import { GrowingBody } from './growing-body.js'
@@ -40,6 +39,8 @@ export interface GrowingFill {
   readonly stored: boolean
   /** Time to the origin's headers, for the leader's access line. */
   readonly originMs: number
+  /** Read from another proxy's fill as it arrives through memcached (coalesce/fleet-follow.ts). */
+  readonly fleet?: true
 }
 
 /** Called by the fill at most once, when its storable answer starts to stream. */
@@ -50,6 +51,9 @@ export function isStreamable (declaredLength: number, maxObjectBytes: number): b
   return Number.isInteger(declaredLength) && declaredLength >= STREAM_FROM_BYTES && declaredLength <= maxObjectBytes
 }
 
+/** What a streaming fill's read came to: the whole body (stored), or, unsized and over its buffer, a relay (not stored). */
+export type GrowingRead = BodyRead | { readonly kind: 'relayed' }
+
 /**
  * Reads `source` into a GrowingBody announced through `onGrowing` (with `head` and `vary`); resolves the whole body
  * as readBodyUpTo would, or rejects with the origin error after failing the body for every reader.
@@ -57,9 +61,40 @@ export function isStreamable (declaredLength: number, maxObjectBytes: number): b
 export async function readGrowing (
   source: Readable, declaredLength: number, head: StoredEntry, vary: VaryIndex | null, originMs: number, onGrowing: OnGrowing,
   deadlineMs = 0
-): Promise<BodyRead> {
+): Promise<GrowingRead> {
   const body = new GrowingBody(declaredLength)
   onGrowing({ head, vary, body, originMs, stored: true })
+  return await pump(source, body, deadlineMs)
+}
+
+/**
+ * An answer without a Content-Length: its first STREAM_FROM_BYTES are read as readBodyUpTo would (a small page ends
+ * there and keeps the old road, with no stream set up for it); a longer one then streams from a GrowingBody reserved at
+ * `maxObjectBytes` (growing-body.ts says what happens past it). `head` carries no Content-Length.
+ */
+export async function readUnsized (
+  source: Readable, maxObjectBytes: number, head: StoredEntry, vary: VaryIndex | null, originMs: number, onGrowing: OnGrowing,
+  deadlineMs = 0
+): Promise<GrowingRead> {
+  const startedAt = Date.now()
+  const first = await readBodyUpTo(source, STREAM_FROM_BYTES, deadlineMs)
+  if (first.kind === 'complete') return first
+  const body = new GrowingBody(null, maxObjectBytes)
+  for (const chunk of first.head) body.append(chunk)
+  body.relayFrom(source)
+  onGrowing({ head, vary, body, originMs, stored: true })
+  const read = pump(source, body, deadlineMs > 0 ? Math.max(1, deadlineMs - (Date.now() - startedAt)) : 0)
+  // readBodyUpTo paused the body at its limit: listeners are on again, so the bytes flow.
+  source.resume()
+  return await read
+}
+
+/** Whether a storable answer without a Content-Length may stream: with room for more than its first read. */
+export function isUnsizedStreamable (contentLength: string | undefined, maxObjectBytes: number): boolean {
+  return contentLength === undefined && maxObjectBytes > STREAM_FROM_BYTES
+}
+
+async function pump (source: Readable, body: GrowingBody, deadlineMs: number): Promise<GrowingRead> {
   return await new Promise((resolve, reject) => {
     // origin.fillBodyTimeoutMs: undici's bodyTimeout bounds the gap between chunks, not a body trickled for ever. Its
     // clients already have their headers, so they see the body fail (a reset), never a short body that looks whole.
@@ -70,7 +105,7 @@ export async function readGrowing (
         body.fail(err)
         source.on('error', noop)
         source.destroy()
-        reject(err)
+        settle(err)
       }, deadlineMs)
       : undefined
     const cleanup = (): void => {
@@ -78,29 +113,45 @@ export async function readGrowing (
       source.off('data', onData)
       source.off('end', onEnd)
       source.off('error', onError)
+      source.off('close', onClose)
+    }
+    // A relay past the buffer is never stored, however it ends: its clients saw the end or the failure already.
+    const settle = (err: Error | null): void => {
+      if (body.overflowed) resolve(RELAYED)
+      else if (err === null) resolve({ kind: 'complete', body: body.whole() })
+      else reject(toOriginError(err))
     }
     const onData = (chunk: Buffer): void => {
       if (body.append(chunk)) return
       cleanup()
       source.on('error', noop)
       source.destroy()
-      reject(toOriginError(new Error('origin sent more than its Content-Length')))
+      settle(new Error('origin sent more than its Content-Length'))
     }
     const onEnd = (): void => {
       cleanup()
-      if (body.end()) resolve({ kind: 'complete', body: body.buffer })
-      else reject(toOriginError(new Error(`origin body ended after ${body.filled} of ${body.length} bytes`)))
+      if (body.end()) settle(null)
+      else settle(new Error(`origin body ended after ${body.filled} of ${body.length} bytes`))
     }
     const onError = (err: Error): void => {
       cleanup()
       body.fail(err)
-      reject(toOriginError(err))
+      settle(err)
+    }
+    // Destroyed without an error (a relay whose every client left): the fill must still end.
+    const onClose = (): void => {
+      cleanup()
+      body.fail(new Error('origin body closed early'))
+      settle(new Error('origin body closed early'))
     }
     source.on('data', onData)
     source.once('end', onEnd)
     source.once('error', onError)
+    source.once('close', onClose)
   })
 }
+
+const RELAYED: GrowingRead = { kind: 'relayed' }
 
 /** Whether an answer over cache.maxObjectBytes, otherwise storable, is relayed to every client of its fetch. */
 export function isShareable (declaredLength: number, maxObjectBytes: number): boolean {
@@ -127,6 +178,15 @@ export async function readShared (
 export function withDeclaredLength (entry: StoredEntry, declaredLength: number, emptyBody: Buffer): StoredEntry {
   const headers = entry.headers.slice()
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-length') headers[i + 1] = String(declaredLength)
+  return { ...entry, headers, body: emptyBody }
+}
+
+/** The entry's header list without Content-Length: an unsized body goes to its clients in chunked transfer encoding. */
+export function withoutLength (entry: StoredEntry, emptyBody: Buffer): StoredEntry {
+  const headers: string[] = []
+  for (let i = 0; i < entry.headers.length; i += 2) {
+    if (entry.headers[i] !== 'content-length') headers.push(entry.headers[i] as string, entry.headers[i + 1] as string)
+  }
   return { ...entry, headers, body: emptyBody }
 }
 

@@ -73,7 +73,7 @@ export function outcome (d: Driver, ex: Exchange): Step {
     }
     case 'streaming':
       if (!result.growing.stored) return serveStreaming(d, ex, result.growing, now, result.collapsed ? 'too-large-collapsed' : 'too-large-streamed')
-      return serveStreaming(d, ex, result.growing, now, authorized ? 'bypass-stored' : result.collapsed ? 'collapsed-streamed' : 'streamed')
+      return serveStreaming(d, ex, result.growing, now, authorized ? 'bypass-stored' : result.growing.fleet === true ? 'fleet-streamed' : result.collapsed ? 'collapsed-streamed' : 'streamed')
     case 'stream':
       if (result.reason === 'error-status' && decideOriginError(ex.entry, result.response.status, false, now) === 'stale') {
         discard(result.response.body)

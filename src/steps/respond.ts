@@ -69,7 +69,7 @@ export function serveStreaming<E extends Answering> (d: Writer<E>, ex: E, growin
   const { trace, req } = ex
   trace.xCache = xCache
   trace.bytes = 0
-  trace.body = 'streamed'
+  trace.body = growing.fleet === true ? 'fleet-streamed' : 'streamed'
   serveGrowing(ex.res, req.headers, req.method ?? 'GET', ex.isHead, growing, now, xCache, cacheStatusOf(answer, 0, null), extraHeaders(trace),
     d.deps.origin.timeoutMs, d.settings.removedBeforeDelivery, trace).catch((err: unknown) => d.fail(ex, err))
   return 'done'

@@ -53,6 +53,11 @@ export class ChunkedItems {
   readonly #reading = new Map<string, Promise<ChunkRead>>()
 
   /** `chunkBytes`: the most one chunk item holds (memcached's item size less the key and item overhead). */
+  /** The item reads and writes, for other values kept beside an entry on its node (store/filling-record.ts). */
+  get io (): ItemIO {
+    return this.#io
+  }
+
   constructor (io: ItemIO, chunkBytes: number, onEvent: (event: ChunkEvent, bytes: number) => void = () => {}) {
     this.#io = io
     this.#chunkBytes = chunkBytes

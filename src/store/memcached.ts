@@ -14,6 +14,7 @@ import type { PickBytes, RangedTier } from './ranged-tier.js'
 import { decodeHead, isChunkHead } from './chunk-codec.js'
 import { ChunkedMemo, withOwnedBody } from './chunked-memo.js'
 import { noteChunkedRead } from './chunked-reads.js'
+import type { SideItems } from './filling-record.js'
 
 export { expirySeconds, leaseExpirySeconds } from './expiry.js'
 export { leaseKey, memcachedKey } from './key-memo.js'
@@ -93,9 +94,19 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
         return value === FAILED ? undefined : value
       }
     }
-    this.#chunks = new ChunkedItems(io, options.maxItemBytes - ITEM_OVERHEAD_BYTES - CHUNK_KEY_ROOM_BYTES, options.onChunks)
+    const valueBytes = options.maxItemBytes - ITEM_OVERHEAD_BYTES - CHUNK_KEY_ROOM_BYTES
+    this.#chunks = new ChunkedItems(io, valueBytes, options.onChunks)
     this.#ranges = new ChunkRanges(io, options.onChunks)
+    const keys = this.#keys
+    this.side = {
+      valueBytes,
+      set: async (key, suffix, value, expires) => { const itemKey = keys.itemKey(key); return await io.set(itemKey, itemKey + suffix, value, expires) },
+      get: async (key, suffix) => { const itemKey = keys.itemKey(key); return await io.get(itemKey, itemKey + suffix) }
+    }
   }
+
+  /** Items beside a key's own, on its node, with the chunks' deadline (a streaming fill's: coalesce/fleet-publish.ts). */
+  readonly side: SideItems
 
   /** Resolves once every node has been tried (connected, refused or timed out); never rejects. */
   readonly ready: Promise<void>

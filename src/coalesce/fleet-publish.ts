@@ -1,0 +1,74 @@
+/**
+ * coalesce/fleet-publish: the proxy that won a key's lease and streams a large fill (origin/growing-fill.ts) also
+ * publishes it in memcached while it arrives, so followers on other proxies answer from it at once instead of after
+ * the whole object is stored (coalesce/fleet-follow.ts reads it; store/filling-record.ts says the layout). The record
+ * goes first, then each chunk the moment the origin has sent all of its bytes.  [I/O: memcached through SideItems]
+ *
+ * What it costs: a large fill is written to memcached twice, these short-lived chunks while it arrives and the stored
+ * entry's own chunks once it is whole (store/chunks.ts), which a follower then reads as any hit does. Small answers
+ * (below STREAM_FROM_BYTES) never stream, so they cost nothing more.
+ */
+import { GrowingBody } from '../origin/growing-body.js'
+import type { GrowingFill } from '../origin/growing-fill.js'
+import { chunkCountOf, encodeFilling, FILLING_SUFFIX, fillChunkSuffix, markFailed, newFillVersion, type FillingRecord, type SideItems } from '../store/filling-record.js'
+
+/**
+ * A follower's first byte waits for the first whole chunk: 64 KiB (the smallest body that streams at all) is one
+ * read from memcached on loopback, and about 80 items for a 5 MB object, well within what one node answers per ms.
+ */
+export const FLEET_CHUNK_BYTES = 64 * 1024
+/** Chunk writes in flight at once: memjs pipelines them on the node's one connection. */
+const WINDOW = 8
+
+/** For /metrics: a fill published whole or not, a follower that streamed one to its end or was cut off. */
+export type FleetStreamEvent = 'published' | 'publish-failed' | 'followed' | 'follow-failed'
+
+/**
+ * Publishes `growing` under `key` (the lease's) until its body is whole; on a failed body or a failed write it marks
+ * the record failed, so followers cut their clients off instead of waiting. Never rejects.
+ */
+export async function publishFill (
+  side: SideItems, key: string, growing: GrowingFill, expirySeconds: number, onEvent: (event: FleetStreamEvent, bytes: number) => void
+): Promise<void> {
+  const body = growing.body
+  if (!(body instanceof GrowingBody)) return
+  const version = newFillVersion()
+  const sized = body.length >= 0
+  // memcached may be run with items smaller than a chunk (-I is at least 1 KiB): the chunks are then that small.
+  const chunkBytes = Math.min(FLEET_CHUNK_BYTES, side.valueBytes)
+  const filling: FillingRecord = { state: 'filling', length: sized ? body.length : null, chunkBytes, version, head: growing.head, vary: growing.vary }
+  const record = encodeFilling(filling)
+  if (!await side.set(key, FILLING_SUFFIX, record, expirySeconds)) {
+    onEvent('publish-failed', 0)
+    return
+  }
+  let next = 0
+  for (;;) {
+    // Unsized: the length is known once the origin's body ended; until then only whole chunks go out.
+    const known = sized ? body.length : body.state === 'complete' ? body.filled : -1
+    const count = known >= 0 ? chunkCountOf(known, chunkBytes) : Infinity
+    if (next >= count) break
+    await body.whenFilled(Math.min((next + 1) * chunkBytes, known >= 0 ? known : Infinity))
+    // Past its buffer an unsized body is too large to store: followers are told, and cut their clients off.
+    if (body.state === 'failed' || body.overflowed) break
+    const length = sized ? body.length : body.state === 'complete' ? body.filled : -1
+    const whole = length >= 0 && body.filled === length ? chunkCountOf(length, chunkBytes) : Math.floor(body.filled / chunkBytes)
+    const end = Math.min(whole, next + WINDOW)
+    const writes: Array<Promise<boolean>> = []
+    for (let i = next; i < end; i++) {
+      const chunk = body.buffer.subarray(i * chunkBytes, Math.min((i + 1) * chunkBytes, body.filled))
+      writes.push(side.set(key, fillChunkSuffix(version, i), chunk, expirySeconds))
+    }
+    if ((await Promise.all(writes)).includes(false)) break
+    next = end
+  }
+  const done = body.state !== 'failed' && !body.overflowed && next === chunkCountOf(sized ? body.length : body.filled, chunkBytes) &&
+    (body.state === 'complete' || sized)
+  // Every chunk is out: an unsized fill's record now names its length, which is how its followers know the end.
+  if (done && (sized || await side.set(key, FILLING_SUFFIX, encodeFilling({ ...filling, length: body.filled }), expirySeconds))) {
+    onEvent('published', body.filled)
+    return
+  }
+  await side.set(key, FILLING_SUFFIX, markFailed(record), expirySeconds)
+  onEvent('publish-failed', Math.min(next * chunkBytes, body.filled))
+}
