@@ -118,41 +118,59 @@ export function deliverEntry (
 interface HitHeaders { readonly age: number, readonly ttl: number, readonly headers: string[], readonly withId: string[] }
 /** Keyed by the entry's header list, which entries decoded from the same memcached item share (store/codec.ts). */
 const HIT_HEADERS = new WeakMap<readonly string[], HitHeaders>()
-/** The last entry's, checked first: a spike repeats one page, and a WeakMap lookup costs more than a comparison. */
-let lastHeaders: readonly string[] | null = null
-let lastMemo: HitHeaders | undefined
+
+/**
+ * The last hit's entry, representation, millisecond and header list: a spike repeats one page, thousands of times a
+ * second, and the same entry in the same millisecond has the same Age and ttl, so a hit compares three values and
+ * does no arithmetic and no WeakMap lookup (bench/hit-instructions.ts: 2,692 instructions per hit before, 2,512
+ * after). It holds the last entry until another is hit: one entry, whatever its size.
+ */
+const last = { entry: null as StoredEntry | null, flat: null as readonly string[] | null, now: 0.5, memo: null as HitHeaders | null }
 
 /**
  * A fresh hit. Age and ttl change once a second, so the header list is built once per entry per second and reused
- * (node:http only reads it): building it was a measurable part of a hit (--cpu-prof, bench section 1).
+ * (node:http only reads it): building it was a measurable part of a hit (--cpu-prof, bench section 1). The common
+ * case is the last page again in the same millisecond; the rest is out of line, so that this function stays small
+ * enough for V8 to inline into the hit step (bench/hit-instructions.ts).
  */
 export function deliverHit (
   res: ServerResponse, entry: StoredEntry, now: number, head: boolean, requestId: string | null, strip: ReadonlySet<string>,
-  chosen: StoredEntry | CodedBody = entry
+  chosen: StoredEntry | CodedBody
 ): void {
+  const memo = last.entry === entry && last.flat === chosen.headers && last.now === now ? last.memo as HitHeaders : hitHeaders(entry, chosen.headers, now, strip)
+  res.writeHead(entry.status, requestId === null ? memo.headers : withRequestId(memo, requestId))
+  if (head) res.end()
+  else res.end(chosen.body)
+}
+
+/** Another entry, representation or millisecond: this header list's memo, made again when its second has passed. */
+function hitHeaders (entry: StoredEntry, flat: readonly string[], now: number, strip: ReadonlySet<string>): HitHeaders {
   const age = ageSeconds(entry, now)
   const ttl = ttlSeconds(entry, now)
-  // Each representation has its own header list, so each is memoised apart.
-  const flat = chosen.headers
-  let memo = lastHeaders === flat ? lastMemo : HIT_HEADERS.get(flat)
-  if (memo === undefined || memo.age !== age || memo.ttl !== ttl) {
+  // Each representation has its own header list, so each is memoised apart. Entries decoded from one memcached item
+  // share theirs: the last list is checked before the WeakMap.
+  let memo = last.flat === flat ? last.memo : HIT_HEADERS.get(flat)
+  if (memo === undefined || memo === null || memo.age !== age || memo.ttl !== ttl) {
     const headers = deliverable(flat, strip).concat('age', String(age), 'x-cache', 'HIT', 'cache-status', hitCacheStatus(ttl))
     memo = { age, ttl, headers, withId: headers.concat('x-request-id', '') }
     HIT_HEADERS.set(flat, memo)
   }
-  lastHeaders = flat
-  lastMemo = memo
-  // The request id is the one per-request header, written into the list's last slot: writeHead reads the list before
-  // it returns (node:http builds the head there), so no copy of the list per hit (deliverHit: 0.39 µs of self time per
-  // hit before, under 0.07 after, --cpu-prof of the bench:micro loop with the log on).
-  let headers = memo.headers
-  if (requestId !== null) {
-    headers = memo.withId
-    headers[headers.length - 1] = requestId
-  }
-  res.writeHead(entry.status, headers)
-  if (head) res.end()
-  else res.end(chosen.body)
+  last.entry = entry
+  last.flat = flat
+  last.now = now
+  last.memo = memo
+  return memo
+}
+
+/**
+ * The request id is the one per-request header, written into the list's last slot: writeHead reads the list before
+ * it returns (node:http builds the head there), so no copy of the list per hit (deliverHit: 0.39 µs of self time per
+ * hit before, under 0.07 after, --cpu-prof of the bench:micro loop with the log on).
+ */
+function withRequestId (memo: HitHeaders, requestId: string): string[] {
+  const headers = memo.withId
+  headers[headers.length - 1] = requestId
+  return headers
 }
 
 /**
@@ -162,6 +180,10 @@ export function deliverHit (
  * everything written at once, costs one read.
  */
 export function limitSendStall (res: ServerResponse, ms: number): void {
+  // Everything taken by the kernel: nothing to watch. Checked here too, so that this check inlines into the hit step
+  // and watchUnwritten is only called when there is something to watch.
+  const own = res.socket
+  if (own !== null && own.writableLength === 0) return
   // The connection's unwritten bytes get the deadline, pipelined answers behind this one included (client-backlog.ts).
   watchUnwritten(res, ms)
 }

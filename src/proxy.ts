@@ -15,6 +15,7 @@ import { makeLogger, type Logger } from './core/log.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { Pipeline } from './pipeline.js'
 import { ShedShare } from './shed-share.js'
+import { LimiterLoad } from './shed-load.js'
 import { registerFleetConfigGauge, registerShedShareGauge } from './proxy-gauges.js'
 import { diffConfig, diffFlags, flagsRecord } from './config/flags.js'
 import { logRejectedEdit, watchConfig, type ConfigWatcher } from './config/watch.js'
@@ -93,7 +94,7 @@ export function createProxy (initial: LoadedConfig, options: ProxyOptions = {}):
   const limiter = new OriginLimiter(limiterOptions(config, settings.flags.adaptiveConcurrency))
   // Health deadlines and back-off timers run on the real clock: a test's frozen clock would never end a back-off.
   const origin = new Origin(config, limiter, { logger, metrics, observe: (ms) => metrics.originDuration.observe(ms / 1000) })
-  const load = { get originSaturated () { return limiter.saturated }, share: new ShedShare() }
+  const load = new LimiterLoad(limiter, new ShedShare())
   registerShedShareGauge(metrics.registry, load.share)
   registerFleetConfigGauge(metrics.registry, () => loaded.config)
   const hitForPass = new HitForPass(settings.hitForPassMs)

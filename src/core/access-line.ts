@@ -171,14 +171,30 @@ export function writeHundredths (buf: Buffer, at: number, ms: number): number {
 }
 
 let lastTime = -1
+/** The second `lastTimeBytes` was made in, as epoch ms; its milliseconds are rewritten in place within that second. */
+let secondStart = -1
 let lastTimeBytes = Buffer.alloc(0)
+/** `"2026-12-06T21:53:00.123Z"`: the quote, then the milliseconds at 21-23 (a year of four digits). */
+const STAMP_BYTES = 26
+const MS_AT = 21
 
-/** The time as pino's isoTime writes it (a quoted ISO 8601 string), encoded once per millisecond. */
-function timeBytes (now: number): Buffer {
-  if (now !== lastTime) {
-    lastTime = now
-    lastTimeBytes = Buffer.from(`"${new Date(now).toISOString()}"`)
+/**
+ * The time as pino's isoTime writes it (a quoted ISO 8601 string): toISOString once per second, the milliseconds
+ * written as digits within it (a Date and toISOString per millisecond were a quarter of a µs per request at 20k
+ * requests/s, --cpu-prof). Callers copy the bytes at once.
+ */
+export function timeBytes (now: number): Buffer {
+  if (now === lastTime) return lastTimeBytes
+  lastTime = now
+  const ms = now - secondStart
+  if (ms >= 0 && ms < 1000 && lastTimeBytes.length === STAMP_BYTES) {
+    lastTimeBytes[MS_AT] = ZERO + Math.floor(ms / 100)
+    lastTimeBytes[MS_AT + 1] = ZERO + Math.floor(ms / 10) % 10
+    lastTimeBytes[MS_AT + 2] = ZERO + ms % 10
+    return lastTimeBytes
   }
+  lastTimeBytes = Buffer.from(`"${new Date(now).toISOString()}"`)
+  secondStart = now - (((now % 1000) + 1000) % 1000)
   return lastTimeBytes
 }
 

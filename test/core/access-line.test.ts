@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ServerResponse } from 'node:http'
-import { writeAccessLineTo, writeHundredths, writeInteger, type LineSink } from '../../src/core/access-line.js'
+import { timeBytes, writeAccessLineTo, writeHundredths, writeInteger, type LineSink } from '../../src/core/access-line.js'
 import { ChunkedDestination } from '../../src/core/log.js'
 import { Trace } from '../../src/core/trace.js'
 
@@ -137,5 +137,13 @@ describe('number text', () => {
   it.each([[-1, '0.00'], [Number.NaN, '0.00'], [Number.POSITIVE_INFINITY, '0.00'], [0.995, '1.00'], [5.5, '5.50']])('writes %s ms as %s', (ms, text) => {
     const buf = Buffer.alloc(32)
     expect(buf.toString('latin1', 0, writeHundredths(buf, 0, ms))).toBe(text)
+  })
+})
+
+describe('timeBytes', () => {
+  it('writes the time as pino\'s isoTime, quoted, across milliseconds, seconds and a clock step back', () => {
+    const start = Date.UTC(2026, 11, 31, 23, 59, 58, 990)
+    const times = [start, start + 1, start + 9, start + 10, start + 1009, start + 1010, start + 2500, start - 86_400_000, start - 86_400_000, 0, -1]
+    for (const t of times) expect(timeBytes(t).toString()).toBe(JSON.stringify(new Date(t).toISOString()))
   })
 })

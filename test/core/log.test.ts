@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ChunkedDestination, hundredths } from '../../src/core/log.js'
+import { ChunkedDestination, chunkBytesFor, hundredths } from '../../src/core/log.js'
 
 function target (): { chunks: string[], write: (chunk: Buffer) => void } {
   const chunks: string[] = []
@@ -72,4 +72,16 @@ describe('hundredths', () => {
       expect(hundredths(ms)).toBe(text)
       expect(JSON.parse(text)).toBe(Math.round(ms * 100) / 100)
     })
+})
+
+describe('chunkBytesFor', () => {
+  const kind = (fifo: boolean, socket: boolean): { isFIFO (): boolean, isSocket (): boolean } => ({ isFIFO: () => fifo, isSocket: () => socket })
+  it('keeps a pipe\'s or a socket\'s chunks to PIPE_BUF, so workers sharing stdout never cut into each other', () => {
+    expect(chunkBytesFor(kind(true, false))).toBe(4096)
+    expect(chunkBytesFor(kind(false, true))).toBe(4096)
+    expect(chunkBytesFor(null)).toBe(4096)
+  })
+  it('writes larger chunks to a file or a terminal', () => {
+    expect(chunkBytesFor(kind(false, false))).toBe(32 * 1024)
+  })
 })
