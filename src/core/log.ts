@@ -143,8 +143,8 @@ export function flushLogger (logger: Logger): void {
  */
 export function writeAccessLine (logger: Logger, trace: Trace, res: ServerResponse, ms: number, withTrace: boolean): void {
   if (withTrace) return writeTracedAccessLine(logger, trace, res, ms)
-  if (!logger.isLevelEnabled('info')) return
-  writeAccessLineTo(logger === sinkLogger ? sink : sinkOf(logger), trace, res, ms)
+  if (logger !== sinkLogger) sinkOf(logger)
+  if (infoEnabled) writeAccessLineTo(sink, trace, res, ms)
 }
 
 /** A LineSink that hands each line to a destination stream as a string. */
@@ -170,13 +170,27 @@ class StringSink implements LineSink {
 /** The last logger's line sink: looking it up on a pino logger (a symbol-keyed property) cost more than the line. */
 let sinkLogger: Logger | null = null
 let sink: LineSink = new StringSink(null)
+/**
+ * Whether that logger writes info lines, kept up to date by pino's `level-change` event (a reload sets the level):
+ * isLevelEnabled per line was four generic property loads, about 300 instructions (bench/hit-instructions.ts --log).
+ */
+let infoEnabled = false
+const watchedLevels = new WeakSet<Logger>()
 
 /** A ChunkedDestination takes the line's bytes; any other destination (pino-pretty, a test's) the same as a string. */
-function sinkOf (logger: Logger): LineSink {
+function sinkOf (logger: Logger): void {
   const stream = (logger as unknown as Record<symbol, DestinationStream | undefined>)[pino.symbols.streamSym] ?? null
   sinkLogger = logger
   sink = stream instanceof ChunkedDestination ? stream : new StringSink(stream)
-  return sink
+  infoEnabled = logger.isLevelEnabled('info')
+  if (!watchedLevels.has(logger)) {
+    watchedLevels.add(logger)
+    logger.on('level-change', onLevelChange)
+  }
+}
+
+function onLevelChange (this: Logger): void {
+  if (this === sinkLogger) infoEnabled = this.isLevelEnabled('info')
 }
 
 /** With the trace flag on: every field, through pino (a diagnostic mode, not the hot path). */

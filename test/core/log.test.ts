@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ChunkedDestination, chunkBytesFor, hundredths } from '../../src/core/log.js'
+import type { ServerResponse } from 'node:http'
+import { ChunkedDestination, chunkBytesFor, hundredths, makeLogger, writeAccessLine } from '../../src/core/log.js'
+import { Trace } from '../../src/core/trace.js'
 
 function target (): { chunks: string[], write: (chunk: Buffer) => void } {
   const chunks: string[] = []
@@ -83,5 +85,20 @@ describe('chunkBytesFor', () => {
   })
   it('writes larger chunks to a file or a terminal', () => {
     expect(chunkBytesFor(kind(false, false))).toBe(32 * 1024)
+  })
+})
+
+describe('writeAccessLine', () => {
+  it('follows the logger\'s level as a reload sets it: no access lines under warn, lines again at info', () => {
+    const lines: string[] = []
+    const logger = makeLogger('info', { write (line: string) { lines.push(line) } })
+    const res = { statusCode: 200, writableEnded: true, req: { method: 'GET', url: '/a', headers: {}, socket: { remoteAddress: '127.0.0.1' } } } as unknown as ServerResponse
+    const trace = Object.assign(new Trace(0, { finish () {} }), { xCache: 'HIT' as const, bytes: 1 })
+    writeAccessLine(logger, trace, res, 0.1, false)
+    logger.level = 'warn'
+    writeAccessLine(logger, trace, res, 0.1, false)
+    logger.level = 'info'
+    writeAccessLine(logger, trace, res, 0.1, false)
+    expect(lines.map((line) => (JSON.parse(line) as { url: string }).url)).toEqual(['/a', '/a'])
   })
 })
