@@ -67,7 +67,7 @@ export async function hitSection (r: Run): Promise<void> {
     await Promise.all(measured.map(async (m) => await m.child.stop()))
     await mc?.stop()
   }
-  await pinnedHit(r, s)
+  await pinnedHit(r, s, mc !== null)
 }
 
 /** Server CPU per answer, µs: the median round's cost of one request (1e6 / requests per CPU-second). */
@@ -99,7 +99,7 @@ function sideBySide (measured: Measured[], ceiling: Measured): string {
  * to sleep costs the sender a wake-up on another core (writev took 11 µs per response against the ceiling and 16 µs
  * against corral in one profile), which widens any difference in the servers' own work.
  */
-async function pinnedHit (r: Run, s: string): Promise<void> {
+async function pinnedHit (r: Run, s: string, withMemcached: boolean): Promise<void> {
   // The smoke run gates on errors and stampedes, not ratios: it skips the second pass.
   if (r.smoke) return
   if (!canPin()) {
@@ -108,23 +108,41 @@ async function pinnedHit (r: Run, s: string): Promise<void> {
   }
   log('  pinned: the server on one core, the load generator on another')
   pinCores(true)
+  // Started after the pin: memcached runs on the runner's core, as another machine would, never on the server's.
+  let mc: Memcached | null = null
   let measured: Measured[] = []
   try {
-    measured = await interleave(r, [
+    if (withMemcached) mc = await startMemcached()
+    const contenders: Contender[] = [
       ceilingContender(),
+      corralContender('corral (default config)', r.origin.url, {}, true),
       corralContender('corral (access log off)', r.origin.url, {}, false),
       // Node's default, without the flag npm start passes (src/ops/runtime.ts): what the flag is worth, measured here.
       corralContender('corral (V8 memory reducer)', r.origin.url, {}, false, ['--memory-reducer'])
-    ], '/page')
-    const [ceiling, off, reducer] = measured as [Measured, Measured, Measured]
-    r.details[`${s}.pinned`] = { ceiling: summarize(ceiling), corralLogOff: summarize(off), corralMemoryReducer: summarize(reducer) }
+    ]
+    if (mc !== null) contenders.push(corralContender('corral (memcached, no L1)', r.origin.url, { cache: { memcached: { servers: [mc.server] }, memory: { maxTtlSeconds: 0 } } }, false))
+    measured = await interleave(r, contenders, '/page')
+    const [ceiling, on, off, reducer, shared] = measured as [Measured, Measured, Measured, Measured, Measured | undefined]
+    r.details[`${s}.pinned`] = {
+      ceiling: summarize(ceiling),
+      corralDefault: summarize(on),
+      corralLogOff: summarize(off),
+      corralMemoryReducer: summarize(reducer),
+      ...(shared === undefined ? {} : { corralMemcached: summarize(shared) })
+    }
+    ratioRow(r, s, 'pinned (a core each): ratio default config (log on) / ceiling', on, ceiling, TARGET.default)
     ratioRow(r, s, 'pinned (a core each): ratio log off / ceiling', off, ceiling, TARGET.logOff)
+    if (shared !== undefined) ratioRow(r, s, 'pinned (a core each): ratio memcached hit (L1 off) / ceiling', shared, ceiling, TARGET.memcached)
+    cpuRatioRow(r, s, 'pinned: ratio default config (log on) / ceiling', on, ceiling, TARGET.default)
     cpuRatioRow(r, s, 'pinned: ratio log off / ceiling', off, ceiling, TARGET.logOff)
+    if (shared !== undefined) cpuRatioRow(r, s, 'pinned: ratio memcached hit (L1 off) / ceiling', shared, ceiling, TARGET.memcached)
+    log(`  pinned, server CPU-µs per answer: ${measured.map((m) => `${shortName(m)} ${fmt(cpuUs(m), 1)}`).join(' | ')}`)
     row(r, s, 'pinned: node default (memory reducer on) / log off', ratioText(reducer, off), 'report', 'info')
     generatorRow(r, s, 'pinned: load generator CPU per round', measured)
     gateClientErrors(r, s, measured)
   } finally {
     pinCores(false)
     await Promise.all(measured.map(async (m) => await m.child.stop()))
+    await mc?.stop()
   }
 }
