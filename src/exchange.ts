@@ -73,7 +73,7 @@ export interface PipelineCache {
 }
 
 /** The steps of pipeline.ts's table, and the two words that stop its loop (`park`: waiting on I/O). */
-export type Step = 'recv' | 'lookup' | 'variant' | 'decide' | 'hit' | 'stale' | 'miss' | 'bypass' | 'outcome' | 'pass' | 'fallback' | 'done' | 'park'
+export type Step = 'recv' | 'lookup' | 'lookup-range' | 'variant' | 'decide' | 'hit' | 'stale' | 'miss' | 'bypass' | 'outcome' | 'pass' | 'fallback' | 'done' | 'park'
 
 /** What a step reads of the driver: the deps, the config and cache in force, the coalescing state, and the loop. */
 export interface Driver {

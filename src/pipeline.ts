@@ -5,8 +5,9 @@
  *
  *   step      in               does                                             next
  *   accept    (here)           resolve the target (key.ts), shed (shed.ts)     recv | done (health, 400, shed)
- *   recv      steps/lookup.ts  the method and credentials pick the road        lookup | bypass | pass | fallback
+ *   recv      steps/lookup.ts  method, credentials, Range pick the road         lookup | lookup-range | bypass | pass | fallback
  *   lookup    steps/lookup.ts  store.get(primary key)              [may park]  variant (a Vary index) | decide
+ *   lookup-range               the same for a Range: of an entry in memcached chunks, only the chunks it needs
  *   variant   steps/lookup.ts  store.get(variant key, made once)   [may park]  decide
  *   decide    steps/lookup.ts  one LookupVerdict (policy/lookup.ts)            hit | stale | miss | fallback | done
  *   hit       steps/lookup.ts  the fresh entry, synchronously                  done
@@ -35,7 +36,7 @@ import { tokenMatches } from './core/admin-token.js'
 import { Trace, extraHeaders, finishOnClose, type TraceSink } from './core/trace.js'
 import { takeRequestId } from './core/request-id.js'
 import { makeExchange, type Driver, type Exchange, type PipelineCache, type PipelineDeps, type PipelineSettings, type ResolvedTarget, type Step } from './exchange.js'
-import { decide, hit, lookup, recv, stale, variant } from './steps/lookup.js'
+import { decide, hit, lookup, lookupRange, recv, stale, variant } from './steps/lookup.js'
 import { bypass, miss, outcome } from './steps/miss.js'
 import { fallback, pass } from './steps/origin.js'
 import { shed } from './steps/respond.js'
@@ -127,6 +128,7 @@ export class Pipeline implements TraceSink, Driver {
         case 'decide': step = decide(this, ex); break
         case 'hit': step = hit(this, ex); break
         case 'variant': step = variant(this, ex); break
+        case 'lookup-range': step = lookupRange(this, ex); break
         case 'recv': step = recv(ex); break
         case 'stale': step = stale(this, ex); break
         case 'miss': step = miss(this, ex); break

@@ -28,7 +28,7 @@ export function recv (ex: Exchange): Step {
   const { method, headers } = ex.req
   // The plain GET (every hit): decided in a few comparisons, the rest of the rules out of line (small enough for V8
   // to inline into the driver loop, bench/hit-instructions.ts).
-  if (method === 'GET' && headers.authorization === undefined && headers.cookie === undefined) return 'lookup'
+  if (method === 'GET' && headers.authorization === undefined && headers.cookie === undefined && headers.range === undefined) return 'lookup'
   return road(ex)
 }
 
@@ -38,7 +38,9 @@ function road (ex: Exchange): Step {
   let road: Step = method !== 'GET' && method !== 'HEAD' ? 'pass' : headers.authorization === undefined ? 'lookup' : ex.isHead ? 'pass' : 'bypass'
   if (road === 'lookup') {
     // cache.requestCookies `pass`: a request with a cookie that counts never meets the cache (core/cookies.ts).
-    if (headers.cookie === undefined || !isPassedForCookie(headers.cookie, ex.target.settings.fillHeaders.cookies)) return road
+    if (headers.cookie === undefined || !isPassedForCookie(headers.cookie, ex.target.settings.fillHeaders.cookies)) {
+      return headers.range === undefined ? road : 'lookup-range'
+    }
     road = 'pass'
   }
   ex.answer = method !== 'GET' && method !== 'HEAD' ? 'method' : 'bypass'
@@ -53,13 +55,24 @@ function road (ex: Exchange): Step {
  */
 
 export function lookup (d: Driver, ex: Exchange): Step {
-  const found = ex.req.headers.range === undefined ? d.cache.store.get(ex.target.primaryKey) : getForRange(d, ex, ex.target.primaryKey)
+  const found = d.cache.store.get(ex.target.primaryKey)
   if (isPromise(found)) return parkOnPrimary(d, ex, found)
   ex.trace.tier = 'memory'
   // onPrimary, written out: one inlined call fewer on the hit path.
   if (found?.kind === 'vary') return onVaryIndex(ex, found)
   ex.entry = found
   return 'decide'
+}
+
+/**
+ * lookup for a request with a Range header (its own step, so that the plain hit's lookup stays small enough to be
+ * inlined): of an entry in memcached chunks, only the chunks the range needs are read (range-read.ts).
+ */
+export function lookupRange (d: Driver, ex: Exchange): Step {
+  const found = getForRange(d, ex, ex.target.primaryKey)
+  if (isPromise(found)) return parkOnPrimary(d, ex, found)
+  ex.trace.tier = 'memory'
+  return onPrimary(ex, found)
 }
 
 function parkOnPrimary (d: Driver, ex: Exchange, found: Promise<CacheRecord | undefined>): Step {
