@@ -8,11 +8,11 @@
 import { randomBytes } from 'node:crypto'
 import memjs from 'memjs'
 import { describe, expect, inject, it } from 'vitest'
-import { request } from 'undici'
 import { startOrigin, type OriginHandler, type TestOrigin } from '../helpers/origin.js'
-import { startProxy, manyConnections, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, type TestProxy } from '../helpers/proxy.js'
 import { metricSum } from '../helpers/proxy-process.js'
 import { closeAfterEach } from '../helpers/opened.js'
+import { streamingClient, type StreamingClient } from '../helpers/streaming-client.js'
 import { byteOrigin, bytesOf } from '../helpers/byte-origin.js'
 import { startMemcached } from '../helpers/memcached.js'
 import { memcachedKey } from '../../src/store/memcached.js'
@@ -54,47 +54,8 @@ async function fleetProxy (origin: TestOrigin, server: string, prefix: string): 
   }))
 }
 
-interface Client {
-  status: number
-  headers: Record<string, unknown>
-  /** Resolves once at least `bytes` have arrived (or the body ended). */
-  received: (bytes: number) => Promise<number>
-  done: Promise<{ body: Buffer } | { error: Error }>
-}
-
-async function client (proxy: TestProxy, path: string): Promise<Client> {
-  const res = await request(`${proxy.url}${path}`, { headers: { host: HOST }, dispatcher: manyConnections })
-  const chunks: Buffer[] = []
-  let count = 0
-  let ended = false
-  let waiters: Array<() => void> = []
-  const wake = (): void => {
-    const w = waiters
-    waiters = []
-    for (const resolve of w) resolve()
-  }
-  const done = (async () => {
-    try {
-      for await (const chunk of res.body) {
-        chunks.push(chunk as Buffer)
-        count += (chunk as Buffer).length
-        wake()
-      }
-      return { body: Buffer.concat(chunks) }
-    } catch (err) {
-      return { error: err as Error }
-    } finally {
-      ended = true
-      wake()
-    }
-  })()
-  const received = async (bytes: number): Promise<number> => {
-    for (;;) {
-      if (count >= bytes || ended) return count
-      await new Promise<void>(resolve => waiters.push(resolve))
-    }
-  }
-  return { status: res.statusCode, headers: res.headers, received, done }
+async function client (proxy: TestProxy, path: string): Promise<StreamingClient> {
+  return await streamingClient(`${proxy.url}${path}`, { host: HOST })
 }
 
 async function metrics (proxy: TestProxy): Promise<string> {

@@ -8,10 +8,10 @@
 import { connect } from 'node:net'
 import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { request } from 'undici'
 import { startOrigin, type OriginHandler } from '../helpers/origin.js'
-import { startProxy, manyConnections, coalescedWaiters, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, coalescedWaiters, type TestProxy } from '../helpers/proxy.js'
 import { closeAfterEach } from '../helpers/opened.js'
+import { streamingClient, type StreamingClient } from '../helpers/streaming-client.js'
 import { bytesOf } from '../helpers/byte-origin.js'
 
 const { opened, sockets } = closeAfterEach()
@@ -40,46 +40,8 @@ function unsized (size: number, first: number, rest: Gate, die = false): OriginH
   }
 }
 
-interface Client {
-  status: number
-  headers: Record<string, unknown>
-  received: (bytes: number) => Promise<number>
-  done: Promise<{ body: Buffer } | { error: Error }>
-}
-
-async function client (proxy: TestProxy, path: string): Promise<Client> {
-  const res = await request(`${proxy.url}${path}`, { dispatcher: manyConnections })
-  const chunks: Buffer[] = []
-  let count = 0
-  let ended = false
-  let waiters: Array<() => void> = []
-  const wake = (): void => {
-    const w = waiters
-    waiters = []
-    for (const resolve of w) resolve()
-  }
-  const done = (async () => {
-    try {
-      for await (const chunk of res.body) {
-        chunks.push(chunk as Buffer)
-        count += (chunk as Buffer).length
-        wake()
-      }
-      return { body: Buffer.concat(chunks) }
-    } catch (err) {
-      return { error: err as Error }
-    } finally {
-      ended = true
-      wake()
-    }
-  })()
-  const received = async (bytes: number): Promise<number> => {
-    for (;;) {
-      if (count >= bytes || ended) return count
-      await new Promise<void>(resolve => waiters.push(resolve))
-    }
-  }
-  return { status: res.statusCode, headers: res.headers, received, done }
+async function client (proxy: TestProxy, path: string): Promise<StreamingClient> {
+  return await streamingClient(`${proxy.url}${path}`)
 }
 
 describe('issue 22: bodies without a Content-Length stream while filling', () => {
