@@ -15,6 +15,7 @@ import { loadavg, tmpdir, uptime } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
+import { StubResponse, stubSocket } from './stub-http.js'
 
 const WARMUP_HITS = 100_000
 
@@ -121,17 +122,7 @@ async function hits (n: number): Promise<void> {
   const logger = values.log ? makeLogger('info', new ChunkedDestination(pino.destination({ dest: '/dev/null', sync: true, contentMode: 'buffer' }))) : undefined
   const proxy = createProxy(config, logger === undefined ? { admin: false } : { admin: false, logger })
   await proxy.pipeline.cache.store.set(entry.key, entry, 3_600_000)
-  const socket = { writableLength: 0, remoteAddress: '127.0.0.1' }
-  class StubResponse {
-    statusCode = 0
-    writableEnded = false
-    readonly socket = socket
-    constructor (readonly req: unknown) {}
-    writeHead (status: number): this { this.statusCode = status; return this }
-    end (): void { this.writableEnded = true }
-    once (): this { return this }
-    setTimeout (): this { return this }
-  }
+  const socket = stubSocket
   let notHits = 0
   const hit = (): void => {
     // Fresh strings per request, as node's parser gives them.

@@ -22,6 +22,7 @@ import { pathToFileURL } from 'node:url'
 import type { CacheRecord, StoredEntry } from '../src/store/types.js'
 import { ROOT, startMemcached, stopAll } from './lib.js'
 import { makePage } from './page.js'
+import { StubResponse, stubSocket } from './stub-http.js'
 
 /** A module of the built dist/, typed as its source. */
 async function built<T> (path: string): Promise<T> {
@@ -131,24 +132,16 @@ async function pipelineRows (server: string, key: string): Promise<void> {
     log: { access: false, level: 'error' },
     cache: { memcached: { servers: [server], prefix: 'micro:' }, memory: { maxTtlSeconds: 0 } }
   })), { admin: false })
-  const socket = { writableLength: 0, remoteAddress: '127.0.0.1' }
+  const socket = stubSocket
   let left = 0
   const notHits = new Map<number, number>()
   let done: () => void = () => {}
-  class StubResponse {
-    statusCode = 0
-    writableEnded = false
-    readonly socket = socket
-    constructor (readonly req: unknown) {}
-    writeHead (status: number): this { this.statusCode = status; return this }
-    end (): void {
-      this.writableEnded = true
+  class CountingResponse extends StubResponse {
+    override end (): void {
+      super.end()
       if (this.statusCode !== 200) notHits.set(this.statusCode, (notHits.get(this.statusCode) ?? 0) + 1)
       if (--left === 0) done()
     }
-
-    once (): this { return this }
-    setTimeout (): this { return this }
   }
   const path = '/' + key.slice(key.indexOf('/') + 1)
   const wave = async (): Promise<void> => {
@@ -158,7 +151,7 @@ async function pipelineRows (server: string, key: string): Promise<void> {
       for (let i = 0; i < 64; i++) {
         // Fresh strings per request, as node's parser makes them.
         const req = { url: path.slice(0), method: 'GET', headers: { host: 'www.example.com'.slice(0), connection: 'keep-alive' }, socket }
-        proxy.pipeline.handle(req as unknown as IncomingMessage, new StubResponse(req) as unknown as ServerResponse)
+        proxy.pipeline.handle(req as unknown as IncomingMessage, new CountingResponse(req) as unknown as ServerResponse)
       }
     })
   }

@@ -21,6 +21,7 @@ import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { makePage } from './page.js'
 import pino from 'pino'
 import { ChunkedDestination, makeLogger } from '../src/core/log.js'
+import { StubResponse, stubSocket } from './stub-http.js'
 
 const loaded = parseConfig(JSON.stringify({
   origin: { url: 'http://127.0.0.1:3000' },
@@ -90,17 +91,7 @@ measure('codec: decodeRecord (metadata memoised by stamp)', () => decodeRecord(e
 const proxy = createProxy(parseConfig(JSON.stringify({ origin: { url: 'http://127.0.0.1:3000' }, log: { access: false, level: 'error' } })), { admin: false })
 await proxy.pipeline.cache.store.set(entry.key, entry, 3_600_000)
 let notHits = 0
-const socket = { writableLength: 0, remoteAddress: '127.0.0.1' }
-class StubResponse {
-  statusCode = 0
-  writableEnded = false
-  readonly socket = socket
-  constructor (readonly req: unknown) {}
-  writeHead (status: number): this { this.statusCode = status; return this }
-  end (): void { this.writableEnded = true }
-  once (): this { return this }
-  setTimeout (): this { return this }
-}
+const socket = stubSocket
 function handleHit (pipeline: typeof proxy.pipeline): void {
   // Built per call, as node's parser builds them: the URL and Host are fresh strings every time.
   const req = { url: String.fromCharCode(47) + 'article/123', method: 'GET', headers: { host: 'www.example.com'.slice(0), connection: 'keep-alive' }, socket }
