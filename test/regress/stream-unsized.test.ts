@@ -5,12 +5,12 @@
  * past cache.maxObjectBytes is relayed to the clients already reading it and never stored (the too-large rule); a small
  * one keeps the old road. The origin sends a first piece and holds the rest on a gate the test opens.
  */
-import { connect } from 'node:net'
 import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { startOrigin, type OriginHandler } from '../helpers/origin.js'
 import { startProxy, coalescedWaiters, type TestProxy } from '../helpers/proxy.js'
 import { closeAfterEach } from '../helpers/opened.js'
+import { stalledReader } from '../helpers/stalled-reader.js'
 import { streamingClient, type StreamingClient } from '../helpers/streaming-client.js'
 import { bytesOf } from '../helpers/byte-origin.js'
 
@@ -130,17 +130,10 @@ describe('issue 22: bodies without a Content-Length stream while filling', () =>
       res.end()
     }))
     const proxy = opened(await startProxy(origin.url, { cache: { maxObjectBytes: MB } }))
-    const { port } = new URL(proxy.url)
     origin.hold()
     // A raw client that sends its request and never reads: the kernel's buffers fill, then it falls behind.
-    const stuck = connect(Number(port), '127.0.0.1')
-    sockets.push(stuck)
-    let received = 0
-    const closed = new Promise<void>(resolve => stuck.once('close', () => resolve()))
-    stuck.on('data', (chunk: Buffer) => { received += chunk.length })
-    stuck.on('error', () => {})
-    stuck.write(`GET /relay.bin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`)
-    stuck.pause()
+    const stuck = stalledReader(proxy.url, '/relay.bin')
+    sockets.push(stuck.socket)
     await origin.arrived(1)
     const readers = Array.from({ length: 3 }, async () => await client(proxy, '/relay.bin'))
     await expect.poll(async () => await coalescedWaiters(proxy), { timeout: 10_000 }).toBe(3)
@@ -149,10 +142,10 @@ describe('issue 22: bodies without a Content-Length stream while filling', () =>
       const got = await c.done
       expect('body' in got && got.body.equals(whole)).toBe(true)
     }
-    stuck.resume()
-    await closed
+    stuck.socket.resume()
+    await stuck.closed
     // What the kernel held for it, then the connection's end: far short of the object.
-    expect(received).toBeLessThan(size / 2)
+    expect(stuck.received()).toBeLessThan(size / 2)
     // Cut off for falling a window behind the others, not for stalling: the others were never held back by it.
     expect(proxy.logs.filter(l => l['code'] === 'CORRAL_ERR_CLIENT_BEHIND')).toHaveLength(1)
     expect(origin.count).toBe(1)

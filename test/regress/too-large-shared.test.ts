@@ -3,12 +3,12 @@
  * asked while it was being fetched, from one origin request, with a bounded window: a client that stops reading is cut
  * off, the others finish.
  */
-import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import { startOrigin } from '../helpers/origin.js'
 import { startProxy, manyConnections, coalescedWaiters, type TestProxy } from '../helpers/proxy.js'
 import { closeAfterEach } from '../helpers/opened.js'
+import { stalledReader } from '../helpers/stalled-reader.js'
 import { byteOrigin, bytesOf } from '../helpers/byte-origin.js'
 
 const { opened, sockets } = closeAfterEach()
@@ -64,17 +64,10 @@ describe('issue 22: too large to store, still one origin fetch', () => {
     const size = 24 * MB
     const origin = opened(await startOrigin(byteOrigin(size, { headers: { 'cache-control': 'max-age=60' } })))
     const proxy = opened(await startProxy(origin.url, { cache: { maxObjectBytes: MB } }))
-    const { port } = new URL(proxy.url)
     origin.hold()
     // A raw client that sends its request and never reads: the kernel's buffers fill, then it falls behind.
-    const stuck = connect(Number(port), '127.0.0.1')
-    sockets.push(stuck)
-    let received = 0
-    const closed = new Promise<void>(resolve => stuck.once('close', () => resolve()))
-    stuck.on('data', (chunk: Buffer) => { received += chunk.length })
-    stuck.on('error', () => {})
-    stuck.write(`GET /huge.bin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`)
-    stuck.pause()
+    const stuck = stalledReader(proxy.url, '/huge.bin')
+    sockets.push(stuck.socket)
     await origin.arrived(1)
     await expect.poll(async () => await coalescedWaiters(proxy), { timeout: 10_000 }).toBe(0)
     const readers = Array.from({ length: 3 }, async () => await fetchAll(proxy, '/huge.bin'))
@@ -87,9 +80,9 @@ describe('issue 22: too large to store, still one origin fetch', () => {
     }
     expect(all[0]?.body.equals(bytesOf(0, size))).toBe(true)
     // Reading again, it finds what the kernel held for it and then the end: far short of the object.
-    stuck.resume()
-    await closed
-    expect(received).toBeLessThan(size / 2)
+    stuck.socket.resume()
+    await stuck.closed
+    expect(stuck.received()).toBeLessThan(size / 2)
     expect(origin.count).toBe(1)
   }, 30_000)
 })
