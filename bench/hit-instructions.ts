@@ -15,7 +15,7 @@ import { loadavg, tmpdir, uptime } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { StubResponse, stubSocket } from './stub-http.js'
+import { StubResponse, stubPageEntry, stubSocket } from './stub-http.js'
 
 const WARMUP_HITS = 100_000
 
@@ -103,21 +103,7 @@ async function hits (n: number): Promise<void> {
   const { ChunkedDestination, makeLogger } = await import(from('src/core/log.ts'))
   const { default: pino } = await import(from('node_modules/pino/pino.js'))
   const now = Date.now()
-  const entry = {
-    kind: 'entry',
-    key: 'www.example.com/article/123',
-    status: 200,
-    headers: ['content-type', 'text/html; charset=utf-8', 'cache-control', 'public, max-age=60', 'etag', '"abc"', 'content-length', '1024', 'via', '1.1 corral'],
-    body: Buffer.alloc(1024, 'x'),
-    storedAt: now,
-    initialAgeSeconds: 0,
-    freshUntil: now + 3_600_000,
-    staleWhileRevalidateUntil: now + 3_600_000,
-    staleIfErrorUntil: now + 3_600_000,
-    mustRevalidate: false,
-    etag: '"abc"',
-    lastModified: undefined
-  }
+  const entry = stubPageEntry(now, 3_600_000, 0)
   const config = parseConfig(JSON.stringify({ origin: { url: 'http://127.0.0.1:3000' }, log: values.log ? { level: 'info' } : { access: false, level: 'error' } }))
   const logger = values.log ? makeLogger('info', new ChunkedDestination(pino.destination({ dest: '/dev/null', sync: true, contentMode: 'buffer' }))) : undefined
   const proxy = createProxy(config, logger === undefined ? { admin: false } : { admin: false, logger })

@@ -21,7 +21,7 @@ import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { makePage } from './page.js'
 import pino from 'pino'
 import { ChunkedDestination, makeLogger } from '../src/core/log.js'
-import { StubResponse, stubSocket } from './stub-http.js'
+import { StubResponse, stubPageEntry, stubSocket } from './stub-http.js'
 
 const loaded = parseConfig(JSON.stringify({
   origin: { url: 'http://127.0.0.1:3000' },
@@ -42,21 +42,7 @@ const flags = resolveFlags(loaded.config)
 const load = { originSaturated: false, share: new ShedShare() }
 const keyOptions = makeKeyOptions(loaded.config)
 const now = Date.now()
-const entry: StoredEntry = {
-  kind: 'entry',
-  key: 'www.example.com/article/123',
-  status: 200,
-  headers: ['content-type', 'text/html; charset=utf-8', 'cache-control', 'public, max-age=60', 'etag', '"abc"', 'content-length', '1024', 'via', '1.1 corral'],
-  body: Buffer.alloc(1024, 'x'),
-  storedAt: now,
-  initialAgeSeconds: 0,
-  freshUntil: now + 60_000,
-  staleWhileRevalidateUntil: now + 70_000,
-  staleIfErrorUntil: now + 70_000,
-  mustRevalidate: false,
-  etag: '"abc"',
-  lastModified: undefined
-}
+const entry: StoredEntry = stubPageEntry(now, 60_000, 10_000)
 const encoded = encodeRecord(entry)
 const memo: MetaMemo = new LRUCache({ max: 100, maxSize: 1 << 24 })
 
