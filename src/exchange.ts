@@ -119,6 +119,15 @@ export interface Exchange {
   now: number
   /** The lookup verdict (policy/lookup.ts), or `bypass` for the Authorization road. */
   verdict: LookupVerdict | 'bypass'
+  /** What the origin's roads keep of the request: null until it leaves the hit path (originRoad). */
+  road: OriginRoad | null
+}
+
+/**
+ * What the miss, pass and fallback steps keep of a request: apart from the Exchange so that a hit, which needs none
+ * of it, does not allocate or initialise it (bench/hit-instructions.ts).
+ */
+export interface OriginRoad {
   /** The answer a pass gives (method, bypass, hit-for-pass). */
   answer: Answer
   /** Why the fallback step runs, and the origin's error if there was one. */
@@ -128,6 +137,12 @@ export interface Exchange {
   fill: FillRequest | null
   outcome: MissOutcome | null
   rounds: number
+}
+
+/** The request's origin road, made the first time a step needs it. */
+export function originRoad (ex: Exchange): OriginRoad {
+  ex.road ??= { answer: 'method', cause: 'origin-error', error: null, fill: null, outcome: null, rounds: 0 }
+  return ex.road
 }
 
 export function makeExchange (
@@ -146,12 +161,7 @@ export function makeExchange (
     // A double from the start (epoch ms is no small integer): the field never changes representation.
     now: 0.5,
     verdict: 'miss',
-    answer: 'method',
-    cause: 'origin-error',
-    error: null,
-    fill: null,
-    outcome: null,
-    rounds: 0
+    road: null
   }
 }
 
@@ -176,8 +186,9 @@ export function makeFillRequest (ex: Exchange): FillRequest {
 
 /** Nothing from the origin for this request (shedding keeps it away, or it failed): the fallback step answers. */
 export function noAnswer (ex: Exchange, cause: NoAnswerCause, error: CorralError | null): Step {
-  ex.cause = cause
-  ex.error = error
+  const road = originRoad(ex)
+  road.cause = cause
+  road.error = error
   return 'fallback'
 }
 

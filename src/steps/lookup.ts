@@ -12,7 +12,7 @@ import { decideLookup, type LookupVerdict } from '../policy/lookup.js'
 import { isOnlyIfCached } from '../policy/conditional.js'
 import { asksConditionalOrRange, deliverHit, limitSendStall } from '../deliver.js'
 import { chooseBody } from '../policy/negotiate.js'
-import { makeFillRequest, noAnswer, type Driver, type Exchange, type Step } from '../exchange.js'
+import { makeFillRequest, noAnswer, originRoad, type Driver, type Exchange, type Step } from '../exchange.js'
 import { serve, text } from './respond.js'
 import { isPassedForCookie } from '../core/cookies.js'
 import { partOf } from '../store/entry-part.js'
@@ -43,7 +43,7 @@ function road (ex: Exchange): Step {
     }
     road = 'pass'
   }
-  ex.answer = method !== 'GET' && method !== 'HEAD' ? 'method' : 'bypass'
+  originRoad(ex).answer = method !== 'GET' && method !== 'HEAD' ? 'method' : 'bypass'
   return ex.cacheOnly === null ? road : noAnswer(ex, ex.cacheOnly, null)
 }
 

@@ -9,7 +9,7 @@ import { isRangeForOrigin } from '../policy/range.js'
 import type { MissNotes, MissOutcome } from '../coalesce/outcome.js'
 import { decideOriginError } from '../policy/origin-error.js'
 import { assertNever } from '../core/errors.js'
-import { makeFillRequest, originFailed, type Driver, type Exchange, type Step } from '../exchange.js'
+import { makeFillRequest, originFailed, originRoad, type Driver, type Exchange, type Step } from '../exchange.js'
 import { relay, serve, serveStreaming } from './respond.js'
 import { clientGoneSignal } from '../client-gone.js'
 
@@ -18,16 +18,17 @@ export function miss (d: Driver, ex: Exchange): Step {
   const { req } = ex
   if (ex.verdict === 'hit-for-pass' && (ex.isHead || isRangeForOrigin(req.method ?? 'GET', req.headers.range, 200))) {
     // A HEAD for a hit-for-pass URL: a pass, with no body read for nothing; a Range: the origin answers the range.
-    ex.answer = 'hit-for-pass'
+    originRoad(ex).answer = 'hit-for-pass'
     return 'pass'
   }
   // Too large to store but shareable (origin/shared-stream.ts): its GETs still coalesce, one fetch per wave.
   if (ex.verdict === 'hit-for-pass' && d.deps.hitForPass.isShared(ex.target.primaryKey)) ex.verdict = d.flight.has(ex.key) ? 'busy' : 'miss'
-  const fill = ex.fill ??= makeFillRequest(ex)
+  const road = originRoad(ex)
+  const fill = road.fill ??= makeFillRequest(ex)
   const notes = makeNotes()
   const { coalescer } = d
   // A hit-for-pass URL is fetched for this client alone: its origin request goes when the client does.
-  const pending = ex.verdict === 'busy' ? coalescer.wait(fill, notes, ex.rounds) : ex.verdict === 'hit-for-pass' ? coalescer.alone({ ...fill, signal: clientGoneSignal(ex.res) }, notes) : coalescer.lead(fill, notes)
+  const pending = ex.verdict === 'busy' ? coalescer.wait(fill, notes, road.rounds) : ex.verdict === 'hit-for-pass' ? coalescer.alone({ ...fill, signal: clientGoneSignal(ex.res) }, notes) : coalescer.lead(fill, notes)
   awaitOutcome(d, ex, pending, notes)
   return 'park'
 }
@@ -56,7 +57,7 @@ function awaitOutcome (d: Driver, ex: Exchange, pending: Promise<MissOutcome>, n
       trace.originStatus = notes.originStatus
       trace.originMs = notes.originMs
     }
-    ex.outcome = outcome
+    originRoad(ex).outcome = outcome
     d.resume(ex, 'outcome')
   }, (err: unknown) => d.fail(ex, err))
 }
@@ -64,7 +65,8 @@ function awaitOutcome (d: Driver, ex: Exchange, pending: Promise<MissOutcome>, n
 /** The one switch over a miss's outcome: an answer row (answer.ts) and its delivery. */
 export function outcome (d: Driver, ex: Exchange): Step {
   const now = d.deps.clock.now()
-  const result = ex.outcome as MissOutcome
+  const road = originRoad(ex)
+  const result = road.outcome as MissOutcome
   const authorized = ex.verdict === 'bypass'
   switch (result.kind) {
     case 'entry': {
@@ -82,20 +84,20 @@ export function outcome (d: Driver, ex: Exchange): Step {
       if (!authorized && isRangeForOrigin(ex.req.method ?? 'GET', ex.req.headers.range, result.response.status)) {
         // Not stored after all: the whole body this fill started is dropped and the range asked of the origin.
         abandon(result.response.body)
-        ex.answer = result.hitForPass ? 'hit-for-pass' : 'miss'
+        road.answer = result.hitForPass ? 'hit-for-pass' : 'miss'
         return 'pass'
       }
       if (authorized) return relay(d, ex, result.response, result.head, 'bypass', null)
       if (result.hitForPass) return relay(d, ex, result.response, result.head, 'hit-for-pass', null)
       return relay(d, ex, result.response, result.head, 'miss', result.reason)
     case 'pass':
-      ex.answer = result.hitForPass && !authorized ? 'hit-for-pass' : 'bypass'
+      road.answer = result.hitForPass && !authorized ? 'hit-for-pass' : 'bypass'
       return 'pass'
     case 'error':
       return originFailed(d, ex, result.error)
     case 'retry':
       // The leader's answer was made for its own credentials: decide again, behind a new leader or as one.
-      ex.rounds++
+      road.rounds++
       return 'decide'
     default:
       return assertNever(result)

@@ -10,11 +10,11 @@ import type { CorralError } from '../core/errors.js'
 import { decideFallback } from '../policy/origin-error.js'
 import { isSafeMethod } from '../policy/invalidate.js'
 import { freshenFromHead, invalidateAfterUnsafe, type InvalidateContext } from '../purge/invalidate.js'
-import { originFailed, type Driver, type Exchange, type Step } from '../exchange.js'
+import { originFailed, originRoad, type Driver, type Exchange, type Step } from '../exchange.js'
 import { relay, serve, shed, text } from './respond.js'
 import { clientGoneSignal } from '../client-gone.js'
 
-/** Stream through without touching the cache, as the answer row `ex.answer` (method, bypass, hit-for-pass). */
+/** Stream through without touching the cache, as the answer row `originRoad(ex).answer` (method, bypass, hit-for-pass). */
 export function pass (d: Driver, ex: Exchange): Step {
   const { req } = ex
   ex.trace.xCache = 'PASS'
@@ -45,7 +45,7 @@ function passed (d: Driver, ex: Exchange, outcome: ForwardOutcome): Step {
     // RFC 9111 §4.3.5: a HEAD that reached the origin freshens (or stales) the stored GET.
     freshenFromHead(invalidation(d), ex.target.primaryKey, req.headers, 200, response.headers, now, settings.storeOptions).catch(noop)
   }
-  return relay(d, ex, response, null, ex.answer, null)
+  return relay(d, ex, response, null, originRoad(ex).answer, null)
 }
 
 function invalidation (d: Driver): InvalidateContext {
@@ -57,7 +57,8 @@ function invalidation (d: Driver): InvalidateContext {
 /** Policy says what answers when the origin does not: the stale copy, the route's shed answer, or the error. */
 export function fallback (d: Driver, ex: Exchange): Step {
   const now = d.deps.clock.now()
-  const { cause, trace } = ex
+  const { cause, error } = originRoad(ex)
+  const { trace } = ex
   const shedReason: ShedReason = cause === 'origin-busy' || cause === 'origin-error' ? 'origin-saturated' : cause
   switch (decideFallback(ex.entry, cause, now)) {
     case 'stale':
@@ -67,7 +68,7 @@ export function fallback (d: Driver, ex: Exchange): Step {
       shed(d, ex.res, trace, ex.target.route, shedReason, ex.isHead)
       return 'done'
     case 'error': {
-      const failure = ex.error as CorralError
+      const failure = error as CorralError
       trace.error = failure.code
       d.deps.logger.warn({ url: ex.target.forwardUrl, code: failure.code, cause: (failure.cause as Error | undefined)?.message }, failure.message)
       return text(ex, failure.status, `${failure.message}\n`, trace.xCache === 'PASS' ? 'PASS' : 'MISS', 'error')
