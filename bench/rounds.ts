@@ -42,3 +42,22 @@ export function median (values: readonly number[]): number {
 export function countingMedian (values: readonly number[], counted: readonly boolean[]): number {
   return median(values.filter((_, i) => counted[i] === true))
 }
+
+/**
+ * The median of the per-round ratios num/den, over the rounds both counted; NaN when none did. Rounds of the two
+ * contenders run seconds apart, so a round's ratio cancels what the shared machine did to both in that minute (another
+ * process taking a core, a slower minute): the ratio of two medians does not, and moved by ±0.1 from run to run where
+ * the per-round ratios of one run agreed (issue 25's runs).
+ */
+export function pairedRatio (num: readonly number[], numCounted: readonly boolean[], den: readonly number[], denCounted: readonly boolean[]): number {
+  const ratios: number[] = []
+  for (let i = 0; i < num.length && i < den.length; i++) {
+    if (numCounted[i] === true && denCounted[i] === true) ratios.push((num[i] as number) / (den[i] as number))
+  }
+  return median(ratios)
+}
+
+/** Round `round`'s order of `n` contenders: each starts a round in turn, so none always runs just after the same one. */
+export function roundOrder (n: number, round: number): number[] {
+  return Array.from({ length: n }, (_, i) => (i + round) % n)
+}

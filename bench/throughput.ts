@@ -7,7 +7,7 @@ import { startCeiling, startCorral, type Child } from './lib.js'
 import type { GeneratedLoad } from './loadgen/types.js'
 import { responseShape } from './probes.js'
 import { treeCpuSeconds } from './proc.js'
-import { countingMedian, isSaturated, SATURATED_SHARE } from './rounds.js'
+import { countingMedian, isSaturated, pairedRatio, roundOrder, SATURATED_SHARE } from './rounds.js'
 import { atLeast, CONNECTIONS, fmt, log, row, type Run, type Verdict } from './section.js'
 
 /** A server under test: corral has an admin URL, the ceiling none. */
@@ -81,7 +81,8 @@ export async function interleave (r: Run, contenders: Contender[], path: string,
   const out = started.map((s) => ({ ...s, rounds: [] as Round[] }))
   for (const s of out) await r.generator.run(s.child.url + path, CONNECTIONS, r.warmupS, headers)
   for (let round = 0; round < r.rounds; round++) {
-    for (const s of out) {
+    for (const i of roundOrder(out.length, round)) {
+      const s = out[i] as typeof out[number]
       const x = await measureRound(r, s.child, path, headers)
       s.rounds.push(x)
       log(roundLine(round + 1, s.name, x, r.generator.name))
@@ -125,8 +126,13 @@ export function ratioVerdict (ratio: number, target: number, num: Measured, den:
  * The ratio of medians (the headline) followed by each round's paired ratio, so drift on a noisy machine shows; a pair
  * with a saturated side is shown in brackets and, when any is, how many rounds each median used.
  */
+/** The req/s ratio: the median of the rounds' ratios (rounds.ts pairedRatio). */
+export function rpsRatio (num: Measured, den: Measured): number {
+  return pairedRatio(num.rounds.map((x) => x.rps), num.rounds.map((x) => x.counted), den.rounds.map((x) => x.rps), den.rounds.map((x) => x.counted))
+}
+
 export function ratioText (num: Measured, den: Measured): string {
-  const ratio = num.medianRps / den.medianRps
+  const ratio = rpsRatio(num, den)
   const n = num.rounds.length
   const all = num.countedRounds === n && den.countedRounds === n
   const counts = all ? '' : `; counted ${num.countedRounds}/${n} and ${den.countedRounds}/${den.rounds.length}`
@@ -136,18 +142,18 @@ export function ratioText (num: Measured, den: Measured): string {
     const text = fmt(x.rps / (d?.rps ?? NaN), 2)
     return x.counted && d?.counted === true ? text : `[${text}]`
   })
-  return `${fmt(ratio, 2)} (rounds ${rounds.join(' ')}${counts})`
+  return `${fmt(ratio, 2)} (rounds ${rounds.join(' ')}${counts}; ratio of medians ${fmt(num.medianRps / den.medianRps, 2)})`
 }
 
 /** The req/s ratio row with its verdict. */
 export function ratioRow (r: Run, section: string, label: string, num: Measured, den: Measured, target: number): void {
-  const ratio = num.medianRps / den.medianRps
+  const ratio = rpsRatio(num, den)
   row(r, section, label, ratioText(num, den), `>= ${target}`, ratioVerdict(ratio, target, num, den))
 }
 
-/** Requests per server CPU-second, as a ratio: the cost of a request against the ceiling's. */
+/** Requests per server CPU-second, as a ratio (the median of the rounds'): the cost of a request against the ceiling's. */
 export function cpuRatioRow (r: Run, section: string, label: string, num: Measured, den: Measured, target: number): void {
-  const ratio = num.medianPerCpuS / den.medianPerCpuS
+  const ratio = pairedRatio(num.rounds.map((x) => x.perCpuS), num.rounds.map((x) => x.counted), den.rounds.map((x) => x.perCpuS), den.rounds.map((x) => x.counted))
   row(r, section, `${label} per server CPU-s`, `${fmt(ratio, 2)} (${fmt(num.medianPerCpuS)} / ${fmt(den.medianPerCpuS)})`, `>= ${target}`, ratioVerdict(ratio, target, num, den))
 }
 

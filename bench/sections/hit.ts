@@ -8,7 +8,7 @@ import { canPin, pinCores, startMemcached, type Memcached } from '../lib.js'
 import { metricSum } from '../probes.js'
 import { atLeast, fmt, log, pct, row, type Run } from '../section.js'
 import {
-  ceilingContender, checkShapes, corralContender, cpuRatioRow, gateClientErrors, generatorRow, interleave, ratioRow, ratioText, summarize,
+  ceilingContender, checkShapes, corralContender, cpuRatioRow, gateClientErrors, generatorRow, interleave, ratioRow, ratioText, rpsRatio, summarize,
   type Contender, type Measured
 } from '../throughput.js'
 
@@ -57,7 +57,7 @@ export async function hitSection (r: Run): Promise<void> {
     cpuRatioRow(r, s, 'ratio log off / ceiling', off, ceiling, TARGET.logOff)
     if (shared !== undefined) cpuRatioRow(r, s, 'ratio memcached hit (L1 off) / ceiling', shared, ceiling, TARGET.memcached)
     row(r, s, 'server CPU-µs per answer', measured.map((m) => `${shortName(m)} ${fmt(cpuUs(m), 1)}`).join(' | '), 'report', 'info')
-    row(r, s, 'access log: on / off', `${ratioText(on, off)}, cost ${pct(1 - on.medianRps / off.medianRps)}`, 'report', 'info')
+    row(r, s, 'access log: on / off', `${ratioText(on, off)}, cost ${pct(1 - rpsRatio(on, off))}`, 'report', 'info')
     row(r, s, 'access log: CPU-µs per answer', fmt(cpuUs(on) - cpuUs(off), 2), 'report', 'info')
     row(r, s, 'share of corral answers that were HIT', pct(hits / all), '~100%', atLeast(hits / all, 0.99))
     generatorRow(r, s, 'load generator CPU per round', measured)
@@ -89,7 +89,7 @@ function shortName (m: Measured): string {
 /** Every corral contender's req/s ratio (and per CPU-second) on one line, the default config first. */
 function sideBySide (measured: Measured[], ceiling: Measured): string {
   return measured.filter((m) => m !== ceiling)
-    .map((m) => `${shortName(m)} ${fmt(m.medianRps / ceiling.medianRps, 2)} (per CPU-s ${fmt(m.medianPerCpuS / ceiling.medianPerCpuS, 2)})`)
+    .map((m) => `${shortName(m)} ${fmt(rpsRatio(m, ceiling), 2)} (per CPU-s ${fmt(m.medianPerCpuS / ceiling.medianPerCpuS, 2)})`)
     .join('; ')
 }
 

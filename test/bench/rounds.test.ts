@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { countingMedian, generatorCapacity, isSaturated, median, SATURATED_SHARE } from '../../bench/rounds.js'
+import { countingMedian, generatorCapacity, isSaturated, median, pairedRatio, roundOrder, SATURATED_SHARE } from '../../bench/rounds.js'
 import { ratioText, ratioVerdict, type Measured, type Round } from '../../bench/throughput.js'
 
 describe('generatorCapacity', () => {
@@ -78,17 +78,17 @@ function measured (rounds: Round[]): Measured {
 }
 
 describe('ratioText and ratioVerdict', () => {
-  it('prints the ratio of medians and each round, as before, when every round counted', () => {
+  it('prints the median of the rounds\' ratios, each round, and the ratio of medians beside, when every round counted', () => {
     const num = measured([round(90, true), round(88, true), round(92, true)])
     const den = measured([round(100, true), round(100, true), round(100, true)])
-    expect(ratioText(num, den)).toBe('0.90 (rounds 0.90 0.88 0.92)')
+    expect(ratioText(num, den)).toBe('0.90 (rounds 0.90 0.88 0.92; ratio of medians 0.90)')
     expect(ratioVerdict(0.9, 0.85, num, den)).toBe('ok')
   })
 
   it('brackets a pair with a saturated side, leaves it out of the median and says how many rounds counted', () => {
     const num = measured([round(90, true), round(100, false), round(86, true)])
     const den = measured([round(100, true), round(100, true), round(100, true)])
-    expect(ratioText(num, den)).toBe('0.88 (rounds 0.90 [1.00] 0.86; counted 2/3 and 3/3)')
+    expect(ratioText(num, den)).toBe('0.88 (rounds 0.90 [1.00] 0.86; counted 2/3 and 3/3; ratio of medians 0.88)')
     expect(ratioVerdict(num.medianRps / den.medianRps, 0.85, num, den)).toBe('ok')
   })
 
@@ -97,5 +97,27 @@ describe('ratioText and ratioVerdict', () => {
     const den = measured([round(100, true)])
     expect(ratioText(num, den)).toBe('n/a (generator saturated)')
     expect(ratioVerdict(num.medianRps / den.medianRps, 0.85, num, den)).toBe('void')
+  })
+})
+
+describe('pairedRatio and roundOrder', () => {
+  it('is the median of the rounds\' ratios, so a slow minute that hit both sides cancels', () => {
+    // Round 2 ran while another process took a core: both sides lost half, the ratio held.
+    const num = [95, 48, 96]
+    const den = [100, 50, 100]
+    expect(pairedRatio(num, [true, true, true], den, [true, true, true])).toBeCloseTo(0.96, 5)
+    // The ratio of the medians says 0.95: the pairing is what the median of ratios adds.
+    expect(median(num) / median(den)).toBeCloseTo(0.95, 5)
+  })
+
+  it('leaves out a round either side did not count, and is NaN when none is left', () => {
+    expect(pairedRatio([90, 10, 80], [true, true, true], [100, 100, 100], [true, false, true])).toBeCloseTo(0.85, 5)
+    expect(pairedRatio([90], [false], [100], [true])).toBeNaN()
+  })
+
+  it('starts each round with the next contender, every contender once per round', () => {
+    expect(roundOrder(3, 0)).toEqual([0, 1, 2])
+    expect(roundOrder(3, 1)).toEqual([1, 2, 0])
+    expect(roundOrder(3, 4)).toEqual([1, 2, 0])
   })
 })
