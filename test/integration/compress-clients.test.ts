@@ -32,6 +32,9 @@ describe('through memcached', () => {
     const a = opened(await startProxy(origin.url, { cache }))
     const b = opened(await startProxy(origin.url, { cache: { ...cache, memory: { maxTtlSeconds: 0 } } }))
     await fetchRaw(`${a.url}/mc`, { host: 'site.test' })
+    // That answer streamed while the page arrived (issue 22), ahead of the store write: a request on the other proxy
+    // waits on the lease until the write has landed, so memcached holds the entry once it is answered.
+    await fetchRaw(`${b.url}/mc`, { host: 'site.test' })
     const client = opened(new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 }))
     const stored = await client.get('site.test/mc')
     expect(stored?.kind).toBe('entry')
