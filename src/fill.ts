@@ -23,7 +23,7 @@ import { dropAnswerShaping, makeOriginHeaders, withKeyedHeaders, type FillHeader
 import { makeEntry, type FillPurgePort } from './core/make-entry.js'
 import { OriginBadAnswerError, type CorralError } from './core/errors.js'
 import { KEEP_BODY, prepareBody, type CompressContext } from './fill-compress.js'
-import { withStreamCodings } from './fill-stream-codings.js'
+import { makeStreamCodings, type FillStreamCodings } from './fill-stream-codings.js'
 import { codedBodiesOf } from './core/coded-body.js'
 import { planBody, withoutAcceptEncoding } from './policy/compress.js'
 import {
@@ -179,12 +179,14 @@ async function onHeaders (
   const streamed = growing ? variantOf(ctx, req, requestHeaders, response.headers, coding, now) : null
   const deadlineMs = ctx.origin.fillBodyTimeoutMs ?? 0
   let read
+  let codings: FillStreamCodings | null = null
   try {
     if (streamed === null || onGrowing === undefined) {
       read = await readBodyUpTo(response.body, ctx.maxObjectBytes, deadlineMs)
     } else {
       const head = makeEntry(streamed.key, response.status, response.headers, EMPTY, verdict.deadlines, purge)
-      const announce = coding && ctx.compress !== undefined ? withStreamCodings(onGrowing, ctx.compress) : onGrowing
+      codings = coding && ctx.compress !== undefined ? makeStreamCodings(onGrowing, ctx.compress) : null
+      const announce = codings?.announce ?? onGrowing
       read = contentLength === undefined
         ? await readUnsized(response.body, ctx.maxObjectBytes, withoutLength(head, EMPTY), streamed.index, origin.ms, announce, deadlineMs)
         : await readGrowing(response.body, declaredLength, withDeclaredLength(head, declaredLength, EMPTY), streamed.index, origin.ms, announce, deadlineMs)
@@ -197,7 +199,9 @@ async function onHeaders (
   if (read.kind === 'relayed') return { kind: 'stream', response, head: null, reason: 'too-large', origin, shared: true }
 
   // Compressed once, here (fill-compress.ts): every client is then served from this one entry, whatever it accepts.
-  const prepared = ctx.compress === undefined || (streamed !== null && !coding) ? KEEP_BODY : await prepareBody(ctx.compress, response.headers, read.body, ctx.maxObjectBytes)
+  const prepared = ctx.compress === undefined || (streamed !== null && !coding)
+    ? KEEP_BODY
+    : await prepareBody(ctx.compress, response.headers, read.body, ctx.maxObjectBytes, await codings?.made())
   if (prepared.kind === 'corrupt') return { kind: 'error', error: prepared.error, origin }
   const coded = prepared.kind === 'coded' ? prepared.coded : undefined
   const headers = prepared.kind === 'coded' ? prepared.headers : response.headers

@@ -22,13 +22,26 @@ export function isStreamCoding (coding: ContentCoding): boolean {
   return coding === 'br' || coding === 'gzip'
 }
 
+/** A coded stream that ended whole: what it took and made, the time spent, and how many flushes cut it. */
+export interface StreamCoded {
+  readonly inBytes: number
+  readonly outBytes: number
+  readonly seconds: number
+  readonly flushes: number
+}
+
+export interface StreamCoding {
+  /** The coded bytes as they are made; unsized (clients get chunked transfer encoding). */
+  readonly body: GrowingBody
+  /** Settles once the stream ended: what it came to, or null when it failed. Never rejects. */
+  readonly ended: Promise<StreamCoded | null>
+}
+
 /**
  * Starts coding `source` into a new unsized GrowingBody of `capacity` bytes; the body ends when the coded stream is
- * complete, or fails with the identity body (or a zlib error). `onDone` hears the bytes in and out and the time spent.
+ * complete, or fails with the identity body (or a zlib error).
  */
-export function startStreamCoding (
-  source: GrowingBody, coding: ContentCoding, levels: Levels, capacity: number, onDone?: (inBytes: number, outBytes: number, seconds: number) => void
-): GrowingBody {
+export function startStreamCoding (source: GrowingBody, coding: ContentCoding, levels: Levels, capacity: number): StreamCoding {
   const out = new GrowingBody(null, capacity)
   const z = makeStream(coding, levels, source.length)
   let outBytes = 0
@@ -36,12 +49,14 @@ export function startStreamCoding (
     outBytes += chunk.length
     out.append(chunk)
   })
-  const started = performance.now()
-  pump(source, out, z, coding).then(() => onDone?.(source.filled, outBytes, (performance.now() - started) / 1000), (err: unknown) => {
+  const ended = pump(source, out, z, coding).then(({ flushes, seconds }): StreamCoded => {
+    return { inBytes: source.filled, outBytes, seconds, flushes }
+  }, (err: unknown) => {
     out.fail(err instanceof Error ? err : new Error(String(err)))
     z.destroy()
+    return null
   })
-  return out
+  return { body: out, ended }
 }
 
 function makeStream (coding: ContentCoding, levels: Levels, length: number): Transform {
@@ -59,11 +74,14 @@ function makeStream (coding: ContentCoding, levels: Levels, length: number): Tra
  * Reads the identity body in order and codes each batch that has arrived since the last: a flush per batch, not per
  * origin read, so a busy loop (many reads queued) makes fewer, larger deflate blocks.
  */
-async function pump (source: GrowingBody, out: GrowingBody, z: Transform, coding: ContentCoding): Promise<void> {
+/** Resolves with the flushes made and the seconds spent coding (not waiting for the origin). */
+async function pump (source: GrowingBody, out: GrowingBody, z: Transform, coding: ContentCoding): Promise<{ flushes: number, seconds: number }> {
   // Z_SYNC_FLUSH (RFC 1951 §3.2.4's empty stored block) and brotli's FLUSH both end the output on a byte a decoder can
   // act on, and keep the window: later blocks still refer back to earlier text, which a full flush would forget.
   const flushKind = coding === 'gzip' ? zlib.constants.Z_SYNC_FLUSH : zlib.constants.BROTLI_OPERATION_FLUSH
   let at = 0
+  let flushes = 0
+  let ms = 0
   for (;;) {
     await source.whenFilled(at + 1)
     if (out.state === 'failed') throw new Error('coded stream failed')
@@ -72,18 +90,23 @@ async function pump (source: GrowingBody, out: GrowingBody, z: Transform, coding
     if (filled > at) {
       // Past the identity buffer the relay keeps only what its clients still need: nothing is left to code from.
       if (source.overflowed) throw new Error('identity body relayed past its buffer')
+      const started = performance.now()
       await writeFlushed(z, source.buffer.subarray(at, filled), flushKind)
+      ms += performance.now() - started
+      flushes++
       at = filled
       continue
     }
     if (source.state === 'complete') break
   }
+  const started = performance.now()
   await new Promise<void>((resolve, reject) => {
     z.once('end', resolve)
     z.once('error', reject)
     z.end()
   })
   if (!out.end()) throw new Error('coded stream failed')
+  return { flushes, seconds: (ms + performance.now() - started) / 1000 }
 }
 
 async function writeFlushed (z: Transform, chunk: Buffer, kind: number): Promise<void> {
