@@ -14,6 +14,7 @@ import { manyConnections, startProxy, type TestProxy } from '../helpers/proxy.js
 import { decoded, fetchRaw } from '../helpers/compressed.js'
 import { storedHit } from '../helpers/stored-hit.js'
 import { makePage } from '../../bench/page.js'
+import { MemcachedStore } from '../../src/store/memcached.js'
 
 const { opened } = closeAfterEach()
 const memcached = inject('memcached')
@@ -28,14 +29,14 @@ function gate (): Gate {
 }
 
 /** HTML with ETag "v1": HALF bytes, then the rest once `rest` opens (or, with `die`, a destroyed connection). */
-function heldPage (rest: Gate, die = false, sized = true): OriginHandler {
+function heldPage (rest: Gate, die = false, sized = true, extra: Record<string, string> = {}, page = PAGE): OriginHandler {
   return async (_req, res) => {
-    const length: Record<string, string> = sized ? { 'content-length': String(PAGE.length) } : {}
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'max-age=600', etag: '"v1"', ...length })
-    res.write(PAGE.subarray(0, HALF))
+    const length: Record<string, string> = sized ? { 'content-length': String(page.length) } : {}
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'max-age=600', etag: '"v1"', ...length, ...extra })
+    res.write(page.subarray(0, HALF))
     await rest.opened
     if (die) res.socket?.destroy()
-    else res.end(PAGE.subarray(HALF))
+    else res.end(page.subarray(HALF))
   }
 }
 
@@ -210,10 +211,52 @@ describe('issue 22: a compressible page streams while filling, in each client\'s
   })
 })
 
+describe('the stored entry is keyed as a page compressed after its whole body', () => {
+  it('by the origin\'s Vary without Accept-Encoding: one copy serves every coding, another language is another fill', async () => {
+    const rest = gate()
+    const { origin, proxy } = await start(heldPage(rest, false, true, { vary: 'Accept-Encoding, Accept-Language' }))
+    const url = `${proxy.url}/lang.html`
+    const leader = await client(url, { 'accept-encoding': 'gzip', 'accept-language': 'en' })
+    await leader.until(hasFirstHalf('gzip'))
+    rest.open()
+    expect('body' in await leader.done).toBe(true)
+    expect(String(leader.headers.vary)).toMatch(/accept-language/i)
+    const identity = await storedHit(url, { 'accept-language': 'en' })
+    expect(identity.headers['cache-status']).toMatch(/^corral; hit; ttl=/)
+    expect(identity.body.equals(PAGE)).toBe(true)
+    expect(identity.headers.vary).toMatch(/accept-encoding/i)
+    expect(origin.count).toBe(1)
+    const french = await fetchRaw(url, { 'accept-encoding': 'gzip', 'accept-language': 'fr' })
+    expect(french.headers['x-cache']).toBe('MISS')
+    expect(origin.count).toBe(2)
+  })
+
+  it('streamed as compressible, stored as it came when no coding shrinks it: keyed by Accept-Encoding as the origin said', async () => {
+    const noise = Buffer.alloc(PAGE.length)
+    for (let i = 0, x = 11; i < noise.length; i++) noise[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24
+    const rest = gate()
+    const { origin, proxy } = await start(heldPage(rest, false, false, { vary: 'Accept-Encoding', 'content-type': 'text/plain' }, noise))
+    const url = `${proxy.url}/noise.txt`
+    const leader = await client(url, { 'accept-encoding': 'gzip' })
+    await leader.until(hasFirstHalf('gzip'))
+    rest.open()
+    const done = await leader.done
+    expect('body' in done && gunzipSync(done.body).equals(noise)).toBe(true)
+    const hit = await storedHit(url, { 'accept-encoding': 'gzip' })
+    expect(hit.headers['cache-status']).toMatch(/^corral; hit; ttl=/)
+    expect(hit.headers['content-encoding']).toBeUndefined()
+    expect(hit.body.equals(noise)).toBe(true)
+    expect(origin.count).toBe(1)
+    // Another Accept-Encoding is another variant of an entry corral does not negotiate itself.
+    expect((await fetchRaw(url)).headers['x-cache']).toBe('MISS')
+    expect(origin.count).toBe(2)
+  })
+})
+
 describe.skipIf(memcached === null)('across a fleet', () => {
   it('a follower on another proxy waits for the stored coded entry (nothing identity-only is published); one origin fetch', async () => {
     const rest = gate()
-    const origin = opened(await startOrigin(heldPage(rest)))
+    const origin = opened(await startOrigin(heldPage(rest, false, true, { vary: 'Accept-Encoding' })))
     const prefix = `cs${randomBytes(3).toString('hex')}:`
     const config = {
       origin: { url: origin.url, timeoutMs: 5000, retries: 0 },
@@ -232,5 +275,10 @@ describe.skipIf(memcached === null)('across a fleet', () => {
     const done = await leader.done
     expect('body' in done && brotliDecompressSync(done.body).equals(PAGE)).toBe(true)
     expect(origin.count).toBe(1)
+    // Vary named Accept-Encoding only: corral negotiates it, so the entry sits at the primary key with no Vary index.
+    const store = opened(new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 }))
+    const stored = await store.get('site.test/fleet.html')
+    expect(stored?.kind).toBe('entry')
+    expect(stored?.kind === 'entry' && stored.encoded?.map((c) => c.coding)).toEqual(['br', 'gzip'])
   })
 })
