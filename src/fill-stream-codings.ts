@@ -15,7 +15,7 @@
 import type { ContentCoding, StoredEntry } from './core/entry.js'
 import { addVaryAcceptEncoding, makeCodedBody, type RawCoded } from './core/coded-body.js'
 import { GrowingBody } from './origin/growing-body.js'
-import { STREAM_FROM_BYTES, type CodedStream, type GrowingFill, type OnGrowing, type StreamCodings } from './origin/growing-fill.js'
+import { STREAM_FROM_BYTES, type CodedStream, type OnGrowing, type StreamCodings } from './origin/growing-fill.js'
 import { isStreamCoding, startStreamCoding } from './compress/stream-coding.js'
 import type { CompressContext } from './fill-compress.js'
 
