@@ -74,7 +74,7 @@ class FillCodings implements StreamCodings {
     if (stream === undefined) {
       const { settings, meter } = this.#ctx
       // A little over the identity's bound: text codes to a fraction of it, incompressible bytes grow by a few per flush.
-      const bound = Math.min(this.#source.buffer.length, settings.maxBytes)
+      const bound = Math.min(this.#source.capacity, settings.maxBytes)
       const capacity = bound + (bound >> 2) + STREAM_FROM_BYTES
       const { body, ended } = startStreamCoding(this.#source, coding, settings, capacity)
       this.#reusable.push(ended.then((coded) => {

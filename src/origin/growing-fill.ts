@@ -84,8 +84,8 @@ export async function readGrowing (
 
 /**
  * An answer without a Content-Length: its first STREAM_FROM_BYTES are read as readBodyUpTo would (a small page ends
- * there and keeps the old road, with no stream set up for it); a longer one then streams from a GrowingBody reserved at
- * `maxObjectBytes` (growing-body.ts says what happens past it). `head` carries no Content-Length.
+ * there and keeps the old road, with no stream set up for it); a longer one then streams from a GrowingBody bounded by
+ * `maxObjectBytes` (growing-body.ts says how it grows, and what happens past it). `head` carries no Content-Length.
  */
 export async function readUnsized (
   source: Readable, maxObjectBytes: number, head: StoredEntry, vary: VaryIndex | null, originMs: number, onGrowing: OnGrowing,
