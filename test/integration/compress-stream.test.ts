@@ -194,6 +194,29 @@ describe('issue 22: a compressible page streams while filling, in each client\'s
     expect(origin.count).toBe(2)
   })
 
+  it('a body not whole within origin.fillBodyTimeoutMs fails every client of the fetch, coded or not, and stores nothing', async () => {
+    const origin = opened(await startOrigin((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', 'content-length': String(PAGE.length) })
+      res.write(PAGE.subarray(0, HALF))
+      // Then one byte well inside every gap timeout, for ever: only the fill's own deadline ends it.
+      let at = HALF
+      const drip = setInterval(() => res.write(PAGE.subarray(at, ++at)), 50)
+      res.on('close', () => clearInterval(drip))
+    }))
+    const proxy = opened(await startProxy(origin.url, { origin: { url: origin.url, timeoutMs: 300, fillBodyTimeoutMs: 800 } }))
+    const url = `${proxy.url}/trickle.html`
+    const gzip = await client(url, { 'accept-encoding': 'gzip' })
+    const plain = await client(url)
+    await gzip.until(hasFirstHalf('gzip'))
+    for (const c of [gzip, plain]) expect('error' in await c.done).toBe(true)
+    expect(origin.count).toBe(1)
+    origin.setHandler(heldPage({ open () {}, opened: Promise.resolve() }))
+    const again = await fetchRaw(url, { 'accept-encoding': 'gzip' })
+    expect(again.headers['x-cache']).toBe('MISS')
+    expect(gunzipSync(again.body).equals(PAGE)).toBe(true)
+    expect(origin.count).toBe(2)
+  })
+
   it('a Range on the streaming page is answered on the identity bytes, and If-None-Match with the coded tag is a 304', async () => {
     const rest = gate()
     const { proxy } = await start(heldPage(rest))
