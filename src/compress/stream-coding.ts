@@ -45,6 +45,9 @@ export function startStreamCoding (source: GrowingBody, coding: ContentCoding, l
   const out = new GrowingBody(null, capacity)
   const z = makeStream(coding, levels, source.length)
   let outBytes = 0
+  // An error is handled where a write or the end waits for it (pump); this keeps one emitted between them from being
+  // an uncaught exception that would stop the process.
+  z.on('error', noop)
   z.on('data', (chunk: Buffer) => {
     outBytes += chunk.length
     out.append(chunk)
@@ -120,3 +123,5 @@ async function writeFlushed (z: Transform, chunk: Buffer, kind: number): Promise
     })
   })
 }
+
+function noop (): void {}
