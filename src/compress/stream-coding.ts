@@ -5,7 +5,7 @@
  * the output is itself a GrowingBody (unsized: its clients get chunked transfer encoding) that any number of clients
  * read at their own pace. One compressor per coding per fill, never one per client.  [I/O: node:zlib's thread pool]
  *
- * Its output is bounded like the identity stream: a buffer reserved at a little over the identity's bound (coded text
+ * Its output is bounded like the identity stream: a buffer bounded a little over the identity's bound (coded text
  * is far smaller; an incompressible body grows by a few bytes per flush). Past it, the clients already reading are
  * relayed to and no new one joins (they get identity). A failed identity body fails the coded one, so its clients see
  * a reset, never a short body that decodes as if whole.
