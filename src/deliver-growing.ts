@@ -11,27 +11,33 @@ import { deliverable, deliverNotModified } from './deliver.js'
 import { isNotModifiedForClient } from './policy/conditional.js'
 import { decideRange, type StoredRepresentation } from './policy/range.js'
 import { ageSeconds } from './policy/usable.js'
+import { pickCodedStream } from './deliver-growing-coded.js'
 
 /** Never rejects: a client that fails or stalls is destroyed by the body's pipeTo; `tally.bytes` counts what was sent. */
 export async function serveGrowing (
   res: ServerResponse, headers: IncomingHttpHeaders, method: string, isHead: boolean, growing: GrowingFill, now: number,
-  xCache: XCache, cacheStatus: string, extra: readonly string[] | null, stallMs: number, strip: ReadonlySet<string>, tally: { bytes: number }
+  xCache: XCache, cacheStatus: string, extra: readonly string[] | null, stallMs: number, strip: ReadonlySet<string>,
+  tally: { bytes: number, encoding: string | null }
 ): Promise<void> {
-  const { head, body } = growing
+  // Unsized (no Content-Length yet): to its end, in chunked transfer encoding; a Range on it gets the whole 200, as
+  // RFC 9110 §14.2 allows (https://www.rfc-editor.org/rfc/rfc9110#section-14.2): its length is not known to answer one.
+  const identityRange = headers.range === undefined || growing.body.length < 0
+    ? null
+    : decideRange({ method, range: headers.range, ifRange: headers['if-range'] }, representationOf(growing.head, growing.body), now)
+  // A Range that applies is answered on identity bytes; otherwise the client's coding, when the fill makes it on the fly.
+  const coded = identityRange !== null && identityRange.kind !== 'whole' ? null : pickCodedStream(growing.coded, headers['accept-encoding'])
+  const { head, body } = coded?.stream ?? growing
+  const range = coded === null ? identityRange : null
+  if (coded !== null) tally.encoding = coded.coding
   if ((headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) &&
     isNotModifiedForClient(head, headers['if-none-match'], headers['if-modified-since'])) {
     deliverNotModified(res, head, now, xCache, cacheStatus, extra)
     return
   }
   let start = 0
-  // Unsized (no Content-Length yet): to its end, in chunked transfer encoding; a Range on it gets the whole 200, as
-  // RFC 9110 §14.2 allows (https://www.rfc-editor.org/rfc/rfc9110#section-14.2): its length is not known to answer one.
   let end = body.length < 0 ? Infinity : body.length - 1
   let status = head.status
   let out: string[]
-  const range = headers.range === undefined || body.length < 0
-    ? null
-    : decideRange({ method, range: headers.range, ifRange: headers['if-range'] }, representationOf(growing), now)
   if (range !== null && range.kind !== 'whole') {
     out = []
     const flat = head.headers
@@ -62,8 +68,7 @@ export async function serveGrowing (
   await body.pipeTo(res, start, end, stallMs, tally)
 }
 
-function representationOf (growing: GrowingFill): StoredRepresentation {
-  const { head, body } = growing
+function representationOf (head: GrowingFill['head'], body: GrowingFill['body']): StoredRepresentation {
   let date: string | undefined
   for (let i = 0; i < head.headers.length; i += 2) if (head.headers[i] === 'date') date = head.headers[i + 1]
   return { status: head.status, length: body.length, etag: head.etag, lastModified: head.lastModified, date }

@@ -27,15 +27,21 @@ export type PreparedBody =
   | { readonly kind: 'corrupt', readonly error: CorralError }
 
 export const KEEP_BODY: PreparedBody = { kind: 'keep' }
+const NONE: readonly RawCoded[] = Object.freeze([])
 
 /** The order coded bodies are kept in: smallest first for text, so a debug listing reads best to worst. */
 const ORDER: readonly ContentCoding[] = ['br', 'zstd', 'gzip']
 
-export async function prepareBody (ctx: CompressContext, headers: HeaderRecord, body: Buffer, maxObjectBytes: number): Promise<PreparedBody> {
+/** `made`: codings of this same identity body made already (a fill streamed while coding, fill-stream-codings.ts). */
+export async function prepareBody (
+  ctx: CompressContext, headers: HeaderRecord, body: Buffer, maxObjectBytes: number, made: readonly RawCoded[] = NONE
+): Promise<PreparedBody> {
   const plan = planBody(headers, body.length, ctx.settings)
   if (plan.kind === 'keep') return KEEP_BODY
   let identity = body
   const coded: RawCoded[] = []
+  // Kept under the same rule as one made here (encodeOne): only when it shrinks.
+  if (plan.kind === 'compress') for (const c of made) if (plan.codings.includes(c.coding) && c.body.length < body.length) coded.push(c)
   if (plan.kind === 'decode') {
     const decoded = await decodeOrigin(ctx, plan, body, maxObjectBytes)
     if (decoded === 'too-large') return KEEP_BODY
@@ -43,8 +49,8 @@ export async function prepareBody (ctx: CompressContext, headers: HeaderRecord, 
     identity = decoded
     coded.push({ coding: plan.from, body })
   }
-  const made = await Promise.all(plan.codings.map((coding) => encodeOne(ctx, coding, identity)))
-  for (const c of made) if (c !== null) coded.push(c)
+  const fresh = await Promise.all(plan.codings.filter((coding) => !made.some((c) => c.coding === coding)).map((coding) => encodeOne(ctx, coding, identity)))
+  for (const c of fresh) if (c !== null) coded.push(c)
   if (coded.length === 0) return KEEP_BODY
   coded.sort((a, b) => ORDER.indexOf(a.coding) - ORDER.indexOf(b.coding))
   return { kind: 'coded', identity, headers: withoutContentEncoding(headers), coded }

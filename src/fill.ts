@@ -23,6 +23,7 @@ import { dropAnswerShaping, makeOriginHeaders, withKeyedHeaders, type FillHeader
 import { makeEntry, type FillPurgePort } from './core/make-entry.js'
 import { OriginBadAnswerError, type CorralError } from './core/errors.js'
 import { KEEP_BODY, prepareBody, type CompressContext } from './fill-compress.js'
+import { makeStreamCodings, type FillStreamCodings } from './fill-stream-codings.js'
 import { codedBodiesOf } from './core/coded-body.js'
 import { planBody, withoutAcceptEncoding } from './policy/compress.js'
 import {
@@ -167,23 +168,28 @@ async function onHeaders (
   }
 
   // A large answer streams to the leader and its waiters while it arrives (growing-fill.ts), with a known length or
-  // without one (chunked transfer: past its first read), unless compression will recode it: that body is read whole,
-  // compressed once, and served coded to all (fill-compress.ts).
+  // without one (chunked transfer: past its first read). One corral will compress streams too, each client in its
+  // coding made on the fly (fill-stream-codings.ts), and is stored coded once whole. An origin's own coding is read
+  // whole: it must decode before anyone is served from it (fill-compress.ts).
   const contentLength = firstValue(response.headers['content-length'])
+  const plan = ctx.compress === undefined ? null : planBody(response.headers, contentLength === undefined ? STREAM_FROM_BYTES : declaredLength, ctx.compress.settings).kind
   const growing = onGrowing !== undefined && verdict.omitFields.length === 0 &&
-    (isStreamable(declaredLength, ctx.maxObjectBytes) || isUnsizedStreamable(contentLength, ctx.maxObjectBytes)) &&
-    (ctx.compress === undefined || planBody(response.headers, contentLength === undefined ? STREAM_FROM_BYTES : declaredLength, ctx.compress.settings).kind === 'keep')
-  const streamed = growing ? variantOf(ctx, req, requestHeaders, response.headers, false, now) : null
+    (isStreamable(declaredLength, ctx.maxObjectBytes) || isUnsizedStreamable(contentLength, ctx.maxObjectBytes)) && plan !== 'decode'
+  const coding = growing && plan === 'compress'
+  const streamed = growing ? variantOf(ctx, req, requestHeaders, response.headers, coding, now) : null
   const deadlineMs = ctx.origin.fillBodyTimeoutMs ?? 0
   let read
+  let codings: FillStreamCodings | null = null
   try {
     if (streamed === null || onGrowing === undefined) {
       read = await readBodyUpTo(response.body, ctx.maxObjectBytes, deadlineMs)
     } else {
       const head = makeEntry(streamed.key, response.status, response.headers, EMPTY, verdict.deadlines, purge)
+      codings = coding && ctx.compress !== undefined ? makeStreamCodings(onGrowing, ctx.compress) : null
+      const announce = codings?.announce ?? onGrowing
       read = contentLength === undefined
-        ? await readUnsized(response.body, ctx.maxObjectBytes, withoutLength(head, EMPTY), streamed.index, origin.ms, onGrowing, deadlineMs)
-        : await readGrowing(response.body, declaredLength, withDeclaredLength(head, declaredLength, EMPTY), streamed.index, origin.ms, onGrowing, deadlineMs)
+        ? await readUnsized(response.body, ctx.maxObjectBytes, withoutLength(head, EMPTY), streamed.index, origin.ms, announce, deadlineMs)
+        : await readGrowing(response.body, declaredLength, withDeclaredLength(head, declaredLength, EMPTY), streamed.index, origin.ms, announce, deadlineMs)
     }
   } catch (err) {
     return { kind: 'error', error: err as CorralError, origin }
@@ -193,12 +199,16 @@ async function onHeaders (
   if (read.kind === 'relayed') return { kind: 'stream', response, head: null, reason: 'too-large', origin, shared: true }
 
   // Compressed once, here (fill-compress.ts): every client is then served from this one entry, whatever it accepts.
-  const prepared = ctx.compress === undefined || streamed !== null ? KEEP_BODY : await prepareBody(ctx.compress, response.headers, read.body, ctx.maxObjectBytes)
+  const prepared = ctx.compress === undefined || (streamed !== null && !coding)
+    ? KEEP_BODY
+    : await prepareBody(ctx.compress, response.headers, read.body, ctx.maxObjectBytes, await codings?.made())
   if (prepared.kind === 'corrupt') return { kind: 'error', error: prepared.error, origin }
   const coded = prepared.kind === 'coded' ? prepared.coded : undefined
   const headers = prepared.kind === 'coded' ? prepared.headers : response.headers
   const body = prepared.kind === 'coded' ? prepared.identity : read.body
-  const { index, key } = streamed ?? variantOf(ctx, req, requestHeaders, response.headers, coded !== undefined, now)
+  // Streamed as a compressible page, kept as it came after all (nothing shrank; unsized and small or past
+  // cache.compress.maxBytes): keyed as any such entry, by the origin's Vary in full.
+  const { index, key } = streamed !== null && coding === (coded !== undefined) ? streamed : variantOf(ctx, req, requestHeaders, response.headers, coded !== undefined, now)
   const entry = makeEntry(key, response.status, withoutFields(headers, verdict.omitFields), body, verdict.deadlines, purge, coded)
   const own = verdict.omitFields.length === 0 ? entry : makeEntry(key, response.status, headers, body, verdict.deadlines, purge, coded)
   return { kind: 'entry', entry, own, vary: index, revalidated: false, shareable: true, written: storeEntry(ctx, req.primaryKey, index, entry, verdict.ttlMs), origin }

@@ -62,3 +62,22 @@ describe('prepareBody: the fill\'s compression, with real zlib', () => {
     expect((await prepareBody(ctx, { 'content-type': 'text/plain' }, noise, 1_000_000)).kind).toBe('keep')
   })
 })
+
+describe('prepareBody with codings streamed already (fill-stream-codings.ts)', () => {
+  it('keeps a streamed coding as it is and makes only the others', async () => {
+    const { ctx, calls } = context()
+    const streamedGzip = gzipSync(PAGE)
+    const out = await prepareBody(ctx, { 'content-type': 'text/html' }, PAGE, 1_000_000, [{ coding: 'gzip', body: streamedGzip }])
+    if (out.kind !== 'coded') throw new Error(`expected coded, got ${out.kind}`)
+    expect(out.coded.map((c) => c.coding)).toEqual(['br', 'gzip'])
+    expect(out.coded.find((c) => c.coding === 'gzip')?.body).toBe(streamedGzip)
+    expect(calls.map(([op, coding]) => [op, coding])).toEqual([['encode', 'br']])
+  })
+
+  it('a streamed coding that did not shrink the body is not stored', async () => {
+    const { ctx } = context()
+    const out = await prepareBody(ctx, { 'content-type': 'text/html' }, PAGE, 1_000_000, [{ coding: 'gzip', body: Buffer.alloc(PAGE.length + 10) }])
+    if (out.kind !== 'coded') throw new Error(`expected coded, got ${out.kind}`)
+    expect(out.coded.map((c) => c.coding)).toEqual(['br'])
+  })
+})

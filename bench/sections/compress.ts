@@ -1,5 +1,6 @@
 /**
- * Section 8: compression at fill time (issue 24) for a 100 KiB HTML page: the bytes each coding puts on the wire, hit
+ * Section 8: compression at fill time (issue 24) for a 100 KiB HTML page: the bytes each coding puts on the wire, the
+ * first wave on a dripped 512 KiB page (compress-wave.ts), hit
  * throughput for a br, a gzip and an identity client against a bare node:http server sending the same bytes from
  * memory, what memcached holds per page with and without compression, and the CPU a fill costs for it.
  */
@@ -12,6 +13,7 @@ import { memcachedStats, metricSum } from '../probes.js'
 import { treeCpuSeconds } from '../proc.js'
 import { fmt, log, pct, row, type Run } from '../section.js'
 import { corralContender, cpuRatioRow, gateClientErrors, interleave, ratioRow, summarize, type Contender, type Measured } from '../throughput.js'
+import { DRIP_PAGE, measureWave, startDripOrigin } from './compress-wave.js'
 
 const PAGE = makePage(100 * 1024)
 /** Distinct pages filled to measure a fill's CPU: enough to average over, few enough to stay short. */
@@ -27,6 +29,7 @@ export async function compressSection (r: Run): Promise<void> {
   const originUrl = `http://127.0.0.1:${listening.port}`
   try {
     await wireBytes(r, s, originUrl)
+    await firstWave(r, s)
     await fillCost(r, s, originUrl)
     await memcachedBytes(r, s, originUrl)
     if (!r.smoke) await hitThroughput(r, s, originUrl)
@@ -41,10 +44,23 @@ async function fetchBytes (url: string, ae: string | null): Promise<{ bytes: num
   return { bytes: body.length, coding: String(res.headers['content-encoding'] ?? 'identity') }
 }
 
+/**
+ * Requests `url` until an answer comes from the stored entry (Cache-Status `hit; ttl=`), at most 100 times: a page of
+ * 64 KiB or more streams while filling and is stored once whole and coded, so the first answer precedes the write.
+ */
+async function untilStored (url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const res = await request(url)
+    await res.body.dump()
+    if (/; hit; ttl=/.test(String(res.headers['cache-status']))) return
+  }
+  throw new Error(`${url} was not stored`)
+}
+
 async function wireBytes (r: Run, s: string, originUrl: string): Promise<void> {
   const corral = await startCorral({ origin: { url: originUrl }, log: { access: false } })
   try {
-    await fetchBytes(`${corral.url}/page`, null)
+    await untilStored(`${corral.url}/page`)
     const out: Record<string, number> = {}
     for (const [name, ae] of [['br', 'gzip, deflate, br'], ['gzip', 'gzip'], ['identity', null]] as const) {
       const got = await fetchBytes(`${corral.url}/page`, ae)
@@ -56,6 +72,30 @@ async function wireBytes (r: Run, s: string, originUrl: string): Promise<void> {
     r.details[`${s}.wire`] = out
   } finally {
     await corral.stop()
+  }
+}
+
+/**
+ * A cold wave on a compressible page the origin drips: each client's first byte against the origin's own, and the
+ * wave's wire bytes against four identity copies. The page streams while filling, coded on the fly per client.
+ */
+async function firstWave (r: Run, s: string): Promise<void> {
+  const drip = await startDripOrigin()
+  const corral = await startCorral({ origin: { url: drip.url }, log: { access: false } })
+  try {
+    // One wave first, on another key: the process's first requests pay for connections and compiling, not streaming.
+    await measureWave(corral.url, drip.url, '/warm')
+    const { origin, wave } = await measureWave(corral.url, drip.url, '/drip')
+    r.details[`${s}.firstWave`] = { origin, wave }
+    const slowest = Math.max(...wave.map((w) => w.firstMs))
+    const codings = wave.map((w) => w.coding).join(', ')
+    row(r, s, 'first wave, 512 KiB page dripped over 500 ms: slowest first byte / origin\'s', `${fmt(slowest, 1)} / ${fmt(origin.firstMs, 1)} ms (${codings})`,
+      'origin\'s + 100 ms', slowest <= origin.firstMs + 100 ? 'ok' : 'MISS')
+    const total = wave.reduce((sum, w) => sum + w.bytes, 0)
+    row(r, s, 'first wave wire bytes (4 clients)', `${total} B (${fmt(total / (4 * DRIP_PAGE.length), 3)} of 4 identity copies)`, 'report', 'info')
+  } finally {
+    await corral.stop()
+    await drip.close()
   }
 }
 
@@ -97,7 +137,7 @@ async function memcachedBytes (r: Run, s: string, originUrl: string): Promise<vo
       })
       try {
         const before = (await memcachedStats(memcached.port))['bytes'] ?? 0
-        await fetchBytes(`${corral.url}/mc`, null)
+        await untilStored(`${corral.url}/mc`)
         held[enabled ? 'on' : 'off'] = ((await memcachedStats(memcached.port))['bytes'] ?? 0) - before
       } finally {
         await corral.stop()

@@ -57,7 +57,8 @@ export class SideStreams implements FleetStreams {
   }
 
   publish (key: string, growing: GrowingFill): void {
-    if (!growing.stored) return
+    // A fill coded on the fly is not published: its followers wait for the stored entry, whose coded bodies they serve.
+    if (!growing.stored || growing.coded !== undefined) return
     publishFill(this.#side, key, growing, Math.ceil(this.#followMs / 1000) + ITEM_MARGIN_SECONDS, this.#onEvent).catch(noop)
   }
 }

@@ -9,7 +9,7 @@
  * Followers on other proxies read it as it arrives too, through memcached (coalesce/fleet-publish.ts, fleet-follow.ts).
  */
 import type { Readable } from 'node:stream'
-import type { StoredEntry, VaryIndex } from '../core/entry.js'
+import type { ContentCoding, StoredEntry, VaryIndex } from '../core/entry.js'
 import { readBodyUpTo, toOriginError, type BodyRead } from './body.js'
 import { OriginTimeoutError } from '../core/errors.js'
 import type { ServerResponse } from 'node:http'
@@ -41,6 +41,21 @@ export interface GrowingFill {
   readonly originMs: number
   /** Read from another proxy's fill as it arrives through memcached (coalesce/fleet-follow.ts). */
   readonly fleet?: true
+  /** An answer the fill compresses: its codings, made while it arrives (fill-stream-codings.ts). Absent: identity only. */
+  readonly coded?: StreamCodings
+}
+
+/** One content coding of a streaming fill: its own head (Content-Encoding, weak ETag, no Content-Length) and body. */
+export interface CodedStream {
+  readonly head: StoredEntry
+  readonly body: StreamBody
+}
+
+/** The codings a streaming fill offers, best first; each compressor starts with the first client that takes it. */
+export interface StreamCodings {
+  readonly codings: readonly ContentCoding[]
+  /** null: this coding can no longer be joined (its output passed its buffer, or it failed): serve identity. */
+  open (coding: ContentCoding): CodedStream | null
 }
 
 /** Called by the fill at most once, when its storable answer starts to stream. */
@@ -69,8 +84,8 @@ export async function readGrowing (
 
 /**
  * An answer without a Content-Length: its first STREAM_FROM_BYTES are read as readBodyUpTo would (a small page ends
- * there and keeps the old road, with no stream set up for it); a longer one then streams from a GrowingBody reserved at
- * `maxObjectBytes` (growing-body.ts says what happens past it). `head` carries no Content-Length.
+ * there and keeps the old road, with no stream set up for it); a longer one then streams from a GrowingBody bounded by
+ * `maxObjectBytes` (growing-body.ts says how it grows, and what happens past it). `head` carries no Content-Length.
  */
 export async function readUnsized (
   source: Readable, maxObjectBytes: number, head: StoredEntry, vary: VaryIndex | null, originMs: number, onGrowing: OnGrowing,

@@ -32,6 +32,9 @@ describe('through memcached', () => {
     const a = opened(await startProxy(origin.url, { cache }))
     const b = opened(await startProxy(origin.url, { cache: { ...cache, memory: { maxTtlSeconds: 0 } } }))
     await fetchRaw(`${a.url}/mc`, { host: 'site.test' })
+    // That answer streamed while the page arrived (issue 22), ahead of the store write: a request on the other proxy
+    // waits on the lease until the write has landed, so memcached holds the entry once it is answered.
+    await fetchRaw(`${b.url}/mc`, { host: 'site.test' })
     const client = opened(new MemcachedStore({ servers: [memcached as string], prefix, timeoutMs: 1000, retryDownMs: 60_000, maxItemBytes: 1024 * 1024 }))
     const stored = await client.get('site.test/mc')
     expect(stored?.kind).toBe('entry')
@@ -68,6 +71,35 @@ describe('real clients', () => {
     expect(text.slice(0, split)).toMatch(/content-encoding: (br|gzip)/i)
     expect(stdout.subarray(split + 4).equals(PAGE)).toBe(true)
   })
+
+  it.skipIf(curl === null)('curl --compressed decodes the first answer of a cold page, coded while it streams', async () => {
+    const { proxy } = await start(page())
+    const { stdout } = await run(curl as string, ['-s', '--compressed', '-D', '-', `${proxy.url}/cold`], { encoding: 'buffer', maxBuffer: 4 * 1024 * 1024 })
+    const text = stdout.toString('latin1')
+    const split = text.indexOf('\r\n\r\n')
+    expect(text.slice(0, split)).toMatch(/cache-status: corral; fwd=uri-miss; detail=streamed/i)
+    expect(text.slice(0, split)).toMatch(/content-encoding: (br|gzip)/i)
+    expect(text.slice(0, split)).toMatch(/transfer-encoding: chunked/i)
+    expect(stdout.subarray(split + 4).equals(PAGE)).toBe(true)
+  })
+
+  it.skipIf(chromium === null && process.env.CI === undefined)('headless Chromium renders a cold page from its first answer, coded while it streams', async () => {
+    if (chromium === null) throw new Error('chromium is not installed: .ci/run installs it (apt-get install chromium)')
+    const { origin, proxy } = await start(page())
+    const { stdout: dom } = await run(chromium, [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', `--user-data-dir=${await mkdtemp(join(tmpdir(), 'corral-chromium-'))}`,
+      '--dump-dom', `${proxy.url}/cold-browser`
+    ], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 })
+    const lastId = [...PAGE.toString().matchAll(/data-id="(\d+)"/g)].at(-1)?.[1]
+    expect(dom).toContain(`data-id="${lastId as string}"`)
+    const line = proxy.logs.find((l) => l['msg'] === 'access' && l['url'] === '/cold-browser')
+    expect(line?.['cache']).toBe('MISS')
+    expect(line?.['body']).toBe('streamed')
+    expect(['br', 'gzip']).toContain(line?.['encoding'])
+    // The browser asks for its favicon too: the page itself was fetched once.
+    expect(origin.requests.filter((r) => r.url === '/cold-browser')).toHaveLength(1)
+  }, 70_000)
 
   // CI installs Debian's chromium (.ci/run); a developer machine without it skips.
   it.skipIf(chromium === null && process.env.CI === undefined)('headless Chromium loads a page through corral and renders it', async () => {
