@@ -11,9 +11,9 @@
  */
 import { LRUCache } from 'lru-cache'
 import type { StoredEntry } from '../core/entry.js'
-import { chunkItemKey, type ChunkHead } from './chunk-codec.js'
+import { chunkKeyOf, chunkOwnerOf, type ChunkHead } from './chunk-codec.js'
 import { decodeChunkedMeta, type ChunkedMeta } from './chunk-meta.js'
-import { inWindow, type ChunkEvent, type ItemIO } from './chunks.js'
+import { inWindow, windowFor, type ChunkEvent, type ItemIO } from './chunks.js'
 import { withBody } from './codec.js'
 import { markPart, type PartRest } from './entry-part.js'
 import type { PickBytes } from './ranged-tier.js'
@@ -62,7 +62,15 @@ export class ChunkRanges {
   async read (itemKey: string, key: string, head: ChunkHead, pick: PickBytes): Promise<RangedRead> {
     let first: Buffer | undefined
     let known = this.#metas.get(itemKey)
-    if (known === undefined || known.version !== head.version || known.key !== key) {
+    const committed = head.committed
+    if (committed !== null && (known === undefined || known.version !== head.version || known.key !== key)) {
+      // A committed head holds the metadata itself (chunk-codec.ts format 2): no chunk to read for it.
+      const decoded = decodeChunkedMeta(committed.prefix, committed.prefix.length + head.totalBytes, key)
+      if (decoded === undefined) return this.#torn()
+      if (decoded === 'whole') return WHOLE
+      known = { ...decoded, version: head.version, key }
+      this.#metas.set(itemKey, known)
+    } else if (known === undefined || known.version !== head.version || known.key !== key) {
       const chunk = await this.#chunk(itemKey, head, 0)
       if (chunk === undefined) return FAILED
       if (chunk === null || chunk.length !== chunkLength(head, 0)) return this.#torn()
@@ -80,8 +88,10 @@ export class ChunkRanges {
       this.#onEvent('range', first?.length ?? 0)
       return { kind: 'part', entry: markPart(withBody(meta, EMPTY), { start: 0, bytes: EMPTY, totalBytes: bodyBytes, rest: null }) }
     }
-    const from = bodyOffset + wanted.start
-    const to = bodyOffset + wanted.end
+    // Offsets among the chunks' bytes: a committed head's chunks hold the body alone, a format-1 head's the record.
+    const chunksFrom = committed === null ? 0 : bodyOffset
+    const from = bodyOffset + wanted.start - chunksFrom
+    const to = bodyOffset + wanted.end - chunksFrom
     const firstIndex = Math.floor(from / head.chunkBytes)
     const lastIndex = Math.floor(to / head.chunkBytes)
     if (firstIndex === 0 && lastIndex === head.chunkCount - 1) return WHOLE
@@ -92,7 +102,7 @@ export class ChunkRanges {
       const chunk = index === 0 && first !== undefined ? first : await this.#chunk(itemKey, head, index)
       if (chunk === undefined) failed = true
       return chunk === null || chunk === undefined || chunk.length !== chunkLength(head, index) ? undefined : chunk
-    })
+    }, windowFor(head.chunkBytes))
     if (failed) return FAILED
     if (chunks === undefined) return this.#torn()
     let read = first !== undefined && firstIndex !== 0 ? first.length : 0
@@ -107,10 +117,10 @@ export class ChunkRanges {
 
   /** Chunk `index`: its bytes, null when memcached has none, undefined when the node did not answer. */
   #chunk (itemKey: string, head: ChunkHead, index: number): Promise<Buffer | null | undefined> {
-    const chunkKey = chunkItemKey(itemKey, head.version, index)
+    const chunkKey = chunkKeyOf(itemKey, head, index)
     let reading = this.#reading.get(chunkKey)
     if (reading === undefined) {
-      reading = this.#io.get(itemKey, chunkKey).finally(() => this.#reading.delete(chunkKey))
+      reading = this.#io.get(chunkOwnerOf(itemKey, head), chunkKey).finally(() => this.#reading.delete(chunkKey))
       this.#reading.set(chunkKey, reading)
     }
     return reading

@@ -15,6 +15,9 @@ import { decodeHead, isChunkHead } from './chunk-codec.js'
 import { ChunkedMemo, withOwnedBody } from './chunked-memo.js'
 import { noteChunkedRead } from './chunked-reads.js'
 import type { SideItems } from './filling-record.js'
+import { commitPublished } from './chunk-commit.js'
+import { publishingOf } from '../core/published-body.js'
+import type { StoredEntry } from '../core/entry.js'
 
 export { expirySeconds, leaseExpirySeconds } from './expiry.js'
 export { leaseKey, memcachedKey } from './key-memo.js'
@@ -92,6 +95,14 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
           node.get(itemKey, done)
         }, chunkTimeoutMs)
         return value === FAILED ? undefined : value
+      },
+      touch: async (owner, itemKey, expires) => {
+        const node = nodes.pick(owner)
+        if (node === undefined) return false
+        const ok = await nodes.call<boolean | null>(node, 'touch', done => {
+          node.client.touch(itemKey, expires, (err, touched) => done(err, touched))
+        }, chunkTimeoutMs)
+        return ok === true
       }
     }
     const valueBytes = options.maxItemBytes - ITEM_OVERHEAD_BYTES - CHUNK_KEY_ROOM_BYTES
@@ -157,8 +168,11 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
   async set (key: string, record: CacheRecord, ttlMs: number): Promise<void> {
     if (!(ttlMs > 0)) return
     const itemKey = this.#keys.itemKey(key)
-    const value = encodeRecord(record)
+    // A body over one item that a streaming fill wrote as chunks already: its head commits them (chunks.ts commit).
+    const publishing = record.kind === 'entry' && record.body.length > this.#maxItemBytes ? publishingOf(record.body) : undefined
     this.#forget(key, itemKey)
+    if (publishing !== undefined && await commitPublished(this.#chunks, this.#keys, itemKey, record as StoredEntry, await publishing, ttlMs)) return
+    const value = encodeRecord(record)
     if (value.length > this.#maxItemBytes - ITEM_OVERHEAD_BYTES - itemKey.length) {
       const written = await this.#chunks.write(itemKey, value, ttlMs)
       if (written === 'too-large') this.#options.onSkip?.('too-large')
