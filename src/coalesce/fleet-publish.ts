@@ -11,7 +11,7 @@
  * answers (below STREAM_FROM_BYTES) never stream, so they cost nothing more.
  */
 import { crc32 } from 'node:zlib'
-import { GrowingBody } from '../origin/growing-body.js'
+import { GrowingBody, type BodyTap } from '../origin/growing-body.js'
 import { notePublishing, type PublishedBody } from '../core/published-body.js'
 import type { GrowingFill } from '../origin/growing-fill.js'
 import { chunkCountOf, encodeFilling, FILLING_SUFFIX, fillChunkSuffix, markFailed, newFillVersion, type FillingRecord, type SideItems } from '../store/filling-record.js'
@@ -59,6 +59,21 @@ async function publish (
     onEvent('publish-failed', 0)
     return null
   }
+  // Unsized: past its buffer the body is relayed, not kept; the tap holds the relayed bytes until they are written.
+  const tap = sized ? null : body.openTap()
+  try {
+    return await publishChunks(side, key, body, tap, filling, record, expirySeconds, onEvent)
+  } finally {
+    if (tap !== null) body.closeTap(tap)
+  }
+}
+
+async function publishChunks (
+  side: SideItems, key: string, body: GrowingBody, tap: BodyTap | null, filling: FillingRecord, record: Buffer, expirySeconds: number,
+  onEvent: (event: FleetStreamEvent, bytes: number) => void
+): Promise<PublishedBody | null> {
+  const { version, chunkBytes } = filling
+  const sized = tap === null
   let next = 0
   let crc = 0
   for (;;) {
@@ -67,26 +82,28 @@ async function publish (
     const count = known >= 0 ? chunkCountOf(known, chunkBytes) : Infinity
     if (next >= count) break
     await body.whenFilled(Math.min((next + 1) * chunkBytes, known >= 0 ? known : Infinity))
-    // Past its buffer an unsized body is too large to store: followers are told, and cut their clients off.
-    if (body.state === 'failed' || body.overflowed) break
+    // Past its buffer an unsized body is too large to store, and still relayed: followers relay it too, never keep it.
+    if (body.state === 'failed' || tap?.cut === true) break
     const length = sized ? body.length : body.state === 'complete' ? body.filled : -1
     const whole = length >= 0 && body.filled === length ? chunkCountOf(length, chunkBytes) : Math.floor(body.filled / chunkBytes)
     const end = Math.min(whole, next + WINDOW)
     const writes: Array<Promise<boolean>> = []
     for (let i = next; i < end; i++) {
-      const chunk = body.buffer.subarray(i * chunkBytes, Math.min((i + 1) * chunkBytes, body.filled))
+      const chunk = body.bytes(i * chunkBytes, Math.min((i + 1) * chunkBytes, body.filled))
       crc = crc32(chunk, crc)
       writes.push(side.set(key, fillChunkSuffix(version, i), chunk, expirySeconds))
     }
     if ((await Promise.all(writes)).includes(false)) break
     next = end
+    if (tap !== null) body.passed(tap, Math.min(next * chunkBytes, body.filled))
   }
-  const done = body.state !== 'failed' && !body.overflowed && next === chunkCountOf(sized ? body.length : body.filled, chunkBytes) &&
+  const done = body.state !== 'failed' && tap?.cut !== true && next === chunkCountOf(sized ? body.length : body.filled, chunkBytes) &&
     (body.state === 'complete' || sized)
   // Every chunk is out: an unsized fill's record now names its length, which is how its followers know the end.
   if (done && (sized || await side.set(key, FILLING_SUFFIX, encodeFilling({ ...filling, length: body.filled }), expirySeconds))) {
     onEvent('published', body.filled)
-    return { key, version, chunkBytes, bodyBytes: body.filled, crc }
+    // A relayed body is never stored: nothing for a head to commit.
+    return body.overflowed ? null : { key, version, chunkBytes, bodyBytes: body.filled, crc }
   }
   await side.set(key, FILLING_SUFFIX, markFailed(record), expirySeconds)
   onEvent('publish-failed', Math.min(next * chunkBytes, body.filled))
