@@ -142,6 +142,11 @@ export function chunkItemKey (itemKey: string, version: string, index: number): 
   return `${itemKey}~${version}~${index}`
 }
 
+/** What chunk `index` must hold: every chunk but the last is full (splitValue). */
+export function chunkBytesAt (head: ChunkHead, index: number): number {
+  return index < head.chunkCount - 1 ? head.chunkBytes : head.totalBytes - head.chunkBytes * (head.chunkCount - 1)
+}
+
 /**
  * The value the chunks make, or a reason it cannot be trusted: a chunk missing (evicted, memcached restarted), one
  * whose length is not what the head says, or a whole whose CRC differs (a chunk from another write). Any of these is a
@@ -152,8 +157,7 @@ export function joinChunks (head: ChunkHead, chunks: ReadonlyArray<Buffer | null
   for (let i = 0; i < chunks.length; i++) {
     const chunk = chunks[i]
     if (chunk === null || chunk === undefined) return { kind: 'torn', reason: 'missing' }
-    const expected = i < chunks.length - 1 ? head.chunkBytes : head.totalBytes - head.chunkBytes * (head.chunkCount - 1)
-    if (chunk.length !== expected) return { kind: 'torn', reason: 'length' }
+    if (chunk.length !== chunkBytesAt(head, i)) return { kind: 'torn', reason: 'length' }
   }
   // allocUnsafeSlow: the value is large and long-lived (L1 keeps the body); never a slice of the shared pool.
   const prefix = head.committed?.prefix

@@ -15,7 +15,9 @@
  *   (chunk-codec.ts format 2) is written, the commit point as ever. A chunk gone by then fails the commit, and the
  *   value is written whole as before.
  */
-import { chunkItemKey, chunkKeyOf, chunkOwnerOf, decodeHead, encodeCommittedHead, joinChunks, splitValue, type ChunkHead } from './chunk-codec.js'
+import { crc32 } from 'node:zlib'
+import { chunkBytesAt, chunkItemKey, chunkKeyOf, chunkOwnerOf, decodeHead, encodeCommittedHead, splitValue, type ChunkHead } from './chunk-codec.js'
+import { ChunkFeed } from './chunk-feed.js'
 import { expirySeconds } from './expiry.js'
 import type { PublishedBody } from '../core/published-body.js'
 
@@ -27,6 +29,8 @@ export interface ItemIO {
   get (ownerItemKey: string, itemKey: string): Promise<Buffer | null | undefined>
   /** A new expiry for an item on the node that owns `ownerItemKey`; true when memcached had the item. */
   touch (ownerItemKey: string, itemKey: string, expirySeconds: number): Promise<boolean>
+  /** Deletes an item on the node that owns `ownerItemKey` (a head whose chunks are torn). */
+  drop (ownerItemKey: string, itemKey: string): Promise<void>
 }
 
 /**
@@ -62,7 +66,8 @@ export class ChunkedItems {
   readonly #io: ItemIO
   readonly #chunkBytes: number
   readonly #onEvent: (event: ChunkEvent, bytes: number) => void
-  readonly #reading = new Map<string, Promise<ChunkRead>>()
+  /** The whole read of each head version in flight in this process, and the feed it fills (chunk-feed.ts). */
+  readonly #reading = new Map<string, WholeRead>()
 
   /** `chunkBytes`: the most one chunk item holds (memcached's item size less the key and item overhead). */
   /** The item reads and writes, for other values kept beside an entry on its node (store/filling-record.ts). */
@@ -116,41 +121,64 @@ export class ChunkedItems {
     return 'stored'
   }
 
-  /** The value a head item names; one read per head version at a time in this process. */
+  /**
+   * The chunks' bytes a head item names (the whole record, or a committed head's body: chunk-meta.ts entryOfChunks);
+   * one read per head version at a time in this process.
+   */
   async read (itemKey: string, headItem: Buffer): Promise<ChunkRead> {
     const head = decodeHead(headItem)
     if (head === undefined) return TORN
+    return await this.whole(itemKey, head).read
+  }
+
+  /** The whole read of the value `head` names, started or joined: its feed fills as chunks arrive (chunk-stream.ts). */
+  whole (itemKey: string, head: ChunkHead): WholeRead {
     const flight = `${itemKey}~${head.version}`
     let reading = this.#reading.get(flight)
     if (reading === undefined) {
-      reading = this.#read(itemKey, head).finally(() => this.#reading.delete(flight))
+      const feed = new ChunkFeed(head.totalBytes, head.chunkCount, head.chunkBytes)
+      reading = { feed, read: this.#read(itemKey, head, feed).finally(() => this.#reading.delete(flight)) }
       this.#reading.set(flight, reading)
     }
-    return await reading
+    return reading
   }
 
-  async #read (itemKey: string, head: ChunkHead): Promise<ChunkRead> {
+  async #read (itemKey: string, head: ChunkHead, feed: ChunkFeed): Promise<ChunkRead> {
     let failed = false
     const owner = chunkOwnerOf(itemKey, head)
-    const chunks = await inWindow(head.chunkCount, async (i) => {
+    const got = await inWindow(head.chunkCount, async (i) => {
       const chunk = await this.#io.get(owner, chunkKeyOf(itemKey, head, i))
       if (chunk === undefined) failed = true
-      return chunk ?? undefined
+      if (chunk === null || chunk === undefined || chunk.length !== chunkBytesAt(head, i)) return undefined
+      feed.put(i, chunk)
+      return true
     }, windowFor(head.chunkBytes))
-    if (failed) return FAILED_READ
-    if (chunks === undefined) {
+    if (failed) {
+      feed.settle('failed')
+      return FAILED_READ
+    }
+    // A chunk missing or short, or a CRC that differs (a chunk of another write): a miss of the whole value.
+    if (got === undefined || crc32(feed.buffer) !== head.crc) {
+      feed.settle('torn')
       this.#onEvent('torn', 0)
+      // A client streaming it got its headers already, so its answer could not become a miss (it is cut off): the
+      // head goes, so that the next request is one and refetches, rather than streaming the same hole again.
+      if (feed.streamed) this.#io.drop(itemKey, itemKey).catch(noop)
       return TORN
     }
-    const joined = joinChunks(head, chunks)
-    if (joined.kind === 'torn') {
-      this.#onEvent('torn', 0)
-      return TORN
-    }
-    this.#onEvent('read', joined.value.length)
-    return joined
+    feed.settle('whole')
+    this.#onEvent('read', feed.buffer.length)
+    return { kind: 'value', value: feed.buffer }
   }
 }
+
+/** A whole read in flight: the feed its chunks fill, and what it comes to. */
+export interface WholeRead {
+  readonly feed: ChunkFeed
+  readonly read: Promise<ChunkRead>
+}
+
+function noop (): void {}
 
 const TORN: ChunkRead = { kind: 'torn' }
 const FAILED_READ: ChunkRead = { kind: 'failed' }

@@ -8,11 +8,13 @@ import { ReadFlight } from './read-flight.js'
 import { RecordMemo } from './record-memo.js'
 import { UNREACHABLE, type SharedTier, type Unreachable } from './shared-tier.js'
 import type { CacheRecord, LeaseStore } from './types.js'
-import { ChunkedItems, type ItemIO } from './chunks.js'
+import { ChunkedItems } from './chunks.js'
+import { makeItemIO } from './chunk-io.js'
 import { ChunkRanges, type RangedRead } from './chunk-ranges.js'
 import type { PickBytes, RangedTier } from './ranged-tier.js'
-import { decodeHead, isChunkHead } from './chunk-codec.js'
-import { ChunkedMemo, withOwnedBody } from './chunked-memo.js'
+import { decodeHead, isChunkHead, type ChunkHead } from './chunk-codec.js'
+import { ChunkedMemo } from './chunked-memo.js'
+import { entryOfChunks } from './chunk-meta.js'
 import { noteChunkedRead } from './chunked-reads.js'
 import type { SideItems } from './filling-record.js'
 import { commitPublished } from './chunk-commit.js'
@@ -27,14 +29,6 @@ export type { MemcachedStoreOptions } from './memcached-options.js'
 const ITEM_OVERHEAD_BYTES = 64
 /** Room left in a chunk item for its key (a chunk key is the item key plus at most 28 bytes: chunk-codec.ts). */
 const CHUNK_KEY_ROOM_BYTES = 280
-/**
- * A chunk get or set moves up to an item's worth of bytes behind up to three others on the same connection, and is
- * read by a process that may be busy writing the same object to many clients: the deadline meant for a 1 KiB hit
- * (50 ms by default) would time whole nodes out for a busy moment. Measured: while one proxy streamed 5 MB to 50
- * clients, its 1 MB chunk sets were answered (read off the socket) after more than 1 s, and a failed write costs the
- * fleet a second origin fetch. A chunk write delays no client; a chunk read delays the requests waiting for it.
- */
-const CHUNK_TIMEOUT_FLOOR_MS = 5000
 
 /**
  * L2: memcached through memjs, one client per node and our own ring, so failure handling is ours and not
@@ -77,34 +71,7 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
     this.#leases = new MemcachedLeases(this.#nodes, options.prefix)
     this.ready = this.#nodes.ready
     // Entries over one item: chunks on the node that owns the head's key (chunks.ts), with a deadline of their own.
-    const nodes = this.#nodes
-    const chunkTimeoutMs = Math.max(options.timeoutMs, CHUNK_TIMEOUT_FLOOR_MS)
-    const io: ItemIO = {
-      set: async (owner, itemKey, value, expires) => {
-        const node = nodes.pick(owner)
-        if (node === undefined) return false
-        const ok = await nodes.call<boolean | null>(node, 'set', done => {
-          node.client.set(itemKey, value, { expires }, (err, stored) => done(err, stored))
-        }, chunkTimeoutMs)
-        return ok === true
-      },
-      get: async (owner, itemKey) => {
-        const node = nodes.pick(owner)
-        if (node === undefined) return undefined
-        const value = await nodes.call<Buffer | null>(node, 'get', done => {
-          node.get(itemKey, done)
-        }, chunkTimeoutMs)
-        return value === FAILED ? undefined : value
-      },
-      touch: async (owner, itemKey, expires) => {
-        const node = nodes.pick(owner)
-        if (node === undefined) return false
-        const ok = await nodes.call<boolean | null>(node, 'touch', done => {
-          node.client.touch(itemKey, expires, (err, touched) => done(err, touched))
-        }, chunkTimeoutMs)
-        return ok === true
-      }
-    }
+    const io = makeItemIO(this.#nodes, options.timeoutMs)
     const valueBytes = options.maxItemBytes - ITEM_OVERHEAD_BYTES - CHUNK_KEY_ROOM_BYTES
     this.#chunks = new ChunkedItems(io, valueBytes, options.onChunks)
     this.#ranges = new ChunkRanges(io, options.onChunks)
@@ -257,8 +224,8 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
   /** A value stored as chunks (chunks.ts): torn is a miss; a node that did not answer is `failed` (a miss or UNREACHABLE). */
   async #readChunked<F> (key: string, head: Buffer, failed: F): Promise<CacheRecord | undefined | F> {
     const itemKey = this.#keys.itemKey(key)
-    const version = decodeHead(head)?.version
-    const known = version === undefined ? undefined : this.#chunkedMemo.get(itemKey, version)
+    const decoded = decodeHead(head)
+    const known = decoded === undefined ? undefined : this.#chunkedMemo.get(itemKey, decoded.version)
     if (known !== undefined && known.key === key) {
       noteChunkedRead(known)
       return known
@@ -266,10 +233,9 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
     const read = await this.#chunks.read(itemKey, head)
     switch (read.kind) {
       case 'value': {
-        const record = decodeRecord(read.value, key)
-        if (record?.kind !== 'entry') return record
-        const entry = withOwnedBody(record)
-        if (version !== undefined) this.#chunkedMemo.set(itemKey, version, entry)
+        const entry = entryOfChunks(decoded as ChunkHead, read.value, key)
+        if (entry?.kind !== 'entry') return entry
+        this.#chunkedMemo.set(itemKey, (decoded as ChunkHead).version, entry)
         noteChunkedRead(entry)
         return entry
       }

@@ -20,7 +20,8 @@ describe.skipIf(address === null)('a long range read from chunks as the client t
       gets.push(itemKey)
       return (await client.get(itemKey)).value
     },
-    touch: async (_owner, itemKey, expires) => await client.touch(itemKey, expires)
+    touch: async (_owner, itemKey, expires) => await client.touch(itemKey, expires),
+    drop: async (_owner, itemKey) => { await client.delete(itemKey) }
   }
 
   it('reads one chunk before answering, keeps two ahead of the client, and stops when it leaves', async () => {
