@@ -4,12 +4,10 @@
  * checks as a whole decode (codec.ts readEntry), with the body's length taken from the header instead of counted.
  * Pure.
  */
-import type { CacheRecord, StoredEntry } from '../core/entry.js'
+import type { StoredEntry } from '../core/entry.js'
 import {
-  CODEC_HEADER_BYTES, decodeRecord, encodeRecord, isFiniteNumber, isOptionalString, isStatus, isStringArray, isWritableHead, withBody
+  CODEC_HEADER_BYTES, encodeRecord, isFiniteNumber, isOptionalString, isStatus, isStringArray, isWritableHead, withBody
 } from './codec.js'
-import type { ChunkHead } from './chunk-codec.js'
-import { withOwnedBody } from './chunked-memo.js'
 
 const MAGIC = 0xC7
 const VERSION = 2
@@ -70,19 +68,4 @@ export function encodeRecordPrefix (entry: StoredEntry): Buffer | undefined {
   const prefix = encodeRecord(withBody(entry, EMPTY))
   prefix.writeUInt32BE(entry.body.length, 6)
   return prefix
-}
-
-/**
- * The record the chunks' bytes make (a whole read, chunks.ts): a format-1 head's chunks hold the whole record (the body
- * then copied once to own its memory: chunked-memo.ts withOwnedBody); a committed head's hold the body alone, which
- * becomes the entry's body as it is, the metadata coming from the head. Undefined: damaged, or for another key.
- */
-export function entryOfChunks (head: ChunkHead, bytes: Buffer, key: string): CacheRecord | undefined {
-  const committed = head.committed
-  if (committed === null) {
-    const record = decodeRecord(bytes, key)
-    return record?.kind === 'entry' ? withOwnedBody(record) : record
-  }
-  const known = decodeChunkedMeta(committed.prefix, committed.prefix.length + bytes.length, key)
-  return known === undefined || known === 'whole' ? undefined : withBody(known.meta, bytes)
 }

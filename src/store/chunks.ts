@@ -149,7 +149,11 @@ export class ChunkedItems {
     const got = await inWindow(head.chunkCount, async (i) => {
       const chunk = await this.#io.get(owner, chunkKeyOf(itemKey, head, i))
       if (chunk === undefined) failed = true
-      if (chunk === null || chunk === undefined || chunk.length !== chunkBytesAt(head, i)) return undefined
+      if (chunk === null || chunk === undefined || chunk.length !== chunkBytesAt(head, i)) {
+        // Clients streaming it stop at once (chunk-stream.ts), not once the gets in flight are answered.
+        if (feed.state === 'open') feed.settle(chunk === undefined ? 'failed' : 'torn')
+        return undefined
+      }
       feed.put(i, chunk)
       return true
     }, windowFor(head.chunkBytes))

@@ -11,13 +11,13 @@ import type { CacheRecord, LeaseStore } from './types.js'
 import { ChunkedItems } from './chunks.js'
 import { makeItemIO } from './chunk-io.js'
 import { ChunkRanges, type RangedRead } from './chunk-ranges.js'
-import type { PickBytes, RangedTier } from './ranged-tier.js'
+import type { PickBytes, RangedTier, StreamedTier } from './ranged-tier.js'
 import { decodeHead, isChunkHead, type ChunkHead } from './chunk-codec.js'
-import { ChunkedMemo } from './chunked-memo.js'
-import { entryOfChunks } from './chunk-meta.js'
+import { ChunkedMemo, entryOfChunks } from './chunked-memo.js'
 import { noteChunkedRead } from './chunked-reads.js'
 import type { SideItems } from './filling-record.js'
 import { commitPublished } from './chunk-commit.js'
+import { streamPart } from './chunk-stream.js'
 import { publishingOf } from '../core/published-body.js'
 import type { StoredEntry } from '../core/entry.js'
 
@@ -45,7 +45,7 @@ const CHUNK_KEY_ROOM_BYTES = 280
  * down must fall back to in-process coalescing (every process fetches once) rather than have every request wait
  * for a leader that can never be elected.
  */
-export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
+export class MemcachedStore implements SharedTier, LeaseStore, RangedTier, StreamedTier {
   readonly name = 'memcached'
   readonly #nodes: MemcachedNodes
   readonly #leases: MemcachedLeases
@@ -122,6 +122,18 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
       case 'torn': return undefined
       case 'failed': return UNREACHABLE
     }
+  }
+
+  /** A fresh full GET's read: a chunked entry streams as its chunks arrive (chunk-stream.ts); null: read it with `get`. */
+  async lookupStream (key: string, pick: PickBytes): Promise<StoredEntry | null> {
+    const value = await this.#read(key)
+    const head = value === FAILED || value === null ? undefined : decodeHead(value)
+    const itemKey = this.#keys.itemKey(key)
+    // Read before in this process and still alive: `get` has it at once.
+    if (head === undefined || this.#chunkedMemo.get(itemKey, head.version) !== undefined) return null
+    const found = await this.#ranges.meta(itemKey, key, head)
+    if (!('known' in found) || pick(found.known.meta, found.known.bodyBytes).kind !== 'stream') return null
+    return await streamPart(found.known, head, this.#chunks.whole(itemKey, head))
   }
 
   isReachable (key: string): boolean {

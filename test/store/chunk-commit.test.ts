@@ -1,7 +1,8 @@
 /**
  * A body a streaming fill already wrote as chunks (coalesce/fleet-publish.ts) is committed by the stored entry's head
  * (store/chunk-commit.ts), against a real memcached: the chunks get the head's lifetime, the head names them, and a
- * chunk gone before the commit means the entry is written whole instead, never a head naming a hole.
+ * chunk gone before the commit means the entry is written whole instead, never a head naming a hole. And a full read
+ * of a chunked entry streamed as its chunks arrive (store/chunk-stream.ts), for a head of either format.
  */
 import { connect } from 'node:net'
 import { crc32 } from 'node:zlib'
@@ -13,6 +14,7 @@ import { MemcachedStore, memcachedKey } from '../../src/store/memcached.js'
 import { fillChunkSuffix, newFillVersion } from '../../src/store/filling-record.js'
 import { notePublishing, type PublishedBody } from '../../src/core/published-body.js'
 import type { StoredEntry } from '../../src/store/types.js'
+import { partOf } from '../../src/store/entry-part.js'
 import { makeEntry, uniqueKey } from './records.js'
 
 const address = inject('memcached')
@@ -129,6 +131,37 @@ describe.skipIf(address === null)('a streaming fill\'s chunks committed by the s
       expect(got?.kind === 'entry' && got.body.equals(entry.body)).toBe(true)
     } finally {
       await store.close()
+    }
+  })
+})
+
+describe.skipIf(address === null)('a full read streamed from chunks (store/chunk-stream.ts)', () => {
+  const server = address as string
+
+  it('streams a head whose chunks hold the whole record: the body bytes alone, the last after the CRC', async () => {
+    const prefix = `cs${Math.random().toString(36).slice(2, 8)}:`
+    const writer = storeOn(server, prefix, [])
+    const reader = storeOn(server, prefix, [])
+    try {
+      const key = uniqueKey('format1')
+      const entry = bigEntry(key, 2.5 * ONE_MB)
+      await writer.set(key, entry, 60_000)
+      const part = await reader.lookupStream(key, () => ({ kind: 'stream' }))
+      if (part === null) throw new Error('expected a streamed part')
+      const rest = partOf(part)?.rest
+      if (rest === undefined || rest === null) throw new Error('expected a part with a rest')
+      const pieces: Buffer[] = []
+      for (let next = await rest.next(); next !== undefined; next = await rest.next()) {
+        if (typeof next === 'string') throw new Error(next)
+        pieces.push(next)
+      }
+      expect(Buffer.concat(pieces).equals(entry.body)).toBe(true)
+      expect(part.headers).toEqual(entry.headers)
+      // Not fresh, a Range, or anything else the pick does not stream: read whole with `get`.
+      expect(await reader.lookupStream(key, () => ({ kind: 'whole' }))).toBeNull()
+    } finally {
+      await writer.close()
+      await reader.close()
     }
   })
 })
