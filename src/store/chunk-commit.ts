@@ -15,14 +15,16 @@ import type { ChunkedItems } from './chunks.js'
 
 /**
  * true when `entry` is stored under `itemKey` by committing `published` (null: the fill did not write every chunk);
- * false when the caller must write it whole. `keys` names the item key of the cache key the chunks were written beside
+ * false when the caller must write it whole (also when the record fits `oneItemBytes`, one memcached item). `keys` names the item key of the cache key the chunks were written beside
  * (the fill's lease key, whose node holds them even when the entry is a variant stored under another key).
  */
 export async function commitPublished (
-  chunks: ChunkedItems, keys: { itemKey (key: string): string }, itemKey: string, entry: StoredEntry, published: PublishedBody | null, ttlMs: number
+  chunks: ChunkedItems, keys: { itemKey (key: string): string }, itemKey: string, entry: StoredEntry, published: PublishedBody | null, ttlMs: number,
+  oneItemBytes: number
 ): Promise<boolean> {
   if (published === null || published.bodyBytes !== entry.body.length) return false
   const prefix = encodeRecordPrefix(entry)
-  if (prefix === undefined) return false
+  // One item holds it: one get answers it (and the record memo keeps it decoded), worth a second write of under 1 MB.
+  if (prefix === undefined || prefix.length + entry.body.length <= oneItemBytes) return false
   return await chunks.commit(itemKey, keys.itemKey(published.key), prefix, published, ttlMs) === 'stored'
 }

@@ -41,7 +41,7 @@ const MAX_METAS = 4096
 const FIRST_CHUNKS = 4
 const REST_AHEAD = 2
 
-export interface KnownMeta extends ChunkedMeta {
+interface KnownMeta extends ChunkedMeta {
   readonly version: string
   readonly key: string
 }

@@ -19,6 +19,8 @@ import type { StoredEntry } from '../core/entry.js'
 import type { ChunkHead } from './chunk-codec.js'
 import type { ChunkFeed } from './chunk-feed.js'
 import type { ChunkRead, WholeRead } from './chunks.js'
+import { decodeChunkedMeta } from './chunk-meta.js'
+import type { PickBytes } from './ranged-tier.js'
 import { noteChunkedRead } from './chunked-reads.js'
 import { withBody } from './codec.js'
 import { markPart, type PartRest } from './entry-part.js'
@@ -33,17 +35,23 @@ const FIRST_BYTES = 1024 * 1024
 const PIECE_BYTES = 256 * 1024
 
 /**
- * A part streaming the whole body of the chunked value `head` names (`meta`: its metadata, its body's place among the
- * record's bytes) from the whole read `whole` (started or joined: chunks.ts), once its first FIRST_BYTES are in; null
- * when the read tore or failed before that, which is then a miss (or an unreachable node) as a whole read is.
+ * A part streaming the whole body of the chunked value `head` names (for cache key `key`) from the whole read `whole`
+ * (started or joined: chunks.ts), once its first FIRST_BYTES are in and `pick` says `stream` (a fresh entry); null
+ * otherwise, or when the read tore or failed before that (a miss, or an unreachable node, as a whole read is).
  */
-export async function streamPart (
-  known: { readonly meta: StoredEntry, readonly bodyOffset: number, readonly bodyBytes: number }, head: ChunkHead, whole: WholeRead
-): Promise<StoredEntry | null> {
-  const { meta, bodyOffset, bodyBytes } = known
+export async function streamPart (key: string, head: ChunkHead, whole: WholeRead, pick: PickBytes): Promise<StoredEntry | null> {
   const { feed, read } = whole
+  const committed = head.committed
+  // A committed head holds the metadata; a format-1 head's first chunk does, read by the whole read (not twice).
+  if (committed === null) await feed.whenReady(Math.min(feed.buffer.length, FIRST_BYTES))
+  const known = committed === null
+    ? decodeChunkedMeta(feed.buffer.subarray(0, feed.ready), head.totalBytes, key)
+    : decodeChunkedMeta(committed.prefix, committed.prefix.length + head.totalBytes, key)
+  if (known === undefined || known === 'whole') return null
+  const { meta, bodyOffset, bodyBytes } = known
+  if (pick(meta, bodyBytes).kind !== 'stream') return null
   // A format-1 head's chunks hold the record (the body after its metadata), a committed head's the body alone.
-  const from = head.committed === null ? bodyOffset : 0
+  const from = committed === null ? bodyOffset : 0
   await feed.whenReady(Math.min(feed.buffer.length, from + FIRST_BYTES))
   if (feed.state === 'torn' || feed.state === 'failed') return null
   feed.streamed = true

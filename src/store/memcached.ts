@@ -131,9 +131,7 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier, Strea
     const itemKey = this.#keys.itemKey(key)
     // Read before in this process and still alive: `get` has it at once.
     if (head === undefined || this.#chunkedMemo.get(itemKey, head.version) !== undefined) return null
-    const found = await this.#ranges.meta(itemKey, key, head)
-    if (!('known' in found) || pick(found.known.meta, found.known.bodyBytes).kind !== 'stream') return null
-    return await streamPart(found.known, head, this.#chunks.whole(itemKey, head))
+    return await streamPart(key, head, this.#chunks.whole(itemKey, head), pick)
   }
 
   isReachable (key: string): boolean {
@@ -148,9 +146,10 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier, Strea
     if (!(ttlMs > 0)) return
     const itemKey = this.#keys.itemKey(key)
     // A body over one item that a streaming fill wrote as chunks already: its head commits them (chunks.ts commit).
-    const publishing = record.kind === 'entry' && record.body.length > this.#maxItemBytes ? publishingOf(record.body) : undefined
+    const publishing = record.kind === 'entry' ? publishingOf(record.body) : undefined
     this.#forget(key, itemKey)
-    if (publishing !== undefined && await commitPublished(this.#chunks, this.#keys, itemKey, record as StoredEntry, await publishing, ttlMs)) return
+    const room = this.#maxItemBytes - ITEM_OVERHEAD_BYTES - itemKey.length
+    if (publishing !== undefined && await commitPublished(this.#chunks, this.#keys, itemKey, record as StoredEntry, await publishing, ttlMs, room)) return
     const value = encodeRecord(record)
     if (value.length > this.#maxItemBytes - ITEM_OVERHEAD_BYTES - itemKey.length) {
       const written = await this.#chunks.write(itemKey, value, ttlMs)
