@@ -9,7 +9,8 @@ import type { StoredEntry } from './core/entry.js'
 import type { EntryPart } from './store/entry-part.js'
 import type { XCache } from './core/trace.js'
 import type { PartRest } from './store/entry-part.js'
-import { deliverNotModified, deliverRange, limitSendStall, rangeHeaders } from './deliver.js'
+import { deliverable, deliverNotModified, deliverRange, limitSendStall, rangeHeaders } from './deliver.js'
+import { ageSeconds } from './policy/usable.js'
 import { drained } from './origin/growing-body.js'
 import { ChunkTornError } from './core/errors.js'
 import { isNotModifiedForClient } from './policy/conditional.js'
@@ -30,8 +31,17 @@ export function servePart (
     return 0
   }
   const range = decideRange({ method: 'GET', range: headers.range, ifRange: headers['if-range'] }, representationOfMeta(entry, part.totalBytes), now)
-  if (range.kind === 'whole') return undefined
   const { rest } = part
+  if (range.kind === 'whole') {
+    // A full GET of a chunked entry (store/chunk-stream.ts): the 200, its body as the chunks arrive.
+    if (!part.whole || rest === null) return undefined
+    const head = deliverable(entry.headers, strip).concat('age', String(ageSeconds(entry, now)), 'x-cache', xCache, 'cache-status', cacheStatus)
+    if (extra !== null) for (const h of extra) head.push(h)
+    res.writeHead(entry.status, head)
+    sendRest(res, EMPTY, rest, stallMs, trace).catch((err: unknown) => { res.destroy(err as Error) })
+    return part.totalBytes
+  }
+  if (part.whole) return undefined
   if (rest !== null) {
     // Read for exactly this range: its first bytes are here, the rest comes as the client takes it.
     if (range.kind !== 'partial' || range.start !== part.start) return undefined
@@ -58,7 +68,7 @@ export function servePart (
  */
 async function sendRest (res: ServerResponse, first: Buffer, rest: PartRest, stallMs: number, trace: { error: string | null }): Promise<void> {
   try {
-    if (!res.write(first) && !await drained(res, stallMs)) return
+    if (first.length > 0 && !res.write(first) && !await drained(res, stallMs)) return
     for (;;) {
       if (res.destroyed) return
       const next = await rest.next()
@@ -77,3 +87,5 @@ async function sendRest (res: ServerResponse, first: Buffer, rest: PartRest, sta
     rest.close()
   }
 }
+
+const EMPTY = Buffer.alloc(0)

@@ -1,8 +1,9 @@
 /**
  * Section 9: objects of 1, 5 and 50 MB (issue 22). For each: 100 concurrent clients over two corral processes sharing
  * memcached (origin requests, want 1; the slowest client's first byte against the origin's), then hit throughput in
- * MB/s against a bare node:http server sending the same bytes from memory; and corral's RSS while 50 clients download
- * the 50 MB object. Bounded: about a minute on two cores.
+ * MB/s against a bare node:http server sending the same bytes from memory; the bytes memcached received for the fill
+ * (its own `stats`), and a full GET on a third proxy whose L1 is empty (first byte and whole, from memcached chunks);
+ * and corral's RSS while 50 clients download the 50 MB object. Bounded: about a minute on two cores.
  */
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
@@ -10,6 +11,8 @@ import { freePort, ROOT, startCorral, startNode, waitForHttp, type Corral } from
 import { statusKb } from '../proc.js'
 import { startLargeOrigin, THINK_MS, type LargeOrigin } from '../large-origin.js'
 import { fmt, freshPath, log, mib, row, withMemcached, type Run } from '../section.js'
+import { memcachedStats } from '../probes.js'
+import type { Memcached } from '../lib.js'
 
 const MB = 1024 * 1024
 const CLIENTS = 100
@@ -68,7 +71,7 @@ export async function largeSection (r: Run): Promise<void> {
       let b: Corral | null = null
       try {
         b = await startCorral(config)
-        for (const size of [1 * MB, 5 * MB, 50 * MB]) await oneSize(r, s, origin, agent, a, b, size)
+        for (const size of [1 * MB, 5 * MB, 50 * MB]) await oneSize(r, s, origin, agent, a, b, size, mc, config)
         await rssUnderLoad(r, s, agent, a)
       } finally {
         await b?.stop()
@@ -81,10 +84,13 @@ export async function largeSection (r: Run): Promise<void> {
   }
 }
 
-async function oneSize (r: Run, s: string, origin: LargeOrigin, agent: Agent, a: Corral, b: Corral, size: number): Promise<void> {
+async function oneSize (
+  r: Run, s: string, origin: LargeOrigin, agent: Agent, a: Corral, b: Corral, size: number, mc: Memcached, config: Record<string, unknown>
+): Promise<void> {
   const label = `${size / MB} MB`
   const path = `${freshPath(`/obj/${size}`)}`
   origin.reset()
+  const written = (await memcachedStats(mc.port))['bytes_read'] ?? NaN
   const all = await Promise.all(Array.from({ length: CLIENTS }, async (_, i) => await download(agent, `${(i % 2 === 0 ? a : b).url}${path}`)))
   const originRequests = origin.requests()
   const failed = all.filter(d => !d.ok || d.bytes !== size).length
@@ -103,6 +109,12 @@ async function oneSize (r: Run, s: string, origin: LargeOrigin, agent: Agent, a:
   row(r, s, `${label}: first byte median / slowest`, `${fmt(median)} / ${fmt(slowest)} ms`, `report (origin ${THINK_MS} ms)`, 'info')
   row(r, s, `${label}: first byte per proxy (median / slowest)`, perProxy, 'report', 'info')
   if (originRequests !== 1) r.gateFailures.push(`${s}: ${label} reached the origin ${originRequests} times (want 1)`)
+  const writtenMB = await writtenSince(mc, written) / MB
+  log(`  ${label}: memcached received ${fmt(writtenMB)} MB for the fill (${fmt(writtenMB / (size / MB), 2)}x the object)`)
+  row(r, s, `${label}: memcached bytes received for the fill`, `${fmt(writtenMB)} MB (${fmt(writtenMB / (size / MB), 2)}x)`, 'about 1x (written once)', 'info')
+  const fresh = await fromChunks(agent, config, path)
+  log(`  ${label}: full GET on a third proxy, L1 empty (from memcached chunks): first byte ${fmt(fresh.ttfbMs)} ms, whole ${fmt(fresh.wholeMs)} ms`)
+  row(r, s, `${label}: full GET from chunks, fresh proxy (first byte / whole)`, `${fmt(fresh.ttfbMs)} / ${fmt(fresh.wholeMs)} ms`, 'report', fresh.ok ? 'info' : 'MISS')
 
   const ceiling = await startLargeCeiling(size)
   try {
@@ -113,6 +125,30 @@ async function oneSize (r: Run, s: string, origin: LargeOrigin, agent: Agent, a:
     r.details[`${s}.${label}`] = { originRequests, failed, ttfbMedianMs: median, ttfbSlowestMs: slowest, ttfbPerProxy: perProxy, hitMBps: hit, bareMBps: bare }
   } finally {
     await ceiling.stop()
+  }
+}
+
+/** Bytes memcached received since `before` (its `bytes_read`), once the fill's writes (the head last) have settled. */
+async function writtenSince (mc: Memcached, before: number): Promise<number> {
+  let last = NaN
+  for (let i = 0; i < 50; i++) {
+    const now = (await memcachedStats(mc.port))['bytes_read'] ?? NaN
+    if (now === last) break
+    last = now
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  return last - before
+}
+
+/** One full GET of `path` on a new proxy sharing memcached (its L1 empty): time to first byte and to the last. */
+async function fromChunks (agent: Agent, config: Record<string, unknown>, path: string): Promise<{ ttfbMs: number, wholeMs: number, ok: boolean }> {
+  const c = await startCorral(config)
+  try {
+    const t0 = performance.now()
+    const got = await download(agent, `${c.url}${path}`)
+    return { ttfbMs: got.ttfbMs, wholeMs: performance.now() - t0, ok: got.ok }
+  } finally {
+    await c.stop()
   }
 }
 

@@ -6,11 +6,13 @@
  *
  * - Reads are pipelined, WINDOW chunk gets plus the record's in one batch on the node's connection; after a batch with
  *   no new chunk it waits, backing off from FIRST_POLL_MS to MAX_POLL_MS, and the whole follow is bounded by `deadlineMs`.
+ * - An unsized fill past this process's cache.maxObjectBytes is relayed to its clients as the filling proxy relays it
+ *   (growing-body.ts): not kept, read no more than a relay window ahead of the fastest client.
  * - A chunk is taken only in order and only at its exact length. Nothing more can come when the record is gone, marked
  *   failed or names another version, or memcached cannot be asked: the body fails, and every client's connection is
  *   reset before the declared length (GrowingBody.pipeTo), never ended as if whole.
  */
-import { GrowingBody } from '../origin/growing-body.js'
+import { GrowingBody, RELAY_WINDOW_BYTES } from '../origin/growing-body.js'
 import type { GrowingFill } from '../origin/growing-fill.js'
 import type { StoredEntry, VaryIndex } from '../core/entry.js'
 import { FleetStreamError } from '../core/errors.js'
@@ -81,6 +83,13 @@ async function feed (place: FillingPlace, record: FillingRecord, body: GrowingBo
     const count = length === null ? Infinity : chunkCountOf(length, chunkBytes)
     if (next >= count) break
     if (now() >= deadline) return 'fill deadline passed'
+    // Past this process's buffer the body is relayed to its clients, never kept: it runs no more than a relay window
+    // ahead of the fastest (a client that far behind is cut off, growing-body.ts), so memory stays bounded.
+    if (body.ahead > RELAY_WINDOW_BYTES) {
+      await sleep(Math.max(1, Math.min(delay, deadline - now())))
+      delay = Math.min(delay * 2, MAX_POLL_MS)
+      continue
+    }
     const gets: Array<Promise<Buffer | null | undefined>> = []
     for (let i = next; i < Math.min(count, next + WINDOW); i++) gets.push(side.get(key, fillChunkSuffix(version, i)))
     const state = side.get(key, FILLING_SUFFIX)

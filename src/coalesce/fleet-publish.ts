@@ -4,11 +4,15 @@
  * the whole object is stored (coalesce/fleet-follow.ts reads it; store/filling-record.ts says the layout). The record
  * goes first, then each chunk the moment the origin has sent all of its bytes.  [I/O: memcached through SideItems]
  *
- * What it costs: a large fill is written to memcached twice, these short-lived chunks while it arrives and the stored
- * entry's own chunks once it is whole (store/chunks.ts), which a follower then reads as any hit does. Small answers
- * (below STREAM_FROM_BYTES) never stream, so they cost nothing more.
+ * The body is written once: the chunks are named as a stored entry's chunks are (store/chunk-codec.ts), and once the
+ * body is whole the stored entry's head commits them (store/chunks.ts commit, mcrouter's BigValueRoute order: chunks
+ * first, the head last), their lives stretched to the head's. What is published is noted on the growing body
+ * (core/published-body.ts) for that commit: the chunks' version, size, count and the CRC-32 of what they hold. Small
+ * answers (below STREAM_FROM_BYTES) never stream, so they cost nothing more.
  */
-import { GrowingBody } from '../origin/growing-body.js'
+import { crc32 } from 'node:zlib'
+import { GrowingBody, type BodyTap } from '../origin/growing-body.js'
+import { notePublishing, type PublishedBody } from '../core/published-body.js'
 import type { GrowingFill } from '../origin/growing-fill.js'
 import { chunkCountOf, encodeFilling, FILLING_SUFFIX, fillChunkSuffix, markFailed, newFillVersion, type FillingRecord, type SideItems } from '../store/filling-record.js'
 
@@ -25,13 +29,26 @@ export type FleetStreamEvent = 'published' | 'publish-failed' | 'followed' | 'fo
 
 /**
  * Publishes `growing` under `key` (the lease's) until its body is whole; on a failed body or a failed write it marks
- * the record failed, so followers cut their clients off instead of waiting. Never rejects.
+ * the record failed, so followers cut their clients off instead of waiting. Never rejects. What it wrote (null: not the
+ * whole body) is noted on the body for the stored entry's commit (core/published-body.ts).
  */
 export async function publishFill (
   side: SideItems, key: string, growing: GrowingFill, expirySeconds: number, onEvent: (event: FleetStreamEvent, bytes: number) => void
 ): Promise<void> {
   const body = growing.body
   if (!(body instanceof GrowingBody)) return
+  let written: (result: PublishedBody | null) => void = noop
+  notePublishing(body, new Promise((resolve) => { written = resolve }))
+  try {
+    written(await publish(side, key, body, growing, expirySeconds, onEvent))
+  } finally {
+    written(null)
+  }
+}
+
+async function publish (
+  side: SideItems, key: string, body: GrowingBody, growing: GrowingFill, expirySeconds: number, onEvent: (event: FleetStreamEvent, bytes: number) => void
+): Promise<PublishedBody | null> {
   const version = newFillVersion()
   const sized = body.length >= 0
   // memcached may be run with items smaller than a chunk (-I is at least 1 KiB): the chunks are then that small.
@@ -40,35 +57,57 @@ export async function publishFill (
   const record = encodeFilling(filling)
   if (!await side.set(key, FILLING_SUFFIX, record, expirySeconds)) {
     onEvent('publish-failed', 0)
-    return
+    return null
   }
+  // Unsized: past its buffer the body is relayed, not kept; the tap holds the relayed bytes until they are written.
+  const tap = sized ? null : body.openTap()
+  try {
+    return await publishChunks(side, key, body, tap, filling, record, expirySeconds, onEvent)
+  } finally {
+    if (tap !== null) body.closeTap(tap)
+  }
+}
+
+async function publishChunks (
+  side: SideItems, key: string, body: GrowingBody, tap: BodyTap | null, filling: FillingRecord, record: Buffer, expirySeconds: number,
+  onEvent: (event: FleetStreamEvent, bytes: number) => void
+): Promise<PublishedBody | null> {
+  const { version, chunkBytes } = filling
+  const sized = tap === null
   let next = 0
+  let crc = 0
   for (;;) {
     // Unsized: the length is known once the origin's body ended; until then only whole chunks go out.
     const known = sized ? body.length : body.state === 'complete' ? body.filled : -1
     const count = known >= 0 ? chunkCountOf(known, chunkBytes) : Infinity
     if (next >= count) break
     await body.whenFilled(Math.min((next + 1) * chunkBytes, known >= 0 ? known : Infinity))
-    // Past its buffer an unsized body is too large to store: followers are told, and cut their clients off.
-    if (body.state === 'failed' || body.overflowed) break
+    // Past its buffer an unsized body is too large to store, and still relayed: followers relay it too, never keep it.
+    if (body.state === 'failed' || tap?.cut === true) break
     const length = sized ? body.length : body.state === 'complete' ? body.filled : -1
     const whole = length >= 0 && body.filled === length ? chunkCountOf(length, chunkBytes) : Math.floor(body.filled / chunkBytes)
     const end = Math.min(whole, next + WINDOW)
     const writes: Array<Promise<boolean>> = []
     for (let i = next; i < end; i++) {
-      const chunk = body.buffer.subarray(i * chunkBytes, Math.min((i + 1) * chunkBytes, body.filled))
+      const chunk = body.bytes(i * chunkBytes, Math.min((i + 1) * chunkBytes, body.filled))
+      crc = crc32(chunk, crc)
       writes.push(side.set(key, fillChunkSuffix(version, i), chunk, expirySeconds))
     }
     if ((await Promise.all(writes)).includes(false)) break
     next = end
+    if (tap !== null) body.passed(tap, Math.min(next * chunkBytes, body.filled))
   }
-  const done = body.state !== 'failed' && !body.overflowed && next === chunkCountOf(sized ? body.length : body.filled, chunkBytes) &&
+  const done = body.state !== 'failed' && tap?.cut !== true && next === chunkCountOf(sized ? body.length : body.filled, chunkBytes) &&
     (body.state === 'complete' || sized)
   // Every chunk is out: an unsized fill's record now names its length, which is how its followers know the end.
   if (done && (sized || await side.set(key, FILLING_SUFFIX, encodeFilling({ ...filling, length: body.filled }), expirySeconds))) {
     onEvent('published', body.filled)
-    return
+    // A relayed body is never stored: nothing for a head to commit.
+    return body.overflowed ? null : { key, version, chunkBytes, bodyBytes: body.filled, crc }
   }
   await side.set(key, FILLING_SUFFIX, markFailed(record), expirySeconds)
   onEvent('publish-failed', Math.min(next * chunkBytes, body.filled))
+  return null
 }
+
+function noop (): void {}

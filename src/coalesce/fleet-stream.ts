@@ -5,6 +5,7 @@
  */
 import type { HeaderRecord } from '../core/headers.js'
 import type { GrowingFill } from '../origin/growing-fill.js'
+import { GrowingBody } from '../origin/growing-body.js'
 import type { SideItems } from '../store/filling-record.js'
 import { makeVariantKey } from '../key.js'
 import { findFilling, followFill, type FillingPlace } from './fleet-follow.js'
@@ -48,8 +49,11 @@ export class SideStreams implements FleetStreams {
     if (record === null || record.head.storedAt <= replacingStoredAt) return null
     return () => {
       const followed = followFill(place, record, this.#followMs, this.#now, this.#capacity)
+      const body = followed.growing.body
       followed.done.then((result) => {
-        if (result instanceof FleetStreamError) this.#onEvent('follow-failed', 0)
+        // Relayed past this process's cache.maxObjectBytes: every byte reached its clients, and nothing is kept.
+        if (body instanceof GrowingBody && body.overflowed && body.state === 'complete') this.#onEvent('followed', body.filled)
+        else if (result instanceof FleetStreamError) this.#onEvent('follow-failed', 0)
         else this.#onEvent('followed', result.body.length)
       }, noop)
       return followed

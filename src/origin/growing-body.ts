@@ -24,7 +24,14 @@ type State = 'open' | 'complete' | 'failed'
 /** How far an unsized body past its buffer runs ahead of its fastest client, and its slowest behind: shared-stream.ts's window. */
 export const RELAY_WINDOW_BYTES = 8 * 1024 * 1024
 
-interface Reader { pos: number, readonly res: ServerResponse }
+/** A client reading the body, or (res null) the fleet publisher's tap (coalesce/fleet-publish.ts). */
+interface Reader { pos: number, readonly res: ServerResponse | null }
+
+/**
+ * The fleet publisher's place in a body (openTap): past the buffer it holds the relayed bytes until it has written
+ * them, as a client's place does; `cut` once it fell a relay window behind the fastest client.
+ */
+export interface BodyTap { pos: number, readonly res: null, cut: boolean }
 
 /**
  * An unsized body's first buffer, doubled as it fills up to its capacity: reserving cache.maxObjectBytes (32 MiB by
@@ -192,6 +199,47 @@ export class GrowingBody {
     }
   }
 
+  /**
+   * A reader that is not a client (the fleet publisher): past the buffer, the relay keeps what it has not passed
+   * (`passed`). It does not set the relay's pace (the fastest client does) and does not keep a relay alive that no
+   * client reads; a window behind the fastest client it is cut off, as a client is.
+   */
+  openTap (): BodyTap {
+    const tap: BodyTap = { pos: 0, res: null, cut: false }
+    this.#readers.add(tap)
+    return tap
+  }
+
+  /** The tap has every byte before `pos`: the relay may let them go. */
+  passed (tap: BodyTap, pos: number): void {
+    tap.pos = pos
+    this.#progressed()
+  }
+
+  closeTap (tap: BodyTap): void {
+    this.#readers.delete(tap)
+    this.#progressed()
+  }
+
+  /** Bytes [from, to) already filled and not yet let go: a view into the buffer, or a copy across the relay's pieces. */
+  bytes (from: number, to: number): Buffer {
+    const first = this.#slice(from, to)
+    if (first.length === to - from) return first
+    const pieces = [first]
+    for (let at = from + first.length; at < to;) {
+      const piece = this.#slice(at, to)
+      if (piece.length === 0) break
+      pieces.push(piece)
+      at += piece.length
+    }
+    return Buffer.concat(pieces)
+  }
+
+  /** Past the buffer: how far the body runs ahead of its fastest client (a follower waits while a window ahead). */
+  get ahead (): number {
+    return this.overflowed ? this.#filled - this.#fastest() : 0
+  }
+
   /** Resolves once at least `bytes` are filled or the body is no longer open (a reader that is not a client). */
   async whenFilled (bytes: number): Promise<void> {
     while (this.#filled < bytes && this.#state === 'open') await new Promise<void>(resolve => this.#waiting.push(resolve))
@@ -210,7 +258,7 @@ export class GrowingBody {
 
   #fastest (): number {
     let max = 0
-    for (const r of this.#readers) if (r.pos > max) max = r.pos
+    for (const r of this.#readers) if (r.res !== null && r.pos > max) max = r.pos
     return max
   }
 
@@ -222,16 +270,19 @@ export class GrowingBody {
     if (!this.overflowed) return
     const fastest = this.#fastest()
     let slowest = this.#filled
+    let clients = 0
     for (const r of this.#readers) {
       if (r.pos < fastest - RELAY_WINDOW_BYTES) {
         this.#readers.delete(r)
-        r.res.destroy(new ClientBehindError(RELAY_WINDOW_BYTES))
-      } else if (r.pos < slowest) {
-        slowest = r.pos
+        if (r.res !== null) r.res.destroy(new ClientBehindError(RELAY_WINDOW_BYTES))
+        else (r as BodyTap).cut = true
+      } else {
+        if (r.pos < slowest) slowest = r.pos
+        if (r.res !== null) clients++
       }
     }
     while (this.#tail.length > 0 && this.#tailBase + (this.#tail[0] as Buffer).length <= slowest) this.#tailBase += (this.#tail.shift() as Buffer).length
-    if (this.#readers.size === 0 && this.#state === 'open') {
+    if (clients === 0 && this.#state === 'open') {
       // Nobody left to relay to: the origin request is let go, as a shared stream's is.
       this.fail(new Error('every client of a relayed body left'))
       this.#source?.destroy()

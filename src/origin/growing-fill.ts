@@ -14,6 +14,7 @@ import { readBodyUpTo, toOriginError, type BodyRead } from './body.js'
 import { OriginTimeoutError } from '../core/errors.js'
 import type { ServerResponse } from 'node:http'
 import { GrowingBody } from './growing-body.js'
+import { carryPublishing } from '../core/published-body.js'
 import { SharedStream } from './shared-stream.js'
 
 /**
@@ -133,7 +134,7 @@ async function pump (source: Readable, body: GrowingBody, deadlineMs: number): P
     // A relay past the buffer is never stored, however it ends: its clients saw the end or the failure already.
     const settle = (err: Error | null): void => {
       if (body.overflowed) resolve(RELAYED)
-      else if (err === null) resolve({ kind: 'complete', body: body.whole() })
+      else if (err === null) resolve({ kind: 'complete', body: wholeOf(body) })
       else reject(toOriginError(err))
     }
     const onData = (chunk: Buffer): void => {
@@ -167,6 +168,13 @@ async function pump (source: Readable, body: GrowingBody, deadlineMs: number): P
 }
 
 const RELAYED: GrowingRead = { kind: 'relayed' }
+
+/** The stored body, still known as the chunks published while it arrived: its head commits them (core/published-body.ts). */
+function wholeOf (body: GrowingBody): Buffer {
+  const whole = body.whole()
+  carryPublishing(body, whole)
+  return whole
+}
 
 /** Whether an answer over cache.maxObjectBytes, otherwise storable, is relayed to every client of its fetch. */
 export function isShareable (declaredLength: number, maxObjectBytes: number): boolean {

@@ -5,12 +5,12 @@
  * purge; every proxy applies the records it knows on read. Costs a local check per memcached read, no round trip.
  */
 import { isSharedTier, UNREACHABLE, type SharedTier, type Unreachable } from '../store/shared-tier.js'
-import type { CacheRecord, CacheStore, MaybePromise } from '../store/types.js'
+import type { CacheRecord, CacheStore, MaybePromise, StoredEntry } from '../store/types.js'
 import type { BanList } from './bans.js'
-import { hasRangedReads, type PickBytes, type RangedTier } from '../store/ranged-tier.js'
+import { hasRangedReads, hasStreamedReads, type PickBytes, type RangedTier, type StreamedTier } from '../store/ranged-tier.js'
 import { partOf } from '../store/entry-part.js'
 
-export class ScreenedStore implements SharedTier, RangedTier {
+export class ScreenedStore implements SharedTier, RangedTier, StreamedTier {
   readonly name: string
   readonly #inner: CacheStore
   readonly #bans: BanList
@@ -50,6 +50,14 @@ export class ScreenedStore implements SharedTier, RangedTier {
     if (found === UNREACHABLE || found?.kind !== 'entry' || partOf(found) === undefined) return found === UNREACHABLE ? found : this.#screen(found)
     const screened = this.#bans.screen(found)
     return screened === found || screened === undefined ? screened : await this.lookup(key)
+  }
+
+  /** A fresh full GET's streamed read (store/chunk-stream.ts); a part a purge touched is read whole instead (null). */
+  async lookupStream (key: string, pick: PickBytes): Promise<StoredEntry | null> {
+    const inner = this.#inner
+    if (!hasStreamedReads(inner)) return null
+    const part = await inner.lookupStream(key, pick)
+    return part === null || this.#bans.screen(part) !== part ? null : part
   }
 
   isReachable (key: string): boolean {

@@ -16,7 +16,7 @@ import { makeFillRequest, noAnswer, originRoad, type Driver, type Exchange, type
 import { serve, text } from './respond.js'
 import { isPassedForCookie } from '../core/cookies.js'
 import { partOf } from '../store/entry-part.js'
-import { getForRange, hitPart, readWhole } from './range-read.js'
+import { getForRange, hitPart, readWhole, streamedOr } from './range-read.js'
 
 /**
  * RFC 9110 §9.2.1: OPTIONS and TRACE are safe (a CORS preflight must not evict the page); other methods pass and
@@ -77,7 +77,7 @@ export function lookupRange (d: Driver, ex: Exchange): Step {
 
 function parkOnPrimary (d: Driver, ex: Exchange, found: Promise<CacheRecord | undefined>): Step {
   ex.trace.tier = 'shared'
-  found.then((record) => d.resume(ex, onPrimary(ex, record)), (err: unknown) => d.fail(ex, err))
+  streamedOr(d, ex, found).then((record) => d.resume(ex, onPrimary(ex, record)), (err: unknown) => d.fail(ex, err))
   return 'park'
 }
 

@@ -9,13 +9,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { CacheRecord, StoredEntry, VaryIndex } from '../core/entry.js'
 import type { Clock } from '../core/clock.js'
 import type { EntryPart } from '../store/entry-part.js'
-import { isRangedStore } from '../store/ranged-tier.js'
+import { isRangedStore, isStreamingStore, type BytesWanted, type PickBytes } from '../store/ranged-tier.js'
 import type { CacheStore, MaybePromise } from '../store/types.js'
 import { decideRangeBytes } from '../policy/range-bytes.js'
-import { ttlSeconds } from '../policy/usable.js'
+import { decideUsable, ttlSeconds } from '../policy/usable.js'
 import { ANSWERS, cacheStatusOf } from '../answer.js'
 import { extraHeaders, type Trace } from '../core/trace.js'
 import { servePart } from '../deliver-part.js'
+import { asksConditionalOrRange } from '../deliver.js'
 
 /**
  * What these steps read and write of the request in flight and of the driver: declared here, as steps/respond.ts
@@ -46,6 +47,32 @@ export function getForRange (d: RangeDriver, ex: RangeExchange, key: string): Ma
   const { headers } = ex.req
   const { clock } = d.deps
   return store.getRange(key, (meta, bodyBytes) => decideRangeBytes(headers, meta, bodyBytes, clock.now()))
+}
+
+/**
+ * The read a lookup of the primary key parks on after an L1 miss (`found`, the store's `get`, already under way). For
+ * a plain GET (no Range, no validators) of an entry in memcached chunks it is a part that streams the whole body as
+ * its chunks arrive (store/chunk-stream.ts), when fresh: the first byte after the first chunk, not the last. Anything
+ * else is `found`, as before: a small entry costs one more promise on this road, none on an L1 hit.
+ */
+export function streamedOr (d: RangeDriver, ex: RangeExchange, found: Promise<CacheRecord | undefined>): Promise<CacheRecord | undefined> {
+  const { store } = d.cache
+  if (ex.req.method !== 'GET' || !isStreamingStore(store) || READS_WHOLE.has(ex) || asksConditionalOrRange(ex.req.headers)) return found
+  return store.getStreamed(ex.target.primaryKey, pickFor(d.deps.clock)).then(part => part ?? found)
+}
+
+/** One pick per clock, made once: fresh entries stream, the others are read whole (a stale answer needs all of it). */
+const PICKS = new WeakMap<Clock, PickBytes>()
+const STREAM: BytesWanted = { kind: 'stream' }
+const WHOLE: BytesWanted = { kind: 'whole' }
+
+function pickFor (clock: Clock): PickBytes {
+  let pick = PICKS.get(clock)
+  if (pick === undefined) {
+    pick = (meta) => decideUsable(meta, clock.now()) === 'fresh' ? STREAM : WHOLE
+    PICKS.set(clock, pick)
+  }
+  return pick
 }
 
 /** A part the lookup's verdict will not serve as a hit (it went stale meanwhile): the lookup again, whole. */

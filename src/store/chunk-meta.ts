@@ -6,7 +6,7 @@
  */
 import type { StoredEntry } from '../core/entry.js'
 import {
-  CODEC_HEADER_BYTES, isFiniteNumber, isOptionalString, isStatus, isStringArray, isWritableHead, withBody
+  CODEC_HEADER_BYTES, encodeRecord, isFiniteNumber, isOptionalString, isStatus, isStringArray, isWritableHead, withBody
 } from './codec.js'
 
 const MAGIC = 0xC7
@@ -56,3 +56,16 @@ export function decodeChunkedMeta (prefix: Buffer, totalBytes: number, expectedK
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/**
+ * The first bytes of the record `entry` encodes to (codec.ts: its header and metadata), without the body: what a
+ * committed chunk head holds (chunk-codec.ts), its body being in the chunks. The header names the body's length, so
+ * the prefix and the body make the record encodeRecord would make. Undefined for an entry with coded bodies (its
+ * stored body is not `body`: it is written whole).
+ */
+export function encodeRecordPrefix (entry: StoredEntry): Buffer | undefined {
+  if (entry.encoded !== undefined) return undefined
+  const prefix = encodeRecord(withBody(entry, EMPTY))
+  prefix.writeUInt32BE(entry.body.length, 6)
+  return prefix
+}

@@ -8,6 +8,11 @@ export function countChunks (metrics: Metrics, event: ChunkEvent, bytes: number)
       metrics.chunkedEntries.labels('stored').inc()
       metrics.chunkBytes.labels('write').inc(bytes)
       return
+    case 'committed':
+      // The body went out as a streaming fill's chunks (counted in corral_fleet_stream_bytes_total): only the head now.
+      metrics.chunkedEntries.labels('stored').inc()
+      metrics.chunkBytes.labels('write').inc(bytes)
+      return
     case 'read':
       metrics.chunkedEntries.labels('read').inc()
       metrics.chunkBytes.labels('read').inc(bytes)

@@ -11,9 +11,9 @@
  */
 import { LRUCache } from 'lru-cache'
 import type { StoredEntry } from '../core/entry.js'
-import { chunkItemKey, type ChunkHead } from './chunk-codec.js'
+import { chunkBytesAt, chunkKeyOf, chunkOwnerOf, type ChunkHead } from './chunk-codec.js'
 import { decodeChunkedMeta, type ChunkedMeta } from './chunk-meta.js'
-import { inWindow, type ChunkEvent, type ItemIO } from './chunks.js'
+import { inWindow, windowFor, type ChunkEvent, type ItemIO } from './chunks.js'
 import { withBody } from './codec.js'
 import { markPart, type PartRest } from './entry-part.js'
 import type { PickBytes } from './ranged-tier.js'
@@ -60,28 +60,20 @@ export class ChunkRanges {
 
   /** The part of the value under `itemKey` (for cache key `key`) that `pick` wants, as the head `head` names it. */
   async read (itemKey: string, key: string, head: ChunkHead, pick: PickBytes): Promise<RangedRead> {
-    let first: Buffer | undefined
-    let known = this.#metas.get(itemKey)
-    if (known === undefined || known.version !== head.version || known.key !== key) {
-      const chunk = await this.#chunk(itemKey, head, 0)
-      if (chunk === undefined) return FAILED
-      if (chunk === null || chunk.length !== chunkLength(head, 0)) return this.#torn()
-      const decoded = decodeChunkedMeta(chunk, head.totalBytes, key)
-      if (decoded === undefined) return this.#torn()
-      if (decoded === 'whole') return WHOLE
-      known = { ...decoded, version: head.version, key }
-      this.#metas.set(itemKey, known)
-      first = chunk
-    }
+    const found = await this.meta(itemKey, key, head)
+    if (!('known' in found)) return found
+    const { known, first } = found
     const { meta, bodyOffset, bodyBytes } = known
     const wanted = pick(meta, bodyBytes)
-    if (wanted.kind === 'whole') return WHOLE
+    if (wanted.kind === 'whole' || wanted.kind === 'stream') return WHOLE
     if (wanted.kind === 'none') {
       this.#onEvent('range', first?.length ?? 0)
-      return { kind: 'part', entry: markPart(withBody(meta, EMPTY), { start: 0, bytes: EMPTY, totalBytes: bodyBytes, rest: null }) }
+      return { kind: 'part', entry: markPart(withBody(meta, EMPTY), { start: 0, bytes: EMPTY, totalBytes: bodyBytes, rest: null, whole: false }) }
     }
-    const from = bodyOffset + wanted.start
-    const to = bodyOffset + wanted.end
+    // Offsets among the chunks' bytes: a committed head's chunks hold the body alone, a format-1 head's the record.
+    const chunksFrom = head.committed === null ? 0 : bodyOffset
+    const from = bodyOffset + wanted.start - chunksFrom
+    const to = bodyOffset + wanted.end - chunksFrom
     const firstIndex = Math.floor(from / head.chunkBytes)
     const lastIndex = Math.floor(to / head.chunkBytes)
     if (firstIndex === 0 && lastIndex === head.chunkCount - 1) return WHOLE
@@ -91,8 +83,8 @@ export class ChunkRanges {
       const index = firstIndex + i
       const chunk = index === 0 && first !== undefined ? first : await this.#chunk(itemKey, head, index)
       if (chunk === undefined) failed = true
-      return chunk === null || chunk === undefined || chunk.length !== chunkLength(head, index) ? undefined : chunk
-    })
+      return chunk === null || chunk === undefined || chunk.length !== chunkBytesAt(head, index) ? undefined : chunk
+    }, windowFor(head.chunkBytes))
     if (failed) return FAILED
     if (chunks === undefined) return this.#torn()
     let read = first !== undefined && firstIndex !== 0 ? first.length : 0
@@ -102,15 +94,42 @@ export class ChunkRanges {
     const upTo = Math.min(to + 1, (firstLast + 1) * head.chunkBytes) - firstIndex * head.chunkBytes
     const bytes = chunks.length === 1 ? (chunks[0] as Buffer).subarray(at, upTo) : Buffer.concat(chunks).subarray(at, upTo)
     const rest = firstLast === lastIndex ? null : new ChunkRest((index) => this.#chunk(itemKey, head, index), head, firstLast + 1, lastIndex, to, this.#onEvent)
-    return { kind: 'part', entry: markPart(withBody(meta, EMPTY), { start: wanted.start, bytes, totalBytes: bodyBytes, rest }) }
+    return { kind: 'part', entry: markPart(withBody(meta, EMPTY), { start: wanted.start, bytes, totalBytes: bodyBytes, rest, whole: false }) }
+  }
+
+  /**
+   * The entry's metadata (remembered per head version), and the first chunk when it was read for it: a committed head
+   * holds the metadata itself (chunk-codec.ts format 2), a format-1 head's first chunk does. Else why not: the record
+   * is readable only whole, a chunk is torn, or the node did not answer.
+   */
+  async meta (itemKey: string, key: string, head: ChunkHead): Promise<{ known: KnownMeta, first: Buffer | undefined } | RangedRead> {
+    const remembered = this.#metas.get(itemKey)
+    if (remembered !== undefined && remembered.version === head.version && remembered.key === key) return { known: remembered, first: undefined }
+    const committed = head.committed
+    let first: Buffer | undefined
+    let decoded
+    if (committed !== null) {
+      decoded = decodeChunkedMeta(committed.prefix, committed.prefix.length + head.totalBytes, key)
+    } else {
+      const chunk = await this.#chunk(itemKey, head, 0)
+      if (chunk === undefined) return FAILED
+      if (chunk === null || chunk.length !== chunkBytesAt(head, 0)) return this.#torn()
+      decoded = decodeChunkedMeta(chunk, head.totalBytes, key)
+      first = chunk
+    }
+    if (decoded === undefined) return this.#torn()
+    if (decoded === 'whole') return WHOLE
+    const known = { ...decoded, version: head.version, key }
+    this.#metas.set(itemKey, known)
+    return { known, first }
   }
 
   /** Chunk `index`: its bytes, null when memcached has none, undefined when the node did not answer. */
   #chunk (itemKey: string, head: ChunkHead, index: number): Promise<Buffer | null | undefined> {
-    const chunkKey = chunkItemKey(itemKey, head.version, index)
+    const chunkKey = chunkKeyOf(itemKey, head, index)
     let reading = this.#reading.get(chunkKey)
     if (reading === undefined) {
-      reading = this.#io.get(itemKey, chunkKey).finally(() => this.#reading.delete(chunkKey))
+      reading = this.#io.get(chunkOwnerOf(itemKey, head), chunkKey).finally(() => this.#reading.delete(chunkKey))
       this.#reading.set(chunkKey, reading)
     }
     return reading
@@ -153,7 +172,7 @@ class ChunkRest implements PartRest {
     this.#fill()
     const chunk = await reading
     if (chunk === undefined) return 'failed'
-    if (chunk === null || chunk.length !== chunkLength(this.#head, index)) {
+    if (chunk === null || chunk.length !== chunkBytesAt(this.#head, index)) {
       this.#onEvent('torn', 0)
       return 'torn'
     }
@@ -174,11 +193,6 @@ class ChunkRest implements PartRest {
       this.#ahead.push(reading)
     }
   }
-}
-
-/** What chunk `index` must hold: every chunk but the last is full (chunk-codec.ts splitValue). */
-function chunkLength (head: ChunkHead, index: number): number {
-  return index < head.chunkCount - 1 ? head.chunkBytes : head.totalBytes - head.chunkBytes * (head.chunkCount - 1)
 }
 
 const EMPTY = Buffer.alloc(0)

@@ -6,8 +6,10 @@
  * the body is collected the next read fetches the chunks again.
  */
 import { LRUCache } from 'lru-cache'
-import type { StoredEntry } from '../core/entry.js'
-import { withBody } from './codec.js'
+import type { CacheRecord, StoredEntry } from '../core/entry.js'
+import { decodeRecord, withBody } from './codec.js'
+import type { ChunkHead } from './chunk-codec.js'
+import { decodeChunkedMeta } from './chunk-meta.js'
 
 interface Remembered {
   readonly version: string
@@ -50,4 +52,19 @@ export function withOwnedBody (entry: StoredEntry): StoredEntry {
   const copy = Buffer.allocUnsafeSlow(body.length)
   body.copy(copy)
   return withBody(entry, copy)
+}
+
+/**
+ * The record the chunks' bytes make (a whole read, chunks.ts): a format-1 head's chunks hold the whole record (the body
+ * then copied once to own its memory: chunked-memo.ts withOwnedBody); a committed head's hold the body alone, which
+ * becomes the entry's body as it is, the metadata coming from the head. Undefined: damaged, or for another key.
+ */
+export function entryOfChunks (head: ChunkHead, bytes: Buffer, key: string): CacheRecord | undefined {
+  const committed = head.committed
+  if (committed === null) {
+    const record = decodeRecord(bytes, key)
+    return record?.kind === 'entry' ? withOwnedBody(record) : record
+  }
+  const known = decodeChunkedMeta(committed.prefix, committed.prefix.length + bytes.length, key)
+  return known === undefined || known === 'whole' ? undefined : withBody(known.meta, bytes)
 }

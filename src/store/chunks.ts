@@ -9,10 +9,17 @@
  * - Chunks live CHUNK_MARGIN_SECONDS longer than the head, so a head never outlives its chunks by expiry (eviction under
  *   memory pressure still can: that is a torn read, a miss).
  * - Reads: at most WINDOW chunk gets in flight on the node's one connection (memjs pipelines them, no round trip each),
- *   and one read per head version in this process, however many requests ask at once.
+ *   more for small chunks (windowFor), and one read per head version in this process, however many requests ask at once.
+ * - Commits: a body a streaming fill already wrote as chunks while it arrived (coalesce/fleet-publish.ts) is not
+ *   written again: each chunk's life is stretched to the head's (touch, a few bytes each), then a committed head
+ *   (chunk-codec.ts format 2) is written, the commit point as ever. A chunk gone by then fails the commit, and the
+ *   value is written whole as before.
  */
-import { chunkItemKey, decodeHead, joinChunks, splitValue, type ChunkHead } from './chunk-codec.js'
+import { crc32 } from 'node:zlib'
+import { chunkBytesAt, chunkItemKey, chunkKeyOf, chunkOwnerOf, decodeHead, encodeCommittedHead, splitValue, type ChunkHead } from './chunk-codec.js'
+import { ChunkFeed } from './chunk-feed.js'
 import { expirySeconds } from './expiry.js'
+import type { PublishedBody } from '../core/published-body.js'
 
 /** What the memcached store does for this file. Neither method rejects. */
 export interface ItemIO {
@@ -20,15 +27,20 @@ export interface ItemIO {
   set (ownerItemKey: string, itemKey: string, value: Buffer, expirySeconds: number): Promise<boolean>
   /** The item (null: none) from the node that owns `ownerItemKey`; undefined when the node could not be asked. */
   get (ownerItemKey: string, itemKey: string): Promise<Buffer | null | undefined>
+  /** A new expiry for an item on the node that owns `ownerItemKey`; true when memcached had the item. */
+  touch (ownerItemKey: string, itemKey: string, expirySeconds: number): Promise<boolean>
+  /** Deletes an item on the node that owns `ownerItemKey` (a head whose chunks are torn). */
+  drop (ownerItemKey: string, itemKey: string): Promise<void>
 }
 
 /**
  * For /metrics: a chunked value stored, read whole, found torn (a chunk missing, short or from another write), or not
- * stored because a chunk or head write failed (the failed operation is also counted as a memcached error), or read in
+ * stored because a chunk or head write failed (the failed operation is also counted as a memcached error), stored by
+ * committing chunks a streaming fill wrote (`committed`: the bytes are the head's, the only ones written), or read in
  * part for a Range (chunk-ranges.ts; the bytes are the chunks read before the answer, then `range-more` for each chunk
  * of a long range read while it is sent).
  */
-export type ChunkEvent = 'stored' | 'read' | 'torn' | 'write-failed' | 'range' | 'range-more'
+export type ChunkEvent = 'stored' | 'committed' | 'read' | 'torn' | 'write-failed' | 'range' | 'range-more'
 
 export type ChunkRead =
   | { readonly kind: 'value', readonly value: Buffer }
@@ -42,6 +54,10 @@ export type ChunkRead =
  * connection busy while a single one queued behind them still answers within a few ms, far inside any deadline.
  */
 const WINDOW = 4
+/** Bytes of chunk gets in flight at once for small chunks (a streaming fill's are 64 KiB): one 1 MiB window's worth each. */
+const WINDOW_BYTES = 4 * 1024 * 1024
+/** Touches carry no value: many in flight cost the node nothing. */
+const TOUCH_WINDOW = 32
 /** Seconds a chunk outlives its head: longer than any write of all the chunks, which is refused past it. */
 const CHUNK_MARGIN_SECONDS = 60
 const MAX_MEMCACHED_KEY_BYTES = 250
@@ -50,7 +66,8 @@ export class ChunkedItems {
   readonly #io: ItemIO
   readonly #chunkBytes: number
   readonly #onEvent: (event: ChunkEvent, bytes: number) => void
-  readonly #reading = new Map<string, Promise<ChunkRead>>()
+  /** The whole read of each head version in flight in this process, and the feed it fills (chunk-feed.ts). */
+  readonly #reading = new Map<string, WholeRead>()
 
   /** `chunkBytes`: the most one chunk item holds (memcached's item size less the key and item overhead). */
   /** The item reads and writes, for other values kept beside an entry on its node (store/filling-record.ts). */
@@ -85,49 +102,96 @@ export class ChunkedItems {
     return 'stored'
   }
 
-  /** The value a head item names; one read per head version at a time in this process. */
+  /**
+   * The head for a body already written as chunks beside `chunksBeside` (an item key) as `written` says, preceded by
+   * `prefix` (the record's header and metadata): the chunks live as long as the head from now on, then the head is
+   * written. 'failed': a chunk is gone or a write failed, and nothing new is visible (the caller writes the value whole).
+   */
+  async commit (itemKey: string, chunksBeside: string, prefix: Buffer, written: PublishedBody, ttlMs: number): Promise<'stored' | 'failed'> {
+    const { head, headBytes } = encodeCommittedHead(written, chunksBeside, prefix)
+    const headExpiry = expirySeconds(ttlMs)
+    const started = Date.now()
+    const owner = chunkOwnerOf(itemKey, head)
+    const touched = await inWindow(head.chunkCount, async (i) => {
+      return await this.#io.touch(owner, chunkKeyOf(itemKey, head, i), headExpiry + CHUNK_MARGIN_SECONDS) ? true : undefined
+    }, TOUCH_WINDOW)
+    if (touched === undefined || Date.now() - started >= CHUNK_MARGIN_SECONDS * 1000) return 'failed'
+    if (!await this.#io.set(itemKey, itemKey, headBytes, headExpiry)) return 'failed'
+    this.#onEvent('committed', headBytes.length)
+    return 'stored'
+  }
+
+  /**
+   * The chunks' bytes a head item names (the whole record, or a committed head's body: chunk-meta.ts entryOfChunks);
+   * one read per head version at a time in this process.
+   */
   async read (itemKey: string, headItem: Buffer): Promise<ChunkRead> {
     const head = decodeHead(headItem)
     if (head === undefined) return TORN
+    return await this.whole(itemKey, head).read
+  }
+
+  /** The whole read of the value `head` names, started or joined: its feed fills as chunks arrive (chunk-stream.ts). */
+  whole (itemKey: string, head: ChunkHead): WholeRead {
     const flight = `${itemKey}~${head.version}`
     let reading = this.#reading.get(flight)
     if (reading === undefined) {
-      reading = this.#read(itemKey, head).finally(() => this.#reading.delete(flight))
+      const feed = new ChunkFeed(head.totalBytes, head.chunkCount, head.chunkBytes)
+      reading = { feed, read: this.#read(itemKey, head, feed).finally(() => this.#reading.delete(flight)) }
       this.#reading.set(flight, reading)
     }
-    return await reading
+    return reading
   }
 
-  async #read (itemKey: string, head: ChunkHead): Promise<ChunkRead> {
+  async #read (itemKey: string, head: ChunkHead, feed: ChunkFeed): Promise<ChunkRead> {
     let failed = false
-    const chunks = await inWindow(head.chunkCount, async (i) => {
-      const chunk = await this.#io.get(itemKey, chunkItemKey(itemKey, head.version, i))
+    const owner = chunkOwnerOf(itemKey, head)
+    const got = await inWindow(head.chunkCount, async (i) => {
+      const chunk = await this.#io.get(owner, chunkKeyOf(itemKey, head, i))
       if (chunk === undefined) failed = true
-      return chunk ?? undefined
-    })
-    if (failed) return FAILED_READ
-    if (chunks === undefined) {
+      if (chunk === null || chunk === undefined || chunk.length !== chunkBytesAt(head, i)) {
+        // Clients streaming it stop at once (chunk-stream.ts), not once the gets in flight are answered.
+        if (feed.state === 'open') feed.settle(chunk === undefined ? 'failed' : 'torn')
+        return undefined
+      }
+      feed.put(i, chunk)
+      return true
+    }, windowFor(head.chunkBytes))
+    if (failed) {
+      feed.settle('failed')
+      return FAILED_READ
+    }
+    // A chunk missing or short, or a CRC that differs (a chunk of another write): a miss of the whole value.
+    if (got === undefined || crc32(feed.buffer) !== head.crc) {
+      feed.settle('torn')
       this.#onEvent('torn', 0)
+      // A client streaming it got its headers already, so its answer could not become a miss (it is cut off): the
+      // head goes, so that the next request is one and refetches, rather than streaming the same hole again.
+      if (feed.streamed) this.#io.drop(itemKey, itemKey).catch(noop)
       return TORN
     }
-    const joined = joinChunks(head, chunks)
-    if (joined.kind === 'torn') {
-      this.#onEvent('torn', 0)
-      return TORN
-    }
-    this.#onEvent('read', joined.value.length)
-    return joined
+    feed.settle('whole')
+    this.#onEvent('read', feed.buffer.length)
+    return { kind: 'value', value: feed.buffer }
   }
 }
+
+/** A whole read in flight: the feed its chunks fill, and what it comes to. */
+export interface WholeRead {
+  readonly feed: ChunkFeed
+  readonly read: Promise<ChunkRead>
+}
+
+function noop (): void {}
 
 const TORN: ChunkRead = { kind: 'torn' }
 const FAILED_READ: ChunkRead = { kind: 'failed' }
 
 /**
- * Runs op(0..count-1) with at most WINDOW in flight; the results in order, or undefined as soon as one op answers
+ * Runs op(0..count-1) with at most `width` in flight; the results in order, or undefined as soon as one op answers
  * undefined (the ops not yet started are not started).
  */
-export async function inWindow<T> (count: number, op: (index: number) => Promise<T | undefined>): Promise<T[] | undefined> {
+export async function inWindow<T> (count: number, op: (index: number) => Promise<T | undefined>, width = WINDOW): Promise<T[] | undefined> {
   const results: T[] = new Array<T>(count)
   let next = 0
   let stop = false
@@ -140,7 +204,12 @@ export async function inWindow<T> (count: number, op: (index: number) => Promise
     }
   }
   const lanes: Array<Promise<void>> = []
-  for (let i = 0; i < Math.min(WINDOW, count); i++) lanes.push(lane())
+  for (let i = 0; i < Math.min(width, count); i++) lanes.push(lane())
   await Promise.all(lanes)
   return stop ? undefined : results
+}
+
+/** Chunk gets in flight for chunks of `chunkBytes`: WINDOW of memcached-sized ones, more of a streaming fill's small ones. */
+export function windowFor (chunkBytes: number): number {
+  return Math.max(WINDOW, Math.min(32, Math.floor(WINDOW_BYTES / chunkBytes)))
 }

@@ -15,6 +15,8 @@ export interface EntryPart {
   readonly totalBytes: number
   /** The rest of a long range, read a chunk at a time as the client takes it; null when `bytes` holds all of it. */
   readonly rest: PartRest | null
+  /** The whole body for a full GET, from `rest` as its chunks arrive (store/chunk-stream.ts): answered 200, not 206. */
+  readonly whole: boolean
 }
 
 /** The bytes of a range after a part's `bytes`, in order. */

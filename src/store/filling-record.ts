@@ -24,6 +24,7 @@
 import { randomBytes } from 'node:crypto'
 import type { StoredEntry, VaryIndex } from '../core/entry.js'
 import { decodeRecord, encodeRecord } from './codec.js'
+import { chunkItemKey } from './chunk-codec.js'
 
 const MAGIC = 0xCF
 const FORMAT = 1
@@ -59,9 +60,12 @@ export interface SideItems {
 /** The suffix of the record beside a key. */
 export const FILLING_SUFFIX = '~filling'
 
-/** The suffix of chunk `index` of the fill at `version`: at most 31 bytes, as a stored chunk key's (chunk-codec.ts). */
+/**
+ * The suffix of chunk `index` of the fill at `version`: a stored chunk's key form (chunk-codec.ts chunkItemKey), so the
+ * stored entry's head commits these very chunks (a committed head) instead of writing the body again.
+ */
 export function fillChunkSuffix (version: string, index: number): string {
-  return `~f~${version}~${index}`
+  return chunkItemKey('', version, index)
 }
 
 export function newFillVersion (): string {

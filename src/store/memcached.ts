@@ -8,13 +8,18 @@ import { ReadFlight } from './read-flight.js'
 import { RecordMemo } from './record-memo.js'
 import { UNREACHABLE, type SharedTier, type Unreachable } from './shared-tier.js'
 import type { CacheRecord, LeaseStore } from './types.js'
-import { ChunkedItems, type ItemIO } from './chunks.js'
+import { ChunkedItems } from './chunks.js'
+import { makeItemIO } from './chunk-io.js'
 import { ChunkRanges, type RangedRead } from './chunk-ranges.js'
-import type { PickBytes, RangedTier } from './ranged-tier.js'
-import { decodeHead, isChunkHead } from './chunk-codec.js'
-import { ChunkedMemo, withOwnedBody } from './chunked-memo.js'
+import type { PickBytes, RangedTier, StreamedTier } from './ranged-tier.js'
+import { decodeHead, isChunkHead, type ChunkHead } from './chunk-codec.js'
+import { ChunkedMemo, entryOfChunks } from './chunked-memo.js'
 import { noteChunkedRead } from './chunked-reads.js'
 import type { SideItems } from './filling-record.js'
+import { commitPublished } from './chunk-commit.js'
+import { streamPart } from './chunk-stream.js'
+import { publishingOf } from '../core/published-body.js'
+import type { StoredEntry } from '../core/entry.js'
 
 export { expirySeconds, leaseExpirySeconds } from './expiry.js'
 export { leaseKey, memcachedKey } from './key-memo.js'
@@ -24,14 +29,6 @@ export type { MemcachedStoreOptions } from './memcached-options.js'
 const ITEM_OVERHEAD_BYTES = 64
 /** Room left in a chunk item for its key (a chunk key is the item key plus at most 28 bytes: chunk-codec.ts). */
 const CHUNK_KEY_ROOM_BYTES = 280
-/**
- * A chunk get or set moves up to an item's worth of bytes behind up to three others on the same connection, and is
- * read by a process that may be busy writing the same object to many clients: the deadline meant for a 1 KiB hit
- * (50 ms by default) would time whole nodes out for a busy moment. Measured: while one proxy streamed 5 MB to 50
- * clients, its 1 MB chunk sets were answered (read off the socket) after more than 1 s, and a failed write costs the
- * fleet a second origin fetch. A chunk write delays no client; a chunk read delays the requests waiting for it.
- */
-const CHUNK_TIMEOUT_FLOOR_MS = 5000
 
 /**
  * L2: memcached through memjs, one client per node and our own ring, so failure handling is ours and not
@@ -48,7 +45,7 @@ const CHUNK_TIMEOUT_FLOOR_MS = 5000
  * down must fall back to in-process coalescing (every process fetches once) rather than have every request wait
  * for a leader that can never be elected.
  */
-export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
+export class MemcachedStore implements SharedTier, LeaseStore, RangedTier, StreamedTier {
   readonly name = 'memcached'
   readonly #nodes: MemcachedNodes
   readonly #leases: MemcachedLeases
@@ -74,26 +71,7 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
     this.#leases = new MemcachedLeases(this.#nodes, options.prefix)
     this.ready = this.#nodes.ready
     // Entries over one item: chunks on the node that owns the head's key (chunks.ts), with a deadline of their own.
-    const nodes = this.#nodes
-    const chunkTimeoutMs = Math.max(options.timeoutMs, CHUNK_TIMEOUT_FLOOR_MS)
-    const io: ItemIO = {
-      set: async (owner, itemKey, value, expires) => {
-        const node = nodes.pick(owner)
-        if (node === undefined) return false
-        const ok = await nodes.call<boolean | null>(node, 'set', done => {
-          node.client.set(itemKey, value, { expires }, (err, stored) => done(err, stored))
-        }, chunkTimeoutMs)
-        return ok === true
-      },
-      get: async (owner, itemKey) => {
-        const node = nodes.pick(owner)
-        if (node === undefined) return undefined
-        const value = await nodes.call<Buffer | null>(node, 'get', done => {
-          node.get(itemKey, done)
-        }, chunkTimeoutMs)
-        return value === FAILED ? undefined : value
-      }
-    }
+    const io = makeItemIO(this.#nodes, options.timeoutMs)
     const valueBytes = options.maxItemBytes - ITEM_OVERHEAD_BYTES - CHUNK_KEY_ROOM_BYTES
     this.#chunks = new ChunkedItems(io, valueBytes, options.onChunks)
     this.#ranges = new ChunkRanges(io, options.onChunks)
@@ -146,6 +124,16 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
     }
   }
 
+  /** A fresh full GET's read: a chunked entry streams as its chunks arrive (chunk-stream.ts); null: read it with `get`. */
+  async lookupStream (key: string, pick: PickBytes): Promise<StoredEntry | null> {
+    const value = await this.#read(key)
+    const head = value === FAILED || value === null ? undefined : decodeHead(value)
+    const itemKey = this.#keys.itemKey(key)
+    // Read before in this process and still alive: `get` has it at once.
+    if (head === undefined || this.#chunkedMemo.get(itemKey, head.version) !== undefined) return null
+    return await streamPart(key, head, this.#chunks.whole(itemKey, head), pick)
+  }
+
   isReachable (key: string): boolean {
     return this.#nodes.isReachable(this.#keys.itemKey(key))
   }
@@ -157,8 +145,12 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
   async set (key: string, record: CacheRecord, ttlMs: number): Promise<void> {
     if (!(ttlMs > 0)) return
     const itemKey = this.#keys.itemKey(key)
-    const value = encodeRecord(record)
+    // A body over one item that a streaming fill wrote as chunks already: its head commits them (chunks.ts commit).
+    const publishing = record.kind === 'entry' ? publishingOf(record.body) : undefined
     this.#forget(key, itemKey)
+    const room = this.#maxItemBytes - ITEM_OVERHEAD_BYTES - itemKey.length
+    if (publishing !== undefined && await commitPublished(this.#chunks, this.#keys, itemKey, record as StoredEntry, await publishing, ttlMs, room)) return
+    const value = encodeRecord(record)
     if (value.length > this.#maxItemBytes - ITEM_OVERHEAD_BYTES - itemKey.length) {
       const written = await this.#chunks.write(itemKey, value, ttlMs)
       if (written === 'too-large') this.#options.onSkip?.('too-large')
@@ -243,8 +235,8 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
   /** A value stored as chunks (chunks.ts): torn is a miss; a node that did not answer is `failed` (a miss or UNREACHABLE). */
   async #readChunked<F> (key: string, head: Buffer, failed: F): Promise<CacheRecord | undefined | F> {
     const itemKey = this.#keys.itemKey(key)
-    const version = decodeHead(head)?.version
-    const known = version === undefined ? undefined : this.#chunkedMemo.get(itemKey, version)
+    const decoded = decodeHead(head)
+    const known = decoded === undefined ? undefined : this.#chunkedMemo.get(itemKey, decoded.version)
     if (known !== undefined && known.key === key) {
       noteChunkedRead(known)
       return known
@@ -252,10 +244,9 @@ export class MemcachedStore implements SharedTier, LeaseStore, RangedTier {
     const read = await this.#chunks.read(itemKey, head)
     switch (read.kind) {
       case 'value': {
-        const record = decodeRecord(read.value, key)
-        if (record?.kind !== 'entry') return record
-        const entry = withOwnedBody(record)
-        if (version !== undefined) this.#chunkedMemo.set(itemKey, version, entry)
+        const entry = entryOfChunks(decoded as ChunkHead, read.value, key)
+        if (entry?.kind !== 'entry') return entry
+        this.#chunkedMemo.set(itemKey, (decoded as ChunkHead).version, entry)
         noteChunkedRead(entry)
         return entry
       }

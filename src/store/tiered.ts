@@ -4,7 +4,7 @@ import { isPromise, type CacheRecord, type CacheStore, type MaybePromise, type S
 import { withOwnBytes } from './codec.js'
 import { isSharedTier, UNREACHABLE, type SharedTier } from './shared-tier.js'
 import { ReadFlight } from './read-flight.js'
-import { hasRangedReads, type PickBytes, type RangedStore } from './ranged-tier.js'
+import { hasRangedReads, hasStreamedReads, type PickBytes, type RangedStore, type StreamingStore } from './ranged-tier.js'
 import { partOf } from './entry-part.js'
 
 export interface TieredStoreOptions {
@@ -31,7 +31,7 @@ export interface TieredStoreOptions {
  * every L1 copy returns to the cap. The target (docs/architecture.md, Lessons): each page reaches the origin at most once per freshness lifetime per
  * process while memcached is down.
  */
-export class TieredStore implements RangedStore {
+export class TieredStore implements RangedStore, StreamingStore {
   readonly name = 'tiered'
   /** Exposed for metrics (`calculatedSize`); undefined when L1 is off. */
   readonly l1: MemoryStore | undefined
@@ -106,6 +106,15 @@ export class TieredStore implements RangedStore {
     }, () => undefined)
   }
 
+  /**
+   * After an L1 miss, a fresh full GET's read (steps/range-read.ts): a part that streams a chunked entry as its chunks
+   * arrive (store/chunk-stream.ts), or null: `get`'s read, already under way, answers (and fills L1, as ever).
+   */
+  getStreamed (key: string, pick: PickBytes): Promise<StoredEntry | null> {
+    const { l2 } = this
+    return hasStreamedReads(l2) ? l2.lookupStream(key, pick).catch(() => null) : NO_STREAM
+  }
+
   async set (key: string, record: CacheRecord, ttlMs: number): Promise<void> {
     this.#reads.forget(key)
     const l1 = this.l1
@@ -170,6 +179,8 @@ export class TieredStore implements RangedStore {
 }
 
 /** The last instant an entry is any use to a hit: fresh, served stale while revalidating, or standing in for an error. */
+const NO_STREAM: Promise<StoredEntry | null> = Promise.resolve(null)
+
 function lastDeadline (entry: StoredEntry): number {
   return Math.max(entry.freshUntil, entry.staleWhileRevalidateUntil, entry.staleIfErrorUntil)
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { CHUNK_HEAD_BYTES, chunkItemKey, decodeHead, isChunkHead, joinChunks, splitValue } from '../../src/store/chunk-codec.js'
-import { encodeRecord } from '../../src/store/codec.js'
+import { crc32 } from 'node:zlib'
+import { CHUNK_HEAD_BYTES, chunkItemKey, chunkKeyOf, chunkOwnerOf, decodeHead, encodeCommittedHead, isChunkHead, joinChunks, splitValue } from '../../src/store/chunk-codec.js'
+import { decodeRecord, encodeRecord } from '../../src/store/codec.js'
+import { encodeRecordPrefix } from '../../src/store/chunk-meta.js'
 import { makeEntry } from './records.js'
 
 function bytes (n: number): Buffer {
@@ -52,6 +54,45 @@ describe('chunk codec', () => {
     wrongVersion[1] = 9
     expect(decodeHead(wrongVersion)).toBeUndefined()
     expect(decodeHead(headBytes.subarray(0, CHUNK_HEAD_BYTES - 1))).toBeUndefined()
+  })
+
+  it('a committed head names chunks of the body alone, written beside another key; head and chunks make the record', () => {
+    const body = bytes(2500)
+    const entry = makeEntry('example.com/clip', { body, headers: ['content-type', 'video/mp4', 'content-length', '2500'] })
+    const prefix = encodeRecordPrefix(entry) as Buffer
+    const chunks = [body.subarray(0, 1000), body.subarray(1000, 2000), body.subarray(2000)]
+    const written = { bodyBytes: 2500, chunkBytes: 1000, crc: crc32(body), version: 'AAAAAAAAAAAAAAAA' }
+    const { head, headBytes } = encodeCommittedHead(written, 'p:primary', prefix)
+    expect(isChunkHead(headBytes)).toBe(true)
+    const decoded = decodeHead(headBytes)
+    expect(decoded).toEqual(head)
+    expect(decoded).toMatchObject({ totalBytes: 2500, chunkCount: 3, chunkBytes: 1000 })
+    expect(chunkKeyOf('p:variant', head, 2)).toBe(chunkItemKey('p:primary', written.version, 2))
+    expect(chunkOwnerOf('p:variant', head)).toBe('p:primary')
+    const joined = joinChunks(decoded as typeof head, chunks)
+    if (joined.kind !== 'value') throw new Error(`torn: ${joined.reason}`)
+    const record = decodeRecord(joined.value, 'example.com/clip')
+    expect(record?.kind === 'entry' && record.body.equals(body)).toBe(true)
+    // The CRC covers the body: one byte of another body in a chunk is torn, never served.
+    const other = Buffer.from(chunks[1] as Buffer)
+    other[0] = (other[0] as number) ^ 1
+    expect(joinChunks(head, [chunks[0] as Buffer, other, chunks[2] as Buffer])).toEqual({ kind: 'torn', reason: 'checksum' })
+    // A format-1 head keeps its chunks beside its own key.
+    const old = splitValue(bytes(100), 10).head
+    expect(chunkOwnerOf('p:own', old)).toBe('p:own')
+    expect(chunkKeyOf('p:own', old, 1)).toBe(chunkItemKey('p:own', old.version, 1))
+  })
+
+  it('refuses a committed head cut short, or one whose key runs past the item', () => {
+    const entry = makeEntry('example.com/clip', { body: bytes(2000), headers: ['content-length', '2000'] })
+    const { headBytes } = encodeCommittedHead({ bodyBytes: 2000, chunkBytes: 1000, crc: 0, version: 'AAAAAAAAAAAAAAAA' }, 'p:k', encodeRecordPrefix(entry) as Buffer)
+    expect(decodeHead(headBytes.subarray(0, CHUNK_HEAD_BYTES + 1))).toBeUndefined()
+    const longKey = Buffer.from(headBytes)
+    longKey.writeUInt16BE(60_000, 30)
+    expect(decodeHead(longKey)).toBeUndefined()
+    const oneTooMany = Buffer.from(headBytes)
+    oneTooMany.writeUInt32BE(3, 6)
+    expect(decodeHead(oneTooMany)).toBeUndefined()
   })
 
   it('refuses a chunk size that cannot split anything', () => {

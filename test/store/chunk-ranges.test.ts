@@ -19,7 +19,9 @@ describe.skipIf(address === null)('a long range read from chunks as the client t
     get: async (_owner, itemKey) => {
       gets.push(itemKey)
       return (await client.get(itemKey)).value
-    }
+    },
+    touch: async (_owner, itemKey, expires) => await client.touch(itemKey, expires),
+    drop: async (_owner, itemKey) => { await client.delete(itemKey) }
   }
 
   it('reads one chunk before answering, keeps two ahead of the client, and stops when it leaves', async () => {
