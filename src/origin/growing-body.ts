@@ -17,7 +17,8 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
-import { ClientBehindError, ClientStalledError } from '../core/errors.js'
+import { ClientBehindError } from '../core/errors.js'
+import { drained } from '../core/drained.js'
 
 type State = 'open' | 'complete' | 'failed'
 
@@ -297,24 +298,4 @@ export class GrowingBody {
     this.#waiting = []
     for (const resolve of waiting) resolve()
   }
-}
-
-/** Resolves true once `res` drains; false (and `res` destroyed) when it stalls for `stallMs` or closes first. */
-export async function drained (res: ServerResponse, stallMs: number): Promise<boolean> {
-  return await new Promise<boolean>((resolve) => {
-    const done = (ok: boolean): void => {
-      clearTimeout(timer)
-      res.off('drain', onDrain)
-      res.off('close', onClose)
-      resolve(ok)
-    }
-    const onDrain = (): void => done(true)
-    const onClose = (): void => done(false)
-    const timer = setTimeout(() => {
-      done(false)
-      res.destroy(new ClientStalledError(stallMs))
-    }, stallMs)
-    res.once('drain', onDrain)
-    res.once('close', onClose)
-  })
 }

@@ -10,7 +10,7 @@
 import type { ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import { ClientBehindError } from '../core/errors.js'
-import { drained } from './growing-body.js'
+import { drained } from '../core/drained.js'
 
 /**
  * The window: the origin runs at most this far ahead of the fastest client, the slowest at most this far behind it, so
