@@ -12,6 +12,7 @@ import { ageSeconds, ttlSeconds } from './policy/usable.js'
 import type { ShedReason } from './core/shed-reason.js'
 import type { ShedAnswer } from './core/shed-reason.js'
 import { watchUnwritten } from './client-backlog.js'
+import { canPrepare, dateNow, fitsHead, prepareHead, usePreparedHead, type PreparedHead } from './deliver-head.js'
 
 /**
  * Does the client ask for a conditional or partial answer? Then a stored entry takes serveEntry's road, not the hit
@@ -114,8 +115,13 @@ export function deliverEntry (
   else res.end(entry.body)
 }
 
-/** `withId` is `headers` plus an X-Request-Id whose value each hit sets before node:http reads the list. */
-interface HitHeaders { readonly age: number, readonly ttl: number, readonly headers: string[], readonly withId: string[] }
+/**
+ * `withId` is `headers` plus an X-Request-Id whose value each hit sets before node:http reads the list; `prepared` the
+ * head node:http built from them in the current second (deliver-head.ts), null until a hit captured one.
+ */
+interface HitHeaders {
+  readonly age: number, readonly ttl: number, readonly headers: string[], readonly withId: string[], prepared: PreparedHead | null
+}
 /** Keyed by the entry's header list, which entries decoded from the same memcached item share (store/codec.ts). */
 const HIT_HEADERS = new WeakMap<readonly string[], HitHeaders>()
 
@@ -138,7 +144,9 @@ export function deliverHit (
   chosen: StoredEntry | CodedBody
 ): void {
   const memo = last.entry === entry && last.flat === chosen.headers && last.now === now ? last.memo as HitHeaders : hitHeaders(entry, chosen.headers, now, strip)
-  res.writeHead(entry.status, requestId === null ? memo.headers : withRequestId(memo, requestId))
+  const prepared = memo.prepared
+  if (prepared !== null && prepared.date === dateNow() && fitsHead(res, prepared)) usePreparedHead(res, entry.status, prepared, requestId)
+  else writeHitHead(res, entry.status, memo, requestId)
   if (head) res.end()
   else res.end(chosen.body)
 }
@@ -152,7 +160,7 @@ function hitHeaders (entry: StoredEntry, flat: readonly string[], now: number, s
   let memo = last.flat === flat ? last.memo : HIT_HEADERS.get(flat)
   if (memo === undefined || memo === null || memo.age !== age || memo.ttl !== ttl) {
     const headers = deliverable(flat, strip).concat('age', String(age), 'x-cache', 'HIT', 'cache-status', hitCacheStatus(ttl))
-    memo = { age, ttl, headers, withId: headers.concat('x-request-id', '') }
+    memo = { age, ttl, headers, withId: headers.concat('x-request-id', ''), prepared: null }
     HIT_HEADERS.set(flat, memo)
   }
   last.entry = entry
@@ -160,6 +168,17 @@ function hitHeaders (entry: StoredEntry, flat: readonly string[], now: number, s
   last.now = now
   last.memo = memo
   return memo
+}
+
+/**
+ * A hit without a prepared head for this second: writeHead builds it, and the first fit response of the second keeps
+ * what it built for the hits after it (deliver-head.ts; a response that could not reuse it does not replace it).
+ */
+function writeHitHead (res: ServerResponse, status: number, memo: HitHeaders, requestId: string | null): void {
+  const prepared = memo.prepared
+  const capture = (prepared === null || prepared.date !== dateNow()) && canPrepare(res, status)
+  res.writeHead(status, requestId === null ? memo.headers : withRequestId(memo, requestId))
+  if (capture) memo.prepared = prepareHead(res, status, memo.headers, requestId)
 }
 
 /**
