@@ -7,6 +7,8 @@ export interface StreamingClient {
   headers: Record<string, unknown>
   /** Resolves once at least `bytes` have arrived (or the body ended). */
   received: (bytes: number) => Promise<number>
+  /** Resolves once `test` holds for the bytes received so far (or the body ended): a coded body decoded before it ends. */
+  until: (test: (bytes: Buffer) => boolean) => Promise<Buffer>
   done: Promise<{ body: Buffer } | { error: Error }>
 }
 
@@ -42,5 +44,12 @@ export async function streamingClient (url: string, headers: Record<string, stri
       await new Promise<void>(resolve => waiters.push(resolve))
     }
   }
-  return { status: res.statusCode, headers: res.headers, received, done }
+  const until = async (test: (bytes: Buffer) => boolean): Promise<Buffer> => {
+    for (;;) {
+      const bytes = Buffer.concat(chunks)
+      if (test(bytes) || ended) return bytes
+      await new Promise<void>(resolve => waiters.push(resolve))
+    }
+  }
+  return { status: res.statusCode, headers: res.headers, received, until, done }
 }

@@ -6,13 +6,13 @@
  */
 import { randomBytes } from 'node:crypto'
 import { brotliDecompressSync, constants, gunzipSync } from 'node:zlib'
-import { request } from 'undici'
 import { describe, expect, inject, it } from 'vitest'
 import { closeAfterEach } from '../helpers/opened.js'
 import { startOrigin, type OriginHandler, type TestOrigin } from '../helpers/origin.js'
-import { manyConnections, startProxy, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, type TestProxy } from '../helpers/proxy.js'
 import { decoded, fetchRaw } from '../helpers/compressed.js'
 import { storedHit } from '../helpers/stored-hit.js'
+import { streamingClient as client, type StreamingClient as Client } from '../helpers/streaming-client.js'
 import { makePage } from '../../bench/page.js'
 import { MemcachedStore } from '../../src/store/memcached.js'
 
@@ -38,49 +38,6 @@ function heldPage (rest: Gate, die = false, sized = true, extra: Record<string, 
     if (die) res.socket?.destroy()
     else res.end(page.subarray(HALF))
   }
-}
-
-/** A client that keeps what has arrived, so a test can decode a body before it ends. */
-interface Client {
-  status: number
-  headers: Record<string, unknown>
-  /** Resolves once `test` holds for the bytes received so far (or the body ended). */
-  until: (test: (bytes: Buffer) => boolean) => Promise<Buffer>
-  done: Promise<{ body: Buffer } | { error: Error }>
-}
-
-async function client (url: string, headers: Record<string, string> = {}): Promise<Client> {
-  const res = await request(url, { headers, dispatcher: manyConnections })
-  const chunks: Buffer[] = []
-  let ended = false
-  let waiters: Array<() => void> = []
-  const wake = (): void => {
-    const w = waiters
-    waiters = []
-    for (const resolve of w) resolve()
-  }
-  const done = (async () => {
-    try {
-      for await (const chunk of res.body) {
-        chunks.push(chunk as Buffer)
-        wake()
-      }
-      return { body: Buffer.concat(chunks) }
-    } catch (err) {
-      return { error: err as Error }
-    } finally {
-      ended = true
-      wake()
-    }
-  })()
-  const until = async (test: (bytes: Buffer) => boolean): Promise<Buffer> => {
-    for (;;) {
-      const bytes = Buffer.concat(chunks)
-      if (test(bytes) || ended) return bytes
-      await new Promise<void>(resolve => waiters.push(resolve))
-    }
-  }
-  return { status: res.statusCode, headers: res.headers, until, done }
 }
 
 /** What a decoder makes of a coded body cut anywhere after a flush (a truncated stream, read as far as it goes). */

@@ -4,7 +4,6 @@
  * instead of writing the whole body again under chunks of its own. Counted at memcached itself (`stats`: the bytes
  * its clients sent it), not by the proxy's word.
  */
-import { connect } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { startOrigin } from '../helpers/origin.js'
@@ -12,34 +11,12 @@ import { startProxy, type TestProxy } from '../helpers/proxy.js'
 import { closeAfterEach } from '../helpers/opened.js'
 import { byteOrigin, bytesOf } from '../helpers/byte-origin.js'
 import { findMemcached, startMemcached } from '../helpers/memcached.js'
+import { memcachedStats } from '../helpers/memcached-text.js'
 import { metricSum } from '../helpers/proxy-process.js'
 
 const { opened } = closeAfterEach()
 const HOST = 'media.test'
 const SIZE = 5 * 1024 * 1024
-
-/** memcached's own counters (`stats`), by name. */
-async function stats (address: string): Promise<Map<string, number>> {
-  const [host = '127.0.0.1', port = '0'] = address.split(':')
-  return await new Promise((resolve, reject) => {
-    const socket = connect(Number(port), host)
-    let text = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => {
-      text += chunk
-      if (!text.endsWith('END\r\n')) return
-      socket.end()
-      const out = new Map<string, number>()
-      for (const line of text.split('\r\n')) {
-        const m = /^STAT (\S+) (\d+)$/.exec(line)
-        if (m !== null) out.set(m[1] as string, Number(m[2]))
-      }
-      resolve(out)
-    })
-    socket.once('error', reject)
-    socket.write('stats\r\n')
-  })
-}
 
 async function proxyOn (originUrl: string, server: string): Promise<TestProxy> {
   return opened(await startProxy(originUrl, {
@@ -54,12 +31,12 @@ describe.skipIf(findMemcached() === null)('issue 22: a large fill is written to 
     opened({ close: async () => { await mc.stop() } })
     const origin = opened(await startOrigin(byteOrigin(SIZE, { headers: { 'cache-control': 'max-age=600' }, pieceBytes: 256 * 1024 })))
     const proxy = await proxyOn(origin.url, mc.address)
-    const before = await stats(mc.address)
+    const before = await memcachedStats(mc.address)
     const res = await fetch(`${proxy.url}/clip.mp4`, { headers: { host: HOST } })
     expect(Buffer.from(await res.arrayBuffer()).equals(bytesOf(0, SIZE))).toBe(true)
     // The store write lands after the answer: wait for it before counting.
     await expect.poll(async () => metricSum(await (await fetch(`${proxy.adminUrl}/metrics`)).text(), 'corral_chunked_entries_total', 'op="stored"')).toBe(1)
-    const after = await stats(mc.address)
+    const after = await memcachedStats(mc.address)
     const written = (after.get('bytes_read') ?? 0) - (before.get('bytes_read') ?? 0)
     console.log('memcached bytes written for one 5 MB fill', written, 'sets', (after.get('cmd_set') ?? 0) - (before.get('cmd_set') ?? 0))
     expect(written).toBeGreaterThan(SIZE)

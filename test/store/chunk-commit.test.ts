@@ -4,7 +4,6 @@
  * chunk gone before the commit means the entry is written whole instead, never a head naming a hole. And a full read
  * of a chunked entry streamed as its chunks arrive (store/chunk-stream.ts), for a head of either format.
  */
-import { connect } from 'node:net'
 import { crc32 } from 'node:zlib'
 import memjs from 'memjs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -15,6 +14,7 @@ import { fillChunkSuffix, newFillVersion } from '../../src/store/filling-record.
 import { notePublishing, type PublishedBody } from '../../src/core/published-body.js'
 import type { StoredEntry } from '../../src/store/types.js'
 import { partOf } from '../../src/store/entry-part.js'
+import { memcachedText } from '../helpers/memcached-text.js'
 import { makeEntry, uniqueKey } from './records.js'
 
 const address = inject('memcached')
@@ -44,22 +44,10 @@ async function publish (store: MemcachedStore, key: string, body: Buffer, expiry
 
 /** Seconds memcached says an item has left to live (meta get, memcached 1.6). */
 async function ttlOf (server: string, itemKey: string): Promise<number> {
-  const [host = '127.0.0.1', port = '0'] = server.split(':')
-  return await new Promise((resolve, reject) => {
-    const socket = connect(Number(port), host)
-    let text = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => {
-      text += chunk
-      if (!text.endsWith('\r\n')) return
-      socket.end()
-      const m = /\bt(-?\d+)/.exec(text)
-      if (m === null) reject(new Error(`no ttl in ${text}`))
-      else resolve(Number(m[1]))
-    })
-    socket.once('error', reject)
-    socket.write(`mg ${itemKey} t\r\n`)
-  })
+  const text = await memcachedText(server, `mg ${itemKey} t`, t => t.endsWith('\r\n'))
+  const m = /\bt(-?\d+)/.exec(text)
+  if (m === null) throw new Error(`no ttl in ${text}`)
+  return Number(m[1])
 }
 
 describe.skipIf(address === null)('a streaming fill\'s chunks committed by the stored head', () => {

@@ -1,8 +1,8 @@
-import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MemcachedStore } from '../../src/store/memcached.js'
 import { ReadFlight } from '../../src/store/read-flight.js'
 import { findMemcached, startMemcached, type MemcachedProcess } from '../helpers/memcached.js'
+import { memcachedStats } from '../helpers/memcached-text.js'
 import { makeEntry, uniqueKey } from './records.js'
 
 describe('ReadFlight', () => {
@@ -52,18 +52,7 @@ describe('ReadFlight', () => {
 
 /** memcached's count of get commands, read from its `stats`. */
 async function getCount (port: number): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    let text = ''
-    const socket = connect(port, '127.0.0.1', () => socket.write('stats\r\n'))
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => {
-      text += chunk
-      if (!text.endsWith('END\r\n')) return
-      socket.end()
-      resolve(Number(/STAT cmd_get (\d+)/.exec(text)?.[1]))
-    })
-    socket.once('error', reject)
-  })
+  return (await memcachedStats(`127.0.0.1:${port}`)).get('cmd_get') as number
 }
 
 describe.skipIf(findMemcached() === null)('MemcachedStore reads share the get in flight', () => {
