@@ -17,7 +17,7 @@ import { setTimeout } from 'node:timers'
 
 /** The head of one header list in one second, with and without an X-Request-Id. */
 export interface PreparedHead {
-  /** The Date this head carries; reused only while it is the current one (dateNow). */
+  /** The Date this head carries; reused only while it is the current one (currentDate). */
   readonly date: string
   /** The whole head when the answer has no request id. */
   readonly whole: string
@@ -50,14 +50,10 @@ interface ResponseState {
 
 /**
  * The current second's Date value, made as node:http makes its own (toUTCString, dropped at the next second): a
- * prepared head is reused while its date is this one. Its timer is node:timers', which a test's fake clock leaves
+ * prepared head is reused while its date is this one (read as a live binding: no call on a hit). Its timer is node:timers', which a test's fake clock leaves
  * running, as node:http's is.
  */
-let currentDate: string | null = null
-
-export function dateNow (): string | null {
-  return currentDate
-}
+export let currentDate: string | null = null
 
 function refreshDate (): string {
   const now = new Date()
@@ -88,8 +84,8 @@ export function usePreparedHead (res: ServerResponse, status: number, head: Prep
 export function canPrepare (res: ServerResponse, status: number): boolean {
   const r = res as unknown as ResponseState
   // 204, 304 and 1xx: writeHead marks the answer bodiless, which a prepared head would skip. HEAD: see prepareHead.
-  return status >= 200 && status !== 204 && status !== 304 && r._hasBody && r._header === null && r.shouldKeepAlive &&
-    r.sendDate && r.maxRequestsOnConnectionReached !== true
+  return r._header === null && r._hasBody && r.shouldKeepAlive && r.sendDate && r.maxRequestsOnConnectionReached !== true &&
+    status >= 200 && status !== 204 && status !== 304
 }
 
 function declaresLength (headers: readonly string[]): boolean {

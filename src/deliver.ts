@@ -12,7 +12,7 @@ import { ageSeconds, ttlSeconds } from './policy/usable.js'
 import type { ShedReason } from './core/shed-reason.js'
 import type { ShedAnswer } from './core/shed-reason.js'
 import { watchUnwritten } from './client-backlog.js'
-import { canPrepare, dateNow, fitsHead, prepareHead, usePreparedHead, type PreparedHead } from './deliver-head.js'
+import { canPrepare, currentDate, fitsHead, prepareHead, usePreparedHead, type PreparedHead } from './deliver-head.js'
 
 /**
  * Does the client ask for a conditional or partial answer? Then a stored entry takes serveEntry's road, not the hit
@@ -144,9 +144,7 @@ export function deliverHit (
   chosen: StoredEntry | CodedBody
 ): void {
   const memo = last.entry === entry && last.flat === chosen.headers && last.now === now ? last.memo as HitHeaders : hitHeaders(entry, chosen.headers, now, strip)
-  const prepared = memo.prepared
-  if (prepared !== null && prepared.date === dateNow() && fitsHead(res, prepared)) usePreparedHead(res, entry.status, prepared, requestId)
-  else writeHitHead(res, entry.status, memo, requestId)
+  writeHitHead(res, entry.status, memo, requestId)
   if (head) res.end()
   else res.end(chosen.body)
 }
@@ -171,12 +169,17 @@ function hitHeaders (entry: StoredEntry, flat: readonly string[], now: number, s
 }
 
 /**
- * A hit without a prepared head for this second: writeHead builds it, and the first fit response of the second keeps
- * what it built for the hits after it (deliver-head.ts; a response that could not reuse it does not replace it).
+ * The hit's head: the one prepared this second when this response fits it (deliver-head.ts), else writeHead's, which
+ * the second's first fit response keeps for the hits after it (a response that could not reuse it does not replace
+ * it). Out of deliverHit, so that deliverHit stays small enough to inline into the hit step.
  */
 function writeHitHead (res: ServerResponse, status: number, memo: HitHeaders, requestId: string | null): void {
   const prepared = memo.prepared
-  const capture = (prepared === null || prepared.date !== dateNow()) && canPrepare(res, status)
+  if (prepared !== null && prepared.date === currentDate && fitsHead(res, prepared)) {
+    usePreparedHead(res, status, prepared, requestId)
+    return
+  }
+  const capture = (prepared === null || prepared.date !== currentDate) && canPrepare(res, status)
   res.writeHead(status, requestId === null ? memo.headers : withRequestId(memo, requestId))
   if (capture) memo.prepared = prepareHead(res, status, memo.headers, requestId)
 }
