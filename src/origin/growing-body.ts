@@ -102,9 +102,7 @@ export class GrowingBody {
   }
 
   /** The origin body an unsized one reads from: paused and resumed by the relay past its buffer. */
-  relayFrom (source: Readable): void {
-    this.#source = source
-  }
+  relayFrom (source: Readable): void { this.#source = source }
 
   /** false when the chunk would pass the declared length (the origin sent more than it said): the body failed. */
   append (chunk: Buffer): boolean {
