@@ -141,6 +141,17 @@ describe('a prepared hit head', () => {
     conn.close()
   })
 
+  it('serves pipelined requests each their own head, in order', async () => {
+    const s = await serve()
+    const conn = new Conn(s.port)
+    await pairInOneSecond(conn, s)
+    const first = await conn.ask(get('p1') + get('p2') + get('p3'))
+    const rest = [await conn.ask(''), await conn.ask('')]
+    expect([first, ...rest].map(r => /\r\nx-request-id: (\w+)\r\n/.exec(r.head)?.[1])).toEqual(['p1', 'p2', 'p3'])
+    for (const r of [first, ...rest]) expect(r.body).toBe(entry.body.toString('latin1'))
+    conn.close()
+  })
+
   it('is not used where node:http writes another head: HTTP/1.0, Connection: close, the last request', async () => {
     const s = await serve()
     await pairInOneSecond(new Conn(s.port), s)
