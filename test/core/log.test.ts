@@ -56,6 +56,20 @@ describe('ChunkedDestination', () => {
     expect(t.chunks).toEqual(['éé\néé\n', 'éé\n'])
   })
 
+  it('hands over chunks a target may keep: later lines, in this slab or the next, never change them', () => {
+    const kept: Buffer[] = []
+    const dest = new ChunkedDestination({ write: (chunk: Buffer) => { kept.push(chunk) } }, { maxBytes: 4096 })
+    const lines = Array.from({ length: 3000 }, (_, i) => `{"n":${i},"pad":"${'x'.repeat(i % 300)}"}\n`)
+    for (const l of lines) dest.write(l)
+    dest.write(`{"long":"${'y'.repeat(300_000)}"}\n`) // longer than a slab: a slab of its own
+    dest.write('{"last":true}\n')
+    dest.flushSync()
+    // 3000 lines of about 170 bytes fill two slabs of 256 KiB: the chunks of the first are read only now.
+    expect(kept.length).toBeGreaterThan(100)
+    for (const chunk of kept) expect(chunk.length <= 4096 || chunk.toString().split('\n').length === 2).toBe(true)
+    expect(Buffer.concat(kept).toString()).toBe(lines.join('') + `{"long":"${'y'.repeat(300_000)}"}\n` + '{"last":true}\n')
+  })
+
   it('writes what it holds on flush, then calls back; an empty flush writes nothing', () => {
     const t = target()
     const dest = new ChunkedDestination(t)
