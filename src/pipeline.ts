@@ -34,7 +34,7 @@ import { dropConnectionListed } from './core/headers.js'
 import { assertNever, errorCode } from './core/errors.js'
 import { tokenMatches } from './core/admin-token.js'
 import { Trace, extraHeaders, finishOnClose, type TraceSink } from './core/trace.js'
-import { takeRequestId } from './core/request-id.js'
+import { identifyRequest } from './core/request-id.js'
 import { makeExchange, type Driver, type Exchange, type PipelineCache, type PipelineDeps, type PipelineSettings, type ResolvedTarget, type Step } from './exchange.js'
 import { decide, hit, lookup, lookupRange, recv, stale, variant } from './steps/lookup.js'
 import { bypass, miss, outcome } from './steps/miss.js'
@@ -175,7 +175,7 @@ export class Pipeline implements TraceSink, Driver {
     }
     const { route } = target
     if (req.headers.connection !== undefined) dropConnectionListed(req.headers)
-    if (settings.requestIds) trace.requestId = takeRequestId(req.headers)
+    if (settings.requestIds) identifyRequest(trace, req.headers)
     if (req.headers['x-corral-debug'] !== undefined && settings.debugToken !== undefined) {
       trace.debug = tokenMatches(settings.debugToken, String(req.headers['x-corral-debug']))
     }

@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Trace } from './trace.js'
 import { wallAt } from './clock.js'
+import { writeMadeRequestId } from './request-id.js'
 
 /** Where lines are written: room for `bytes` more at `length`, then `commit` where the line ended. */
 export interface LineSink {
@@ -22,9 +23,9 @@ export interface LineSink {
 }
 
 const PID = process.pid
-const OPEN = Buffer.from('{"level":30,"time":')
+const OPEN = '{"level":30,"time":'
 const CLOSE = Buffer.from(',"msg":"access"}\n')
-const REQUEST_ID = Buffer.from(',"requestId":"')
+const REQUEST_ID = ',"requestId":"'
 /** Room for what is not in the two memoised runs: time, ms, request id (128 at most: request-id.ts), rarer fields. */
 const SLACK_BYTES = 512
 
@@ -36,39 +37,57 @@ interface Run {
   c: unknown
   d: unknown
   e: unknown
+  /** The request run only: the time its stamp was copied for, and the stamp's length. */
+  time: number
+  stampLength: number
 }
 
-const EMPTY_RUN = (): Run => ({ bytes: Buffer.alloc(0), a: null, b: null, c: null, d: null, e: null })
-/** `,"pid":…,"method":…,"url":…,"status":…,"cache":…,"bytes":…,"ms":` */
+const EMPTY_RUN = (): Run => ({ bytes: Buffer.alloc(0), a: null, b: null, c: null, d: null, e: null, time: -1, stampLength: -1 })
+/**
+ * The line's opening: the stamp (stampBytes) then `,"pid":…,"method":…,"url":…,"status":…,"cache":…,"bytes":…,"ms":`.
+ * One copy into the line where two were (TypedArray#set is a builtin call of about 160 instructions, callgrind); the
+ * stamp is copied into the run once per millisecond.
+ */
 const request: Run = EMPTY_RUN()
-/** `,"client":…,"host":…,"userAgent":…,"referer":…` */
+/** `,"client":…,"host":…,"userAgent":…,"referer":…`, and `,"requestId":"` when an id follows */
 const peer: Run = EMPTY_RUN()
 
-function requestRun (method: string, url: string, status: number, cache: string, bytes: number): Buffer {
-  if (request.a !== method || request.b !== url || request.c !== status || request.d !== cache || request.e !== bytes) {
-    request.bytes = Buffer.from(`,"pid":${PID},"method":${jsonString(method)},"url":${jsonString(url)},"status":${status},"cache":"${cache}","bytes":${bytes},"ms":`)
+function openingRun (now: number, method: string, url: string, status: number, cache: string, bytes: number): Buffer {
+  const stamp = stampBytes(now)
+  if (request.a !== method || request.b !== url || request.c !== status || request.d !== cache || request.e !== bytes || request.stampLength !== stamp.length) {
+    const fields = `,"pid":${PID},"method":${jsonString(method)},"url":${jsonString(url)},"status":${status},"cache":"${cache}","bytes":${bytes},"ms":`
+    const run = Buffer.allocUnsafe(stamp.length + Buffer.byteLength(fields))
+    run.set(stamp, 0)
+    run.write(fields, stamp.length)
+    request.bytes = run
     request.a = method
     request.b = url
     request.c = status
     request.d = cache
     request.e = bytes
+    request.stampLength = stamp.length
+    request.time = now
+  } else if (request.time !== now) {
+    request.bytes.set(stamp, 0)
+    request.time = now
   }
   return request.bytes
 }
 
-function peerRun (client: string | undefined, host: string | undefined, userAgent: string | undefined, referer: string | undefined): Buffer {
-  if (peer.a !== client || peer.b !== host || peer.c !== userAgent || peer.d !== referer || peer.e === null) {
+function peerRun (client: string | undefined, host: string | undefined, userAgent: string | undefined, referer: string | undefined, withId: boolean): Buffer {
+  if (peer.a !== client || peer.b !== host || peer.c !== userAgent || peer.d !== referer || peer.e !== withId) {
     let text = ''
     if (client !== undefined) text += `,"client":${jsonString(client)}`
     if (host !== undefined) text += `,"host":${jsonString(host)}`
     if (userAgent !== undefined) text += `,"userAgent":${jsonString(userAgent)}`
     if (referer !== undefined) text += `,"referer":${jsonString(referer)}`
+    if (withId) text += REQUEST_ID
     peer.bytes = Buffer.from(text)
     peer.a = client
     peer.b = host
     peer.c = userAgent
     peer.d = referer
-    peer.e = true
+    peer.e = withId
   }
   return peer.bytes
 }
@@ -80,17 +99,17 @@ function peerRun (client: string | undefined, host: string | undefined, userAgen
 export function writeAccessLineTo (sink: LineSink, trace: Trace, res: ServerResponse, ms: number): void {
   const req = res.req
   const { headers } = req
-  const head = requestRun(req.method ?? '', req.url ?? '', res.statusCode, trace.xCache ?? 'ERROR', trace.bytes)
-  const who = peerRun(clientAddress(req), headers.host, headers['user-agent'], headers.referer)
+  const head = openingRun(wallAt(trace.start + ms), req.method ?? '', req.url ?? '', res.statusCode, trace.xCache ?? 'ERROR', trace.bytes)
+  const id = trace.requestId
+  const who = peerRun(clientAddress(req), headers.host, headers['user-agent'], headers.referer, id !== null)
   const buf = sink.reserve(head.length + who.length + SLACK_BYTES)
-  let at = copyBytes(buf, sink.length, OPEN)
-  at = copyBytes(buf, at, timeBytes(wallAt(trace.start + ms)))
-  at = copyBytes(buf, at, head)
+  let at = copyBytes(buf, sink.length, head)
   at = writeHundredths(buf, at, ms)
   at = copyBytes(buf, at, who)
-  if (trace.requestId !== null) {
-    at = copyBytes(buf, at, REQUEST_ID)
-    at = writeAscii(buf, at, trace.requestId)
+  if (id !== null) {
+    // An id made here is written from its number: its string is a rope (over 12 characters), which reading char by
+    // char would flatten, a runtime call per line (request-id.ts).
+    at = trace.madeId !== 0 ? writeMadeRequestId(buf, at, trace.madeId) : writeAscii(buf, at, id)
     buf[at++] = QUOTE
   }
   if (trace.originStatus !== 0) {
@@ -171,31 +190,31 @@ export function writeHundredths (buf: Buffer, at: number, ms: number): number {
 }
 
 let lastTime = -1
-/** The second `lastTimeBytes` was made in, as epoch ms; its milliseconds are rewritten in place within that second. */
+/** The second `lastStamp` was made in, as epoch ms; its milliseconds are rewritten in place within that second. */
 let secondStart = -1
-let lastTimeBytes = Buffer.alloc(0)
-/** `"2026-12-06T21:53:00.123Z"`: the quote, then the milliseconds at 21-23 (a year of four digits). */
-const STAMP_BYTES = 26
-const MS_AT = 21
+let lastStamp = Buffer.alloc(0)
+/** `{"level":30,"time":"2026-12-06T21:53:00.123Z"`: the milliseconds at 40-42 (a year of four digits). */
+const STAMP_BYTES = OPEN.length + 26
+const MS_AT = OPEN.length + 21
 
 /**
- * The time as pino's isoTime writes it (a quoted ISO 8601 string): toISOString once per second, the milliseconds
- * written as digits within it (a Date and toISOString per millisecond were a quarter of a µs per request at 20k
- * requests/s, --cpu-prof). Callers copy the bytes at once.
+ * The line's opening, level and time, the time as pino's isoTime writes it (a quoted ISO 8601 string): toISOString
+ * once per second, the milliseconds written as digits within it (a Date and toISOString per millisecond were a quarter
+ * of a µs per request at 20k requests/s, --cpu-prof). Callers copy the bytes at once.
  */
-export function timeBytes (now: number): Buffer {
-  if (now === lastTime) return lastTimeBytes
+export function stampBytes (now: number): Buffer {
+  if (now === lastTime) return lastStamp
   lastTime = now
   const ms = now - secondStart
-  if (ms >= 0 && ms < 1000 && lastTimeBytes.length === STAMP_BYTES) {
-    lastTimeBytes[MS_AT] = ZERO + Math.floor(ms / 100)
-    lastTimeBytes[MS_AT + 1] = ZERO + Math.floor(ms / 10) % 10
-    lastTimeBytes[MS_AT + 2] = ZERO + ms % 10
-    return lastTimeBytes
+  if (ms >= 0 && ms < 1000 && lastStamp.length === STAMP_BYTES) {
+    lastStamp[MS_AT] = ZERO + Math.floor(ms / 100)
+    lastStamp[MS_AT + 1] = ZERO + Math.floor(ms / 10) % 10
+    lastStamp[MS_AT + 2] = ZERO + ms % 10
+    return lastStamp
   }
-  lastTimeBytes = Buffer.from(`"${new Date(now).toISOString()}"`)
+  lastStamp = Buffer.from(`${OPEN}"${new Date(now).toISOString()}"`)
   secondStart = now - (((now % 1000) + 1000) % 1000)
-  return lastTimeBytes
+  return lastStamp
 }
 
 /** What JSON must escape in a string (RFC 8259 §7). */

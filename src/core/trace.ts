@@ -40,6 +40,8 @@ export class Trace {
   error: string | null = null
   /** X-Request-Id (core/request-id.ts); null while access lines are off. */
   requestId: string | null = null
+  /** The request id's number when it was made here, 0 for a client's (core/request-id.ts). */
+  madeId = 0
   /** The client proved it holds the admin token: answer with the trace header. */
   debug = false
   done = false

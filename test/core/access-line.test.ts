@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import type { ServerResponse } from 'node:http'
-import { timeBytes, writeAccessLineTo, writeHundredths, writeInteger, type LineSink } from '../../src/core/access-line.js'
+import { stampBytes, writeAccessLineTo, writeHundredths, writeInteger, type LineSink } from '../../src/core/access-line.js'
 import { ChunkedDestination } from '../../src/core/log.js'
+import { identifyRequest, madeRequestId, writeMadeRequestId } from '../../src/core/request-id.js'
 import { Trace } from '../../src/core/trace.js'
+import { wallAt } from '../../src/core/clock.js'
 
 /** A sink that keeps each committed line as text. */
 function sink (): LineSink & { lines: string[] } {
@@ -110,6 +112,15 @@ describe('writeAccessLineTo', () => {
     }
   })
 
+  it('writes each line\'s own time while the rest of the opening repeats, across milliseconds and seconds', () => {
+    const s = sink()
+    const offsets = [0, 0.4, 1, 1, 999, 1000, 1001, 61_000, 1]
+    for (const ms of offsets) writeAccessLineTo(s, trace(), response(), ms)
+    const times = s.lines.map((l) => (JSON.parse(l) as Record<string, unknown>)['time'])
+    expect(times).toEqual(offsets.map((ms) => new Date(wallAt(ms)).toISOString()))
+    expect(new Set(times).size).toBeGreaterThanOrEqual(6)
+  })
+
   it('goes into a ChunkedDestination as whole lines, in order with pino\'s own', () => {
     const chunks: string[] = []
     const dest = new ChunkedDestination({ write: (chunk: Buffer) => { chunks.push(chunk.toString()) } }, { maxBytes: 600 })
@@ -128,6 +139,36 @@ describe('writeAccessLineTo', () => {
   })
 })
 
+describe('request ids in the line', () => {
+  it('writes an id made here as its string, and a client\'s as given, alternating', () => {
+    const s = sink()
+    const made: string[] = []
+    for (let i = 0; i < 6; i++) {
+      const t = trace()
+      const headers: Record<string, string> = i % 3 === 2 ? { 'x-request-id': `client-${i}` } : {}
+      // Every third request as with request ids off: no id at all.
+      if (i % 3 !== 1) identifyRequest(t, headers)
+      made.push(t.requestId ?? '')
+      writeAccessLineTo(s, t, response({ headers }), 1)
+      expect(t.madeId !== 0).toBe(i % 3 === 0)
+    }
+    const got = s.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+    for (const [i, l] of got.entries()) expect(l['requestId']).toBe(i % 3 === 1 ? undefined : made[i])
+    expect(got[2]?.['requestId']).toBe('client-2')
+  })
+
+  it.each([1, 35, 36, 1295, 1296, 1297, 1331, 46_655, 46_656, 1_679_616, 2 ** 31 - 2, 2 ** 31, 2 ** 40])('makes and writes id number %s as its base-36 text', (n) => {
+    const buf = Buffer.alloc(64)
+    const text = buf.toString('latin1', 0, writeMadeRequestId(buf, 0, n))
+    expect(text).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/)
+    expect(text.slice(text.indexOf('-') + 1)).toBe(n.toString(36))
+    expect(madeRequestId(n)).toBe(text)
+    // Again after another number, so a kept head from a neighbouring range is not reused.
+    madeRequestId(n + 5000)
+    expect(madeRequestId(n)).toBe(text)
+  })
+})
+
 describe('number text', () => {
   it.each([0, 7, 10, 99, 100, 12345, 2 ** 31, 9007199254740991])('writes %s as its decimal digits', (n) => {
     const buf = Buffer.alloc(32)
@@ -140,10 +181,10 @@ describe('number text', () => {
   })
 })
 
-describe('timeBytes', () => {
-  it('writes the time as pino\'s isoTime, quoted, across milliseconds, seconds and a clock step back', () => {
+describe('stampBytes', () => {
+  it('writes the level and the time as pino\'s isoTime, quoted, across milliseconds, seconds and a clock step back', () => {
     const start = Date.UTC(2026, 11, 31, 23, 59, 58, 990)
     const times = [start, start + 1, start + 9, start + 10, start + 1009, start + 1010, start + 2500, start - 86_400_000, start - 86_400_000, 0, -1]
-    for (const t of times) expect(timeBytes(t).toString()).toBe(JSON.stringify(new Date(t).toISOString()))
+    for (const t of times) expect(stampBytes(t).toString()).toBe(`{"level":30,"time":${JSON.stringify(new Date(t).toISOString())}`)
   })
 })
