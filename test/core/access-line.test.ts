@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { ServerResponse } from 'node:http'
-import { stampBytes, writeAccessLineTo, writeHundredths, writeInteger, type LineSink } from '../../src/core/access-line.js'
+import { stampBytes, writeAccessLineTo, writeHundredths, writeInteger, writeMadeRequestId, type LineSink } from '../../src/core/access-line.js'
 import { ChunkedDestination } from '../../src/core/log.js'
-import { identifyRequest, madeRequestId, writeMadeRequestId } from '../../src/core/request-id.js'
+import { identifyRequest, madeRequestId } from '../../src/core/request-id.js'
 import { Trace } from '../../src/core/trace.js'
 import { wallAt } from '../../src/core/clock.js'
 
