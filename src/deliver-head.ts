@@ -62,11 +62,15 @@ function refreshDate (): string {
   return currentDate
 }
 
+/** No head written yet, node:http's Date, and a connection kept open after this answer. */
+function openKeepAlive (r: ResponseState): boolean {
+  return r._header === null && r.shouldKeepAlive && r.sendDate && r.maxRequestsOnConnectionReached !== true
+}
+
 /** Would node:http write this response's head as `head` was written? Read before every reuse. */
 export function fitsHead (res: ServerResponse, head: PreparedHead): boolean {
   const r = res as unknown as ResponseState
-  return r._header === null && r.shouldKeepAlive && r.sendDate && r.maxRequestsOnConnectionReached !== true &&
-    r._keepAliveTimeout === head.keepAliveTimeout && r._maxRequestsPerSocket === head.maxRequests
+  return openKeepAlive(r) && r._keepAliveTimeout === head.keepAliveTimeout && r._maxRequestsPerSocket === head.maxRequests
 }
 
 /**
@@ -84,8 +88,7 @@ export function usePreparedHead (res: ServerResponse, status: number, head: Prep
 export function canPrepare (res: ServerResponse, status: number): boolean {
   const r = res as unknown as ResponseState
   // 204, 304 and 1xx: writeHead marks the answer bodiless, which a prepared head would skip. HEAD: see prepareHead.
-  return r._header === null && r._hasBody && r.shouldKeepAlive && r.sendDate && r.maxRequestsOnConnectionReached !== true &&
-    status >= 200 && status !== 204 && status !== 304
+  return openKeepAlive(r) && r._hasBody && status >= 200 && status !== 204 && status !== 304
 }
 
 function declaresLength (headers: readonly string[]): boolean {

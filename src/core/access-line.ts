@@ -53,8 +53,10 @@ const request: Run = EMPTY_RUN()
 const peer: Run = EMPTY_RUN()
 
 function openingRun (now: number, method: string, url: string, status: number, cache: string, bytes: number): Buffer {
+  const same = request.a === method && request.b === url && request.c === status && request.d === cache && request.e === bytes
+  if (same && request.time === now) return request.bytes
   const stamp = stampBytes(now)
-  if (request.a !== method || request.b !== url || request.c !== status || request.d !== cache || request.e !== bytes || request.stampLength !== stamp.length) {
+  if (!same || request.stampLength !== stamp.length) {
     const fields = `,"pid":${PID},"method":${jsonString(method)},"url":${jsonString(url)},"status":${status},"cache":"${cache}","bytes":${bytes},"ms":`
     const run = Buffer.allocUnsafe(stamp.length + Buffer.byteLength(fields))
     run.set(stamp, 0)
@@ -66,11 +68,10 @@ function openingRun (now: number, method: string, url: string, status: number, c
     request.d = cache
     request.e = bytes
     request.stampLength = stamp.length
-    request.time = now
-  } else if (request.time !== now) {
+  } else {
     request.bytes.set(stamp, 0)
-    request.time = now
   }
+  request.time = now
   return request.bytes
 }
 
@@ -107,8 +108,6 @@ export function writeAccessLineTo (sink: LineSink, trace: Trace, res: ServerResp
   at = writeHundredths(buf, at, ms)
   at = copyBytes(buf, at, who)
   if (id !== null) {
-    // An id made here is written from its number: its string is a rope (over 12 characters), which reading char by
-    // char would flatten, a runtime call per line (request-id.ts).
     at = trace.madeId !== 0 ? writeMadeRequestId(buf, at, trace.madeId) : writeAscii(buf, at, id)
     buf[at++] = QUOTE
   }
@@ -159,10 +158,7 @@ export function writeInteger (buf: Buffer, at: number, n: number): number {
   return writeDigits(buf, at, n, 10)
 }
 
-/**
- * `n`'s digits in `radix` (up to 36, letters in lower case). Callers pass a constant radix: inlined, the division by
- * it is compiled as one by a constant (a variable radix cost 170 instructions a line, bench/hit-instructions.ts).
- */
+/** `n`'s digits in `radix` (up to 36, letters in lower case). */
 function writeDigits (buf: Buffer, at: number, n: number, radix: number): number {
   if (n < radix) {
     buf[at] = digit(n)
